@@ -1,0 +1,25 @@
+// Types only: workflows import this file, so it must stay free of runtime code.
+
+/** What a workflow passes to every action activity. */
+export interface ActionInvocation<W = Record<string, unknown>> {
+  /** Workflow id of the DAG run, e.g. "dag/examples/hello/20261125-2017-ab12". */
+  runId: string;
+  /** DAG id, e.g. "examples/hello". */
+  dagId: string;
+  /** Task id within the DAG, e.g. "greet". */
+  taskId: string;
+  /** Set for forEach fan-out items. */
+  itemIndex?: number;
+  /** The action's already-rendered inputs; the activity validates them again with its schema. */
+  with: W;
+}
+
+/** What every action activity returns. Kept small: it lands in workflow history. */
+export interface ActionResult {
+  /** Small, JSON-serialisable values that downstream tasks may reference. */
+  outputs: Record<string, unknown>;
+  /** One line for humans. */
+  summary: string;
+  /** Full log file on the worker's disk. */
+  logPath?: string;
+}

@@ -1,0 +1,132 @@
+import * as path from 'node:path';
+import { z } from 'zod';
+
+/** Root of this checkout: config, workers and the CLI resolve defaults from here. */
+export const PROJECT_ROOT = path.resolve(__dirname, '..', __dirname.includes(`${path.sep}dist${path.sep}`) ? '..' : '');
+
+const port = z.coerce.number().int().min(1).max(65535);
+const positiveInt = z.coerce.number().int().positive();
+
+/**
+ * Every setting Qubinode reads from the environment. Validated once at start-up:
+ * a bad value stops the process with a message naming the variable.
+ */
+export const QubinodeEnv = z.object({
+  TEMPORAL_ADDRESS: z.string().min(1).default('127.0.0.1:7233'),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TEMPORAL_TLS_CERT: z.string().optional(),
+  TEMPORAL_TLS_KEY: z.string().optional(),
+  TEMPORAL_TLS_CA: z.string().optional(),
+  TEMPORAL_TLS_SERVER_NAME: z.string().optional(),
+  TEMPORAL_API_KEY: z.string().optional(),
+  TEMPORAL_UI_URL: z.string().url().optional(),
+  QUBINODE_DATA_DIR: z.string().optional(),
+  QUBINODE_LOG_DIR: z.string().optional(),
+  QUBINODE_TASK_QUEUE: z.string().min(1).default('qubinode'),
+  QUBINODE_DAG_DIRS: z.string().optional(),
+  QUBINODE_WORKFLOW_CACHE_SIZE: positiveInt.default(100),
+  QUBINODE_MAX_CONCURRENT_ACTIVITIES: positiveInt.default(50),
+  QUBINODE_API_HOST: z.string().min(1).default('127.0.0.1'),
+  QUBINODE_API_PORT: port.default(8788),
+  QUBINODE_API_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  QUBINODE_API_TOKEN_FILE: z.string().optional(),
+  QUBINODE_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  QUBINODE_TEMPORAL_PORT: port.default(7233),
+  QUBINODE_TEMPORAL_UI_PORT: port.default(8233),
+});
+export type QubinodeEnv = z.infer<typeof QubinodeEnv>;
+
+export interface DagDirectory {
+  /** Catalog namespace: DAG ids become `<repo>/<dag id>`. */
+  repo: string;
+  dir: string;
+}
+
+export interface TemporalSettings {
+  address: string;
+  namespace: string;
+  tls?: { certPath?: string; keyPath?: string; caPath?: string; serverName?: string };
+  apiKey?: string;
+  uiUrl: string;
+}
+
+export interface QubinodeConfig {
+  temporal: TemporalSettings;
+  dataDir: string;
+  logDir: string;
+  taskQueue: string;
+  dagDirectories: DagDirectory[];
+  workflowCacheSize: number;
+  maxConcurrentActivities: number;
+  api: { host: string; port: number; token?: string; tokenFile: string };
+  logLevel: QubinodeEnv['QUBINODE_LOG_LEVEL'];
+  devServer: { port: number; uiPort: number };
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** `repo=dir` pairs separated by commas; a bare dir takes its basename as repo. */
+function parseDagDirectories(spec: string | undefined, root: string): DagDirectory[] {
+  if (!spec) return [{ repo: 'examples', dir: path.join(root, 'dag-repos', 'examples') }];
+  return spec
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean)
+    .map((entry) => {
+      const eq = entry.indexOf('=');
+      const dir = path.resolve(root, eq >= 0 ? entry.slice(eq + 1) : entry);
+      const repo = eq >= 0 ? entry.slice(0, eq) : path.basename(dir);
+      if (!/^[a-z0-9][a-z0-9._-]*$/i.test(repo)) {
+        throw new ConfigError(`QUBINODE_DAG_DIRS: repo name "${repo}" must be letters, digits, ".", "_" or "-"`);
+      }
+      return { repo, dir };
+    });
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): QubinodeConfig {
+  const parsed = QubinodeEnv.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`);
+    throw new ConfigError(`invalid environment:\n${lines.join('\n')}`);
+  }
+  const e = parsed.data;
+  const dataDir = path.resolve(PROJECT_ROOT, e.QUBINODE_DATA_DIR ?? '.data');
+  const hasTls = e.TEMPORAL_TLS_CERT || e.TEMPORAL_TLS_KEY || e.TEMPORAL_TLS_CA || e.TEMPORAL_TLS_SERVER_NAME;
+  if (Boolean(e.TEMPORAL_TLS_CERT) !== Boolean(e.TEMPORAL_TLS_KEY)) {
+    throw new ConfigError('invalid environment:\n  TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY must be set together');
+  }
+  return {
+    temporal: {
+      address: e.TEMPORAL_ADDRESS,
+      namespace: e.TEMPORAL_NAMESPACE,
+      ...(hasTls
+        ? {
+            tls: {
+              certPath: e.TEMPORAL_TLS_CERT,
+              keyPath: e.TEMPORAL_TLS_KEY,
+              caPath: e.TEMPORAL_TLS_CA,
+              serverName: e.TEMPORAL_TLS_SERVER_NAME,
+            },
+          }
+        : {}),
+      ...(e.TEMPORAL_API_KEY ? { apiKey: e.TEMPORAL_API_KEY } : {}),
+      uiUrl: e.TEMPORAL_UI_URL ?? `http://127.0.0.1:${e.QUBINODE_TEMPORAL_UI_PORT}`,
+    },
+    dataDir,
+    logDir: path.resolve(PROJECT_ROOT, e.QUBINODE_LOG_DIR ?? path.join(dataDir, 'logs')),
+    taskQueue: e.QUBINODE_TASK_QUEUE,
+    dagDirectories: parseDagDirectories(e.QUBINODE_DAG_DIRS, PROJECT_ROOT),
+    workflowCacheSize: e.QUBINODE_WORKFLOW_CACHE_SIZE,
+    maxConcurrentActivities: e.QUBINODE_MAX_CONCURRENT_ACTIVITIES,
+    api: {
+      host: e.QUBINODE_API_HOST,
+      port: e.QUBINODE_API_PORT,
+      ...(e.QUBINODE_API_TOKEN ? { token: e.QUBINODE_API_TOKEN } : {}),
+      tokenFile: path.resolve(PROJECT_ROOT, e.QUBINODE_API_TOKEN_FILE ?? path.join(dataDir, 'api-token')),
+    },
+    logLevel: e.QUBINODE_LOG_LEVEL,
+    devServer: { port: e.QUBINODE_TEMPORAL_PORT, uiPort: e.QUBINODE_TEMPORAL_UI_PORT },
+  };
+}

@@ -1,0 +1,96 @@
+import type { z } from 'zod';
+import { DagCallInput, HttpCheckInput, NoopInput, ShellInput, SleepInput } from './builtin-inputs';
+
+/** How the interpreter carries out an action. A closed union: the workflow switches on it exhaustively. */
+export type ActionExecution =
+  | { kind: 'activity'; activity: string }
+  | { kind: 'timer' }
+  | { kind: 'child-dag' };
+
+export interface ActionDefinition {
+  name: string;
+  description: string;
+  input: z.ZodType;
+  execution: ActionExecution;
+  /** ApplicationFailure types that retrying cannot fix. */
+  nonRetryableErrors: readonly string[];
+  /** Activities that heartbeat get this heartbeat timeout so a dead worker is noticed. */
+  heartbeatTimeoutMs?: number;
+  /** Limit of one attempt when the task sets no timeout. */
+  defaultTimeoutMs: number;
+}
+
+const COMMON_NON_RETRYABLE = ['InvalidActionInput', 'SecretNotFound'] as const;
+
+export const BUILTIN_ACTIONS: readonly ActionDefinition[] = [
+  {
+    name: 'shell',
+    description: 'Run a command (argv, no shell) or a script; output goes to the task log.',
+    input: ShellInput,
+    execution: { kind: 'activity', activity: 'shell' },
+    nonRetryableErrors: [...COMMON_NON_RETRYABLE, 'CommandNotFound'],
+    heartbeatTimeoutMs: 30_000,
+    defaultTimeoutMs: 60 * 60_000,
+  },
+  {
+    name: 'http.check',
+    description: 'Poll a URL until it answers as expected or the deadline passes.',
+    input: HttpCheckInput,
+    execution: { kind: 'activity', activity: 'httpCheck' },
+    nonRetryableErrors: [...COMMON_NON_RETRYABLE],
+    heartbeatTimeoutMs: 30_000,
+    defaultTimeoutMs: 30 * 60_000,
+  },
+  {
+    name: 'sleep',
+    description: 'Wait for a duration on a durable timer.',
+    input: SleepInput,
+    execution: { kind: 'timer' },
+    nonRetryableErrors: [],
+    defaultTimeoutMs: 0,
+  },
+  {
+    name: 'dag',
+    description: 'Run another DAG as a child workflow.',
+    input: DagCallInput,
+    execution: { kind: 'child-dag' },
+    nonRetryableErrors: [],
+    defaultTimeoutMs: 0,
+  },
+  {
+    name: 'noop',
+    description: 'Do nothing; returns its inputs as outputs. Useful for joins and tests.',
+    input: NoopInput,
+    execution: { kind: 'activity', activity: 'noop' },
+    nonRetryableErrors: [],
+    defaultTimeoutMs: 60_000,
+  },
+];
+
+export class DuplicateActionError extends Error {
+  override readonly name = 'DuplicateActionError';
+}
+
+/** The fixed set of `uses:` names a DAG may call; plugins add to it, nothing else does. */
+export class ActionRegistry {
+  private readonly byName = new Map<string, ActionDefinition>();
+
+  constructor(definitions: readonly ActionDefinition[] = BUILTIN_ACTIONS) {
+    for (const definition of definitions) {
+      if (this.byName.has(definition.name)) throw new DuplicateActionError(`action "${definition.name}" is defined twice`);
+      this.byName.set(definition.name, definition);
+    }
+  }
+
+  get(name: string): ActionDefinition | undefined {
+    return this.byName.get(name);
+  }
+
+  names(): string[] {
+    return [...this.byName.keys()].sort();
+  }
+
+  extend(definitions: readonly ActionDefinition[]): ActionRegistry {
+    return new ActionRegistry([...this.byName.values(), ...definitions]);
+  }
+}

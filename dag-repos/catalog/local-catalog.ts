@@ -1,0 +1,117 @@
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import * as path from 'node:path';
+import type { ActionRegistry } from '../actions/registry';
+import type { CompiledDag } from '../compiler/compiled-dag';
+import { checkDagFile, type DagFile } from '../compiler/compile';
+import type { DagDiagnostic } from '../compiler/diagnostics';
+import { didYouMean } from '../compiler/suggest';
+import { localCommit } from './git-info';
+
+export interface CatalogSource {
+  repo: string;
+  dir: string;
+}
+
+export interface CatalogEntry {
+  /** `<repo>/<dag id>`; for a file whose id cannot be read, `<repo>/<file name>`. */
+  id: string;
+  repo: string;
+  /** Path inside the repository. */
+  path: string;
+  absolutePath: string;
+  commit: string;
+  description: string;
+  valid: boolean;
+  diagnostics: DagDiagnostic[];
+  dag?: CompiledDag;
+}
+
+export class UnknownDagError extends Error {
+  override readonly name = 'UnknownDagError';
+  constructor(readonly ref: string, known: readonly string[]) {
+    super(`unknown DAG "${ref}"${didYouMean(ref, known)}; run \`qubinode dag list\` to see the catalog`);
+  }
+}
+
+const DAG_FILE = /\.ya?ml$/i;
+
+/** DAG files of a repository: everything under `dags/` when it exists, else the YAML files at its top level. */
+export function dagFilesIn(dir: string): string[] {
+  const dagsDir = path.join(dir, 'dags');
+  const base = existsSync(dagsDir) && statSync(dagsDir).isDirectory() ? dagsDir : dir;
+  const walk = (current: string, recurse: boolean): string[] =>
+    readdirSync(current, { withFileTypes: true })
+      .sort((a, b) => a.name.localeCompare(b.name))
+      .flatMap((entry) => {
+        const full = path.join(current, entry.name);
+        if (entry.isDirectory()) return recurse ? walk(full, true) : [];
+        return entry.isFile() && DAG_FILE.test(entry.name) ? [full] : [];
+      });
+  return walk(base, base === dagsDir);
+}
+
+function readId(text: string): string | undefined {
+  return /^id:\s*["']?([A-Za-z0-9._-]+)/m.exec(text)?.[1];
+}
+
+/**
+ * DAGs read from local directories (the embedded default: dag-repos/examples), compiled at load.
+ * Git-synced repositories build on the same entries.
+ */
+export class LocalCatalog {
+  private readonly entries = new Map<string, CatalogEntry>();
+  private readonly files = new Map<string, DagFile>();
+
+  private constructor(private readonly registry: ActionRegistry) {}
+
+  static load(sources: readonly CatalogSource[], registry: ActionRegistry): LocalCatalog {
+    const catalog = new LocalCatalog(registry);
+    for (const source of sources) {
+      if (!existsSync(source.dir)) continue;
+      const commit = localCommit(source.dir);
+      for (const absolutePath of dagFilesIn(source.dir)) {
+        const text = readFileSync(absolutePath, 'utf8');
+        const file: DagFile = { repo: source.repo, path: path.relative(source.dir, absolutePath), commit, text };
+        const id = `${source.repo}/${readId(text) ?? path.basename(absolutePath).replace(DAG_FILE, '')}`;
+        catalog.files.set(id, file);
+        catalog.entries.set(id, { id, repo: source.repo, path: file.path, absolutePath, commit, description: '', valid: false, diagnostics: [] });
+      }
+    }
+    for (const [id, file] of catalog.files) {
+      const result = checkDagFile(file, catalog.compileContext());
+      const entry = catalog.entries.get(id) as CatalogEntry;
+      catalog.entries.set(id, {
+        ...entry,
+        description: result.spec?.description ?? '',
+        valid: result.dag !== undefined,
+        diagnostics: result.diagnostics,
+        ...(result.dag ? { dag: result.dag } : {}),
+      });
+    }
+    return catalog;
+  }
+
+  compileContext(): { registry: ActionRegistry; resolveDag: (ref: string, from: DagFile) => DagFile | undefined } {
+    return {
+      registry: this.registry,
+      resolveDag: (ref: string, from: DagFile) => this.files.get(ref) ?? this.files.get(`${from.repo}/${ref}`),
+    };
+  }
+
+  list(): CatalogEntry[] {
+    return [...this.entries.values()].sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  ids(): string[] {
+    return this.list().map((entry) => entry.id);
+  }
+
+  /** An entry by catalog id; a bare DAG id is accepted when exactly one repository has it. */
+  get(ref: string): CatalogEntry {
+    const exact = this.entries.get(ref);
+    if (exact) return exact;
+    const byBareId = this.list().filter((entry) => entry.id.endsWith(`/${ref}`));
+    if (byBareId.length === 1 && byBareId[0]) return byBareId[0];
+    throw new UnknownDagError(ref, this.ids());
+  }
+}

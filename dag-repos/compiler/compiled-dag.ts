@@ -1,0 +1,62 @@
+import type { ActionExecution } from '../actions/registry';
+import type { ParamSpec, TriggerRule } from '../schema/dag-spec';
+
+/**
+ * What the dagRun workflow receives: a checked, self-contained plan pinned to one commit.
+ * Plain JSON, so it travels through Temporal history unchanged.
+ */
+
+export interface RetryPlan {
+  maximumAttempts: number;
+  initialIntervalMs: number;
+  backoffCoefficient: number;
+  maximumIntervalMs?: number;
+}
+
+export interface CompiledActionCall {
+  action: string;
+  execution: ActionExecution;
+  /** Inputs with `${{ }}` templates still in place; rendered when the task starts. */
+  with: Record<string, unknown>;
+  nonRetryableErrors: string[];
+  heartbeatTimeoutMs?: number;
+  defaultTimeoutMs: number;
+}
+
+export interface CompiledTask extends CompiledActionCall {
+  id: string;
+  name?: string;
+  needs: string[];
+  when?: string | boolean;
+  trigger: TriggerRule;
+  retry: RetryPlan;
+  timeoutMs?: number;
+  forEach?: string | unknown[];
+  runsOn?: string;
+  compensate?: CompiledActionCall;
+  /** For `uses: dag`: key into CompiledDag.children. */
+  childDag?: string;
+}
+
+export interface DagOrigin {
+  repo: string;
+  /** Path of the DAG file inside its repository. */
+  path: string;
+  commit: string;
+}
+
+export interface CompiledDag {
+  /** Catalog id: `<repo>/<dag id>`. */
+  catalogId: string;
+  id: string;
+  description: string;
+  origin: DagOrigin;
+  params: Record<string, ParamSpec>;
+  /** Topological order; ties keep file order. */
+  tasks: CompiledTask[];
+  concurrency: number;
+  timeoutMs?: number;
+  labels: Record<string, string>;
+  /** Sub-DAGs called with `uses: dag`, compiled and pinned with this one. */
+  children: Record<string, CompiledDag>;
+}

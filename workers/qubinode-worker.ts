@@ -1,0 +1,54 @@
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import type { QubinodeConfig } from '../config/config';
+import type { Logger } from '../config/logger';
+import { createActivities } from '../activities';
+import { connectionOptions } from '../client/connection';
+import { withAttemptInfo } from './attempt-info';
+
+export interface QubinodeWorkerOptions {
+  config: QubinodeConfig;
+  logger: Logger;
+  /** Defaults to the configured queue; a hypervisor's worker polls its own (runsOn). */
+  taskQueue?: string;
+  /** Only the main queue's workers run workflows; per-host workers run activities only. */
+  runWorkflows?: boolean;
+  /** A prebuilt workflow bundle (tests, benchmarks); otherwise workflows are bundled from source at start. */
+  workflowBundle?: WorkerOptions['workflowBundle'];
+  /** Extra options, e.g. an identity; rarely needed. */
+  overrides?: Partial<WorkerOptions>;
+}
+
+export interface RunningWorker {
+  worker: Worker;
+  connection: NativeConnection;
+  taskQueue: string;
+}
+
+export function workflowsPath(): string {
+  return require.resolve('../workflows');
+}
+
+export async function createQubinodeWorker(options: QubinodeWorkerOptions): Promise<RunningWorker> {
+  const { config } = options;
+  const taskQueue = options.taskQueue ?? config.taskQueue;
+  const runWorkflows = options.runWorkflows ?? taskQueue === config.taskQueue;
+  const connection = await NativeConnection.connect(connectionOptions(config.temporal));
+  const activities = withAttemptInfo(createActivities({ logRoot: config.logDir, logger: options.logger }));
+  const worker = await Worker.create({
+    connection,
+    namespace: config.temporal.namespace,
+    taskQueue,
+    activities,
+    ...(runWorkflows
+      ? options.workflowBundle
+        ? { workflowBundle: options.workflowBundle }
+        : { workflowsPath: workflowsPath() }
+      : {}),
+    maxCachedWorkflows: config.workflowCacheSize,
+    maxConcurrentActivityTaskExecutions: config.maxConcurrentActivities,
+    shutdownGraceTime: '10s',
+    ...options.overrides,
+  });
+  options.logger.info({ taskQueue, runWorkflows, cache: config.workflowCacheSize }, 'worker ready');
+  return { worker, connection, taskQueue };
+}

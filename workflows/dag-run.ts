@@ -1,0 +1,318 @@
+import * as wf from '@temporalio/workflow';
+import type { CompiledDag, CompiledTask } from '../dag-repos/compiler/compiled-dag';
+import { conditionExpression } from '../dag-repos/compiler/expression-checks';
+import { evaluateExpression, renderValue } from '../dag-repos/expressions';
+import { maskSecretParams } from '../dag-repos/schema/params';
+import { attemptOf, toTaskError } from './failures';
+import { describeProgress } from './progress';
+import { isTerminal, type DagRunStatus, type ItemStatus, type RunState, type TaskError, type TaskStatus } from './run-status';
+import { STATUS_KEY } from './search-attributes';
+import { Semaphore } from './semaphore';
+import { executeAction, type ExecutedAction } from './task-executor';
+import { decideTrigger } from './trigger-rules';
+
+export interface DagRunInput {
+  dag: CompiledDag;
+  /** Already resolved against the DAG's param specs. */
+  params: Record<string, unknown>;
+  runKey: string;
+  /** Queue of this workflow and of tasks without runsOn. */
+  taskQueue: string;
+}
+
+export const statusQuery = wf.defineQuery<DagRunStatus>('status');
+
+const MAX_FOR_EACH_ITEMS = 1000;
+
+function truthy(value: unknown): boolean {
+  return Boolean(value) && !(Array.isArray(value) && value.length === 0);
+}
+
+function itemLabel(item: unknown): string {
+  const text = typeof item === 'string' ? item : JSON.stringify(item) ?? String(item);
+  return text.length > 60 ? `${text.slice(0, 59)}…` : text;
+}
+
+function expressionError(error: unknown): TaskError {
+  return { type: 'ExpressionError', message: error instanceof Error ? error.message : String(error), retryable: false };
+}
+
+/** Interprets one compiled DAG: schedules ready tasks within the concurrency limit, applies trigger rules, reports state. */
+class DagRunner {
+  private readonly statuses = new Map<string, TaskStatus>();
+  private readonly slots: Semaphore;
+  private readonly runId = wf.workflowInfo().workflowId;
+  private readonly startedAt = new Date().toISOString();
+  private endedAt: string | undefined;
+  private state: RunState = 'running';
+  private cancelled = false;
+  private reason: string | undefined;
+  private changed = false;
+  private inFlight = 0;
+  private readonly launched = new Set<string>();
+
+  constructor(private readonly input: DagRunInput) {
+    this.slots = new Semaphore(input.dag.concurrency);
+    for (const task of input.dag.tasks) {
+      this.statuses.set(task.id, {
+        id: task.id,
+        ...(task.name ? { name: task.name } : {}),
+        action: task.action,
+        state: 'pending',
+        attempt: 0,
+      });
+    }
+  }
+
+  status(): DagRunStatus {
+    const tasks = [...this.statuses.values()];
+    return {
+      runId: this.runId,
+      runKey: this.input.runKey,
+      dagId: this.input.dag.catalogId,
+      repo: this.input.dag.origin.repo,
+      commit: this.input.dag.origin.commit,
+      state: this.state,
+      startedAt: this.startedAt,
+      ...(this.endedAt ? { endedAt: this.endedAt } : {}),
+      params: maskSecretParams(this.input.dag.params, this.input.params),
+      progress: { done: tasks.filter((task) => isTerminal(task.state)).length, total: tasks.length },
+      tasks,
+      ...(this.reason ? { reason: this.reason } : {}),
+    };
+  }
+
+  async execute(): Promise<DagRunStatus> {
+    this.publish();
+    const scope = new wf.CancellationScope();
+    if (this.input.dag.timeoutMs) {
+      const limitMs = this.input.dag.timeoutMs;
+      wf.sleep(limitMs).then(
+        () => {
+          this.reason ??= `run timed out after ${limitMs}ms`;
+          scope.cancel();
+        },
+        () => undefined,
+      );
+    }
+    let cancellation: unknown;
+    try {
+      await scope.run(() => this.schedule());
+    } catch (error) {
+      if (!wf.isCancellation(error)) throw error;
+      cancellation = error;
+      this.cancelled = true;
+      this.reason ??= 'cancelled';
+    }
+    if (this.cancelled) {
+      // Let cancelled activities finish killing their processes, then run `always` tasks as clean-up.
+      await wf.CancellationScope.nonCancellable(async () => {
+        await wf.condition(() => this.inFlight === 0);
+        await this.schedule();
+      });
+    }
+    return this.finish(cancellation);
+  }
+
+  private finish(cancellation: unknown): DagRunStatus {
+    const tasks = [...this.statuses.values()];
+    const failed = tasks.filter((task) => task.state === 'failed');
+    this.state = this.cancelled ? 'cancelled' : failed.length > 0 ? 'failed' : 'succeeded';
+    this.endedAt = new Date().toISOString();
+    this.publish();
+    const status = this.status();
+    wf.upsertMemo({ status: { state: status.state, endedAt: status.endedAt, reason: status.reason, tasks: tasks.map(({ outputs: _o, items: _i, ...rest }) => rest) } });
+    if (this.state === 'cancelled' && this.reason === 'cancelled') throw cancellation;
+    if (this.state !== 'succeeded') {
+      const first = failed[0];
+      const message = first
+        ? `DAG run failed: task "${first.id}" ${first.error ? `(${first.error.type}: ${first.error.message})` : ''}${failed.length > 1 ? ` and ${failed.length - 1} more` : ''}`
+        : `DAG run ended: ${this.reason ?? this.state}`;
+      throw wf.ApplicationFailure.create({ type: this.state === 'failed' ? 'DagRunFailed' : 'DagRunTimedOut', message, nonRetryable: true, details: [status] });
+    }
+    return status;
+  }
+
+  private publish(): void {
+    wf.setCurrentDetails(describeProgress(this.status()));
+    const last = wf.workflowInfo().typedSearchAttributes.get(STATUS_KEY);
+    if (last !== this.state) wf.upsertSearchAttributes([{ key: STATUS_KEY, value: this.state }]);
+  }
+
+  private update(id: string, patch: Partial<TaskStatus>): void {
+    const current = this.statuses.get(id);
+    if (!current) return;
+    this.statuses.set(id, { ...current, ...patch });
+    this.changed = true;
+  }
+
+  private async schedule(): Promise<void> {
+    for (;;) {
+      this.launchReady();
+      wf.setCurrentDetails(describeProgress(this.status()));
+      if ([...this.statuses.values()].every((task) => isTerminal(task.state))) return;
+      await wf.condition(() => this.changed);
+      this.changed = false;
+    }
+  }
+
+  private launchReady(): void {
+    for (const task of this.input.dag.tasks) {
+      const status = this.statuses.get(task.id);
+      if (status?.state !== 'pending' || this.launched.has(task.id)) continue;
+      const upstreams = task.needs.map((id) => ({ id, state: this.statuses.get(id)?.state ?? 'pending' }));
+      if (!upstreams.every((upstream) => isTerminal(upstream.state))) continue;
+      const decision = decideTrigger(task.trigger, upstreams, this.cancelled);
+      if (!decision.run) {
+        this.update(task.id, { state: decision.state, reason: decision.reason });
+        continue;
+      }
+      this.launched.add(task.id);
+      this.inFlight += 1;
+      void this.runTask(task).finally(() => {
+        this.inFlight -= 1;
+        this.changed = true;
+      });
+    }
+  }
+
+  private expressionScope(item?: { value: unknown; index: number }): Record<string, unknown> {
+    const tasks: Record<string, unknown> = {};
+    for (const [id, status] of this.statuses) {
+      tasks[id] = { state: status.state, outputs: status.outputs ?? {}, error: status.error ?? null, attempt: status.attempt, items: status.items ?? [] };
+    }
+    const { dag, runKey, params } = this.input;
+    return {
+      params,
+      tasks,
+      run: { id: this.runId, key: runKey, dag: dag.catalogId, repo: dag.origin.repo, commit: dag.origin.commit },
+      ...(item ? { item: item.value, itemIndex: item.index } : {}),
+    };
+  }
+
+  private async runTask(task: CompiledTask): Promise<void> {
+    try {
+      if (task.when !== undefined) {
+        const value = typeof task.when === 'boolean' ? task.when : evaluateExpression(conditionExpression(task.when).expr, this.expressionScope());
+        if (!truthy(value)) {
+          this.update(task.id, { state: 'skipped', reason: `when is false: ${String(task.when)}` });
+          return;
+        }
+      }
+      if (task.forEach !== undefined) await this.runForEach(task);
+      else await this.runSingle(task);
+    } catch (error) {
+      this.update(task.id, { state: 'failed', endedAt: new Date().toISOString(), error: expressionError(error) });
+    }
+  }
+
+  private async runSingle(task: CompiledTask): Promise<void> {
+    await this.slots.withSlot(async () => {
+      if (this.cancelled && task.trigger !== 'always') {
+        this.update(task.id, { state: 'cancelled', reason: 'run was cancelled before this task started' });
+        return;
+      }
+      const outcome = await this.attempt(task);
+      this.update(task.id, outcome);
+    });
+  }
+
+  /** Runs the action once (Temporal retries inside) and describes the outcome as a status patch. */
+  private async attempt(task: CompiledTask, item?: { value: unknown; index: number }): Promise<Partial<TaskStatus> & ItemOutcome> {
+    const scope = this.expressionScope(item);
+    let inputs: Record<string, unknown>;
+    let taskQueue: string;
+    try {
+      inputs = renderValue(task.with, scope) as Record<string, unknown>;
+      taskQueue = task.runsOn ? String(renderValue(task.runsOn, scope)) : this.input.taskQueue;
+    } catch (error) {
+      return { state: 'failed', attempt: 0, error: expressionError(error) };
+    }
+    const startedAt = new Date().toISOString();
+    if (!item) this.update(task.id, { state: 'running', attempt: 1, startedAt, ...(task.runsOn ? { runsOn: taskQueue } : {}) });
+    try {
+      const result: ExecutedAction = await executeAction({
+        task,
+        inputs,
+        taskQueue,
+        runId: this.runId,
+        runKey: this.input.runKey,
+        dag: this.input.dag,
+        ...(item ? { itemIndex: item.index } : {}),
+        onChildStarted: (childRunId) => {
+          if (!item) this.update(task.id, { childRunId });
+        },
+      });
+      return {
+        state: 'succeeded',
+        attempt: result.attempt,
+        endedAt: new Date().toISOString(),
+        outputs: result.outputs,
+        summary: result.summary,
+        ...(result.logPath ? { logPath: result.logPath } : {}),
+      };
+    } catch (error) {
+      const taskError = toTaskError(error);
+      const cancelled = wf.isCancellation(error) || taskError.type === 'Cancelled';
+      const failureDetails = (error as { cause?: { details?: unknown[] } }).cause?.details?.[0];
+      return {
+        state: cancelled ? 'cancelled' : 'failed',
+        attempt: attemptOf(failureDetails) ?? task.retry.maximumAttempts,
+        endedAt: new Date().toISOString(),
+        error: taskError,
+        ...(typeof taskError.details?.logPath === 'string' ? { logPath: taskError.details.logPath } : {}),
+      };
+    }
+  }
+
+  private async runForEach(task: CompiledTask): Promise<void> {
+    const source = task.forEach;
+    const list = typeof source === 'string' ? evaluateExpression(conditionExpression(source).expr, this.expressionScope()) : renderValue(source, this.expressionScope());
+    if (!Array.isArray(list)) throw new Error(`forEach must give a list, got ${list === null ? 'null' : typeof list}`);
+    if (list.length > MAX_FOR_EACH_ITEMS) throw new Error(`forEach gave ${list.length} items; the limit is ${MAX_FOR_EACH_ITEMS}`);
+    const items: ItemStatus[] = list.map((value, index) => ({ index, label: itemLabel(value), state: 'pending', attempt: 0 }));
+    this.update(task.id, { state: 'running', attempt: 1, startedAt: new Date().toISOString(), items, ...(task.runsOn ? { runsOn: task.runsOn } : {}) });
+    const setItem = (index: number, patch: Partial<ItemStatus>): void => {
+      const current = this.statuses.get(task.id)?.items ?? items;
+      this.update(task.id, { items: current.map((entry) => (entry.index === index ? { ...entry, ...patch } : entry)) });
+    };
+    await Promise.all(
+      list.map((value, index) =>
+        this.slots.withSlot(async () => {
+          if (this.cancelled && task.trigger !== 'always') {
+            setItem(index, { state: 'cancelled' });
+            return;
+          }
+          setItem(index, { state: 'running', attempt: 1 });
+          const outcome = await this.attempt(task, { value, index });
+          setItem(index, {
+            state: outcome.state ?? 'failed',
+            attempt: outcome.attempt ?? 1,
+            ...(outcome.outputs ? { outputs: outcome.outputs } : {}),
+            ...(outcome.error ? { error: outcome.error } : {}),
+          });
+        }),
+      ),
+    );
+    const finished = this.statuses.get(task.id)?.items ?? items;
+    const failed = finished.filter((entry) => entry.state === 'failed');
+    const anyCancelled = finished.some((entry) => entry.state === 'cancelled');
+    this.update(task.id, {
+      state: failed.length > 0 ? 'failed' : anyCancelled ? 'cancelled' : 'succeeded',
+      attempt: Math.max(1, ...finished.map((entry) => entry.attempt)),
+      endedAt: new Date().toISOString(),
+      outputs: { items: finished.map((entry) => entry.outputs ?? null), count: finished.length },
+      summary: `${finished.length - failed.length}/${finished.length} items succeeded`,
+      ...(failed[0]?.error ? { error: { ...failed[0].error, message: `item ${failed[0].index} (${failed[0].label}): ${failed[0].error.message}` } } : {}),
+    });
+  }
+}
+
+type ItemOutcome = Partial<Pick<ItemStatus, 'state' | 'attempt' | 'outputs' | 'error'>>;
+
+/** One run of a DAG: the interpreter workflow. Workflow id: `dag/<catalog id>/<run key>`. */
+export async function dagRun(input: DagRunInput): Promise<DagRunStatus> {
+  const runner = new DagRunner(input);
+  wf.setHandler(statusQuery, () => runner.status());
+  return runner.execute();
+}

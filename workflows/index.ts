@@ -1,0 +1,1 @@
+export { dagRun } from './dag-run';

@@ -1,0 +1,9 @@
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+
+/** Custom search attributes the Temporal server must know (registered by infra/ at start-up). */
+export const DAG_KEY = defineSearchAttributeKey('QubinodeDag', SearchAttributeType.KEYWORD);
+export const REPO_KEY = defineSearchAttributeKey('QubinodeRepo', SearchAttributeType.KEYWORD);
+export const COMMIT_KEY = defineSearchAttributeKey('QubinodeCommit', SearchAttributeType.KEYWORD);
+export const STATUS_KEY = defineSearchAttributeKey('QubinodeStatus', SearchAttributeType.KEYWORD);
+
+export const QUBINODE_SEARCH_ATTRIBUTES = [DAG_KEY, REPO_KEY, COMMIT_KEY, STATUS_KEY] as const;

@@ -1,0 +1,30 @@
+/** FIFO slots for running tasks; handing a slot straight to the next waiter means no waiter can overtake or oversubscribe. */
+export class Semaphore {
+  private inUse = 0;
+  private readonly waiters: (() => void)[] = [];
+
+  constructor(private readonly limit: number) {}
+
+  async acquire(): Promise<void> {
+    if (this.inUse < this.limit) {
+      this.inUse += 1;
+      return;
+    }
+    await new Promise<void>((resolve) => this.waiters.push(resolve));
+  }
+
+  release(): void {
+    const next = this.waiters.shift();
+    if (next) next();
+    else this.inUse -= 1;
+  }
+
+  async withSlot<T>(work: () => Promise<T>): Promise<T> {
+    await this.acquire();
+    try {
+      return await work();
+    } finally {
+      this.release();
+    }
+  }
+}

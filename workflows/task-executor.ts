@@ -1,0 +1,114 @@
+import type { SearchAttributePair } from '@temporalio/common';
+import * as wf from '@temporalio/workflow';
+import type { ActionInvocation, ActionResult } from '../activities/action-types';
+import type { CompiledDag, CompiledTask } from '../dag-repos/compiler/compiled-dag';
+import { parseDuration } from '../dag-repos/schema/duration';
+import { resolveParams } from '../dag-repos/schema/params';
+import { assertNever, type DagRunStatus } from './run-status';
+import { COMMIT_KEY, DAG_KEY, REPO_KEY, STATUS_KEY } from './search-attributes';
+
+/** Where and as what one task (or one forEach item) runs. */
+export interface TaskInvocation {
+  task: CompiledTask;
+  /** Inputs with templates rendered. */
+  inputs: Record<string, unknown>;
+  itemIndex?: number;
+  taskQueue: string;
+  runId: string;
+  runKey: string;
+  dag: CompiledDag;
+  /** Called when a child DAG run starts, with its workflow id. */
+  onChildStarted?: (workflowId: string) => void;
+}
+
+export interface ExecutedAction extends ActionResult {
+  attempt: number;
+}
+
+type ActionActivity = (invocation: ActionInvocation) => Promise<ActionResult & { attempt?: number }>;
+
+function activityFor(call: TaskInvocation): ActionActivity {
+  const { task } = call;
+  if (task.execution.kind !== 'activity') throw new Error('not an activity task');
+  const itemSuffix = call.itemIndex === undefined ? '' : `[${call.itemIndex}]`;
+  const activities = wf.proxyActivities<Record<string, ActionActivity>>({
+    activityId: `${task.id}${itemSuffix}`,
+    summary: `${task.id}${itemSuffix} · ${task.action}`,
+    taskQueue: call.taskQueue,
+    startToCloseTimeout: task.timeoutMs ?? task.defaultTimeoutMs,
+    ...(task.heartbeatTimeoutMs ? { heartbeatTimeout: Math.min(task.heartbeatTimeoutMs, task.timeoutMs ?? Infinity) } : {}),
+    cancellationType: wf.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+    retry: {
+      maximumAttempts: task.retry.maximumAttempts,
+      initialInterval: task.retry.initialIntervalMs,
+      backoffCoefficient: task.retry.backoffCoefficient,
+      ...(task.retry.maximumIntervalMs ? { maximumInterval: task.retry.maximumIntervalMs } : {}),
+      nonRetryableErrorTypes: task.nonRetryableErrors,
+    },
+  });
+  const activity = activities[task.execution.activity];
+  if (!activity) throw new Error(`no activity ${task.execution.activity}`);
+  return activity;
+}
+
+function childOutputs(result: DagRunStatus): Record<string, unknown> {
+  return {
+    runId: result.runId,
+    state: result.state,
+    tasks: Object.fromEntries(result.tasks.map((task) => [task.id, task.outputs ?? {}])),
+  };
+}
+
+/** Carries out one action by its execution kind: an activity, a durable timer, or a child DAG run. */
+export async function executeAction(call: TaskInvocation): Promise<ExecutedAction> {
+  const { task } = call;
+  const execution = task.execution;
+  switch (execution.kind) {
+    case 'activity': {
+      const result = await activityFor(call)({
+        runId: call.runId,
+        dagId: call.dag.catalogId,
+        taskId: task.id,
+        ...(call.itemIndex === undefined ? {} : { itemIndex: call.itemIndex }),
+        with: call.inputs,
+      });
+      return { ...result, attempt: result.attempt ?? 1 };
+    }
+    case 'timer': {
+      const durationMs = parseDuration(String(call.inputs.duration));
+      await wf.sleep(durationMs);
+      return { outputs: { sleptMs: durationMs }, summary: `slept ${String(call.inputs.duration)}`, attempt: 1 };
+    }
+    case 'child-dag': {
+      const child = task.childDag ? call.dag.children[task.childDag] : undefined;
+      if (!child) throw wf.ApplicationFailure.nonRetryable(`sub-DAG ${task.childDag ?? '?'} is not part of this run's plan`, 'InvalidActionInput');
+      const params = resolveParams(child.params, (call.inputs.params as Record<string, unknown> | undefined) ?? {});
+      const itemSuffix = call.itemIndex === undefined ? '' : `.${call.itemIndex}`;
+      const runKey = `${call.runKey}.${task.id}${itemSuffix}`;
+      const workflowId = `dag/${child.catalogId}/${runKey}`;
+      call.onChildStarted?.(workflowId);
+      const result = await wf.executeChild('dagRun', {
+        workflowId,
+        taskQueue: call.taskQueue,
+        args: [{ dag: child, params, runKey, taskQueue: call.taskQueue }],
+        cancellationType: wf.ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED,
+        parentClosePolicy: wf.ParentClosePolicy.REQUEST_CANCEL,
+        staticSummary: `${child.catalogId} (called by ${call.dag.catalogId} task ${task.id})`,
+        typedSearchAttributes: childSearchAttributes(child),
+      });
+      const status = result as DagRunStatus;
+      return { outputs: childOutputs(status), summary: `${child.catalogId}: ${status.state}`, attempt: 1 };
+    }
+    default:
+      return assertNever(execution);
+  }
+}
+
+function childSearchAttributes(child: CompiledDag): SearchAttributePair[] {
+  return [
+    { key: DAG_KEY, value: child.catalogId },
+    { key: REPO_KEY, value: child.origin.repo },
+    { key: COMMIT_KEY, value: child.origin.commit },
+    { key: STATUS_KEY, value: 'running' },
+  ];
+}
