@@ -6,8 +6,8 @@ import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { INVALID_ACTION_INPUT, parseActionInput } from './action-input';
 import type { ActionInvocation, ActionResult } from './action-types';
-import { formatSeconds, parseDuration } from './duration';
-import { HttpCheckInput } from './http-check-input';
+import { formatSeconds, parseDuration } from '../dag-repos/schema/duration';
+import { HttpCheckInput } from '../dag-repos/actions/http-check-input';
 import { OutputTail, taskLogPath } from './log-files';
 
 /** Failure types thrown by the `httpCheck` activity. */

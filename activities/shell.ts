@@ -8,12 +8,12 @@ import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { INVALID_ACTION_INPUT, parseActionInput } from './action-input';
 import type { ActionInvocation, ActionResult } from './action-types';
-import { formatSeconds, parseDuration } from './duration';
+import { formatSeconds, parseDuration } from '../dag-repos/schema/duration';
 import { OutputTail, taskLogPath } from './log-files';
 import { readOutputsFile } from './outputs-file';
 import { killProcessGroup } from './process-group';
 import { StreamRedactor, createRedactor, secretEnvValues } from './redact';
-import { ShellInput } from './shell-input';
+import { ShellInput } from '../dag-repos/actions/shell-input';
 
 /** Failure types thrown by the `shell` activity. */
 export const SHELL_ERRORS = {

@@ -1,5 +1,7 @@
 import type { z } from 'zod';
-import { DagCallInput, HttpCheckInput, NoopInput, ShellInput, SleepInput } from './builtin-inputs';
+import { DagCallInput, NoopInput, SleepInput } from './builtin-inputs';
+import { HttpCheckInput } from './http-check-input';
+import { ShellInput } from './shell-input';
 
 /** How the interpreter carries out an action. A closed union: the workflow switches on it exhaustively. */
 export type ActionExecution =

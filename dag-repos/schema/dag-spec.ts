@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DURATION_PATTERN } from './duration';
+import { durationError } from './duration';
 
 /** The DAG file format, version 1. This schema is both the TypeScript type and the validator. */
 
@@ -7,7 +7,10 @@ const IDENTIFIER = /^[a-z0-9][a-z0-9_-]*$/i;
 
 export const Duration = z
   .string()
-  .regex(DURATION_PATTERN, { message: 'must be a duration such as 500ms, 30s, 5m, 1h' })
+  .superRefine((text, ctx) => {
+    const error = durationError(text);
+    if (error !== undefined) ctx.addIssue({ code: 'custom', message: error });
+  })
   .describe('A duration: 500ms, 30s, 5m, 1h, 1d or a sum such as 1m30s.');
 
 export const TaskId = z

@@ -1,28 +1,51 @@
-/** Durations in DAG files: `250ms`, `30s`, `5m`, `1h`, `2d`, or a sum such as `1m30s`. */
-export const DURATION_PATTERN = /^(\d+(\.\d+)?(ms|s|m|h|d))+$/;
+const UNIT_MS = {
+  ms: 1,
+  s: 1_000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+} as const;
 
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+type Unit = keyof typeof UNIT_MS;
 
-export class DurationError extends Error {
-  override readonly name = 'DurationError';
-}
+type Parsed = { ok: true; ms: number } | { ok: false; error: string };
 
-export function parseDuration(text: string): number {
+function parse(text: string): Parsed {
   const trimmed = text.trim();
-  if (!DURATION_PATTERN.test(trimmed)) {
-    throw new DurationError(`"${text}" is not a duration (use e.g. 500ms, 30s, 5m, 1h, 1m30s)`);
-  }
+  if (trimmed === '') return { ok: false, error: `invalid duration "${text}": empty` };
+  const part = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/y;
   let total = 0;
-  for (const match of trimmed.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h|d)/g)) {
-    total += Number(match[1]) * (UNIT_MS[match[2] ?? 'ms'] ?? 1);
+  while (part.lastIndex < trimmed.length) {
+    const at = part.lastIndex;
+    const match = part.exec(trimmed);
+    if (match === null) {
+      return {
+        ok: false,
+        error: `invalid duration "${text}" at "${trimmed.slice(at)}": expected a number followed by ms, s, m, h or d (e.g. 250ms, 30s, 5m, 1h30m)`,
+      };
+    }
+    total += Number(match[1]) * UNIT_MS[match[2] as Unit];
   }
-  return Math.round(total);
+  return { ok: true, ms: Math.round(total) };
 }
 
-export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)}ms`;
-  if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`;
-  const minutes = Math.floor(ms / 60_000);
-  const seconds = Math.round((ms % 60_000) / 1000);
-  return minutes < 60 ? `${minutes}m${seconds}s` : `${Math.floor(minutes / 60)}h${minutes % 60}m`;
+/**
+ * Parses a duration such as `250ms`, `30s`, `5m`, `1h`, `1.5h` or `1h30m` into milliseconds.
+ * Throws an Error naming the text when it is not a duration.
+ */
+export function parseDuration(text: string): number {
+  const result = parse(text);
+  if (!result.ok) throw new Error(result.error);
+  return result.ms;
+}
+
+/** The reason `text` is not a duration, or undefined when it is one (for schema refinements). */
+export function durationError(text: string): string | undefined {
+  const result = parse(text);
+  return result.ok ? undefined : result.error;
+}
+
+/** Formats milliseconds as seconds with one decimal, e.g. `1.2s`, for summaries. */
+export function formatSeconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)}s`;
 }

@@ -1,11 +1,7 @@
 // Pure schema module: the action registry imports it, so no side effects and no heavy imports.
 import { z } from 'zod';
-import { durationError } from './duration';
+import { Duration } from '../schema/dag-spec';
 
-const Duration = z.string().superRefine((text, ctx) => {
-  const error = durationError(text);
-  if (error !== undefined) ctx.addIssue({ code: 'custom', message: error });
-});
 
 const StatusCode = z.number().int().min(100).max(599);
 
