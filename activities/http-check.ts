@@ -8,7 +8,8 @@ import { INVALID_ACTION_INPUT, parseActionInput } from './action-input';
 import type { ActionInvocation, ActionResult } from './action-types';
 import { formatSeconds, parseDuration } from '../dag-repos/schema/duration';
 import { HttpCheckInput } from '../dag-repos/actions/http-check-input';
-import { OutputTail, taskLogPath } from './log-files';
+import { taskLogPath } from '../config/log-layout';
+import { OutputTail } from './output-tail';
 
 /** Failure types thrown by the `httpCheck` activity. */
 export const HTTP_CHECK_ERRORS = {

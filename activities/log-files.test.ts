@@ -3,7 +3,8 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { OutputTail, taskLogPath } from './log-files';
+import { taskLogPath } from '../config/log-layout';
+import { OutputTail } from './output-tail';
 import { parseOutputs } from './outputs-file';
 
 test('builds a task log path from the run id and creates its directory', async () => {

@@ -4,6 +4,7 @@ import type { Logger } from '../config/logger';
 import { createActivities } from '../activities';
 import { connectionOptions } from '../client/connection';
 import { withAttemptInfo } from './attempt-info';
+import { installSdkRuntime } from './sdk-logger';
 
 export interface QubinodeWorkerOptions {
   config: QubinodeConfig;
@@ -32,6 +33,7 @@ export async function createQubinodeWorker(options: QubinodeWorkerOptions): Prom
   const { config } = options;
   const taskQueue = options.taskQueue ?? config.taskQueue;
   const runWorkflows = options.runWorkflows ?? taskQueue === config.taskQueue;
+  installSdkRuntime(options.logger);
   const connection = await NativeConnection.connect(connectionOptions(config.temporal));
   const activities = withAttemptInfo(createActivities({ logRoot: config.logDir, logger: options.logger }));
   const worker = await Worker.create({

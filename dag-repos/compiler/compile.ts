@@ -148,7 +148,9 @@ function compileChildDag(
   index: number,
   children: Record<string, CompiledDag>,
 ): string | undefined {
-  const call = DagCallInput.safeParse(task.with);
+  // Params given as one expression are checked when the task runs; the called DAG must still be pinned now.
+  const templatedParams = isTemplated(task.with.params);
+  const call = DagCallInput.safeParse(templatedParams ? { ...task.with, params: {} } : task.with);
   if (!call.success || isTemplated(call.data.dag)) {
     if (call.success) report.add('sub-dag', ['tasks', index, 'with', 'dag'], 'the called DAG must be named literally, not by an expression, so the run can be pinned');
     return undefined;
@@ -163,7 +165,8 @@ function compileChildDag(
     report.add('sub-dag', ['tasks', index, 'with', 'dag'], `unknown DAG "${ref}"`);
     return undefined;
   }
-  const child = checkDagFile(childFile, context, [...stack, ref]);
+  // The child adds its own id to the stack, as every DAG does.
+  const child = checkDagFile(childFile, context, stack);
   if (!child.dag) {
     report.add('sub-dag', ['tasks', index, 'with', 'dag'], `DAG "${ref}" is invalid:\n    ${child.diagnostics.map((d) => `${d.file}:${d.line}:${d.column} ${d.path}: ${d.message}`).join('\n    ')}`);
     return undefined;

@@ -1,0 +1,131 @@
+import { existsSync, statSync } from 'node:fs';
+import * as path from 'node:path';
+import type { Command } from 'commander';
+import { checkDagPath } from '../../dag-repos/catalog/dag-file';
+import { LocalCatalog } from '../../dag-repos/catalog/local-catalog';
+import type { CompiledDag } from '../../dag-repos/compiler/compiled-dag';
+import { DagValidationError, formatDiagnostic, type DagDiagnostic } from '../../dag-repos/compiler/diagnostics';
+import { renderGraphMermaid, renderGraphText } from '../../dag-repos/compiler/render-graph';
+import { CliError, type CliContext } from '../context';
+import { table } from '../output';
+import { looksLikePath } from '../../dag-repos/catalog/dag-file';
+
+interface ValidationOutcome {
+  path: string;
+  id?: string;
+  valid: boolean;
+  diagnostics: DagDiagnostic[];
+}
+
+function validatePath(context: CliContext, target: string): ValidationOutcome[] {
+  if (!existsSync(target)) throw new CliError(`${target}: no such file or directory`, 2);
+  if (statSync(target).isDirectory()) {
+    const catalog = LocalCatalog.load([{ repo: path.basename(path.resolve(target)), dir: target }], context.registry);
+    return catalog.list().map((entry) => ({ path: path.join(target, entry.path), id: entry.id, valid: entry.valid, diagnostics: entry.diagnostics.map((d) => ({ ...d, file: path.join(target, d.file) })) }));
+  }
+  const result = checkDagPath(target, { ...context.catalog().compileContext(), registry: context.registry });
+  return [{ path: target, ...(result.dag ? { id: result.dag.id } : {}), valid: result.dag !== undefined, diagnostics: result.diagnostics }];
+}
+
+function findDag(context: CliContext, ref: string): CompiledDag {
+  if (looksLikePath(ref)) {
+    const result = checkDagPath(ref, { ...context.catalog().compileContext(), registry: context.registry });
+    if (!result.dag) throw new DagValidationError(result.diagnostics);
+    return result.dag;
+  }
+  const entry = context.catalog().get(ref);
+  if (!entry.dag) throw new DagValidationError(entry.diagnostics);
+  return entry.dag;
+}
+
+function paramRows(dag: CompiledDag): string[][] {
+  return Object.entries(dag.params).map(([name, spec]) => [
+    name,
+    spec.type,
+    spec.required ? 'yes' : '',
+    spec.default === undefined ? '' : spec.secret ? '***' : JSON.stringify(spec.default),
+    [spec.enum ? `one of ${spec.enum.join('|')}` : '', spec.description ?? ''].filter(Boolean).join(' — '),
+  ]);
+}
+
+export function registerDagCommands(program: Command, context: CliContext): void {
+  const dag = program.command('dag').description('Validate, list and inspect DAGs');
+
+  dag
+    .command('validate')
+    .description('Check DAG files or directories; exit 0 when all are valid, 1 when any is invalid')
+    .argument('<paths...>', 'DAG files, or directories of DAG files (their dags/ folder)')
+    .option('--json', 'print the results as JSON')
+    .action((paths: string[], options: { json?: boolean }) => {
+      const outcomes = paths.flatMap((target) => validatePath(context, target));
+      if (options.json) console.log(JSON.stringify(outcomes, null, 2));
+      else {
+        for (const outcome of outcomes) {
+          if (outcome.valid) console.log(`✔ ${outcome.path}${outcome.id ? ` (${outcome.id})` : ''}`);
+          else {
+            console.log(`✖ ${outcome.path}`);
+            for (const diagnostic of outcome.diagnostics) console.log(`  ${formatDiagnostic(diagnostic)}`);
+          }
+        }
+        if (outcomes.length === 0) console.log('no DAG files found');
+      }
+      if (outcomes.some((outcome) => !outcome.valid)) process.exitCode = 1;
+    });
+
+  dag
+    .command('list')
+    .description('List the DAG catalog')
+    .option('--json', 'print as JSON')
+    .action((options: { json?: boolean }) => {
+      const entries = context.catalog().list();
+      if (options.json) {
+        console.log(JSON.stringify(entries.map(({ dag: compiled, ...entry }) => ({ ...entry, tasks: compiled?.tasks.length ?? 0, params: compiled?.params ?? {} })), null, 2));
+        return;
+      }
+      console.log(table(['DAG', 'TASKS', 'VALID', 'DESCRIPTION'], entries.map((entry) => [entry.id, String(entry.dag?.tasks.length ?? '-'), entry.valid ? 'yes' : `NO (${entry.diagnostics.length} problems)`, entry.description.slice(0, 80)])));
+    });
+
+  dag
+    .command('show')
+    .description('Show one DAG: source, params and tasks')
+    .argument('<dag>', 'catalog id (e.g. examples/hello) or a DAG file path')
+    .option('--json', 'print the compiled DAG as JSON')
+    .action((ref: string, options: { json?: boolean }) => {
+      const compiled = findDag(context, ref);
+      if (options.json) {
+        console.log(JSON.stringify(compiled, null, 2));
+        return;
+      }
+      console.log(`${compiled.catalogId}\n${compiled.description}\n`);
+      console.log(`file ${compiled.origin.path} (repo ${compiled.origin.repo}, commit ${compiled.origin.commit})  concurrency ${compiled.concurrency}\n`);
+      if (Object.keys(compiled.params).length) console.log(`${table(['PARAM', 'TYPE', 'REQUIRED', 'DEFAULT', 'NOTES'], paramRows(compiled))}\n`);
+      console.log(
+        table(
+          ['TASK', 'ACTION', 'NEEDS', 'TRIGGER', 'OPTIONS'],
+          compiled.tasks.map((task) => [
+            task.id,
+            task.action,
+            task.needs.join(',') || '-',
+            task.trigger,
+            [task.forEach !== undefined ? 'forEach' : '', task.when !== undefined ? `when ${String(task.when)}` : '', task.retry.maximumAttempts > 1 ? `retry ${task.retry.maximumAttempts}` : '', task.timeoutMs ? `timeout ${task.timeoutMs / 1000}s` : '', task.runsOn ? `runsOn ${task.runsOn}` : '', task.compensate ? `compensate ${task.compensate.action}` : '']
+              .filter(Boolean)
+              .join('; '),
+          ]),
+        ),
+      );
+    });
+
+  dag
+    .command('graph')
+    .description('Print the DAG as text and as a Mermaid flowchart')
+    .argument('<dag>', 'catalog id or a DAG file path')
+    .option('--mermaid', 'only the Mermaid source')
+    .option('--text', 'only the text form')
+    .action((ref: string, options: { mermaid?: boolean; text?: boolean }) => {
+      const compiled = findDag(context, ref);
+      const both = !options.mermaid && !options.text;
+      if (options.text || both) console.log(renderGraphText(compiled));
+      if (both) console.log('');
+      if (options.mermaid || both) console.log(both ? `\`\`\`mermaid\n${renderGraphMermaid(compiled)}\n\`\`\`` : renderGraphMermaid(compiled));
+    });
+}

@@ -1,0 +1,191 @@
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { runLogFiles, readFrom } from '../../client/logs';
+import { prepareRun } from '../../client/prepare-run';
+import { normaliseRunId } from '../../client/run-ids';
+import { cancelRun, getRunStatus, listRuns, startRun } from '../../client/runs';
+import { runUrl } from '../../client/ui-links';
+import type { CompiledDag } from '../../dag-repos/compiler/compiled-dag';
+import type { DagRunStatus } from '../../workflows/run-status';
+import { CliError, type CliContext } from '../context';
+import { durationBetween, runHeader, runJson, stateIcon, table, taskTable } from '../output';
+
+function collectParam(value: string, previous: Record<string, string>): Record<string, string> {
+  const eq = value.indexOf('=');
+  if (eq <= 0) throw new CliError(`-p expects key=value, got "${value}"`, 2);
+  return { ...previous, [value.slice(0, eq)]: value.slice(eq + 1) };
+}
+
+function readParamsFile(file: string): Record<string, unknown> {
+  try {
+    const parsed: unknown = JSON.parse(readFileSync(file, 'utf8'));
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('expected a JSON object');
+    return parsed as Record<string, unknown>;
+  } catch (error) {
+    throw new CliError(`--params-file ${file}: ${(error as Error).message}`, 2);
+  }
+}
+
+function pendingStatus(runId: string, runKey: string, dag: CompiledDag): DagRunStatus {
+  return {
+    runId,
+    runKey,
+    dagId: dag.catalogId,
+    repo: dag.origin.repo,
+    commit: dag.origin.commit,
+    state: 'running',
+    startedAt: new Date().toISOString(),
+    params: {},
+    progress: { done: 0, total: dag.tasks.length },
+    tasks: dag.tasks.map((task) => ({ id: task.id, action: task.action, state: 'pending', attempt: 0 })),
+  };
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Polls the run, printing one line per task state change, until it ends. */
+async function followRun(context: CliContext, runId: string, quiet: boolean): Promise<DagRunStatus> {
+  const { client } = await context.temporal();
+  const seen = new Map<string, string>();
+  let failures = 0;
+  for (;;) {
+    let status: DagRunStatus;
+    try {
+      status = await getRunStatus(client, runId);
+      failures = 0;
+    } catch (error) {
+      failures += 1;
+      if (failures > 30) throw error;
+      await sleep(1000);
+      continue;
+    }
+    if (!quiet) {
+      for (const task of status.tasks) {
+        const items = task.items ? ` ${task.items.filter((item) => item.state === 'succeeded').length}/${task.items.length}` : '';
+        const key = `${task.state}${items}#${task.attempt}`;
+        if (seen.get(task.id) === key) continue;
+        if (!seen.has(task.id) && task.state === 'pending') {
+          seen.set(task.id, key);
+          continue;
+        }
+        seen.set(task.id, key);
+        const extra = task.error ? ` — ${task.error.type}: ${task.error.message.split('\n')[0]}` : task.reason ? ` — ${task.reason}` : task.attempt > 1 ? ` (attempt ${task.attempt})` : '';
+        const time = task.endedAt ? ` in ${durationBetween(task.startedAt, task.endedAt)}` : '';
+        console.log(`  ${stateIcon(task.state)} ${task.id.padEnd(20)} ${task.state}${items}${time}${extra}`);
+      }
+    }
+    if (status.state !== 'running') return status;
+    await sleep(500);
+  }
+}
+
+export function registerRunCommands(program: Command, context: CliContext): void {
+  program
+    .command('run')
+    .description('Start a DAG run (a durable Temporal workflow)')
+    .argument('<dag>', 'catalog id (e.g. examples/hello) or a DAG file path')
+    .option('-p, --param <key=value>', 'a param value; repeat for more', collectParam, {})
+    .option('--params-file <file>', 'params from a JSON object file (-p wins)')
+    .option('--key <runKey>', 'run key (workflow id suffix); a second run with the same key is refused')
+    .option('-w, --wait', 'follow the run until it ends; exit 1 unless it succeeded')
+    .option('--json', 'print the run as JSON')
+    .action(async (ref: string, options: { param: Record<string, string>; paramsFile?: string; key?: string; wait?: boolean; json?: boolean }) => {
+      const given = { ...(options.paramsFile ? readParamsFile(options.paramsFile) : {}), ...options.param };
+      const prepared = prepareRun(context.catalog(), context.registry, ref, given, { fromStrings: true });
+      const { client } = await context.temporal();
+      const started = await startRun(client, { ...prepared, taskQueue: context.config.taskQueue, ...(options.key ? { runKey: options.key } : {}) });
+      const url = runUrl(context.config.temporal, started.runId);
+      if (!options.json) {
+        console.log(`started ${started.runId}`);
+        console.log(`  web UI  ${url}`);
+        if (!options.wait) console.log(`  status  qubinode status ${started.runId}`);
+      }
+      if (!options.wait) {
+        if (options.json) console.log(JSON.stringify({ ...runJson(pendingStatus(started.runId, started.runKey, prepared.dag)), url }, null, 2));
+        return;
+      }
+      const final = await followRun(context, started.runId, Boolean(options.json));
+      if (options.json) console.log(JSON.stringify({ ...runJson(final), url }, null, 2));
+      else console.log(`\n${runHeader(final)}\n\n${taskTable(final)}`);
+      if (final.state !== 'succeeded') process.exitCode = 1;
+    });
+
+  program
+    .command('runs')
+    .description('List runs from Temporal visibility, newest first')
+    .option('--dag <id>', 'only runs of this DAG')
+    .option('--status <state>', 'running, succeeded, failed or cancelled')
+    .option('--limit <n>', 'at most this many', (value) => Number.parseInt(value, 10), 50)
+    .option('--json', 'print as JSON')
+    .action(async (options: { dag?: string; status?: string; limit: number; json?: boolean }) => {
+      if (options.status && !['running', 'succeeded', 'failed', 'cancelled', 'waiting'].includes(options.status)) {
+        throw new CliError(`--status must be running, succeeded, failed, cancelled or waiting, got "${options.status}"`, 2);
+      }
+      const { client } = await context.temporal();
+      const runs = await listRuns(client, { ...(options.dag ? { dag: options.dag } : {}), ...(options.status ? { status: options.status } : {}), limit: options.limit });
+      if (options.json) console.log(JSON.stringify(runs, null, 2));
+      else if (runs.length === 0) console.log('no runs');
+      else console.log(table(['RUN', 'STATE', 'STARTED', 'TIME', 'COMMIT'], runs.map((run) => [run.runId, run.state, run.startedAt, durationBetween(run.startedAt, run.endedAt), run.commit.slice(0, 12)])));
+    });
+
+  program
+    .command('status')
+    .description('Show a run: state, per-task progress, errors')
+    .argument('<run>', 'run id, e.g. dag/examples/hello/20261125-201723-k3f9')
+    .option('--json', 'print as JSON')
+    .action(async (run: string, options: { json?: boolean }) => {
+      const { client } = await context.temporal();
+      const status = await getRunStatus(client, run);
+      if (options.json) console.log(JSON.stringify(runJson(status), null, 2));
+      else {
+        console.log(`${runHeader(status)}\nweb UI  ${runUrl(context.config.temporal, status.runId)}\n\n${taskTable(status)}`);
+        for (const task of status.tasks.filter((candidate) => candidate.error?.details)) {
+          const details = task.error?.details ?? {};
+          const tail = [details.stderrTail, details.stdoutTail].find((text) => typeof text === 'string' && text.trim() !== '');
+          if (tail) console.log(`\n${task.id} output (tail):\n${String(tail).trimEnd().split('\n').slice(-10).map((line) => `  ${line}`).join('\n')}`);
+        }
+      }
+    });
+
+  program
+    .command('cancel')
+    .description('Cancel a running run: running tasks are stopped and their processes killed')
+    .argument('<run>', 'run id')
+    .action(async (run: string) => {
+      const { client } = await context.temporal();
+      console.log(`cancellation requested for ${await cancelRun(client, run)}`);
+    });
+
+  program
+    .command('logs')
+    .description("Print a run's task logs (kept on the machine of the worker that ran the task)")
+    .argument('<run>', 'run id')
+    .argument('[task]', 'only this task (and its forEach items)')
+    .option('-f, --follow', 'keep printing new output until the run ends')
+    .action(async (run: string, task: string | undefined, options: { follow?: boolean }) => {
+      const runId = normaliseRunId(run);
+      const offsets = new Map<string, number>();
+      const printNew = (): number => {
+        const files = runLogFiles(context.config.logDir, runId, task);
+        for (const file of files) {
+          const { text, offset } = readFrom(file.path, offsets.get(file.path) ?? 0);
+          offsets.set(file.path, offset);
+          if (!text) continue;
+          for (const line of text.replace(/\n$/, '').split('\n')) console.log(files.length > 1 ? `${file.name} | ${line}` : line);
+        }
+        return files.length;
+      };
+      const count = printNew();
+      if (!options.follow) {
+        if (count === 0) throw new CliError(`no logs for ${runId}${task ? ` task ${task}` : ''} in ${context.config.logDir} (logs stay on the worker's machine)`);
+        return;
+      }
+      const { client } = await context.temporal();
+      for (;;) {
+        const description = await client.workflow.getHandle(runId).describe();
+        printNew();
+        if (description.status.name !== 'RUNNING') return;
+        await sleep(500);
+      }
+    });
+}

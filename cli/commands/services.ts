@@ -1,0 +1,96 @@
+import type { Command } from 'commander';
+import { loadOrCreateApiToken } from '../../api/auth';
+import { buildApiServer } from '../../api/server';
+import { registerSearchAttributes } from '../../infra/search-attributes';
+import { ensureTemporalServer, stopDetachedServer, isListening } from '../../infra/temporal-dev-server';
+import { createQubinodeWorker } from '../../workers/qubinode-worker';
+import type { CliContext } from '../context';
+
+export function registerServiceCommands(program: Command, context: CliContext): void {
+  program
+    .command('up')
+    .description('Start everything on this machine: Temporal (reused if running), a worker and the HTTP API; Ctrl-C stops it all')
+    .option('--no-api', 'do not start the HTTP API')
+    .action(async (options: { api: boolean }) => {
+      const { config } = context;
+      const logger = context.logger;
+      const server = await ensureTemporalServer(config, logger);
+      const temporal = await context.temporal();
+      await registerSearchAttributes(temporal.connection, config.temporal.namespace);
+      const { worker, connection } = await createQubinodeWorker({ config, logger });
+      let api: ReturnType<typeof buildApiServer> | undefined;
+      let tokenSource = '';
+      if (options.api) {
+        const { token, source } = loadOrCreateApiToken(config.api);
+        tokenSource = source;
+        api = buildApiServer({ config, logger, client: temporal.client, registry: context.registry, token });
+        await api.listen({ host: config.api.host, port: config.api.port });
+      }
+      const entries = context.catalog().list();
+      const invalid = entries.filter((entry) => !entry.valid);
+      console.log(`Qubinode Navigator is up.
+  Temporal      ${server.address}${server.owned ? ' (dev server started here; data in .data/temporal)' : ' (reused)'}
+  Web UI        ${server.uiUrl}
+  worker        task queue "${config.taskQueue}"${api ? `\n  HTTP API      http://${config.api.host}:${config.api.port}  (bearer token: ${tokenSource})` : ''}
+  DAGs          ${entries.length} loaded${invalid.length ? `, ${invalid.length} invalid: ${invalid.map((entry) => entry.id).join(', ')}` : ''}
+
+Try, in another terminal:
+  npx qubinode run examples/hello --wait
+Ctrl-C stops everything.`);
+      try {
+        await worker.run();
+      } finally {
+        await api?.close();
+        await connection.close();
+        await context.close();
+        await server.stop();
+        console.log('stopped');
+      }
+    });
+
+  program
+    .command('worker')
+    .description('Run a worker: the main queue runs workflows and activities; --queue NAME runs the activities of tasks with runsOn: NAME')
+    .option('--queue <name>', 'task queue to poll (default: QUBINODE_TASK_QUEUE)')
+    .option('--activities-only', 'do not run workflows on this queue')
+    .action(async (options: { queue?: string; activitiesOnly?: boolean }) => {
+      const { worker, connection } = await createQubinodeWorker({
+        config: context.config,
+        logger: context.logger,
+        ...(options.queue ? { taskQueue: options.queue } : {}),
+        ...(options.activitiesOnly ? { runWorkflows: false } : {}),
+      });
+      console.log(`worker polling "${options.queue ?? context.config.taskQueue}"; Ctrl-C stops it`);
+      try {
+        await worker.run();
+      } finally {
+        await connection.close();
+      }
+    });
+
+  const server = program.command('server').description('The local Temporal dev server');
+  server
+    .command('start')
+    .description('Start the Temporal dev server in the background (reused when already listening)')
+    .action(async () => {
+      const handle = await ensureTemporalServer(context.config, context.logger, { detach: true });
+      const temporal = await context.temporal();
+      const added = await registerSearchAttributes(temporal.connection, context.config.temporal.namespace);
+      console.log(`Temporal ${handle.address}${handle.pid ? ` (pid ${handle.pid})` : ' (already running)'}; Web UI ${handle.uiUrl}${added.length ? `; registered ${added.join(', ')}` : ''}`);
+    });
+  server
+    .command('stop')
+    .description('Stop a dev server started with `qubinode server start`')
+    .action(async () => {
+      console.log((await stopDetachedServer(context.config)) ? 'stopped' : 'no dev server started by qubinode is recorded');
+    });
+  server
+    .command('status')
+    .description('Whether a Temporal server answers at TEMPORAL_ADDRESS')
+    .action(async () => {
+      const [host, port] = [context.config.temporal.address.replace(/:\d+$/, ''), Number(context.config.temporal.address.split(':').at(-1))];
+      const up = await isListening(host, port);
+      console.log(up ? `Temporal answers at ${context.config.temporal.address}` : `nothing listens at ${context.config.temporal.address}`);
+      if (!up) process.exitCode = 1;
+    });
+}

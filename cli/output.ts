@@ -1,0 +1,70 @@
+import type { DagRunStatus, TaskState, TaskStatus } from '../workflows/run-status';
+
+const ICON: Record<TaskState, string> = {
+  pending: '○',
+  running: '▶',
+  waiting: '⏸',
+  succeeded: '✔',
+  failed: '✖',
+  skipped: '↷',
+  cancelled: '■',
+};
+
+export function stateIcon(state: TaskState): string {
+  return ICON[state];
+}
+
+/** Plain aligned columns; the last column is never padded. */
+export function table(headers: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = headers.map((header, column) => Math.max(header.length, ...rows.map((row) => (row[column] ?? '').length)));
+  const line = (cells: readonly string[]): string =>
+    cells
+      .map((cell, column) => (column === cells.length - 1 ? cell : cell.padEnd(widths[column] ?? 0)))
+      .join('  ')
+      .trimEnd();
+  return [line(headers), ...rows.map(line)].join('\n');
+}
+
+export function durationBetween(start?: string, end?: string): string {
+  if (!start) return '';
+  const ms = (end ? Date.parse(end) : Date.now()) - Date.parse(start);
+  if (ms < 1000) return `${ms}ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`;
+  return `${Math.floor(ms / 60_000)}m${Math.round((ms % 60_000) / 1000)}s`;
+}
+
+function note(task: TaskStatus): string {
+  if (task.error) return `${task.error.type}: ${task.error.message.split('\n')[0]?.slice(0, 100) ?? ''}`;
+  if (task.reason) return task.reason;
+  if (task.items) return `${task.items.filter((item) => item.state === 'succeeded').length}/${task.items.length} items`;
+  return task.summary ?? '';
+}
+
+export function taskTable(status: DagRunStatus): string {
+  return table(
+    ['TASK', 'ACTION', 'STATE', 'ATTEMPT', 'TIME', 'NOTE'],
+    status.tasks.map((task) => [
+      task.id,
+      task.action,
+      `${stateIcon(task.state)} ${task.state}`,
+      task.attempt > 0 ? String(task.attempt) : '',
+      durationBetween(task.startedAt, task.endedAt),
+      note(task),
+    ]),
+  );
+}
+
+export function runHeader(status: DagRunStatus): string {
+  return [
+    `run     ${status.runId}`,
+    `dag     ${status.dagId}  (repo ${status.repo}, commit ${status.commit.slice(0, 12)})`,
+    `state   ${status.state}${status.reason ? ` — ${status.reason}` : ''}`,
+    `time    ${status.startedAt}${status.endedAt ? ` → ${status.endedAt} (${durationBetween(status.startedAt, status.endedAt)})` : ''}`,
+    `tasks   ${status.progress.done}/${status.progress.total} done`,
+  ].join('\n');
+}
+
+/** The shape `--json` prints for a run: the status plus `status` as the run state, as scripts expect. */
+export function runJson(status: DagRunStatus): Record<string, unknown> {
+  return { ...status, status: status.state };
+}

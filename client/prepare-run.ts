@@ -1,0 +1,35 @@
+import type { ActionRegistry } from '../dag-repos/actions/registry';
+import { checkDagPath, looksLikePath } from '../dag-repos/catalog/dag-file';
+import type { LocalCatalog } from '../dag-repos/catalog/local-catalog';
+import type { CompiledDag } from '../dag-repos/compiler/compiled-dag';
+import { DagValidationError } from '../dag-repos/compiler/diagnostics';
+import { resolveParams } from '../dag-repos/schema/params';
+
+export interface PreparedRun {
+  dag: CompiledDag;
+  params: Record<string, unknown>;
+}
+
+/**
+ * Finds the DAG (catalog id or file path), refuses it if invalid, and checks the params —
+ * everything that must hold before a run may start. Throws UnknownDagError, DagValidationError or ParamValidationError.
+ */
+export function prepareRun(
+  catalog: LocalCatalog,
+  registry: ActionRegistry,
+  ref: string,
+  params: Record<string, unknown>,
+  options: { fromStrings?: boolean } = {},
+): PreparedRun {
+  let dag: CompiledDag;
+  if (looksLikePath(ref)) {
+    const result = checkDagPath(ref, { ...catalog.compileContext(), registry });
+    if (!result.dag) throw new DagValidationError(result.diagnostics);
+    dag = result.dag;
+  } else {
+    const entry = catalog.get(ref);
+    if (!entry.dag) throw new DagValidationError(entry.diagnostics);
+    dag = entry.dag;
+  }
+  return { dag, params: resolveParams(dag.params, params, options) };
+}

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# `npm test`: install what is missing, check types and lint, start the Temporal dev server if none
+# is listening, and run every test against it (no mocked Temporal).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash infra/setup.sh
+
+echo "[test] typecheck"
+npx tsc -p tsconfig.json --noEmit
+echo "[test] lint"
+npx eslint --max-warnings 0 .
+
+started_server=0
+if ! node bin/qubinode.js server status >/dev/null 2>&1; then
+  node bin/qubinode.js server start
+  started_server=1
+fi
+cleanup() { if [ "$started_server" = 1 ]; then node bin/qubinode.js server stop >/dev/null 2>&1 || true; fi; }
+trap cleanup EXIT
+
+echo "[test] bundling workflows once for all test files"
+npx tsx test/support/workflow-bundle.ts
+
+mapfile -t files < <(find . -name '*.test.ts' -not -path './node_modules/*' -not -path './dist/*' -not -path './.tools/*' | sort)
+echo "[test] running ${#files[@]} test files"
+node --import tsx --test --test-reporter=spec --test-timeout=300000 "${files[@]}"

@@ -1,0 +1,137 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { DagRunStatus, TaskStatus } from '../workflows/run-status';
+import { startTestEngine, taskStates, type TestEngine } from './support/engine';
+
+function task(status: DagRunStatus, id: string): TaskStatus {
+  const found = status.tasks.find((candidate) => candidate.id === id);
+  assert.ok(found, `no task ${id} in the run status`);
+  return found;
+}
+
+/** Whether a process is running; zombies count as gone (this machine's init may never reap orphans). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return !existsSync('/proc/self/stat');
+  }
+}
+
+async function until(check: () => boolean, withinMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + withinMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${withinMs}ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+function readPids(file: string): number[] {
+  return existsSync(file)
+    ? readFileSync(file, 'utf8')
+        .split(/\s+/)
+        .filter(Boolean)
+        .map(Number)
+    : [];
+}
+
+/** The script of a long task: records the shell's pid and a background child's pid, then waits. */
+function longScript(pidFile: string): string {
+  return `sleep 300 & echo "$! $$" >> '${pidFile}'; wait`;
+}
+
+describe('cancelling a run', () => {
+  let engine: TestEngine;
+  let dir: string;
+  before(async () => {
+    engine = await startTestEngine();
+    dir = mkdtempSync(path.join(tmpdir(), 'qubinode-cancel-'));
+  });
+  after(async () => {
+    await engine.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('kills the running process group, cancels pending tasks and still runs always clean-up', async () => {
+    const pidFile = path.join(dir, 'cancel.pids');
+    const cleanupMark = path.join(dir, 'cleanup.done');
+    const dag = engine.compile(`
+id: cancel-me
+tasks:
+  - id: long
+    uses: shell
+    with: { script: ${JSON.stringify(longScript(pidFile))} }
+  - { id: after-long, uses: noop, needs: long }
+  - { id: also-after, uses: noop, needs: after-long, trigger: all_done }
+  - id: cleanup
+    uses: shell
+    needs: long
+    trigger: always
+    with: { script: ${JSON.stringify(`echo "long was \${{ tasks.long.state }}" > '${cleanupMark}'`)} }
+`);
+    const runId = await engine.start(dag);
+    await until(() => readPids(pidFile).length === 2, 15_000, 'the long task to start');
+    const pids = readPids(pidFile);
+    assert.ok(pids.every(alive), 'both processes run before the cancel');
+
+    const cancelledAt = Date.now();
+    await engine.client.workflow.getHandle(runId).cancel();
+    await until(() => !pids.some(alive), 10_000, `processes ${pids.join(', ')} to be killed`);
+    const killMs = Date.now() - cancelledAt;
+
+    const status = await engine.wait(runId);
+    assert.equal(status.state, 'cancelled');
+    assert.equal(status.reason, 'cancelled');
+    assert.deepEqual(taskStates(status), { long: 'cancelled', 'after-long': 'cancelled', 'also-after': 'cancelled', cleanup: 'succeeded' });
+    assert.match(task(status, 'after-long').reason ?? '', /cancelled/);
+    assert.equal(readFileSync(cleanupMark, 'utf8').trim(), 'long was cancelled');
+    assert.ok(killMs < 10_000, `killed ${killMs}ms after the cancel`);
+  });
+
+  it('ends a run past its DAG timeout, cancelling the long task and saying why', async () => {
+    const pidFile = path.join(dir, 'timeout.pids');
+    const dag = engine.compile(`
+id: dag-timeout
+timeout: 2s
+tasks:
+  - { id: quick, uses: noop }
+  - id: long
+    uses: shell
+    needs: quick
+    with: { script: ${JSON.stringify(longScript(pidFile))} }
+  - { id: after-long, uses: noop, needs: long }
+  - { id: report, uses: noop, needs: long, trigger: always, with: { saw: "\${{ tasks.long.state }}" } }
+`);
+    const started = Date.now();
+    const runId = await engine.start(dag);
+    const status = await engine.wait(runId);
+    const elapsed = Date.now() - started;
+    assert.equal(status.state, 'cancelled');
+    assert.match(status.reason ?? '', /timed out after 2000ms/);
+    assert.deepEqual(taskStates(status), { quick: 'succeeded', long: 'cancelled', 'after-long': 'cancelled', report: 'succeeded' });
+    assert.deepEqual(task(status, 'report').outputs, { saw: 'cancelled' });
+    assert.ok(elapsed < 12_000, `the run ended ${elapsed}ms after it started`);
+    const pids = readPids(pidFile);
+    assert.equal(pids.length, 2);
+    assert.ok(!pids.some(alive), `processes ${pids.join(', ')} are gone once the run ended`);
+
+    // The workflow itself fails with DagRunTimedOut, carrying the status.
+    const failure = await engine.client.workflow
+      .getHandle(runId)
+      .result()
+      .then(
+        () => undefined,
+        (error: unknown) => error as { cause?: { type?: string } },
+      );
+    assert.equal(failure?.cause?.type, 'DagRunTimedOut');
+  });
+});
