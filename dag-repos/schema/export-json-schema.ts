@@ -49,13 +49,20 @@ function foldCase(source: string): string {
 
 type Override = NonNullable<z.core.ToJSONSchemaParams['override']>;
 
+/** Regexes of a string schema's checks (`.regex()`), which zod emits as `pattern` without their flags. */
+function regexesOf(schema: z.core.$ZodType): RegExp[] {
+  const checks = (schema._zod.def as { checks?: readonly z.core.$ZodCheck[] }).checks ?? [];
+  return checks.map((check) => (check._zod.def as { pattern?: unknown }).pattern).filter((pattern): pattern is RegExp => pattern instanceof RegExp);
+}
+
 const override: Override = ({ zodSchema, jsonSchema }) => {
   // The duration check is a refinement, which JSON Schema cannot carry; the same grammar as a pattern can.
   if (zodSchema === Duration) jsonSchema.pattern = DURATION_PATTERN;
-  const patterns = [...((zodSchema._zod.bag as { patterns?: Set<RegExp> }).patterns ?? [])];
-  if (!patterns.some((pattern) => pattern.flags.includes('i'))) return;
-  if (patterns.length !== 1 || patterns[0] === undefined) throw new Error('export-json-schema: several patterns on one string with the i flag; extend the override');
-  jsonSchema.pattern = foldCase(patterns[0].source);
+  for (const regex of regexesOf(zodSchema)) {
+    if (!regex.flags.includes('i')) continue;
+    if (jsonSchema.pattern !== regex.source) throw new Error(`export-json-schema: /${regex.source}/i is not the only pattern of its string; extend the override`);
+    jsonSchema.pattern = foldCase(regex.source);
+  }
 };
 
 /** The JSON Schema (draft 2020-12) of DAG files as written: defaults optional, `needs` as a string or a list. */

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# `npm run bench`: figures, not pass/fail. Starts the Temporal dev server if none is listening.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash infra/setup.sh
+npx tsx bench/dag-overhead.ts
+npx tsx bench/sqlite-pragmas.ts
