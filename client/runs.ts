@@ -47,6 +47,8 @@ export async function startRun(client: Client, request: StartRunRequest): Promis
   try {
     const handle = await client.workflow.start('dagRun', {
       workflowId,
+      // A run key names one run forever: a retry is a new run with a new key.
+      workflowIdReusePolicy: 'REJECT_DUPLICATE',
       taskQueue: request.taskQueue,
       args: [input],
       staticSummary: `${request.dag.catalogId} @ ${request.dag.origin.commit.slice(0, 12)}`,

@@ -109,7 +109,7 @@ function checkGraph(report: Reporter, tasks: readonly TaskSpec[]): boolean {
         report.add('self-need', ['tasks', index, 'needs', needIndex], `task "${task.id}" cannot need itself`);
         sound = false;
       } else if (!firstIndex.has(need)) {
-        report.add('unknown-need', ['tasks', index, 'needs', needIndex], `unknown task "${need}"${didYouMean(need, ids)}`);
+        report.add('unknown-need', ['tasks', index, 'needs', needIndex], `unknown task "${need}"${didYouMean(need, ids.filter((id) => id !== task.id))}`);
         sound = false;
       }
     });
@@ -178,6 +178,13 @@ function compileChildDag(
     } else if (!isTemplated(value)) {
       const problem = checkParamValue(param, value);
       if (problem) report.add('sub-dag', ['tasks', index, 'with', 'params', name], problem);
+    }
+  }
+  if (!templatedParams) {
+    for (const [name, param] of Object.entries(child.dag.params)) {
+      if (param.required && param.default === undefined && !(name in call.data.params)) {
+        report.add('sub-dag', ['tasks', index, 'with'], `DAG "${ref}" requires param "${name}" (${param.type}); add it under with.params`);
+      }
     }
   }
   children[ref] = child.dag;

@@ -15,7 +15,7 @@ interface Scope {
   itemBound: boolean;
 }
 
-const ROOTS = ['params', 'tasks', 'item', 'run'] as const;
+const ROOTS = ['params', 'tasks', 'item', 'itemIndex', 'run'] as const;
 const TASK_FIELDS = ['outputs', 'state', 'error', 'items', 'attempt'];
 const RUN_FIELDS = ['id', 'key', 'dag', 'repo', 'commit'];
 
@@ -51,7 +51,7 @@ function checkReference(path: readonly string[], scope: Scope): string | undefin
     if (!scope.ancestors.has(name)) return `task "${name}" is not upstream of this task; add it to needs to read its results`;
     if (field !== undefined && !TASK_FIELDS.includes(field)) return `tasks.${name} has no "${field}"; use one of ${TASK_FIELDS.join(', ')}`;
   }
-  if (root === 'item' && !scope.itemBound) return '"item" is only defined in tasks with forEach';
+  if ((root === 'item' || root === 'itemIndex') && !scope.itemBound) return `"${root}" is only defined in tasks with forEach`;
   if (root === 'run' && name !== undefined && !RUN_FIELDS.includes(name)) return `run has no "${name}"; use one of ${RUN_FIELDS.join(', ')}`;
   return undefined;
 }

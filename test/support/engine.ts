@@ -39,7 +39,7 @@ export interface TestEngine {
   close(): Promise<void>;
 }
 
-const logger = createLogger(process.env.QUBINODE_TEST_LOG_LEVEL ?? 'warn', 'test');
+const logger = createLogger(process.env.QUBINODE_TEST_LOG_LEVEL ?? 'error', 'test');
 
 export async function startTestEngine(options: { env?: NodeJS.ProcessEnv } = {}): Promise<TestEngine> {
   const logDir = mkdtempSync(path.join(tmpdir(), 'qubinode-logs-'));

@@ -1,0 +1,287 @@
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import type { History } from '@temporalio/common/lib/proto-utils';
+import { getRunStatus } from '../../client/runs';
+import type { DagRunStatus, RunState } from '../../workflows/run-status';
+import { startTestEngine, type TestEngine } from './engine';
+
+/**
+ * Workflow histories of representative DAG runs, saved under test/fixtures/histories/ and replayed by
+ * test/replay.test.ts against the current workflow code: a change to workflows/ that would break
+ * runs already in flight fails that test. Re-record (`npx tsx test/support/record-histories.ts`) only
+ * when a change is meant to be incompatible and is guarded by patching, or when adding scenarios.
+ */
+
+export const HISTORIES_DIR = path.join(__dirname, '..', 'fixtures', 'histories');
+
+interface ProtoJson {
+  toJson(type: unknown, message: unknown): unknown;
+  fromJson(type: unknown, json: unknown, options?: { ignoreUnknownFields?: boolean }): unknown;
+}
+
+/**
+ * Proto-JSON conversion of histories, in the form `temporal workflow show --output json` writes.
+ *
+ * TODO(package.json): `historyToJSON`/`historyFromJSON` of @temporalio/common throw "type must be a
+ * Type" in this install, and so does `Worker.runReplayHistories` given JSON (string event ids):
+ * npm nested three copies of protobufjs 8.8.1 (under @temporalio/proto, /common and /worker,
+ * because the root holds protobufjs 7 for @grpc/proto-loader), and common's protojson rejects the
+ * types built by proto's copy. Until one protobufjs 8 is hoisted (e.g. an `overrides` entry), use
+ * the protojson of the very copy @temporalio/proto was built with, and hand the replayer decoded
+ * histories.
+ */
+function historyCodec(): { toJson(history: History): unknown; fromJson(json: unknown): History } {
+  const protoDir = path.dirname(require.resolve('@temporalio/proto/package.json'));
+  const protojson = require(require.resolve('protobufjs/ext/protojson', { paths: [protoDir] })) as ProtoJson;
+  const { patchProtobufRoot } = require(path.join(protoDir, 'lib', 'patch-protobuf-root')) as { patchProtobufRoot<T>(root: T): T };
+  const root = patchProtobufRoot(require(protoDir) as { lookupType(name: string): { fromObject(value: unknown): unknown } });
+  const historyType = root.lookupType('temporal.api.history.v1.History');
+  return {
+    toJson: (history) => protojson.toJson(historyType, historyType.fromObject(history)),
+    fromJson: (json) => protojson.fromJson(historyType, json, { ignoreUnknownFields: true }) as History,
+  };
+}
+
+const codec = historyCodec();
+
+/** A saved history (proto JSON) as the History message the replayer takes. */
+export function historyFromSavedJson(json: unknown): History {
+  return codec.fromJson(json);
+}
+
+export interface Scenario {
+  /** File name (without .json) of the saved history. */
+  name: string;
+  /** How the run must end; a recording that ends otherwise is refused. */
+  expect: RunState;
+  /** Other DAG texts for `uses: dag`. */
+  others?: Record<string, string>;
+  dag(dir: string): string;
+  params?: Record<string, unknown>;
+  /** Queues that need an activity-only worker (runsOn). */
+  queues?: string[];
+  /** Drives a run other than by waiting for it, e.g. cancels it midway. Returns the final status. */
+  drive?(engine: TestEngine, runId: string, dir: string): Promise<DagRunStatus>;
+}
+
+async function until(check: () => boolean | Promise<boolean>, withinMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + withinMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${withinMs}ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+const ROUTE_QUEUE = 'replay-fixture-host';
+
+export const SCENARIOS: readonly Scenario[] = [
+  {
+    name: 'chain',
+    expect: 'succeeded',
+    dag: () => `
+id: chain
+params:
+  message: { type: string, default: hello }
+tasks:
+  - id: first
+    uses: shell
+    with: { script: 'echo "message=\${{ params.message }}" >> "$QUBINODE_OUTPUTS"' }
+  - { id: second, uses: shell, needs: first, with: { command: [echo, "\${{ tasks.first.outputs.message }}"] } }
+  - { id: third, uses: noop, needs: second, with: { exit: "\${{ tasks.second.outputs.exitCode }}" } }
+`,
+  },
+  {
+    name: 'diamond-concurrency',
+    expect: 'succeeded',
+    dag: () => `
+id: diamond-concurrency
+concurrency: 2
+tasks:
+  - { id: start, uses: noop }
+  - { id: left, uses: sleep, needs: start, with: { duration: 50ms } }
+  - { id: middle, uses: noop, needs: start }
+  - { id: right, uses: shell, needs: start, with: { command: ['true'] } }
+  - { id: join, uses: noop, needs: [left, middle, right] }
+`,
+  },
+  {
+    name: 'for-each',
+    expect: 'failed',
+    dag: () => `
+id: for-each
+params:
+  hosts: { type: array, default: [hv-01, hv-02, hv-03] }
+tasks:
+  - id: each
+    uses: shell
+    forEach: \${{ params.hosts }}
+    with: { script: 'if [ "\${{ item }}" = hv-02 ]; then exit 5; fi; echo "host=\${{ item }}" >> "$QUBINODE_OUTPUTS"' }
+  - { id: labels, uses: noop, forEach: [a, b], with: { label: "\${{ item }}" } }
+  - { id: empty, uses: noop, forEach: [] }
+  - { id: summary, uses: noop, needs: [each, labels], trigger: all_done, with: { count: "\${{ tasks.each.outputs.count }}" } }
+`,
+  },
+  {
+    name: 'trigger-rules',
+    expect: 'failed',
+    dag: () => `
+id: trigger-rules
+tasks:
+  - { id: ok, uses: noop }
+  - { id: bad, uses: shell, with: { script: 'echo boom >&2; exit 3' } }
+  - { id: skipped, uses: noop, needs: bad }
+  - { id: all-done, uses: noop, needs: bad, trigger: all_done }
+  - { id: none-failed, uses: noop, needs: [ok, skipped], trigger: none_failed }
+  - { id: one-failed, uses: noop, needs: [ok, bad], trigger: one_failed }
+  - { id: one-success, uses: noop, needs: [ok, bad], trigger: one_success }
+  - { id: always, uses: noop, needs: skipped, trigger: always }
+  - { id: never, uses: noop, when: false }
+  - { id: guarded, uses: noop, needs: ok, when: "tasks.ok.state == 'succeeded'" }
+`,
+  },
+  {
+    name: 'retry',
+    expect: 'failed',
+    dag: (dir) => `
+id: retry
+tasks:
+  - id: flaky
+    uses: shell
+    retry: { attempts: 3, delay: 100ms }
+    with: { script: ${JSON.stringify(`n=$(cat '${dir}/count' 2>/dev/null || echo 0); n=$((n + 1)); echo $n > '${dir}/count'; [ $n -ge 2 ]`)} }
+  - { id: missing, uses: shell, retry: 3, with: { command: [/nonexistent/binary] } }
+  - { id: slow, uses: shell, timeout: 1s, with: { command: [sleep, '10'] } }
+`,
+  },
+  {
+    name: 'sub-dag',
+    expect: 'failed',
+    others: {
+      child: `
+id: child
+params:
+  name: { type: string, required: true }
+tasks:
+  - { id: greet, uses: shell, with: { script: 'echo "greeting=hi-\${{ params.name }}" >> "$QUBINODE_OUTPUTS"' } }
+`,
+      broken: `
+id: broken
+tasks:
+  - { id: fail, uses: shell, with: { command: ['false'] } }
+`,
+    },
+    dag: () => `
+id: sub-dag
+tasks:
+  - { id: call, uses: dag, with: { dag: child, params: { name: ops } } }
+  - { id: use, uses: noop, needs: call, with: { got: "\${{ tasks.call.outputs.tasks.greet.greeting }}" } }
+  - { id: call-broken, uses: dag, with: { dag: broken } }
+`,
+  },
+  {
+    name: 'runs-on',
+    expect: 'succeeded',
+    queues: [ROUTE_QUEUE],
+    dag: () => `
+id: runs-on
+tasks:
+  - { id: remote, uses: shell, runsOn: ${ROUTE_QUEUE}, with: { command: [echo, routed] } }
+`,
+  },
+  {
+    name: 'cancelled',
+    expect: 'cancelled',
+    dag: (dir) => `
+id: cancelled
+tasks:
+  - { id: long, uses: shell, with: { script: ${JSON.stringify(`touch '${dir}/started'; exec sleep 300`)} } }
+  - { id: wait, uses: sleep, with: { duration: 5m } }
+  - { id: after, uses: noop, needs: [long, wait] }
+  - { id: cleanup, uses: noop, needs: long, trigger: always }
+`,
+    drive: async (engine, runId, dir) => {
+      await until(() => existsSync(path.join(dir, 'started')), 15_000, 'the long task to start');
+      await engine.client.workflow.getHandle(runId).cancel();
+      return engine.wait(runId);
+    },
+  },
+  {
+    name: 'dag-timeout',
+    expect: 'cancelled',
+    dag: () => `
+id: dag-timeout
+timeout: 1s
+tasks:
+  - { id: wait, uses: sleep, with: { duration: 5m } }
+  - { id: report, uses: noop, needs: wait, trigger: always }
+`,
+  },
+];
+
+export interface RecordedHistory {
+  name: string;
+  workflowId: string;
+  /** Proto JSON of the history, as saved. */
+  json: unknown;
+}
+
+async function historyOf(engine: TestEngine, workflowId: string): Promise<unknown> {
+  return codec.toJson(await engine.client.workflow.getHandle(workflowId).fetchHistory());
+}
+
+/** Runs one scenario to its end and returns its history, plus one per child run (`<name>.<task>`). */
+export async function recordScenario(engine: TestEngine, scenario: Scenario): Promise<RecordedHistory[]> {
+  const dir = mkdtempSync(path.join(tmpdir(), `qubinode-history-${scenario.name}-`));
+  try {
+    for (const queue of scenario.queues ?? []) await engine.addWorker(queue, false);
+    const dag = engine.compile(scenario.dag(dir), scenario.others);
+    const runId = await engine.start(dag, scenario.params ?? {}, `replay-${randomUUID().slice(0, 8)}`);
+    const status = scenario.drive ? await scenario.drive(engine, runId, dir) : await engine.wait(runId);
+    if (status.state !== scenario.expect) {
+      throw new Error(`scenario ${scenario.name}: run ${runId} ended ${status.state}, expected ${scenario.expect}: ${JSON.stringify(status.tasks)}`);
+    }
+    const recorded: RecordedHistory[] = [{ name: scenario.name, workflowId: runId, json: await historyOf(engine, runId) }];
+    for (const task of status.tasks) {
+      if (!task.childRunId) continue;
+      await getRunStatus(engine.client, task.childRunId); // closed by now: the parent waited for it
+      recorded.push({ name: `${scenario.name}.${task.id}`, workflowId: task.childRunId, json: await historyOf(engine, task.childRunId) });
+    }
+    return recorded;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Reads every saved history: file name (without .json) and the parsed history JSON. */
+export function loadSavedHistories(dir = HISTORIES_DIR): { name: string; json: unknown }[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((file) => file.endsWith('.json'))
+    .sort()
+    .map((file) => ({ name: file.slice(0, -'.json'.length), json: JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as unknown }));
+}
+
+async function main(): Promise<void> {
+  const engine = await startTestEngine();
+  try {
+    mkdirSync(HISTORIES_DIR, { recursive: true });
+    for (const scenario of SCENARIOS) {
+      const started = Date.now();
+      for (const { name, json } of await recordScenario(engine, scenario)) {
+        writeFileSync(path.join(HISTORIES_DIR, `${name}.json`), `${JSON.stringify(json, null, 2)}\n`);
+        console.log(`saved ${name}.json (${Date.now() - started} ms)`);
+      }
+    }
+  } finally {
+    await engine.close();
+  }
+}
+
+if (require.main === module) {
+  main().catch((error: unknown) => {
+    console.error(error);
+    process.exitCode = 1;
+  });
+}
