@@ -5,6 +5,7 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { INVALID_ACTION_INPUT, parseActionInput } from './action-input';
+import { resolveSecretRefs } from './secret-refs';
 import type { ActionInvocation, ActionResult } from './action-types';
 import { formatSeconds, parseDuration } from '../dag-repos/schema/duration';
 import { HttpCheckInput } from '../dag-repos/actions/http-check-input';
@@ -45,7 +46,8 @@ interface Attempt {
 export function createHttpCheckActivities(deps: HttpCheckActivityDeps) {
   return {
     async httpCheck(inv: ActionInvocation<z.input<typeof HttpCheckInput>>): Promise<ActionResult> {
-      const input = parseActionInput('http.check', HttpCheckInput, inv.with);
+      // Secrets in headers or body (e.g. `authorization: secret://env/TOKEN`) are resolved here; headers are never logged.
+      const { value: input } = resolveSecretRefs(parseActionInput('http.check', HttpCheckInput, inv.with));
       const ctx = Context.current();
       throwIfCancelled(ctx.cancellationSignal);
 

@@ -13,6 +13,7 @@ import { taskLogPath } from '../config/log-layout';
 import { OutputTail } from './output-tail';
 import { readOutputsFile } from './outputs-file';
 import { killProcessGroup } from './process-group';
+import { resolveSecretRefs } from './secret-refs';
 import { StreamRedactor, createRedactor, secretEnvValues } from './redact';
 import { ShellInput } from '../dag-repos/actions/shell-input';
 
@@ -59,7 +60,7 @@ interface StreamCapture {
 export function createShellActivities(deps: ShellActivityDeps) {
   return {
     async shell(inv: ActionInvocation<z.input<typeof ShellInput>>): Promise<ActionResult> {
-      const input = parseActionInput('shell', ShellInput, inv.with);
+      const { value: input, secrets: referencedSecrets } = resolveSecretRefs(parseActionInput('shell', ShellInput, inv.with));
       const ctx = Context.current();
       if (ctx.cancellationSignal.aborted) throw asCancellation(ctx.cancellationSignal.reason);
 
@@ -69,7 +70,7 @@ export function createShellActivities(deps: ShellActivityDeps) {
       if (input.cwd !== undefined) await assertDirectory(input.cwd);
 
       const [file, args] = argvOf(input);
-      const secrets = secretEnvValues(input.env);
+      const secrets = [...secretEnvValues(input.env), ...referencedSecrets];
       const redact = createRedactor(secrets);
       const env: Record<string, string> = {
         ...input.env,

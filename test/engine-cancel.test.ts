@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { getRunStatus } from '../client/runs';
 import type { DagRunStatus, TaskStatus } from '../workflows/run-status';
 import { startTestEngine, taskStates, type TestEngine } from './support/engine';
 
@@ -27,9 +28,9 @@ function alive(pid: number): boolean {
   }
 }
 
-async function until(check: () => boolean, withinMs: number, what: string): Promise<void> {
+async function until(check: () => boolean | Promise<boolean>, withinMs: number, what: string): Promise<void> {
   const deadline = Date.now() + withinMs;
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${withinMs}ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
@@ -149,5 +150,71 @@ tasks:
         (error: unknown) => error as { cause?: { type?: string } },
       );
     assert.equal(failure?.cause?.type, 'DagRunTimedOut');
+  });
+
+  it('cancels a running child DAG with its parent, and the child still runs its clean-up', async () => {
+    const dag = engine.compile(
+      `
+id: parent-of-sleeper
+tasks:
+  - { id: call, uses: dag, with: { dag: sleeper } }
+  - { id: after-call, uses: noop, needs: call }
+`,
+      {
+        sleeper: `
+id: sleeper
+tasks:
+  - { id: nap, uses: sleep, with: { duration: 5m } }
+  - { id: tidy, uses: noop, needs: nap, trigger: always }
+`,
+      },
+    );
+    const runId = await engine.start(dag);
+    let childRunId = '';
+    await until(
+      async () => {
+        const status = await getRunStatus(engine.client, runId);
+        childRunId = task(status, 'call').childRunId ?? '';
+        return childRunId !== '' && (await getRunStatus(engine.client, childRunId).then((child) => task(child, 'nap').state === 'running', () => false));
+      },
+      15_000,
+      'the child run to start its sleep',
+    );
+    await engine.client.workflow.getHandle(runId).cancel();
+    const status = await engine.wait(runId);
+    assert.equal(status.state, 'cancelled');
+    assert.deepEqual(taskStates(status), { call: 'cancelled', 'after-call': 'cancelled' });
+    const child = await engine.wait(childRunId);
+    assert.equal(child.state, 'cancelled');
+    assert.deepEqual(taskStates(child), { nap: 'cancelled', tidy: 'succeeded' });
+  });
+
+  it('fails the calling task with DagRunTimedOut when a child DAG passes its own timeout', async () => {
+    const dag = engine.compile(
+      `
+id: parent-of-slow-child
+tasks:
+  - { id: call, uses: dag, with: { dag: slow-child } }
+  - { id: on-failure, uses: noop, needs: call, trigger: one_failed }
+`,
+      {
+        'slow-child': `
+id: slow-child
+timeout: 1s
+tasks:
+  - { id: nap, uses: sleep, with: { duration: 5m } }
+`,
+      },
+    );
+    const status = await engine.run(dag);
+    assert.equal(status.state, 'failed');
+    const call = task(status, 'call');
+    assert.equal(call.state, 'failed');
+    assert.equal(call.error?.type, 'DagRunTimedOut');
+    assert.match(call.error?.message ?? '', /timed out after 1000ms/);
+    assert.equal(task(status, 'on-failure').state, 'succeeded');
+    const child = await engine.wait(call.childRunId ?? '');
+    assert.equal(child.state, 'cancelled');
+    assert.match(child.reason ?? '', /timed out after 1000ms/);
   });
 });
