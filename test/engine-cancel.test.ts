@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { getRunStatus } from '../client/runs';
 import type { DagRunStatus, TaskStatus } from '../workflows/run-status';
+import { STATUS_KEY } from '../workflows/search-attributes';
 import { startTestEngine, taskStates, type TestEngine } from './support/engine';
 
 function task(status: DagRunStatus, id: string): TaskStatus {
@@ -109,6 +110,9 @@ tasks:
     assert.deepEqual(taskStates(status), { long: 'cancelled', 'after-long': 'cancelled', 'also-after': 'cancelled', cleanup: 'succeeded' });
     assert.match(task(status, 'after-long').reason ?? '', /cancelled/);
     assert.equal(readFileSync(cleanupMark, 'utf8').trim(), 'long was cancelled');
+    const description = await engine.client.workflow.getHandle(runId).describe();
+    assert.equal(description.status.name, 'CANCELLED');
+    assert.equal(description.typedSearchAttributes.get(STATUS_KEY), 'cancelled');
   });
 
   it('ends a run past its DAG timeout, cancelling the long task and saying why', async (t) => {
@@ -150,6 +154,8 @@ tasks:
         (error: unknown) => error as { cause?: { type?: string } },
       );
     assert.equal(failure?.cause?.type, 'DagRunTimedOut');
+    const description = await engine.client.workflow.getHandle(runId).describe();
+    assert.equal(description.typedSearchAttributes.get(STATUS_KEY), 'cancelled');
   });
 
   it('cancels a running child DAG with its parent, and the child still runs its clean-up', async () => {

@@ -305,6 +305,13 @@ tasks:
     );
     const status = await engine.wait(runId);
     assert.equal(status.state, 'succeeded', JSON.stringify(status.tasks, null, 2));
+    const each = task(status, 'each');
+    // Each item reports its own queue; the task has none of its own, and never the raw template.
+    assert.deepEqual(
+      each.items?.map((item) => item.runsOn),
+      queues,
+    );
+    assert.equal(each.runsOn, undefined);
     // The history says where each item's activity was scheduled.
     const history = await engine.client.workflow.getHandle(runId).fetchHistory();
     const scheduled = (history.events ?? [])

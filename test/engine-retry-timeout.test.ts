@@ -133,6 +133,26 @@ tasks:
     assert.equal(missing.attempt, 1);
   });
 
+  it('does not retry an input that only turns out invalid once rendered', async () => {
+    const status = await engine.run(
+      engine.compile(`
+id: bad-rendered-input
+params:
+  wait: { type: string, default: soon }
+tasks:
+  - id: check
+    uses: shell
+    retry: { attempts: 3, delay: 100ms }
+    with: { command: ['true'], timeout: "\${{ params.wait }}" }
+`),
+    );
+    assert.equal(status.state, 'failed');
+    const check = task(status, 'check');
+    assert.equal(check.error?.type, 'InvalidActionInput');
+    assert.match(check.error?.message ?? '', /timeout/);
+    assert.equal(check.attempt, 1);
+  });
+
   it('fails a task past its timeout with type Timeout and kills its process', async () => {
     const pidFile = path.join(dir, 'timeout.pids');
     const started = Date.now();

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { DagRunStatus, TaskStatus } from '../workflows/run-status';
+import { STATUS_KEY } from '../workflows/search-attributes';
 import { startTestEngine, taskStates, type TestEngine } from './support/engine';
 
 function task(status: DagRunStatus, id: string): TaskStatus {
@@ -60,6 +61,12 @@ describe('trigger rules decide which tasks run after their upstreams finish', ()
     assert.equal(run.progress.done, run.progress.total);
   });
 
+  it('marks the failed run failed in its QubinodeStatus search attribute', async () => {
+    const description = await engine.client.workflow.getHandle(run.runId).describe();
+    assert.equal(description.status.name, 'FAILED');
+    assert.equal(description.typedSearchAttributes.get(STATUS_KEY), 'failed');
+  });
+
   it('skips a task whose upstream failed under all_success, naming the upstream, and skips its downstream too', () => {
     const skipped = task(run, 'all-success-after-bad');
     assert.equal(skipped.state, 'skipped');
@@ -116,6 +123,8 @@ tasks:
     );
     assert.equal(status.state, 'succeeded');
     assert.deepEqual(taskStates(status), { ok: 'succeeded', 'on-failure': 'skipped', after: 'skipped', finally: 'succeeded' });
+    const description = await engine.client.workflow.getHandle(status.runId).describe();
+    assert.equal(description.typedSearchAttributes.get(STATUS_KEY), 'succeeded');
   });
 });
 

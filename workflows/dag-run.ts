@@ -265,13 +265,24 @@ class DagRunner {
     }
   }
 
+  /** The queue one forEach item runs on, for its status; a template that fails to render fails the item in attempt(). */
+  private itemQueue(task: CompiledTask, item: { value: unknown; index: number }): { runsOn?: string } {
+    if (!task.runsOn) return {};
+    try {
+      return { runsOn: String(renderValue(task.runsOn, this.expressionScope(item))) };
+    } catch {
+      return {};
+    }
+  }
+
   private async runForEach(task: CompiledTask): Promise<void> {
     const source = task.forEach;
     const list = typeof source === 'string' ? evaluateExpression(conditionExpression(source).expr, this.expressionScope()) : renderValue(source, this.expressionScope());
     if (!Array.isArray(list)) throw new Error(`forEach must give a list, got ${list === null ? 'null' : typeof list}`);
     if (list.length > MAX_FOR_EACH_ITEMS) throw new Error(`forEach gave ${list.length} items; the limit is ${MAX_FOR_EACH_ITEMS}`);
     const items: ItemStatus[] = list.map((value, index) => ({ index, label: itemLabel(value), state: 'pending', attempt: 0 }));
-    this.update(task.id, { state: 'running', attempt: 1, startedAt: new Date().toISOString(), items, ...(task.runsOn ? { runsOn: task.runsOn } : {}) });
+    // runsOn may name a queue per item (`${{ item }}`): each item reports its own, the task one only if all agree.
+    this.update(task.id, { state: 'running', attempt: 1, startedAt: new Date().toISOString(), items });
     const setItem = (index: number, patch: Partial<ItemStatus>): void => {
       const current = this.statuses.get(task.id)?.items ?? items;
       this.update(task.id, { items: current.map((entry) => (entry.index === index ? { ...entry, ...patch } : entry)) });
@@ -283,7 +294,7 @@ class DagRunner {
             setItem(index, { state: 'cancelled' });
             return;
           }
-          setItem(index, { state: 'running', attempt: 1 });
+          setItem(index, { state: 'running', attempt: 1, ...this.itemQueue(task, { value, index }) });
           const outcome = await this.attempt(task, { value, index });
           setItem(index, {
             state: outcome.state ?? 'failed',
@@ -297,7 +308,10 @@ class DagRunner {
     const finished = this.statuses.get(task.id)?.items ?? items;
     const failed = finished.filter((entry) => entry.state === 'failed');
     const anyCancelled = finished.some((entry) => entry.state === 'cancelled');
+    const queues = new Set(finished.map((entry) => entry.runsOn));
+    const [sharedQueue] = queues;
     this.update(task.id, {
+      ...(queues.size === 1 && sharedQueue !== undefined ? { runsOn: sharedQueue } : {}),
       state: failed.length > 0 ? 'failed' : anyCancelled ? 'cancelled' : 'succeeded',
       attempt: Math.max(1, ...finished.map((entry) => entry.attempt)),
       endedAt: new Date().toISOString(),

@@ -22,6 +22,8 @@ export interface ItemStatus {
   label: string;
   state: TaskState;
   attempt: number;
+  /** Task queue of this item, when the task has runsOn (it may differ per item). */
+  runsOn?: string;
   outputs?: Record<string, unknown>;
   error?: TaskError;
 }

@@ -5,5 +5,3 @@ export const DAG_KEY = defineSearchAttributeKey('QubinodeDag', SearchAttributeTy
 export const REPO_KEY = defineSearchAttributeKey('QubinodeRepo', SearchAttributeType.KEYWORD);
 export const COMMIT_KEY = defineSearchAttributeKey('QubinodeCommit', SearchAttributeType.KEYWORD);
 export const STATUS_KEY = defineSearchAttributeKey('QubinodeStatus', SearchAttributeType.KEYWORD);
-
-export const QUBINODE_SEARCH_ATTRIBUTES = [DAG_KEY, REPO_KEY, COMMIT_KEY, STATUS_KEY] as const;
