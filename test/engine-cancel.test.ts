@@ -223,4 +223,37 @@ tasks:
     assert.equal(child.state, 'cancelled');
     assert.match(child.reason ?? '', /timed out after 1000ms/);
   });
+
+  it('does not report success for a parent whose child run was cancelled on its own', async () => {
+    const dag = engine.compile(
+      `
+id: parent-of-cancelled-child
+tasks:
+  - { id: call, uses: dag, with: { dag: sleeper } }
+  - { id: after-call, uses: noop, needs: call }
+`,
+      { sleeper: `
+id: sleeper
+tasks:
+  - { id: nap, uses: sleep, with: { duration: 5m } }
+` },
+    );
+    const runId = await engine.start(dag);
+    let childRunId = '';
+    await until(
+      async () => {
+        childRunId = task(await getRunStatus(engine.client, runId), 'call').childRunId ?? '';
+        return childRunId !== '' && (await getRunStatus(engine.client, childRunId).then((child) => task(child, 'nap').state === 'running', () => false));
+      },
+      15_000,
+      'the child run to start its sleep',
+    );
+    // Someone cancels the child (e.g. in the Temporal UI), not the parent.
+    await engine.client.workflow.getHandle(childRunId).cancel();
+    const status = await engine.wait(runId);
+    assert.equal(task(status, 'call').state, 'cancelled');
+    assert.equal(task(status, 'after-call').state, 'skipped');
+    assert.notEqual(status.state, 'succeeded', 'a run whose task was cancelled did not do its work');
+    assert.equal(status.state, 'failed');
+  });
 });

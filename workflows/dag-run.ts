@@ -24,6 +24,9 @@ export const statusQuery = wf.defineQuery<DagRunStatus>('status');
 
 const MAX_FOR_EACH_ITEMS = 1000;
 
+/** Patch id: a task cancelled on its own (run not cancelled) fails the run. */
+const CANCELLED_TASK_FAILS_RUN = 'cancelled-task-fails-run';
+
 function truthy(value: unknown): boolean {
   return Boolean(value) && !(Array.isArray(value) && value.length === 0);
 }
@@ -116,7 +119,10 @@ class DagRunner {
 
   private finish(cancellation: unknown): DagRunStatus {
     const tasks = [...this.statuses.values()];
-    const failed = tasks.filter((task) => task.state === 'failed');
+    // A task cancelled while the run was not (e.g. its child run cancelled in the UI) did not do its work:
+    // the run fails, as the trigger rules already treat it. Patched: runs recorded before ended `succeeded`.
+    const cancelledAlone = !this.cancelled && tasks.some((task) => task.state === 'cancelled') && wf.patched(CANCELLED_TASK_FAILS_RUN);
+    const failed = tasks.filter((task) => task.state === 'failed' || (cancelledAlone && task.state === 'cancelled'));
     this.state = this.cancelled ? 'cancelled' : failed.length > 0 ? 'failed' : 'succeeded';
     this.endedAt = new Date().toISOString();
     this.publish();

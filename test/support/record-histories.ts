@@ -11,7 +11,8 @@ import { startTestEngine, type TestEngine } from './engine';
  * Workflow histories of representative DAG runs, saved under test/fixtures/histories/ and replayed by
  * test/replay.test.ts against the current workflow code: a change to workflows/ that would break
  * runs already in flight fails that test. Re-record (`npx tsx test/support/record-histories.ts`) only
- * when a change is meant to be incompatible and is guarded by patching, or when adding scenarios.
+ * when a change is meant to be incompatible and is guarded by patching, or when adding scenarios
+ * (`npx tsx test/support/record-histories.ts <name>...` records only the named ones).
  */
 
 export const HISTORIES_DIR = path.join(__dirname, '..', 'fixtures', 'histories');
@@ -208,6 +209,41 @@ tasks:
     },
   },
   {
+    name: 'cancelled-child',
+    expect: 'failed',
+    others: {
+      sleeper: `
+id: sleeper
+tasks:
+  - { id: nap, uses: sleep, with: { duration: 5m } }
+`,
+    },
+    dag: () => `
+id: cancelled-child
+tasks:
+  - { id: call, uses: dag, with: { dag: sleeper } }
+  - { id: after, uses: noop, needs: call }
+`,
+    // The child is cancelled on its own, as from the Temporal UI; the parent records the patch marker.
+    drive: async (engine, runId) => {
+      let childRunId = '';
+      await until(
+        async () => {
+          childRunId = (await getRunStatus(engine.client, runId)).tasks.find((task) => task.id === 'call')?.childRunId ?? '';
+          if (!childRunId) return false;
+          return getRunStatus(engine.client, childRunId).then(
+            (child) => child.tasks.some((task) => task.id === 'nap' && task.state === 'running'),
+            () => false,
+          );
+        },
+        15_000,
+        'the child run to start',
+      );
+      await engine.client.workflow.getHandle(childRunId).cancel();
+      return engine.wait(runId);
+    },
+  },
+  {
     name: 'dag-timeout',
     expect: 'cancelled',
     dag: () => `
@@ -263,11 +299,14 @@ export function loadSavedHistories(dir = HISTORIES_DIR): { name: string; json: u
     .map((file) => ({ name: file.slice(0, -'.json'.length), json: JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as unknown }));
 }
 
-async function main(): Promise<void> {
+/** Records every scenario, or only those named on the command line. */
+async function main(names: readonly string[]): Promise<void> {
+  const unknown = names.filter((name) => !SCENARIOS.some((scenario) => scenario.name === name));
+  if (unknown.length > 0) throw new Error(`unknown scenario(s) ${unknown.join(', ')}; known: ${SCENARIOS.map((scenario) => scenario.name).join(', ')}`);
   const engine = await startTestEngine();
   try {
     mkdirSync(HISTORIES_DIR, { recursive: true });
-    for (const scenario of SCENARIOS) {
+    for (const scenario of SCENARIOS.filter((candidate) => names.length === 0 || names.includes(candidate.name))) {
       const started = Date.now();
       for (const { name, json } of await recordScenario(engine, scenario)) {
         writeFileSync(path.join(HISTORIES_DIR, `${name}.json`), `${JSON.stringify(json, null, 2)}\n`);
@@ -280,7 +319,7 @@ async function main(): Promise<void> {
 }
 
 if (require.main === module) {
-  main().catch((error: unknown) => {
+  main(process.argv.slice(2)).catch((error: unknown) => {
     console.error(error);
     process.exitCode = 1;
   });
