@@ -1,30 +1,9 @@
-import type { z } from 'zod';
+import { COMMON_NON_RETRYABLE, type ActionDefinition } from './action-definition';
 import { DagCallInput, NoopInput, SleepInput } from './builtin-inputs';
 import { HttpCheckInput } from './http-check-input';
 import { ShellInput } from './shell-input';
 
-/** How the interpreter carries out an action. A closed union: the workflow switches on it exhaustively. */
-export type ActionExecution =
-  | { kind: 'activity'; activity: string }
-  | { kind: 'timer' }
-  | { kind: 'child-dag' };
-
-export interface ActionDefinition {
-  name: string;
-  description: string;
-  input: z.ZodType;
-  execution: ActionExecution;
-  /** ApplicationFailure types that retrying cannot fix. */
-  nonRetryableErrors: readonly string[];
-  /** Activities that heartbeat get this heartbeat timeout so a dead worker is noticed. */
-  heartbeatTimeoutMs?: number;
-  /** Limit of one attempt when the task sets no timeout. */
-  defaultTimeoutMs: number;
-}
-
-const COMMON_NON_RETRYABLE = ['InvalidActionInput', 'SecretNotFound'] as const;
-
-export const BUILTIN_ACTIONS: readonly ActionDefinition[] = [
+const CORE_ACTIONS: readonly ActionDefinition[] = [
   {
     name: 'shell',
     description: 'Run a command (argv, no shell) or a script; output goes to the task log.',
@@ -68,6 +47,14 @@ export const BUILTIN_ACTIONS: readonly ActionDefinition[] = [
     defaultTimeoutMs: 60_000,
   },
 ];
+
+/**
+ * Every action a DAG may use. Each family of actions (core here; infrastructure, rollout, AI in
+ * their own modules) contributes its list.
+ */
+export const BUILTIN_ACTIONS: readonly ActionDefinition[] = [...CORE_ACTIONS];
+
+export type { ActionDefinition, ActionExecution } from './action-definition';
 
 export class DuplicateActionError extends Error {
   override readonly name = 'DuplicateActionError';
