@@ -49,6 +49,9 @@ export async function createQubinodeWorker(options: QubinodeWorkerOptions): Prom
     maxCachedWorkflows: config.workflowCacheSize,
     maxConcurrentActivityTaskExecutions: config.maxConcurrentActivities,
     shutdownGraceTime: '10s',
+    // Cancellation reaches an activity only with a heartbeat: send them often enough that a cancelled
+    // run kills its processes within about a second, not 0.8 x the heartbeat timeout later.
+    maxHeartbeatThrottleInterval: '1s',
     ...options.overrides,
   });
   options.logger.info({ taskQueue, runWorkflows, cache: config.workflowCacheSize }, 'worker ready');

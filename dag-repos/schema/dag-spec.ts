@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { durationError } from './duration';
+import { DagTriggers, SecurityAllow } from './triggers';
 
 /** The DAG file format, version 1. This schema is both the TypeScript type and the validator. */
 
@@ -98,6 +99,7 @@ export const TaskSpec = z
       .describe('A list, or an expression giving one: the action runs once per item, with ${{ item }} bound.'),
     runsOn: z.string().min(1).optional().describe('Task queue of the worker that runs this task (e.g. a hypervisor host).'),
     compensate: ActionCall.optional().describe('Action that undoes this task, used by rollbacks.'),
+    securityAllow: SecurityAllow.optional(),
   })
   .strict();
 export type TaskSpec = z.infer<typeof TaskSpec>;
@@ -114,6 +116,7 @@ export const DagSpec = z
     concurrency: z.number().int().min(1).max(1000).default(16).describe('Most tasks (and forEach items) running at once.'),
     timeout: Duration.optional().describe('Limit of the whole run.'),
     labels: z.record(z.string(), z.string()).default({}),
+    on: DagTriggers.optional().describe('Pushes, schedules and webhooks that start this DAG.'),
   })
   .strict();
 export type DagSpec = z.infer<typeof DagSpec>;

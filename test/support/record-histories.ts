@@ -279,9 +279,9 @@ export async function recordScenario(engine: TestEngine, scenario: Scenario): Pr
       throw new Error(`scenario ${scenario.name}: run ${runId} ended ${status.state}, expected ${scenario.expect}: ${JSON.stringify(status.tasks)}`);
     }
     const recorded: RecordedHistory[] = [{ name: scenario.name, workflowId: runId, json: await historyOf(engine, runId) }];
+    // Child runs have closed by now: their parent waited for them.
     for (const task of status.tasks) {
       if (!task.childRunId) continue;
-      await getRunStatus(engine.client, task.childRunId); // closed by now: the parent waited for it
       recorded.push({ name: `${scenario.name}.${task.id}`, workflowId: task.childRunId, json: await historyOf(engine, task.childRunId) });
     }
     return recorded;

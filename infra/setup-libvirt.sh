@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs and starts a local libvirtd (qemu in software emulation) for the kcli tests and for
+# development hosts without a hypervisor. Debian/Ubuntu only, root only; safe to run repeatedly.
+# Exit codes: 0 ready (qemu:///system answers), 2 cannot run here (not root / no apt / start failed).
+set -uo pipefail
+
+say() { printf '[setup-libvirt] %s\n' "$*" >&2; }
+packages=(libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils dnsmasq-base iptables)
+
+ready() { virsh -c qemu:///system uri >/dev/null 2>&1; }
+if command -v virsh >/dev/null 2>&1 && ready; then exit 0; fi
+
+if [ "$(id -u)" != 0 ]; then say "not root: cannot install or start libvirtd"; exit 2; fi
+if ! command -v apt-get >/dev/null 2>&1; then say "no apt-get: install libvirt yourself"; exit 2; fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  if ! apt-get install -y -q --no-install-recommends "${missing[@]}" >/tmp/qubinode-setup-libvirt.log 2>&1; then
+    apt-get update -q >>/tmp/qubinode-setup-libvirt.log 2>&1 || true
+    apt-get install -y -q --no-install-recommends "${missing[@]}" >>/tmp/qubinode-setup-libvirt.log 2>&1 ||
+      { say "apt-get install failed; see /tmp/qubinode-setup-libvirt.log"; exit 2; }
+  fi
+fi
+
+# Debian's postinst normally creates these; in containers without systemd it may not have.
+getent passwd libvirt-qemu >/dev/null || useradd -r -s /usr/sbin/nologin libvirt-qemu
+getent group libvirt >/dev/null || groupadd -r libvirt
+mkdir -p /var/log/libvirt /var/run/libvirt /var/lib/libvirt/images
+
+pgrep -x virtlogd >/dev/null || virtlogd -d
+pgrep -x libvirtd >/dev/null || libvirtd -d
+for _ in $(seq 1 50); do ready && break; sleep 0.2; done
+if ready; then say "libvirtd ready (qemu:///system)"; exit 0; fi
+say "libvirtd did not answer on qemu:///system"; exit 2
