@@ -1,12 +1,19 @@
 import type { Logger } from 'pino';
+import type { DagDirectory } from '../config/config';
+import { ANSIBLE_NON_RETRYABLE_ERRORS, createAnsibleActivities } from './ansible';
+import { DIAG_NON_RETRYABLE_ERRORS, createDiagActivities } from './diag';
 import { HTTP_CHECK_NON_RETRYABLE_ERRORS, createHttpCheckActivities } from './http-check';
 import { createNoopActivities } from './noop';
+import { createNotifyActivities } from './notify';
+import { createUpdatesActivities } from './updates-detect';
 import { SHELL_NON_RETRYABLE_ERRORS, createShellActivities } from './shell';
 
 export interface ActivityDeps {
   /** Root of the per-run log directories. */
   logRoot: string;
   logger?: Logger;
+  /** Where DAG repositories are checked out, to find playbooks and plans a DAG names. */
+  dagDirectories?: readonly DagDirectory[];
 }
 
 /** Every action activity, as the worker registers them: `shell`, `httpCheck`, `noop`. */
@@ -15,6 +22,10 @@ export function createActivities(deps: ActivityDeps) {
     ...createShellActivities(deps),
     ...createHttpCheckActivities(deps),
     ...createNoopActivities(),
+    ...createNotifyActivities(deps.logger ? { logger: deps.logger } : {}),
+    ...createUpdatesActivities(),
+    ...createAnsibleActivities(deps),
+    ...createDiagActivities(),
   };
 }
 
@@ -23,5 +34,5 @@ export type Activities = ReturnType<typeof createActivities>;
 
 /** Failure types of these activities that retrying cannot fix; for `nonRetryableErrorTypes`. */
 export const ACTION_NON_RETRYABLE_ERRORS: readonly string[] = [
-  ...new Set([...SHELL_NON_RETRYABLE_ERRORS, ...HTTP_CHECK_NON_RETRYABLE_ERRORS]),
+  ...new Set([...SHELL_NON_RETRYABLE_ERRORS, ...HTTP_CHECK_NON_RETRYABLE_ERRORS, ...ANSIBLE_NON_RETRYABLE_ERRORS, ...DIAG_NON_RETRYABLE_ERRORS]),
 ];

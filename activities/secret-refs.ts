@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { ApplicationFailure } from '@temporalio/common';
+import { VaultClient, VaultError, parseVaultRef, vaultSettingsFromEnv } from '../plugins/vault/vault-client';
 
 /**
  * Secret references: a value that is exactly `secret://env/NAME` or `secret://file/PATH` is
@@ -38,4 +39,45 @@ export function resolveSecretRefs<T>(value: T, env: NodeJS.ProcessEnv = process.
     return current;
   };
   return { value: walk(value) as T, secrets };
+}
+
+/** Temporary failure reaching a secret store (Vault down); retried. */
+export const SECRET_STORE_UNAVAILABLE = 'SecretStoreUnavailable';
+
+/**
+ * Like {@link resolveSecretRefs}, and also resolves `secret://vault/<mount>/<path>#<key>` (HashiCorp
+ * Vault KV v2, see plugins/vault). Vault values are fetched first, then the same walk replaces them.
+ */
+export async function resolveSecretRefsAsync<T>(value: T, env: NodeJS.ProcessEnv = process.env): Promise<{ value: T; secrets: string[] }> {
+  const refs = new Set<string>();
+  const collect = (current: unknown): void => {
+    if (typeof current === 'string' && current.startsWith('secret://vault/')) refs.add(current);
+    else if (Array.isArray(current)) current.forEach(collect);
+    else if (current !== null && typeof current === 'object') Object.values(current).forEach(collect);
+  };
+  collect(value);
+  if (refs.size === 0) return resolveSecretRefs(value, env);
+  const settings = vaultSettingsFromEnv(env);
+  const client = settings === undefined ? undefined : new VaultClient(settings);
+  const resolved = new Map<string, string>();
+  for (const ref of refs) {
+    const parsed = parseVaultRef(ref);
+    if (parsed === undefined) throw ApplicationFailure.create({ type: SECRET_NOT_FOUND, nonRetryable: true, message: `${ref}: expected secret://vault/<mount>/<path>#<key>` });
+    if (client === undefined) throw ApplicationFailure.create({ type: SECRET_NOT_FOUND, nonRetryable: true, message: `${ref}: VAULT_ADDR is not set on the worker` });
+    try {
+      resolved.set(ref, await client.read(parsed));
+    } catch (error) {
+      if (!(error instanceof VaultError)) throw error;
+      throw ApplicationFailure.create({ type: error.transient ? SECRET_STORE_UNAVAILABLE : SECRET_NOT_FOUND, nonRetryable: !error.transient, message: error.message });
+    }
+  }
+  const secrets = [...resolved.values()];
+  const substitute = (current: unknown): unknown => {
+    if (typeof current === 'string') return resolved.get(current) ?? current;
+    if (Array.isArray(current)) return current.map(substitute);
+    if (current !== null && typeof current === 'object') return Object.fromEntries(Object.entries(current).map(([key, item]) => [key, substitute(item)]));
+    return current;
+  };
+  const rest = resolveSecretRefs(substitute(value) as T, env);
+  return { value: rest.value, secrets: [...secrets, ...rest.secrets] };
 }

@@ -7,10 +7,13 @@ import { normaliseRunId } from '../client/run-ids';
 import { cancelRun, getRunStatus, listRuns, RunAlreadyExistsError, RunNotFoundError, startRun } from '../client/runs';
 import { runUrl } from '../client/ui-links';
 import type { ActionRegistry } from '../dag-repos/actions/registry';
-import { LocalCatalog, UnknownDagError } from '../dag-repos/catalog/local-catalog';
+import { loadCatalog } from '../client/catalog';
+import type { DagCatalog } from '../dag-repos/catalog/composite-catalog';
+import { UnknownDagError } from '../dag-repos/catalog/local-catalog';
 import { DagValidationError } from '../dag-repos/compiler/diagnostics';
 import { ParamValidationError } from '../dag-repos/schema/params';
 import { bearerToken, tokensMatch } from './auth';
+import { registerWebhookRoutes } from './webhooks';
 import { z } from 'zod';
 
 export interface ApiDependencies {
@@ -40,7 +43,7 @@ function sendError(reply: FastifyReply, error: unknown): FastifyReply {
 /** The HTTP API: health, DAG catalog, runs. Everything under /api needs the bearer token. */
 export function buildApiServer(deps: ApiDependencies): FastifyInstance {
   const app: FastifyInstance = Fastify({ loggerInstance: deps.logger.child({ component: 'api' }) as FastifyBaseLogger, bodyLimit: 1024 * 1024 });
-  const catalog = (): LocalCatalog => LocalCatalog.load(deps.config.dagDirectories, deps.registry);
+  const catalog = async (): Promise<DagCatalog> => (await loadCatalog(deps.config, deps.registry, deps.client)).catalog;
 
   app.addHook('onRequest', async (request, reply) => {
     if (!request.url.startsWith('/api/')) return;
@@ -59,7 +62,7 @@ export function buildApiServer(deps: ApiDependencies): FastifyInstance {
   });
 
   app.get('/api/dags', async () =>
-    catalog()
+    (await catalog())
       .list()
       .map(({ dag, ...entry }) => ({ ...entry, tasks: dag?.tasks.map((task) => task.id) ?? [], params: dag?.params ?? {} })),
   );
@@ -68,7 +71,8 @@ export function buildApiServer(deps: ApiDependencies): FastifyInstance {
     const body = StartRunBody.safeParse(request.body ?? {});
     if (!body.success) return reply.code(400).send({ error: 'invalid request body', problems: body.error.issues.map((issue) => `${issue.path.join('.') || 'body'}: ${issue.message}`) });
     try {
-      const prepared = prepareRun(catalog(), deps.registry, body.data.dag.replace(/^\.|^\//, ''), body.data.params);
+      // Only catalog DAGs: an API caller must never make the server read a file by path.
+      const prepared = prepareRun(await catalog(), deps.registry, body.data.dag, body.data.params, { allowFiles: false });
       const started = await startRun(deps.client, { ...prepared, taskQueue: deps.config.taskQueue, ...(body.data.runKey ? { runKey: body.data.runKey } : {}) });
       return reply.code(201).send({ runId: started.runId, status: 'running', url: runUrl(deps.config.temporal, started.runId) });
     } catch (error) {
@@ -103,5 +107,6 @@ export function buildApiServer(deps: ApiDependencies): FastifyInstance {
     }
   });
 
+  void app.register(async (scope) => registerWebhookRoutes(scope, deps));
   return app;
 }

@@ -2,6 +2,8 @@ import { loadConfig, type QubinodeConfig } from '../config/config';
 import { createLogger, type Logger } from '../config/logger';
 import { connectClient, type TemporalClient } from '../client/connection';
 import { ActionRegistry } from '../dag-repos/actions/registry';
+import { loadCatalog } from '../client/catalog';
+import type { DagCatalog } from '../dag-repos/catalog/composite-catalog';
 import { LocalCatalog } from '../dag-repos/catalog/local-catalog';
 
 /** What commands share, each piece made on first use so `qubinode dag validate` never dials Temporal. */
@@ -9,7 +11,8 @@ export class CliContext {
   private cachedConfig: QubinodeConfig | undefined;
   private cachedLogger: Logger | undefined;
   private cachedClient: TemporalClient | undefined;
-  private cachedCatalog: LocalCatalog | undefined;
+  private cachedLocalCatalog: LocalCatalog | undefined;
+  private cachedCatalog: DagCatalog | undefined;
   readonly registry = new ActionRegistry();
 
   get config(): QubinodeConfig {
@@ -22,9 +25,23 @@ export class CliContext {
     return this.cachedLogger;
   }
 
-  catalog(): LocalCatalog {
-    this.cachedCatalog ??= LocalCatalog.load(this.config.dagDirectories, this.registry);
-    return this.cachedCatalog;
+  /** DAG directories on this machine only: enough to validate files, no Temporal needed. */
+  localCatalog(): LocalCatalog {
+    this.cachedLocalCatalog ??= LocalCatalog.load(this.config.dagDirectories, this.registry);
+    return this.cachedLocalCatalog;
+  }
+
+  /** Local directories plus the live commits of registered Git repositories (read from Temporal). */
+  async catalog(): Promise<DagCatalog> {
+    if (this.cachedCatalog) return this.cachedCatalog;
+    const client = await this.temporal().then(
+      (temporal) => temporal.client,
+      () => undefined,
+    );
+    const loaded = await loadCatalog(this.config, this.registry, client);
+    if (loaded.warning) console.error(`qubinode: ${loaded.warning}`);
+    this.cachedCatalog = loaded.catalog;
+    return loaded.catalog;
   }
 
   async temporal(): Promise<TemporalClient> {

@@ -2,18 +2,23 @@ import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { ConfigError, PROJECT_ROOT } from '../config/config';
+import { RepoError } from '../client/repos';
 import { RunAlreadyExistsError, RunNotFoundError } from '../client/runs';
 import { UnknownDagError } from '../dag-repos/catalog/local-catalog';
 import { DagValidationError } from '../dag-repos/compiler/diagnostics';
 import { ParamValidationError } from '../dag-repos/schema/params';
 import { TemporalStartError } from '../infra/temporal-dev-server';
 import { registerDagCommands } from './commands/dag';
+import { registerDoctorCommands } from './commands/doctor';
+import { registerHostCommands } from './commands/host';
+import { registerRepoCommands } from './commands/repos';
+import { registerAiCommands } from './commands/ai';
 import { registerRunCommands } from './commands/runs';
 import { registerServiceCommands } from './commands/services';
 import { CliContext, CliError } from './context';
 
 /** Errors whose message is the whole story: printed without a stack. */
-const EXPECTED_ERRORS = [CliError, ConfigError, UnknownDagError, DagValidationError, ParamValidationError, RunNotFoundError, RunAlreadyExistsError, TemporalStartError];
+const EXPECTED_ERRORS = [CliError, RepoError, ConfigError, UnknownDagError, DagValidationError, ParamValidationError, RunNotFoundError, RunAlreadyExistsError, TemporalStartError];
 
 function buildProgram(context: CliContext): Command {
   const program = new Command('qubinode')
@@ -24,6 +29,10 @@ function buildProgram(context: CliContext): Command {
   registerServiceCommands(program, context);
   registerDagCommands(program, context);
   registerRunCommands(program, context);
+  registerAiCommands(program, context);
+  registerRepoCommands(program, context);
+  registerDoctorCommands(program);
+  registerHostCommands(program);
   return program;
 }
 

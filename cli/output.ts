@@ -68,3 +68,18 @@ export function runHeader(status: DagRunStatus): string {
 export function runJson(status: DagRunStatus): Record<string, unknown> {
   return { ...status, status: status.state };
 }
+
+/** The AI analysis of a failed task, as `qubinode status` prints it under the task. */
+export function analysisText(task: TaskStatus): string | undefined {
+  if (task.analysisPending && !task.analysis) return `${task.id} AI analysis: still running (see it later with \`qubinode status\`)`;
+  const analysis = task.analysis;
+  if (!analysis) return undefined;
+  const source = analysis.source === 'model' ? `model ${analysis.model ?? ''}`.trim() : `rules${analysis.fallbackReason ? `; ${analysis.fallbackReason}` : ''}`;
+  return [
+    `${task.id} AI analysis (${source}, confidence ${analysis.confidence.toFixed(2)}):`,
+    `  ${analysis.summary}`,
+    `  likely cause: ${analysis.likelyCause}`,
+    ...analysis.fixes.map((fix) => `  → ${fix.command ? `$ ${fix.command}` : (fix.edit ?? '')}  (${fix.why})`),
+    ...(analysis.references.length ? [`  see: ${analysis.references.map((ref) => `${ref.file}:${ref.line}`).join(', ')}`] : []),
+  ].join('\n');
+}

@@ -1,6 +1,6 @@
 import type { ActionRegistry } from '../dag-repos/actions/registry';
 import { checkDagPath, looksLikePath } from '../dag-repos/catalog/dag-file';
-import type { LocalCatalog } from '../dag-repos/catalog/local-catalog';
+import type { DagCatalog } from '../dag-repos/catalog/composite-catalog';
 import type { CompiledDag } from '../dag-repos/compiler/compiled-dag';
 import { DagValidationError } from '../dag-repos/compiler/diagnostics';
 import { resolveParams } from '../dag-repos/schema/params';
@@ -15,14 +15,14 @@ export interface PreparedRun {
  * everything that must hold before a run may start. Throws UnknownDagError, DagValidationError or ParamValidationError.
  */
 export function prepareRun(
-  catalog: LocalCatalog,
+  catalog: DagCatalog,
   registry: ActionRegistry,
   ref: string,
   params: Record<string, unknown>,
-  options: { fromStrings?: boolean } = {},
+  options: { fromStrings?: boolean; allowFiles?: boolean } = {},
 ): PreparedRun {
   let dag: CompiledDag;
-  if (looksLikePath(ref)) {
+  if (options.allowFiles !== false && looksLikePath(ref)) {
     const result = checkDagPath(ref, { ...catalog.compileContext(), registry });
     if (!result.dag) throw new DagValidationError(result.diagnostics);
     dag = result.dag;

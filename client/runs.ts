@@ -6,6 +6,7 @@ import type { DagRunInput } from '../workflows/dag-run';
 import type { DagRunStatus, RunState, TaskStatus } from '../workflows/run-status';
 import { COMMIT_KEY, DAG_KEY, REPO_KEY, STATUS_KEY } from '../workflows/search-attributes';
 import { newRunKey, normaliseRunId, runWorkflowId } from './run-ids';
+import { attachAnalyses } from './analysis';
 
 export class RunNotFoundError extends Error {
   override readonly name = 'RunNotFoundError';
@@ -39,31 +40,35 @@ function staticDetails(dag: CompiledDag, params: Record<string, unknown>): strin
   ].join('\n');
 }
 
+/** Workflow options of a DAG run (also the action of a schedule): pinned plan, search attributes, summary and details. */
+export function runStartOptions(request: StartRunRequest & { runKey: string }) {
+  const input: DagRunInput = { dag: request.dag, params: request.params, runKey: request.runKey, taskQueue: request.taskQueue };
+  return {
+    workflowId: runWorkflowId(request.dag.catalogId, request.runKey),
+    taskQueue: request.taskQueue,
+    args: [input] as [DagRunInput],
+    staticSummary: `${request.dag.catalogId} @ ${request.dag.origin.commit.slice(0, 12)}`,
+    staticDetails: staticDetails(request.dag, request.params),
+    memo: { dag: request.dag.catalogId, description: request.dag.description, params: maskSecretParams(request.dag.params, request.params) },
+    typedSearchAttributes: [
+      { key: DAG_KEY, value: request.dag.catalogId },
+      { key: REPO_KEY, value: request.dag.origin.repo },
+      { key: COMMIT_KEY, value: request.dag.origin.commit },
+      { key: STATUS_KEY, value: 'running' },
+    ],
+  };
+}
+
 /** Starts one DAG run as a `dagRun` workflow pinned to the compiled DAG and its commit. */
 export async function startRun(client: Client, request: StartRunRequest): Promise<StartedRun> {
   const runKey = request.runKey ?? newRunKey();
-  const workflowId = runWorkflowId(request.dag.catalogId, runKey);
-  const input: DagRunInput = { dag: request.dag, params: request.params, runKey, taskQueue: request.taskQueue };
+  const options = runStartOptions({ ...request, runKey });
   try {
-    const handle = await client.workflow.start('dagRun', {
-      workflowId,
-      // A run key names one run forever: a retry is a new run with a new key.
-      workflowIdReusePolicy: 'REJECT_DUPLICATE',
-      taskQueue: request.taskQueue,
-      args: [input],
-      staticSummary: `${request.dag.catalogId} @ ${request.dag.origin.commit.slice(0, 12)}`,
-      staticDetails: staticDetails(request.dag, request.params),
-      memo: { dag: request.dag.catalogId, description: request.dag.description, params: maskSecretParams(request.dag.params, request.params) },
-      typedSearchAttributes: [
-        { key: DAG_KEY, value: request.dag.catalogId },
-        { key: REPO_KEY, value: request.dag.origin.repo },
-        { key: COMMIT_KEY, value: request.dag.origin.commit },
-        { key: STATUS_KEY, value: 'running' },
-      ],
-    });
-    return { runId: workflowId, runKey, temporalRunId: handle.firstExecutionRunId };
+    // A run key names one run forever: a retry is a new run with a new key.
+    const handle = await client.workflow.start('dagRun', { ...options, workflowIdReusePolicy: 'REJECT_DUPLICATE' });
+    return { runId: options.workflowId, runKey, temporalRunId: handle.firstExecutionRunId };
   } catch (error) {
-    if (error instanceof WorkflowExecutionAlreadyStartedError) throw new RunAlreadyExistsError(`a run with key "${runKey}" already exists: ${workflowId}`);
+    if (error instanceof WorkflowExecutionAlreadyStartedError) throw new RunAlreadyExistsError(`a run with key "${runKey}" already exists: ${options.workflowId}`);
     throw error;
   }
 }
@@ -120,8 +125,13 @@ function withPendingAttempts(status: DagRunStatus, description: WorkflowExecutio
   };
 }
 
-/** The status of a run, open or closed. Open runs are asked through the status query; closed ones read their result. */
+/** The status of a run, open or closed, with the AI analysis of each failed task (`analysis`, or `analysisPending`). */
 export async function getRunStatus(client: Client, ref: string): Promise<DagRunStatus> {
+  return attachAnalyses(client, await readRunStatus(client, ref));
+}
+
+/** Open runs are asked through the status query; closed ones read their result. */
+async function readRunStatus(client: Client, ref: string): Promise<DagRunStatus> {
   const runId = normaliseRunId(ref);
   const description = await describe(client, runId);
   const handle = client.workflow.getHandle(runId);

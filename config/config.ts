@@ -33,6 +33,18 @@ export const QubinodeEnv = z.object({
   QUBINODE_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   QUBINODE_TEMPORAL_PORT: port.default(7233),
   QUBINODE_TEMPORAL_UI_PORT: port.default(8233),
+  /** GGUF model for AI failure analysis; default: a Granite 4.0 Micro GGUF in <data>/models, else the test model. */
+  QUBINODE_AI_MODEL: z.string().optional(),
+  /** `model` (falls back to the rules on timeout or error) or `rules` only (no model is loaded). */
+  QUBINODE_AI_ANALYSIS: z.enum(['model', 'rules']).default('model'),
+  QUBINODE_AI_THREADS: z.coerce.number().int().min(0).default(0),
+  QUBINODE_AI_CONTEXT_SIZE: positiveInt.default(4096),
+  QUBINODE_AI_TIMEOUT_MS: positiveInt.default(60_000),
+  /** Dense vectors from the model beside BM25 (costs an embedding per chunk when indexing). */
+  QUBINODE_AI_VECTORS: z.enum(['true', 'false', '1', '0']).default('false'),
+  QDRANT_URL: z.string().url().optional(),
+  QDRANT_API_KEY: z.string().optional(),
+  QDRANT_COLLECTION: z.string().min(1).default('qubinode-knowledge'),
 });
 export type QubinodeEnv = z.infer<typeof QubinodeEnv>;
 
@@ -61,6 +73,22 @@ export interface QubinodeConfig {
   api: { host: string; port: number; token?: string; tokenFile: string };
   logLevel: QubinodeEnv['QUBINODE_LOG_LEVEL'];
   devServer: { port: number; uiPort: number };
+  ai: AiConfig;
+}
+
+/** Settings of AI failure analysis (see docs/ai-failure-analysis.md). */
+export interface AiConfig {
+  /** QUBINODE_AI_MODEL as given; resolved when the model is first loaded. */
+  model?: string;
+  analysis: 'model' | 'rules';
+  threads: number;
+  contextSize: number;
+  timeoutMs: number;
+  vectors: boolean;
+  /** Models and the knowledge store live under here. */
+  modelsDir: string;
+  storeDir: string;
+  qdrant?: { url: string; apiKey?: string; collection: string };
 }
 
 export class ConfigError extends Error {
@@ -128,5 +156,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): QubinodeConfig
     },
     logLevel: e.QUBINODE_LOG_LEVEL,
     devServer: { port: e.QUBINODE_TEMPORAL_PORT, uiPort: e.QUBINODE_TEMPORAL_UI_PORT },
+    ai: {
+      ...(e.QUBINODE_AI_MODEL ? { model: e.QUBINODE_AI_MODEL } : {}),
+      analysis: e.QUBINODE_AI_ANALYSIS,
+      threads: e.QUBINODE_AI_THREADS,
+      contextSize: e.QUBINODE_AI_CONTEXT_SIZE,
+      timeoutMs: e.QUBINODE_AI_TIMEOUT_MS,
+      vectors: e.QUBINODE_AI_VECTORS === 'true' || e.QUBINODE_AI_VECTORS === '1',
+      modelsDir: path.join(dataDir, 'models'),
+      storeDir: path.join(dataDir, 'ai'),
+      ...(e.QDRANT_URL ? { qdrant: { url: e.QDRANT_URL, ...(e.QDRANT_API_KEY ? { apiKey: e.QDRANT_API_KEY } : {}), collection: e.QDRANT_COLLECTION } } : {}),
+    },
   };
 }

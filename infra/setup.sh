@@ -41,8 +41,24 @@ if grep -qv '^\s*\(#.*\)\?$' "$requirements"; then
   wanted=$(sha256sum "$requirements" | cut -d' ' -f1)
   if [ ! -f "$stamp_tools" ] || [ "$(cat "$stamp_tools")" != "$wanted" ]; then
     say "installing pinned Python tools ($requirements)"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
-    echo "$wanted" > "$stamp_tools"
+    # libvirt-python (needed by kcli) compiles against libvirt-dev: install it when we can (root + apt),
+    # otherwise skip libvirt-python and kcli rather than fail, and say so (`qubinode doctor` reports it).
+    to_install="$requirements"
+    if ! pkg-config --exists libvirt 2>/dev/null; then
+      if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        say "installing libvirt-dev, pkg-config and gcc (apt) to build libvirt-python"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends libvirt-dev pkg-config gcc >/dev/null ||
+          say "apt-get install libvirt-dev failed"
+      fi
+      if ! pkg-config --exists libvirt 2>/dev/null; then
+        say "libvirt-dev missing: skipping libvirt-python and kcli (install libvirt-dev and re-run setup)"
+        to_install=$(mktemp)
+        grep -v -E '^(libvirt-python|kcli)==' "$requirements" > "$to_install"
+      fi
+    fi
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$to_install"
+    # A partial install (no kcli) leaves no stamp, so the next run tries again.
+    if [ "$to_install" = "$requirements" ]; then echo "$wanted" > "$stamp_tools"; fi
   fi
 fi
 

@@ -2,8 +2,11 @@ import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker
 import type { QubinodeConfig } from '../config/config';
 import type { Logger } from '../config/logger';
 import { createActivities } from '../activities';
+import { createAiActivities } from '../activities/ai';
+import { createAiService } from '../ai/create-ai-service';
 import { connectionOptions } from '../client/connection';
 import { withAttemptInfo } from './attempt-info';
+import { createPlatformActivities } from './platform-activities';
 import { installSdkRuntime } from './sdk-logger';
 
 export interface QubinodeWorkerOptions {
@@ -23,6 +26,8 @@ export interface RunningWorker {
   worker: Worker;
   connection: NativeConnection;
   taskQueue: string;
+  /** Closes the worker's connections once `worker.run()` has returned. */
+  close(): Promise<void>;
 }
 
 export function workflowsPath(): string {
@@ -35,7 +40,13 @@ export async function createQubinodeWorker(options: QubinodeWorkerOptions): Prom
   const runWorkflows = options.runWorkflows ?? taskQueue === config.taskQueue;
   installSdkRuntime(options.logger);
   const connection = await NativeConnection.connect(connectionOptions(config.temporal));
-  const activities = withAttemptInfo(createActivities({ logRoot: config.logDir, logger: options.logger }));
+  const platform = createPlatformActivities({ ...config, taskQueue: config.taskQueue });
+  const activities = {
+    ...withAttemptInfo(createActivities({ logRoot: config.logDir, logger: options.logger, dagDirectories: config.dagDirectories })),
+    ...platform.activities,
+    // One AI service per worker: the model is loaded on the first analysis and shared by all.
+    ...createAiActivities(createAiService(config)),
+  };
   const worker = await Worker.create({
     connection,
     namespace: config.temporal.namespace,
@@ -55,5 +66,13 @@ export async function createQubinodeWorker(options: QubinodeWorkerOptions): Prom
     ...options.overrides,
   });
   options.logger.info({ taskQueue, runWorkflows, cache: config.workflowCacheSize }, 'worker ready');
-  return { worker, connection, taskQueue };
+  return {
+    worker,
+    connection,
+    taskQueue,
+    close: async () => {
+      await platform.close();
+      await connection.close();
+    },
+  };
 }

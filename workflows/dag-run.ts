@@ -3,11 +3,13 @@ import type { CompiledDag, CompiledTask } from '../dag-repos/compiler/compiled-d
 import { conditionExpression } from '../dag-repos/compiler/expression-checks';
 import { evaluateExpression, renderValue } from '../dag-repos/expressions';
 import { maskSecretParams } from '../dag-repos/schema/params';
+import { startFailureAnalysis } from './analyze-failure';
 import { attemptOf, toTaskError } from './failures';
 import { describeProgress } from './progress';
 import { isTerminal, type DagRunStatus, type ItemStatus, type RunState, type TaskError, type TaskStatus } from './run-status';
 import { STATUS_KEY } from './search-attributes';
 import { Semaphore } from './semaphore';
+import { RunExtensions } from './run-extensions';
 import { executeAction, type ExecutedAction } from './task-executor';
 import { decideTrigger } from './trigger-rules';
 
@@ -18,6 +20,10 @@ export interface DagRunInput {
   runKey: string;
   /** Queue of this workflow and of tasks without runsOn. */
   taskQueue: string;
+  /** qubinode retry: recorded results of tasks not to run again, by task id. */
+  reuse?: Record<string, TaskStatus>;
+  /** qubinode retry: the run this one retries. */
+  retryOf?: string;
 }
 
 export const statusQuery = wf.defineQuery<DagRunStatus>('status');
@@ -53,8 +59,13 @@ class DagRunner {
   private changed = false;
   private inFlight = 0;
   private readonly launched = new Set<string>();
+  /** Approvals, abort, rollback, notifications (workflows/run-extensions.ts). */
+  readonly ext: RunExtensions;
 
   constructor(private readonly input: DagRunInput) {
+    this.ext = new RunExtensions(input, () => {
+      this.changed = true;
+    });
     this.slots = new Semaphore(input.dag.concurrency);
     for (const task of input.dag.tasks) {
       this.statuses.set(task.id, {
@@ -64,6 +75,10 @@ class DagRunner {
         state: 'pending',
         attempt: 0,
       });
+    }
+    // A retry starts with the reused tasks already done: they are never scheduled.
+    for (const [id, reused] of Object.entries(input.reuse ?? {})) {
+      if (this.statuses.has(id)) this.statuses.set(id, { ...reused, state: 'succeeded', reusedFrom: input.retryOf ?? 'an earlier run' });
     }
   }
 
@@ -82,12 +97,17 @@ class DagRunner {
       progress: { done: tasks.filter((task) => isTerminal(task.state)).length, total: tasks.length },
       tasks,
       ...(this.reason ? { reason: this.reason } : {}),
+      ...this.ext.statusFields(),
     };
   }
 
   async execute(): Promise<DagRunStatus> {
     this.publish();
     const scope = new wf.CancellationScope();
+    this.ext.onAbort((reason) => {
+      this.reason ??= reason;
+      scope.cancel();
+    });
     if (this.input.dag.timeoutMs) {
       const limitMs = this.input.dag.timeoutMs;
       wf.sleep(limitMs).then(
@@ -114,6 +134,7 @@ class DagRunner {
         await this.schedule();
       });
     }
+    await this.ext.afterRun([...this.statuses.values()]);
     return this.finish(cancellation);
   }
 
@@ -248,6 +269,8 @@ class DagRunner {
         onChildStarted: (childRunId) => {
           if (!item) this.update(task.id, { childRunId });
         },
+        approvals: this.ext.approvals,
+        onWaiting: () => this.update(task.id, { state: 'waiting' }),
       });
       return {
         state: 'succeeded',
@@ -261,10 +284,13 @@ class DagRunner {
       const taskError = toTaskError(error);
       const cancelled = wf.isCancellation(error) || taskError.type === 'Cancelled';
       const failureDetails = (error as { cause?: { details?: unknown[] } }).cause?.details?.[0];
+      const endedAt = new Date().toISOString();
+      // Final failure (after retries): its AI analysis starts as a separate workflow; only the start is awaited.
+      if (!cancelled) await startFailureAnalysis({ runId: this.runId, dagId: this.input.dag.catalogId, taskId: task.id, action: task.action, error: taskError, ...(item ? { item: item.index } : {}) });
       return {
         state: cancelled ? 'cancelled' : 'failed',
         attempt: attemptOf(failureDetails) ?? task.retry.maximumAttempts,
-        endedAt: new Date().toISOString(),
+        endedAt,
         error: taskError,
         ...(typeof taskError.details?.logPath === 'string' ? { logPath: taskError.details.logPath } : {}),
       };
@@ -334,5 +360,13 @@ type ItemOutcome = Partial<Pick<ItemStatus, 'state' | 'attempt' | 'outputs' | 'e
 export async function dagRun(input: DagRunInput): Promise<DagRunStatus> {
   const runner = new DagRunner(input);
   wf.setHandler(statusQuery, () => runner.status());
-  return runner.execute();
+  runner.ext.register();
+  try {
+    const status = await runner.execute();
+    await runner.ext.notifyEnd(status);
+    return status;
+  } catch (error) {
+    await runner.ext.notifyEnd(runner.status());
+    throw error;
+  }
 }

@@ -1,1 +1,5 @@
 export { dagRun } from './dag-run';
+export { rollout } from './rollout';
+export { dagRollback } from './rollback-run';
+export { analyzeFailure } from './analyze-failure';
+export { repoPoll, repoSync } from './repo-sync';

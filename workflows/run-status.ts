@@ -1,3 +1,6 @@
+import type { FailureAnalysis } from '../ai/analysis';
+import type { ApprovalRecord, RollbackRecord } from './rollback-status';
+
 /** The state a DAG run reports: through the status query, its result, and the CLI/API. Plain data. */
 
 export const TASK_STATES = ['pending', 'running', 'waiting', 'succeeded', 'failed', 'skipped', 'cancelled'] as const;
@@ -26,6 +29,9 @@ export interface ItemStatus {
   runsOn?: string;
   outputs?: Record<string, unknown>;
   error?: TaskError;
+  /** AI analysis of this failed item (added by the client from its analyzeFailure workflow). */
+  analysis?: FailureAnalysis;
+  analysisPending?: boolean;
 }
 
 export interface TaskStatus {
@@ -46,6 +52,12 @@ export interface TaskStatus {
   runsOn?: string;
   logPath?: string;
   childRunId?: string;
+  /** Set when a retry run took this task's recorded result from an earlier run instead of running it. */
+  reusedFrom?: string;
+  /** AI analysis of this failed task, added by the client from its analyzeFailure workflow once that has ended. */
+  analysis?: FailureAnalysis;
+  /** True while that analysis is still running. */
+  analysisPending?: boolean;
 }
 
 export interface DagRunStatus {
@@ -63,6 +75,12 @@ export interface DagRunStatus {
   tasks: TaskStatus[];
   /** Set when a run ended early: cancelled by a user or timed out. */
   reason?: string;
+  /** Approval gates of this run: who decided, when and why. */
+  approvals?: ApprovalRecord[];
+  /** Compensations run after a failure or an abort. */
+  rollback?: RollbackRecord;
+  /** The run this one retries (qubinode retry). */
+  retryOf?: string;
 }
 
 export function isTerminal(state: TaskState): boolean {

@@ -5,3 +5,5 @@ export const DAG_KEY = defineSearchAttributeKey('QubinodeDag', SearchAttributeTy
 export const REPO_KEY = defineSearchAttributeKey('QubinodeRepo', SearchAttributeType.KEYWORD);
 export const COMMIT_KEY = defineSearchAttributeKey('QubinodeCommit', SearchAttributeType.KEYWORD);
 export const STATUS_KEY = defineSearchAttributeKey('QubinodeStatus', SearchAttributeType.KEYWORD);
+/** Set on a `qubinode retry` run: the workflow id of the run it retries. */
+export const RETRY_OF_KEY = defineSearchAttributeKey('QubinodeRetryOf', SearchAttributeType.KEYWORD);

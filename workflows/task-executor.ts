@@ -4,6 +4,9 @@ import type { ActionInvocation, ActionResult } from '../activities/action-types'
 import type { CompiledDag, CompiledTask } from '../dag-repos/compiler/compiled-dag';
 import { parseDuration } from '../dag-repos/schema/duration';
 import { resolveParams } from '../dag-repos/schema/params';
+import { ApprovalInput } from '../dag-repos/actions/rollout-inputs';
+import { approvalOutcome, type ApprovalGates } from './approvals';
+import type { RolloutProgress } from './rollback-status';
 import { assertNever, type DagRunStatus } from './run-status';
 import { COMMIT_KEY, DAG_KEY, REPO_KEY, STATUS_KEY } from './search-attributes';
 
@@ -19,6 +22,10 @@ export interface TaskInvocation {
   dag: CompiledDag;
   /** Called when a child DAG run starts, with its workflow id. */
   onChildStarted?: (workflowId: string) => void;
+  /** The run's approval gates, for `approval` tasks. */
+  approvals?: ApprovalGates;
+  /** Called when the task starts waiting for a person. */
+  onWaiting?: () => void;
 }
 
 export interface ExecutedAction extends ActionResult {
@@ -99,6 +106,10 @@ export async function executeAction(call: TaskInvocation): Promise<ExecutedActio
       const status = result as DagRunStatus;
       return { outputs: childOutputs(status), summary: `${child.catalogId}: ${status.state}`, attempt: 1 };
     }
+    case 'approval':
+      return { ...(await waitForApproval(call)), attempt: 1 };
+    case 'rollout':
+      return { ...(await runRollout(call)), attempt: 1 };
     default:
       return assertNever(execution);
   }
@@ -111,4 +122,52 @@ function childSearchAttributes(child: CompiledDag): SearchAttributePair[] {
     { key: COMMIT_KEY, value: child.origin.commit },
     { key: STATUS_KEY, value: 'running' },
   ];
+}
+
+async function waitForApproval(call: TaskInvocation): Promise<{ outputs: Record<string, unknown>; summary: string }> {
+  const parsed = ApprovalInput.safeParse(call.inputs);
+  if (!parsed.success) throw wf.ApplicationFailure.nonRetryable(`approval ${call.task.id}: ${parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')}`, 'InvalidActionInput');
+  if (!call.approvals || call.itemIndex !== undefined) throw wf.ApplicationFailure.nonRetryable(`approval ${call.task.id}: approvals cannot run here (not in forEach or compensations)`, 'InvalidActionInput');
+  const { message, approvers, timeout, onTimeout } = parsed.data;
+  call.onWaiting?.();
+  const record = await call.approvals.wait(call.task.id, { ...(message ? { message } : {}), approvers, ...(timeout ? { timeoutMs: parseDuration(timeout) } : {}), onTimeout });
+  return approvalOutcome(record);
+}
+
+/** Starts the `rollout` child workflow for a rollout task; a halted rollout fails the task after rolling back. */
+async function runRollout(call: TaskInvocation): Promise<{ outputs: Record<string, unknown>; summary: string }> {
+  const { task } = call;
+  const step = task.childDag ? call.dag.children[task.childDag] : undefined;
+  if (!step) throw wf.ApplicationFailure.nonRetryable(`rollout ${task.id}: step DAG ${task.childDag ?? '?'} is not part of this run's plan`, 'InvalidActionInput');
+  const itemSuffix = call.itemIndex === undefined ? '' : `.${call.itemIndex}`;
+  const workflowId = `rollout/${call.dag.catalogId}/${call.runKey}.${task.id}${itemSuffix}`;
+  call.onChildStarted?.(workflowId);
+  const progress = (await wf.executeChild('rollout', {
+    workflowId,
+    taskQueue: call.taskQueue,
+    args: [{ taskId: task.id, parentRunKey: `${call.runKey}${itemSuffix}`, step, with: call.inputs, taskQueue: call.taskQueue }],
+    cancellationType: wf.ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED,
+    parentClosePolicy: wf.ParentClosePolicy.REQUEST_CANCEL,
+    staticSummary: `rollout of ${step.catalogId} (called by ${call.dag.catalogId} task ${task.id})`,
+    typedSearchAttributes: [
+      { key: DAG_KEY, value: call.dag.catalogId },
+      { key: STATUS_KEY, value: 'running' },
+    ],
+  })) as RolloutProgress;
+  const names = (state: string): string[] => progress.targets.filter((target) => target.state === state).map((target) => target.name);
+  const outputs = {
+    rolloutId: progress.rolloutId,
+    state: progress.state,
+    updated: names('updated'),
+    rolledBack: names('rolled-back'),
+    untouched: names('pending'),
+    ...(progress.rollback ? { rollback: progress.rollback } : {}),
+  };
+  if (progress.state === 'succeeded') return { outputs, summary: `${progress.strategy}: ${outputs.updated.length}/${progress.targets.length} targets updated` };
+  throw wf.ApplicationFailure.create({
+    type: 'RolloutHalted',
+    nonRetryable: true,
+    message: `rollout halted (${progress.rollback?.trigger ?? '?'}: ${progress.rollback?.reason ?? ''}); rolled back ${outputs.rolledBack.join(', ') || 'nothing'}; untouched ${outputs.untouched.join(', ') || 'none'}`,
+    details: [outputs],
+  });
 }

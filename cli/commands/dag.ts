@@ -23,17 +23,17 @@ function validatePath(context: CliContext, target: string): ValidationOutcome[] 
     const catalog = LocalCatalog.load([{ repo: path.basename(path.resolve(target)), dir: target }], context.registry);
     return catalog.list().map((entry) => ({ path: path.join(target, entry.path), id: entry.id, valid: entry.valid, diagnostics: entry.diagnostics.map((d) => ({ ...d, file: path.join(target, d.file) })) }));
   }
-  const result = checkDagPath(target, { ...context.catalog().compileContext(), registry: context.registry });
+  const result = checkDagPath(target, { ...context.localCatalog().compileContext(), registry: context.registry });
   return [{ path: target, ...(result.dag ? { id: result.dag.id } : {}), valid: result.dag !== undefined, diagnostics: result.diagnostics }];
 }
 
-function findDag(context: CliContext, ref: string): CompiledDag {
+async function findDag(context: CliContext, ref: string): Promise<CompiledDag> {
   if (looksLikePath(ref)) {
-    const result = checkDagPath(ref, { ...context.catalog().compileContext(), registry: context.registry });
+    const result = checkDagPath(ref, { ...context.localCatalog().compileContext(), registry: context.registry });
     if (!result.dag) throw new DagValidationError(result.diagnostics);
     return result.dag;
   }
-  const entry = context.catalog().get(ref);
+  const entry = (await context.catalog()).get(ref);
   if (!entry.dag) throw new DagValidationError(entry.diagnostics);
   return entry.dag;
 }
@@ -76,8 +76,8 @@ export function registerDagCommands(program: Command, context: CliContext): void
     .command('list')
     .description('List the DAG catalog')
     .option('--json', 'print as JSON')
-    .action((options: { json?: boolean }) => {
-      const entries = context.catalog().list();
+    .action(async (options: { json?: boolean }) => {
+      const entries = (await context.catalog()).list();
       if (options.json) {
         console.log(JSON.stringify(entries.map(({ dag: compiled, ...entry }) => ({ ...entry, tasks: compiled?.tasks.length ?? 0, params: compiled?.params ?? {} })), null, 2));
         return;
@@ -90,8 +90,8 @@ export function registerDagCommands(program: Command, context: CliContext): void
     .description('Show one DAG: source, params and tasks')
     .argument('<dag>', 'catalog id (e.g. examples/hello) or a DAG file path')
     .option('--json', 'print the compiled DAG as JSON')
-    .action((ref: string, options: { json?: boolean }) => {
-      const compiled = findDag(context, ref);
+    .action(async (ref: string, options: { json?: boolean }) => {
+      const compiled = await findDag(context, ref);
       if (options.json) {
         console.log(JSON.stringify(compiled, null, 2));
         return;
@@ -121,8 +121,8 @@ export function registerDagCommands(program: Command, context: CliContext): void
     .argument('<dag>', 'catalog id or a DAG file path')
     .option('--mermaid', 'only the Mermaid source')
     .option('--text', 'only the text form')
-    .action((ref: string, options: { mermaid?: boolean; text?: boolean }) => {
-      const compiled = findDag(context, ref);
+    .action(async (ref: string, options: { mermaid?: boolean; text?: boolean }) => {
+      const compiled = await findDag(context, ref);
       const both = !options.mermaid && !options.text;
       if (options.text || both) console.log(renderGraphText(compiled));
       if (both) console.log('');

@@ -2,13 +2,15 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { runLogFiles, readFrom } from '../../client/logs';
 import { prepareRun } from '../../client/prepare-run';
+import { looksLikePath } from '../../dag-repos/catalog/dag-file';
 import { normaliseRunId } from '../../client/run-ids';
+import { waitForAnalyses } from '../../client/analysis';
 import { cancelRun, getRunStatus, listRuns, startRun } from '../../client/runs';
 import { runUrl } from '../../client/ui-links';
 import type { CompiledDag } from '../../dag-repos/compiler/compiled-dag';
 import type { DagRunStatus } from '../../workflows/run-status';
 import { CliError, type CliContext } from '../context';
-import { durationBetween, runHeader, runJson, stateIcon, table, taskTable } from '../output';
+import { analysisText, durationBetween, runHeader, runJson, stateIcon, table, taskTable } from '../output';
 
 function collectParam(value: string, previous: Record<string, string>): Record<string, string> {
   const eq = value.indexOf('=');
@@ -91,7 +93,7 @@ export function registerRunCommands(program: Command, context: CliContext): void
     .option('--json', 'print the run as JSON')
     .action(async (ref: string, options: { param: Record<string, string>; paramsFile?: string; key?: string; wait?: boolean; json?: boolean }) => {
       const given = { ...(options.paramsFile ? readParamsFile(options.paramsFile) : {}), ...options.param };
-      const prepared = prepareRun(context.catalog(), context.registry, ref, given, { fromStrings: true });
+      const prepared = prepareRun(looksLikePath(ref) ? context.localCatalog() : await context.catalog(), context.registry, ref, given, { fromStrings: true });
       const { client } = await context.temporal();
       const started = await startRun(client, { ...prepared, taskQueue: context.config.taskQueue, ...(options.key ? { runKey: options.key } : {}) });
       const url = runUrl(context.config.temporal, started.runId);
@@ -104,9 +106,11 @@ export function registerRunCommands(program: Command, context: CliContext): void
         if (options.json) console.log(JSON.stringify({ ...runJson(pendingStatus(started.runId, started.runKey, prepared.dag)), url }, null, 2));
         return;
       }
-      const final = await followRun(context, started.runId, Boolean(options.json));
+      const { client: waitClient } = await context.temporal();
+      // The AI analysis of a failure comes a few seconds after the run ends; wait for it, bounded.
+      const final = await waitForAnalyses(() => getRunStatus(waitClient, started.runId), await followRun(context, started.runId, Boolean(options.json)), context.config.ai.timeoutMs + 15_000);
       if (options.json) console.log(JSON.stringify({ ...runJson(final), url }, null, 2));
-      else console.log(`\n${runHeader(final)}\n\n${taskTable(final)}`);
+      else console.log([`\n${runHeader(final)}\n\n${taskTable(final)}`, ...final.tasks.map(analysisText).filter(Boolean)].join('\n\n'));
       if (final.state !== 'succeeded') process.exitCode = 1;
     });
 
@@ -144,6 +148,7 @@ export function registerRunCommands(program: Command, context: CliContext): void
           const tail = [details.stderrTail, details.stdoutTail].find((text) => typeof text === 'string' && text.trim() !== '');
           if (tail) console.log(`\n${task.id} output (tail):\n${String(tail).trimEnd().split('\n').slice(-10).map((line) => `  ${line}`).join('\n')}`);
         }
+        for (const text of status.tasks.map(analysisText).filter(Boolean)) console.log(`\n${text}`);
       }
     });
 

@@ -17,7 +17,8 @@ export function registerServiceCommands(program: Command, context: CliContext): 
       const server = await ensureTemporalServer(config, logger);
       const temporal = await context.temporal();
       await registerSearchAttributes(temporal.connection, config.temporal.namespace);
-      const { worker, connection } = await createQubinodeWorker({ config, logger });
+      const running = await createQubinodeWorker({ config, logger });
+      const { worker } = running;
       let api: ReturnType<typeof buildApiServer> | undefined;
       let tokenSource = '';
       if (options.api) {
@@ -26,7 +27,7 @@ export function registerServiceCommands(program: Command, context: CliContext): 
         api = buildApiServer({ config, logger, client: temporal.client, registry: context.registry, token });
         await api.listen({ host: config.api.host, port: config.api.port });
       }
-      const entries = context.catalog().list();
+      const entries = (await context.catalog()).list();
       const invalid = entries.filter((entry) => !entry.valid);
       console.log(`Qubinode Navigator is up.
   Temporal      ${server.address}${server.owned ? ' (dev server started here; data in .data/temporal)' : ' (reused)'}
@@ -41,7 +42,7 @@ Ctrl-C stops everything.`);
         await worker.run();
       } finally {
         await api?.close();
-        await connection.close();
+        await running.close();
         await context.close();
         await server.stop();
         console.log('stopped');
@@ -54,7 +55,7 @@ Ctrl-C stops everything.`);
     .option('--queue <name>', 'task queue to poll (default: QUBINODE_TASK_QUEUE)')
     .option('--activities-only', 'do not run workflows on this queue')
     .action(async (options: { queue?: string; activitiesOnly?: boolean }) => {
-      const { worker, connection } = await createQubinodeWorker({
+      const running = await createQubinodeWorker({
         config: context.config,
         logger: context.logger,
         ...(options.queue ? { taskQueue: options.queue } : {}),
@@ -62,9 +63,9 @@ Ctrl-C stops everything.`);
       });
       console.log(`worker polling "${options.queue ?? context.config.taskQueue}"; Ctrl-C stops it`);
       try {
-        await worker.run();
+        await running.worker.run();
       } finally {
-        await connection.close();
+        await running.close();
       }
     });
 

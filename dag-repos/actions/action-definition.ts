@@ -4,7 +4,9 @@ import type { z } from 'zod';
 export type ActionExecution =
   | { kind: 'activity'; activity: string }
   | { kind: 'timer' }
-  | { kind: 'child-dag' };
+  | { kind: 'child-dag' }
+  | { kind: 'approval' }
+  | { kind: 'rollout' };
 
 export interface ActionDefinition {
   name: string;

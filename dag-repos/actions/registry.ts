@@ -1,6 +1,8 @@
 import { COMMON_NON_RETRYABLE, type ActionDefinition } from './action-definition';
 import { DagCallInput, NoopInput, SleepInput } from './builtin-inputs';
 import { HttpCheckInput } from './http-check-input';
+import { INFRA_ACTIONS } from './infra-actions';
+import { ROLLOUT_ACTIONS } from './rollout-actions';
 import { ShellInput } from './shell-input';
 
 const CORE_ACTIONS: readonly ActionDefinition[] = [
@@ -52,7 +54,7 @@ const CORE_ACTIONS: readonly ActionDefinition[] = [
  * Every action a DAG may use. Each family of actions (core here; infrastructure, rollout, AI in
  * their own modules) contributes its list.
  */
-export const BUILTIN_ACTIONS: readonly ActionDefinition[] = [...CORE_ACTIONS];
+export const BUILTIN_ACTIONS: readonly ActionDefinition[] = [...CORE_ACTIONS, ...ROLLOUT_ACTIONS, ...INFRA_ACTIONS];
 
 export type { ActionDefinition, ActionExecution } from './action-definition';
 

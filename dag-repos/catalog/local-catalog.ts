@@ -35,19 +35,21 @@ export class UnknownDagError extends Error {
 
 const DAG_FILE = /\.ya?ml$/i;
 
+/** YAML files below `dir`, sorted; `recursive` walks sub-folders too. */
+export function yamlFilesUnder(dir: string, recursive = true): string[] {
+  return readdirSync(dir, { withFileTypes: true })
+    .sort((a, b) => a.name.localeCompare(b.name))
+    .flatMap((entry) => {
+      const full = path.join(dir, entry.name);
+      if (entry.isDirectory()) return recursive ? yamlFilesUnder(full, true) : [];
+      return entry.isFile() && DAG_FILE.test(entry.name) ? [full] : [];
+    });
+}
+
 /** DAG files of a repository: everything under `dags/` when it exists, else the YAML files at its top level. */
 export function dagFilesIn(dir: string): string[] {
   const dagsDir = path.join(dir, 'dags');
-  const base = existsSync(dagsDir) && statSync(dagsDir).isDirectory() ? dagsDir : dir;
-  const walk = (current: string, recurse: boolean): string[] =>
-    readdirSync(current, { withFileTypes: true })
-      .sort((a, b) => a.name.localeCompare(b.name))
-      .flatMap((entry) => {
-        const full = path.join(current, entry.name);
-        if (entry.isDirectory()) return recurse ? walk(full, true) : [];
-        return entry.isFile() && DAG_FILE.test(entry.name) ? [full] : [];
-      });
-  return walk(base, base === dagsDir);
+  return existsSync(dagsDir) && statSync(dagsDir).isDirectory() ? yamlFilesUnder(dagsDir) : yamlFilesUnder(dir, false);
 }
 
 function readId(text: string): string | undefined {

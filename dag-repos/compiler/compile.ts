@@ -150,7 +150,8 @@ function compileChildDag(
 ): string | undefined {
   // Params given as one expression are checked when the task runs; the called DAG must still be pinned now.
   const templatedParams = isTemplated(task.with.params);
-  const call = DagCallInput.safeParse(templatedParams ? { ...task.with, params: {} } : task.with);
+  const callWith = { dag: task.with.dag, ...(task.with.params === undefined ? {} : { params: task.with.params }) };
+  const call = DagCallInput.safeParse(templatedParams ? { ...callWith, params: {} } : callWith);
   if (!call.success || isTemplated(call.data.dag)) {
     if (call.success) report.add('sub-dag', ['tasks', index, 'with', 'dag'], 'the called DAG must be named literally, not by an expression, so the run can be pinned');
     return undefined;
@@ -227,7 +228,8 @@ export function checkDagFile(file: DagFile, context: CompileContext, stack: read
     const compensate = task.compensate ? compileCall(report, context.registry, task.compensate.uses, task.compensate.with, [...at, 'compensate']) : undefined;
     const ancestors = graphSound ? ancestorsOf(task.id, spec.tasks) : new Set(spec.tasks.map((t) => t.id));
     checkExpressions(report, task, index, { params: Object.keys(spec.params), ancestors, allTasks: spec.tasks.map((t) => t.id) });
-    const childDag = call?.execution.kind === 'child-dag' ? compileChildDag(report, file, context, [...stack, `${file.repo}/${spec.id}`], task, index, children) : undefined;
+    // A rollout runs its `with.dag` once per target, so that DAG is pinned like a `uses: dag` call.
+    const childDag = call?.execution.kind === 'child-dag' || call?.execution.kind === 'rollout' ? compileChildDag(report, file, context, [...stack, `${file.repo}/${spec.id}`], task, index, children) : undefined;
     if (!call) return;
     compiledTasks.set(task.id, {
       ...call,
@@ -256,6 +258,9 @@ export function checkDagFile(file: DagFile, context: CompileContext, stack: read
     concurrency: spec.concurrency,
     ...(spec.timeout ? { timeoutMs: parseDuration(spec.timeout) } : {}),
     labels: spec.labels,
+    ...(spec.on ? { triggers: spec.on } : {}),
+    ...(spec.rollback ? { rollback: spec.rollback } : {}),
+    ...(spec.notify ? { notify: spec.notify } : {}),
     children,
   };
   return { dag, spec, diagnostics: [] };

@@ -1,5 +1,7 @@
 import type { ActionExecution } from '../actions/registry';
 import type { ParamSpec, TriggerRule } from '../schema/dag-spec';
+import type { DagTriggers } from '../schema/triggers';
+import type { NotifyChannel, RollbackMode } from '../schema/rollback-notify';
 
 /**
  * What the dagRun workflow receives: a checked, self-contained plan pinned to one commit.
@@ -43,6 +45,8 @@ export interface DagOrigin {
   /** Path of the DAG file inside its repository. */
   path: string;
   commit: string;
+  /** Where the repository is fetched from, for DAGs synced from Git (workers check the commit out by SHA). */
+  url?: string;
 }
 
 export interface CompiledDag {
@@ -57,6 +61,11 @@ export interface CompiledDag {
   concurrency: number;
   timeoutMs?: number;
   labels: Record<string, string>;
+  /** Pushes, schedules and webhooks that start this DAG. */
+  triggers?: DagTriggers;
+  /** What a failed or aborted run does with `compensate` actions (absent: none). */
+  rollback?: RollbackMode;
+  notify?: NotifyChannel[];
   /** Sub-DAGs called with `uses: dag`, compiled and pinned with this one. */
   children: Record<string, CompiledDag>;
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { durationError } from './duration';
 import { DagTriggers, SecurityAllow } from './triggers';
+import { NotifySpec, RollbackMode } from './rollback-notify';
 
 /** The DAG file format, version 1. This schema is both the TypeScript type and the validator. */
 
@@ -117,6 +118,8 @@ export const DagSpec = z
     timeout: Duration.optional().describe('Limit of the whole run.'),
     labels: z.record(z.string(), z.string()).default({}),
     on: DagTriggers.optional().describe('Pushes, schedules and webhooks that start this DAG.'),
+    rollback: RollbackMode.optional(),
+    notify: NotifySpec.optional(),
   })
   .strict();
 export type DagSpec = z.infer<typeof DagSpec>;

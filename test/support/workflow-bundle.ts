@@ -1,34 +1,46 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { PROJECT_ROOT } from '../../config/config';
 
-const BUNDLE_PATH = path.join(PROJECT_ROOT, '.data', 'test', 'workflow-bundle.js');
+/** Folders whose sources can end up in the workflow bundle. */
+const BUNDLED_SOURCES = ['workflows', 'dag-repos', 'activities', 'bench'];
 
-function newestSource(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+function sourceFiles(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
     const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) newest = Math.max(newest, newestSource(full));
-    else if (entry.name.endsWith('.ts')) newest = Math.max(newest, statSync(full).mtimeMs);
+    if (entry.isDirectory()) return entry.name === 'examples' ? [] : sourceFiles(full);
+    return entry.name.endsWith('.ts') && !entry.name.endsWith('.test.ts') ? [full] : [];
+  });
+}
+
+/** Content hash of everything the bundle may include: a changed source always means a new bundle. */
+function sourceHash(workflowsPath: string): string {
+  const hash = createHash('sha256').update(workflowsPath);
+  for (const file of BUNDLED_SOURCES.flatMap((dir) => sourceFiles(path.join(PROJECT_ROOT, dir))).sort()) {
+    hash.update(file).update(readFileSync(file));
   }
-  return newest;
+  return hash.digest('hex').slice(0, 16);
 }
 
 /**
- * The workflow bundle for tests, built once and reused by every test file (bundling takes seconds);
- * rebuilt when any workflow-side source changed.
+ * The workflow bundle for tests, built once per source state and reused by every test file
+ * (bundling takes seconds).
  */
 export async function testWorkflowBundle(workflowsPath = path.join(PROJECT_ROOT, 'workflows', 'index.ts')): Promise<{ code: string }> {
-  const target = workflowsPath.endsWith(path.join('workflows', 'index.ts')) ? BUNDLE_PATH : `${BUNDLE_PATH}.${path.basename(path.dirname(workflowsPath))}.js`;
-  const sources = Math.max(newestSource(path.join(PROJECT_ROOT, 'workflows')), newestSource(path.join(PROJECT_ROOT, 'dag-repos')), newestSource(path.dirname(workflowsPath)));
-  if (existsSync(target) && statSync(target).mtimeMs > sources) return { code: readFileSync(target, 'utf8') };
-  const { code } = await bundleWorkflowCode({ workflowsPath, logger: { info: () => undefined, warn: () => undefined, error: console.error, debug: () => undefined, trace: () => undefined, log: () => undefined } });
+  const target = path.join(PROJECT_ROOT, '.data', 'test', `workflow-bundle-${sourceHash(workflowsPath)}.js`);
+  if (existsSync(target)) return { code: readFileSync(target, 'utf8') };
+  const quiet = () => undefined;
+  const { code } = await bundleWorkflowCode({ workflowsPath, logger: { info: quiet, warn: quiet, error: console.error, debug: quiet, trace: quiet, log: quiet } });
   mkdirSync(path.dirname(target), { recursive: true });
-  writeFileSync(target, code);
+  const staging = `${target}.${process.pid}.tmp`;
+  writeFileSync(staging, code);
+  renameSync(staging, target);
   return { code };
 }
 
 if (require.main === module) {
-  void testWorkflowBundle().then(() => console.log(`workflow bundle ready: ${BUNDLE_PATH}`));
+  void testWorkflowBundle().then(() => console.log('workflow bundle ready'));
 }

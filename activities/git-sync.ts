@@ -1,0 +1,101 @@
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import * as path from 'node:path';
+import { Context } from '@temporalio/activity';
+import type { ActionRegistry } from '../dag-repos/actions/registry';
+import { yamlFilesUnder } from '../dag-repos/catalog/local-catalog';
+import { checkDagFile, type DagFile } from '../dag-repos/compiler/compile';
+import type { CompiledDag } from '../dag-repos/compiler/compiled-dag';
+import { formatDiagnostic } from '../dag-repos/compiler/diagnostics';
+import type { RepoConfig } from '../dag-repos/git/repo-config';
+import type { FileProblem, SyncOutcome } from '../dag-repos/git/sync-types';
+import { blockingFindings, formatFinding, scanDagText, scanRepositoryTree, type Finding } from '../dag-repos/security/scanner';
+import { gitCredentialEnv } from './git/credentials';
+import type { GitCache } from './git/git-cache';
+
+export interface GitSyncDeps {
+  cache: GitCache;
+  registry: ActionRegistry;
+}
+
+export interface SyncRequest {
+  config: RepoConfig;
+  /** The commit currently live, if any. */
+  activeCommit?: string;
+}
+
+function readId(text: string): string | undefined {
+  return /^id:\s*["']?([A-Za-z0-9._-]+)/m.exec(text)?.[1];
+}
+
+/** Reads, compiles and scans every DAG file of a checked-out commit. */
+export function checkCommitTree(root: string, config: RepoConfig, commit: string, registry: ActionRegistry): { dags: CompiledDag[]; errors: FileProblem[]; findings: Finding[] } {
+  const findings = scanRepositoryTree(root);
+  const dagDir = path.join(root, config.path);
+  if (!existsSync(dagDir) || !statSync(dagDir).isDirectory()) {
+    return { dags: [], errors: [{ file: config.path, problems: [`${config.path}/: no such folder at this commit (set --path to the folder holding the DAG files)`] }], findings };
+  }
+  const files = new Map<string, DagFile>();
+  for (const absolute of yamlFilesUnder(dagDir)) {
+    const text = readFileSync(absolute, 'utf8');
+    const file: DagFile = { repo: config.name, path: path.relative(root, absolute), commit, text };
+    files.set(`${config.name}/${readId(text) ?? file.path}`, file);
+  }
+  const context = { registry, resolveDag: (ref: string) => files.get(ref) };
+  const dags: CompiledDag[] = [];
+  const errors: FileProblem[] = [];
+  for (const file of files.values()) {
+    const result = checkDagFile(file, context);
+    findings.push(...scanDagText(file, result.spec));
+    if (result.dag) dags.push({ ...result.dag, origin: { ...result.dag.origin, url: config.url } });
+    else errors.push({ file: file.path, problems: result.diagnostics.map(formatDiagnostic) });
+  }
+  const ids = new Map<string, string>();
+  for (const dag of dags) {
+    const other = ids.get(dag.catalogId);
+    if (other) errors.push({ file: dag.origin.path, problems: [`${dag.origin.path}: DAG id "${dag.id}" is also used by ${other}`] });
+    ids.set(dag.catalogId, dag.origin.path);
+  }
+  return { dags, errors, findings };
+}
+
+/** The `syncRepository` activity: fetch, pin the branch's commit, materialise it, validate and scan every DAG. */
+export function createGitSyncActivities(deps: GitSyncDeps) {
+  return {
+    async syncRepository(request: SyncRequest): Promise<SyncOutcome> {
+      const started = Date.now();
+      const { config } = request;
+      const heartbeat = (stage: string): void => Context.current().heartbeat({ stage });
+      heartbeat('fetch');
+      const mirror = await deps.cache.fetch(config.url, gitCredentialEnv(config));
+      const commit = await deps.cache.branchCommit(mirror, config.branch);
+      const base = { branch: config.branch, dags: [], errors: [], findings: [], changedPaths: [] };
+      if (!commit) {
+        return { ...base, state: 'rejected', commit: '', message: `branch "${config.branch}" does not exist (deleted?); the last good commit stays live`, durationMs: Date.now() - started };
+      }
+      if (commit === request.activeCommit) {
+        return { ...base, state: 'unchanged', commit, message: `already at ${commit.slice(0, 12)}`, durationMs: Date.now() - started };
+      }
+      heartbeat('materialise');
+      const root = await deps.cache.materialise(mirror, commit);
+      heartbeat('validate');
+      const { dags, errors, findings } = checkCommitTree(root, config, commit, deps.registry);
+      const changed = request.activeCommit ? await deps.cache.changedPaths(mirror, request.activeCommit, commit) : undefined;
+      const blocking = blockingFindings(findings);
+      const rejected = errors.length > 0 || blocking.length > 0;
+      const message = rejected
+        ? `commit ${commit.slice(0, 12)} rejected: ${errors.length} invalid file(s), ${blocking.length} blocking security finding(s)${blocking[0] ? `; first: ${formatFinding(blocking[0])}` : errors[0] ? `; first: ${errors[0].problems[0] ?? ''}` : ''}`
+        : `commit ${commit.slice(0, 12)} accepted: ${dags.length} DAG(s)`;
+      return {
+        state: rejected ? 'rejected' : 'accepted',
+        commit,
+        branch: config.branch,
+        message,
+        dags: rejected ? [] : dags,
+        errors,
+        findings,
+        changedPaths: changed ?? dags.map((dag) => dag.origin.path),
+        durationMs: Date.now() - started,
+      };
+    },
+  };
+}

@@ -1,0 +1,68 @@
+import type { Logger } from 'pino';
+import type { NotifyChannel } from '../dag-repos/schema/rollback-notify';
+import type { NotifyRequest } from './notify-types';
+import { createRedactor } from './redact';
+import { resolveSecretRefs } from './secret-refs';
+
+export interface NotifyActivityDeps {
+  logger?: Logger;
+  /** Per request; small so a dead endpoint cannot hold up a run. */
+  timeoutMs?: number;
+}
+
+const TITLES: Record<NotifyRequest['event'], string> = { failure: 'run failed', approval: 'approval needed', success: 'run succeeded' };
+
+async function post(url: string, body: unknown, timeoutMs: number): Promise<void> {
+  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(timeoutMs) });
+  if (!response.ok) throw new Error(`HTTP ${response.status}`);
+}
+
+async function sendOne(resolved: NotifyChannel, request: NotifyRequest, timeoutMs: number): Promise<void> {
+  const { channels: _channels, ...facts } = request;
+  switch (resolved.type) {
+    case 'webhook':
+      return post(resolved.url, { source: 'qubinode', ...facts, title: TITLES[request.event] }, timeoutMs);
+    case 'slack':
+      return post(resolved.url, { text: `*${TITLES[request.event]}* — ${request.text}` }, timeoutMs);
+    case 'email': {
+      const nodemailer = await import('nodemailer');
+      const transport = nodemailer.createTransport(resolved.smtp, { connectionTimeout: timeoutMs, greetingTimeout: timeoutMs, socketTimeout: timeoutMs });
+      try {
+        await transport.sendMail({ from: resolved.from, to: resolved.to, subject: `[qubinode] ${request.dagId}: ${TITLES[request.event]}`, text: `${request.text}\n\nrun: ${request.runId}\n${JSON.stringify(request.details ?? {}, null, 2)}\n` });
+      } finally {
+        transport.close();
+      }
+      return;
+    }
+    default: {
+      const never: never = resolved;
+      throw new Error(`unknown channel ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+/** `notify` activity: sends one run event to each channel. Never fails: a channel that cannot be reached is reported, not thrown. */
+export function createNotifyActivities(deps: NotifyActivityDeps = {}) {
+  const timeoutMs = deps.timeoutMs ?? 10_000;
+  return {
+    async notify(request: NotifyRequest): Promise<{ sent: number; failed: string[] }> {
+      const failed: string[] = [];
+      let sent = 0;
+      for (const channel of request.channels) {
+        let redact = (text: string): string => text;
+        try {
+          const { value: resolved, secrets } = resolveSecretRefs(channel);
+          // Webhook URLs and SMTP URLs often hold tokens or passwords: never echo them.
+          redact = createRedactor([...secrets, resolved.type === 'email' ? resolved.smtp : resolved.url]);
+          await sendOne(resolved, request, timeoutMs);
+          sent += 1;
+        } catch (error) {
+          const message = redact((error as Error).message);
+          failed.push(`${channel.type}: ${message}`);
+          deps.logger?.warn({ channel: channel.type, event: request.event, runId: request.runId, error: message }, 'notification failed');
+        }
+      }
+      return { sent, failed };
+    },
+  };
+}

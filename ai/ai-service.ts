@@ -1,0 +1,108 @@
+import * as path from 'node:path';
+import type { AiConfig } from '../config/config';
+import { failureText, type FailureAnalysis, type FailureFacts } from './analysis';
+import { KnowledgeIndex, type SearchHit, type UpdateReport } from './knowledge-index';
+import { analyseWithModel, referencesOf } from './llm-analyser';
+import { ModelRuntime } from './model-runtime';
+import { analyseWithRules, classifyFailure } from './rules-analyser';
+import { collectSources, type SourceRoots } from './sources';
+import { EmbeddedVectorStore, QdrantVectorStore, type VectorStore } from './vector-store';
+
+export interface AiServiceOptions {
+  config: AiConfig;
+  /** What the knowledge index is built from. */
+  roots: SourceRoots;
+  /** Skip re-scanning sources if the last scan is younger than this (analyses come in bursts). */
+  refreshIntervalMs?: number;
+}
+
+export interface AiStatus {
+  analysis: AiConfig['analysis'];
+  model: { configured: string; loaded: boolean };
+  index: { files: number; chunks: number; lexical: 'minisearch-bm25'; vectors: VectorStore['kind'] | 'none'; vectorCount: number; storeDir: string };
+}
+
+/**
+ * The AI side of one process (a worker or a CLI command): one model runtime, one knowledge index.
+ * Built once by the activity factory and shared by every analysis the worker runs.
+ */
+export class AiService {
+  readonly runtime: ModelRuntime;
+  private indexPromise: Promise<KnowledgeIndex> | undefined;
+  private lastRefresh = 0;
+  private readonly vectors: VectorStore | undefined;
+
+  constructor(private readonly options: AiServiceOptions) {
+    const { config } = options;
+    this.runtime = new ModelRuntime({ ...(config.model ? { model: config.model } : {}), modelsDir: config.modelsDir, threads: config.threads, contextSize: config.contextSize });
+    this.vectors = !config.vectors ? undefined : config.qdrant ? new QdrantVectorStore(config.qdrant) : new EmbeddedVectorStore(path.join(config.storeDir, 'vectors.json'));
+  }
+
+  get config(): AiConfig {
+    return this.options.config;
+  }
+
+  /** The index, refreshed from its sources (only changed files are re-chunked) unless refreshed a moment ago. */
+  async index(options: { refresh?: boolean } = {}): Promise<KnowledgeIndex> {
+    this.indexPromise ??= Promise.resolve(
+      new KnowledgeIndex({ storeDir: this.options.config.storeDir, ...(this.vectors ? { vectors: this.vectors, embed: (texts) => this.runtime.embed(texts) } : {}) }),
+    );
+    const index = await this.indexPromise;
+    const due = Date.now() - this.lastRefresh > (this.options.refreshIntervalMs ?? 60_000);
+    if (options.refresh ?? due) await this.updateIndex();
+    return index;
+  }
+
+  /** Re-indexes changed sources; `rebuild` starts from nothing. */
+  async updateIndex(options: { rebuild?: boolean } = {}): Promise<UpdateReport> {
+    this.lastRefresh = Date.now();
+    const index = await this.index({ refresh: false });
+    if (options.rebuild && this.vectors instanceof QdrantVectorStore) await this.vectors.drop();
+    return index.update(await collectSources(this.options.roots), options);
+  }
+
+  async search(query: string, limit: number): Promise<SearchHit[]> {
+    const index = await this.index();
+    return index.search(query, limit);
+  }
+
+  /**
+   * Analyses one failure: retrieval, then the model within the time limit, else the rules. Never
+   * throws for a model problem: a missing model, a timeout or invalid output all give the rules' answer.
+   */
+  async analyse(facts: FailureFacts, options: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<FailureAnalysis> {
+    const started = Date.now();
+    const hits = await this.retrieve(facts).catch(() => [] as SearchHit[]);
+    if (this.options.config.analysis !== 'model') return { ...analyseWithRules(facts, referencesOf(hits.slice(0, 3)), `QUBINODE_AI_ANALYSIS=${this.options.config.analysis}`), elapsedMs: Date.now() - started };
+    const limit = options.timeoutMs ?? this.options.config.timeoutMs;
+    const timeout = AbortSignal.timeout(Math.max(1, limit - (Date.now() - started)));
+    const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
+    try {
+      return await analyseWithModel(this.runtime, facts, hits.slice(0, 4), signal);
+    } catch (error) {
+      options.signal?.throwIfAborted();
+      const reason = timeout.aborted ? `model did not answer within ${limit}ms` : `${(error as Error).name}: ${(error as Error).message}`;
+      return { ...analyseWithRules(facts, referencesOf(hits.slice(0, 3)), reason), elapsedMs: Date.now() - started };
+    }
+  }
+
+  /** Doc chunks relevant to a failure: searched by the error text and the category the rules see. */
+  private async retrieve(facts: FailureFacts): Promise<SearchHit[]> {
+    const category = classifyFailure(facts)?.pattern;
+    const query = [facts.action, facts.errorType, category?.summary ?? '', failureText(facts).slice(-600)].join(' ');
+    return this.search(query, 5);
+  }
+
+  async status(): Promise<AiStatus> {
+    const index = await this.index({ refresh: false });
+    return {
+      analysis: this.options.config.analysis,
+      model: { configured: this.options.config.model ?? `auto (Granite 4.0 Micro in ${this.options.config.modelsDir}, else the test model)`, loaded: this.runtime.isLoaded() },
+      index: { ...index.size(), lexical: 'minisearch-bm25', vectors: index.vectorBackend, vectorCount: (await this.vectors?.count()) ?? 0, storeDir: this.options.config.storeDir },
+    };
+  }
+
+  async dispose(): Promise<void> {
+    await this.runtime.dispose();
+  }
+}

@@ -1,0 +1,138 @@
+import * as path from 'node:path';
+import type { ChatSessionModelFunctions, Llama, LlamaContext, LlamaEmbeddingContext, LlamaGrammar, LlamaModel } from 'node-llama-cpp' with { 'resolution-mode': 'import' };
+import { resolveModelPath } from './model-path';
+
+export interface ModelRuntimeSettings {
+  /** QUBINODE_AI_MODEL, unresolved; see resolveModelPath. */
+  model?: string;
+  modelsDir: string;
+  /** CPU threads for generation; 0 lets llama.cpp use every core. */
+  threads: number;
+  contextSize: number;
+}
+
+interface Loaded {
+  llama: Llama;
+  model: LlamaModel;
+  context: LlamaContext;
+  file: string;
+}
+
+export class ModelUnavailableError extends Error {
+  override readonly name = 'ModelUnavailableError';
+}
+
+/**
+ * One GGUF model per process, loaded on first use and shared by every analysis. Generations are
+ * serialised: a 2-core host gains nothing from two at once, and one context sequence keeps memory flat.
+ */
+export class ModelRuntime {
+  private loading: Promise<Loaded> | undefined;
+  private embedding: Promise<LlamaEmbeddingContext> | undefined;
+  private readonly grammars = new Map<string, Promise<LlamaGrammar>>();
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(readonly settings: ModelRuntimeSettings) {}
+
+  /** Loads the model if not yet loaded; rejects with ModelUnavailableError when there is none. */
+  load(): Promise<Loaded> {
+    this.loading ??= this.doLoad().catch((error: unknown) => {
+      this.loading = undefined;
+      throw error instanceof ModelUnavailableError ? error : new ModelUnavailableError(`cannot load the AI model: ${(error as Error).message}`);
+    });
+    return this.loading;
+  }
+
+  isLoaded(): boolean {
+    return this.loading !== undefined;
+  }
+
+  private async doLoad(): Promise<Loaded> {
+    const file = await resolveModelPath(this.settings.model, this.settings.modelsDir);
+    if (!file) throw new ModelUnavailableError(`no AI model: set QUBINODE_AI_MODEL to a GGUF file, or put a Granite 4.0 Micro GGUF in ${this.settings.modelsDir}`);
+    const { getLlama, LlamaLogLevel } = await import('node-llama-cpp');
+    // Never download or compile anything at run time: use the prebuilt CPU binary shipped in the npm package.
+    const llama = await getLlama({ gpu: false, build: 'never', skipDownload: true, usePrebuiltBinaries: true, progressLogs: false, logLevel: LlamaLogLevel.error });
+    const model = await llama.loadModel({ modelPath: file });
+    const context = await model.createContext({ contextSize: Math.min(this.settings.contextSize, model.trainContextSize), ...(this.settings.threads > 0 ? { threads: this.settings.threads } : {}) });
+    return { llama, model, context, file };
+  }
+
+  /** The model file's name once loaded (for `source: 'model'` analyses). */
+  async modelName(): Promise<string> {
+    return path.basename((await this.load()).file);
+  }
+
+  /** Runs `work` alone; waiting in the queue also ends when `signal` aborts. */
+  private exclusive<T>(signal: AbortSignal | undefined, work: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(() => {
+      signal?.throwIfAborted();
+      return work();
+    });
+    this.queue = run.catch(() => undefined);
+    if (!signal) return run;
+    return Promise.race([run, new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true }))]);
+  }
+
+  private grammarFor(llama: Llama, schema: object): Promise<LlamaGrammar> {
+    const key = JSON.stringify(schema);
+    let grammar = this.grammars.get(key);
+    if (!grammar) {
+      grammar = llama.createGrammarForJsonSchema(schema as Parameters<Llama['createGrammarForJsonSchema']>[0]);
+      this.grammars.set(key, grammar);
+    }
+    return grammar;
+  }
+
+  /** One answer constrained by a JSON schema grammar; returns the raw JSON text. */
+  async generateJson(options: { system: string; prompt: string; schema: object; maxTokens: number; signal?: AbortSignal }): Promise<string> {
+    const loaded = await this.load();
+    const grammar = await this.grammarFor(loaded.llama, options.schema);
+    return this.exclusive(options.signal, () => this.prompt(loaded, options.system, options.prompt, { grammar, maxTokens: options.maxTokens, ...(options.signal ? { signal: options.signal } : {}) }));
+  }
+
+  /** A free-text answer; the model may call `functions` (read-only tools) while answering. */
+  async chat(options: { system: string; prompt: string; maxTokens: number; functions?: ChatSessionModelFunctions; signal?: AbortSignal }): Promise<string> {
+    const loaded = await this.load();
+    return this.exclusive(options.signal, () =>
+      this.prompt(loaded, options.system, options.prompt, { maxTokens: options.maxTokens, ...(options.functions ? { functions: options.functions } : {}), ...(options.signal ? { signal: options.signal } : {}) }),
+    );
+  }
+
+  private async prompt(loaded: Loaded, system: string, text: string, options: { grammar?: LlamaGrammar; maxTokens: number; functions?: ChatSessionModelFunctions; signal?: AbortSignal }): Promise<string> {
+    const { LlamaChatSession } = await import('node-llama-cpp');
+    const sequence = loaded.context.getSequence();
+    const session = new LlamaChatSession({ contextSequence: sequence, systemPrompt: system });
+    try {
+      if (options.grammar) return await session.prompt(text, { grammar: options.grammar, maxTokens: options.maxTokens, ...(options.signal ? { signal: options.signal } : {}) });
+      return await session.prompt(text, { maxTokens: options.maxTokens, ...(options.functions ? { functions: options.functions } : {}), ...(options.signal ? { signal: options.signal } : {}) });
+    } finally {
+      session.dispose({ disposeSequence: true });
+    }
+  }
+
+  /** Dense vectors for retrieval, from the same model (a small embedding context beside the chat one). */
+  async embed(texts: readonly string[]): Promise<number[][]> {
+    const loaded = await this.load();
+    this.embedding ??= loaded.model.createEmbeddingContext({ contextSize: 512, ...(this.settings.threads > 0 ? { threads: this.settings.threads } : {}) });
+    const context = await this.embedding;
+    const vectors: number[][] = [];
+    for (const text of texts) {
+      // The embedding context holds 512 tokens: the head of a chunk carries its heading and topic.
+      const embedding = await this.exclusive(undefined, () => context.getEmbeddingFor(text.slice(0, 1200)));
+      vectors.push([...embedding.vector]);
+    }
+    return vectors;
+  }
+
+  async dispose(): Promise<void> {
+    const loading = this.loading;
+    this.loading = undefined;
+    if (!loading) return;
+    const loaded = await loading.catch(() => undefined);
+    await (await this.embedding?.catch(() => undefined))?.dispose();
+    await loaded?.context.dispose();
+    await loaded?.model.dispose();
+    await loaded?.llama.dispose();
+  }
+}

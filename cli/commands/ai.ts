@@ -1,0 +1,87 @@
+import * as path from 'node:path';
+import type { Command } from 'commander';
+import { ask } from '../../ai/ask';
+import type { AiService } from '../../ai/ai-service';
+import { createAiService } from '../../ai/create-ai-service';
+import { localFacts } from '../../ai/local-facts';
+import { getRunStatus } from '../../client/runs';
+import { PROJECT_ROOT } from '../../config/config';
+import { factsOf } from '../../workflows/failure-facts';
+import { CliError, type CliContext } from '../context';
+import { analysisText } from '../output';
+
+async function withService<T>(context: CliContext, work: (service: AiService) => Promise<T>): Promise<T> {
+  const service = createAiService(context.config);
+  try {
+    return await work(service);
+  } finally {
+    await service.dispose();
+  }
+}
+
+export function registerAiCommands(program: Command, context: CliContext): void {
+  const ai = program.command('ai').description('AI failure analysis and questions, on a local GGUF model (CPU)');
+
+  ai.command('ask')
+    .description('Answer a question from the docs and DAG repos, citing sources (questions about this host may use read-only host facts)')
+    .argument('<question>', 'the question, quoted')
+    .option('--json', 'print as JSON')
+    .action(async (question: string, options: { json?: boolean }) => {
+      const answer = await withService(context, (service) => ask(service, question, { dataDir: context.config.dataDir, toolBin: path.join(PROJECT_ROOT, '.tools', 'venv', 'bin') }));
+      if (options.json) return console.log(JSON.stringify(answer, null, 2));
+      console.log(answer.answer);
+      if (answer.toolCalls.length) console.log(`\n(tools used: ${answer.toolCalls.join(', ')})`);
+      if (answer.fallbackReason) console.log(`\n(no model answer: ${answer.fallbackReason}; showing the best excerpts)`);
+      console.log(`\nSources:\n${answer.sources.map((source) => `  [${source.n}] ${source.file}:${source.line}  ${source.heading}`).join('\n')}`);
+    });
+
+  ai.command('analyze')
+    .description('Analyse the failed tasks of a run now, in this process (the worker does it automatically)')
+    .argument('<run>', 'run id')
+    .argument('[task]', 'only this task')
+    .option('--json', 'print as JSON')
+    .action(async (run: string, task: string | undefined, options: { json?: boolean }) => {
+      const { client } = await context.temporal();
+      const status = await getRunStatus(client, run);
+      const failed = status.tasks.filter((candidate) => candidate.state === 'failed' && candidate.error && (!task || candidate.id === task));
+      if (failed.length === 0) throw new CliError(task ? `task "${task}" of ${status.runId} did not fail` : `no failed task in ${status.runId}`);
+      const diag = localFacts({ dataDir: context.config.dataDir });
+      const results = await withService(context, async (service) => {
+        const out = [];
+        for (const entry of failed) {
+          if (!entry.error) continue;
+          const facts = { ...factsOf({ runId: status.runId, dagId: status.dagId, taskId: entry.id, action: entry.action, error: entry.error }), diag };
+          out.push({ ...entry, analysis: await service.analyse(facts) });
+        }
+        return out;
+      });
+      if (options.json) return console.log(JSON.stringify(results.map(({ id, analysis }) => ({ task: id, analysis })), null, 2));
+      console.log(results.map((entry) => analysisText(entry)).join('\n\n'));
+    });
+
+  ai.command('index')
+    .description('Update the knowledge index from docs/, the DAG repos and tool help (only changed files)')
+    .option('--rebuild', 'start from an empty index')
+    .action(async (options: { rebuild?: boolean }) => {
+      const started = Date.now();
+      const report = await withService(context, (service) => service.updateIndex({ rebuild: Boolean(options.rebuild) }));
+      console.log(`index updated in ${Date.now() - started}ms: ${report.added} added, ${report.changed} changed, ${report.removed} removed, ${report.unchanged} unchanged files; ${report.chunks} chunks${report.embedded ? `, ${report.embedded} embedded` : ''}`);
+    });
+
+  ai.command('status')
+    .description('Model, index size and backends')
+    .option('--json', 'print as JSON')
+    .action(async (options: { json?: boolean }) => {
+      const status = await withService(context, (service) => service.status());
+      if (options.json) return console.log(JSON.stringify(status, null, 2));
+      console.log(
+        [
+          `analysis  ${status.analysis} (timeout ${context.config.ai.timeoutMs}ms, threads ${context.config.ai.threads || 'all'})`,
+          `model     ${status.model.configured}`,
+          `index     ${status.index.files} files, ${status.index.chunks} chunks in ${status.index.storeDir}`,
+          `lexical   ${status.index.lexical}`,
+          `vectors   ${status.index.vectors}${status.index.vectors !== 'none' ? ` (${status.index.vectorCount} vectors)` : ' (set QUBINODE_AI_VECTORS=true)'}`,
+        ].join('\n'),
+      );
+    });
+}

@@ -1,0 +1,23 @@
+import type { Command } from 'commander';
+import { checkTools } from '../../client/doctor';
+
+export function registerDoctorCommands(program: Command): void {
+  program
+    .command('doctor')
+    .description('Check the external tools the actions use (ansible-navigator, ansible, kcli, libvirt, Temporal) and say how to fix what is missing')
+    .option('--json', 'print JSON')
+    .action(async (options: { json?: boolean }) => {
+      const reports = await checkTools();
+      if (options.json) {
+        console.log(JSON.stringify(reports, null, 2));
+      } else {
+        for (const report of reports) {
+          const state = report.present ? `ok   ${report.version ?? ''}`.trimEnd() : report.required ? 'MISSING' : 'missing';
+          console.log(`${report.tool.padEnd(18)} ${state.padEnd(28)} ${report.path ?? ''}`.trimEnd());
+          console.log(`${''.padEnd(18)} used by ${report.usedBy}`);
+          if (report.fix !== undefined) console.log(`${''.padEnd(18)} fix: ${report.fix}`);
+        }
+      }
+      if (reports.some((report) => report.required && !report.present)) process.exitCode = 1;
+    });
+}

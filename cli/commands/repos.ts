@@ -1,0 +1,155 @@
+import type { Command } from 'commander';
+import { addRepo, getRepo, listRepos, removeRepo, syncAndWait } from '../../client/repos';
+import type { RepoView, SyncRecord } from '../../dag-repos/git/sync-types';
+import { blockingFindings, formatFinding, scanDagText, scanRepositoryTree, type Finding } from '../../dag-repos/security/scanner';
+import type { CliContext } from '../context';
+import { CliError } from '../context';
+import { table } from '../output';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import * as path from 'node:path';
+import { yamlFilesUnder } from '../../dag-repos/catalog/local-catalog';
+import { checkDagFile } from '../../dag-repos/compiler/compile';
+
+function describeSync(record: SyncRecord | undefined): string {
+  if (!record) return 'never synced';
+  return `${record.state} ${record.commit ? record.commit.slice(0, 12) : ''} at ${record.at}: ${record.message}`;
+}
+
+function printRepo(view: RepoView): void {
+  const { config } = view;
+  console.log(`repository ${config.name}
+  url        ${config.url}
+  branch     ${config.branch}    path ${config.path}/    forge ${config.forge}${config.poll ? `    poll every ${config.poll}` : ''}
+  secrets    webhook ${config.webhookSecretEnv ? `from $${config.webhookSecretEnv}` : 'not set'}; token ${config.tokenEnv ? `from $${config.tokenEnv}` : 'not set'}
+  active     ${view.active ? `${view.active.commit} (since ${view.active.syncedAt}), ${view.active.dags.length} DAG(s)` : 'none yet'}
+  last sync  ${describeSync(view.lastSync)}${view.syncing ? '\n  now       syncing' : view.pending ? '\n  now       sync requested' : ''}`);
+  for (const file of view.lastSync?.errors ?? []) for (const problem of file.problems) console.log(`    ${problem}`);
+  for (const finding of view.lastSync?.findings ?? []) console.log(`    ${formatFinding(finding)}`);
+  if (view.active?.dags.length) console.log(`\n${table(['DAG', 'FILE', 'TRIGGERS'], view.active.dags.map((dag) => [dag.catalogId, dag.origin.path, Object.keys(dag.triggers ?? {}).filter((key) => (dag.triggers as Record<string, unknown>)[key] !== undefined).join(',') || '-']))}`);
+}
+
+/** Scans DAG files and, for directories, the whole tree (symlinks). */
+function scanPath(context: CliContext, target: string): Finding[] {
+  if (!existsSync(target)) throw new CliError(`${target}: no such file or directory`, 2);
+  const isDir = statSync(target).isDirectory();
+  const files = isDir ? yamlFilesUnder(target) : [target];
+  const findings = isDir ? scanRepositoryTree(target).map((finding) => ({ ...finding, file: path.join(target, finding.file) })) : [];
+  for (const file of files) {
+    const text = readFileSync(file, 'utf8');
+    const checked = checkDagFile({ repo: 'scan', path: file, commit: 'scan', text }, { registry: context.registry });
+    findings.push(...scanDagText({ path: file, text }, checked.spec));
+  }
+  return findings;
+}
+
+export function registerRepoCommands(program: Command, context: CliContext): void {
+  const repo = program.command('repo').description('Git repositories of DAGs, synced by push webhooks or polling');
+
+  repo
+    .command('add')
+    .description('Register a repository and sync it now')
+    .argument('<name>', 'short name; DAG ids become <name>/<dag id>')
+    .argument('<url>', 'https://, ssh://, git@host:path, file:// or a local path')
+    .option('--branch <branch>', 'branch to track', 'main')
+    .option('--path <dir>', 'folder of DAG files in the repository', 'dags')
+    .option('--secret-env <VAR>', 'environment variable holding the webhook secret')
+    .option('--token-env <VAR>', 'environment variable holding an access token (https fetch, commit statuses)')
+    .option('--ssh-key-env <VAR>', 'environment variable holding the path of an SSH key')
+    .option('--poll <interval>', 'also sync on this interval, e.g. 60s (for repositories without webhooks)')
+    .option('--forge <forge>', 'github, gitlab, bitbucket or generic (guessed from the URL)')
+    .option('--api-url <url>', 'forge API base for commit statuses (GitHub Enterprise, self-hosted GitLab)')
+    .option('--no-wait', 'do not wait for the first sync')
+    .action(async (name: string, url: string, options: { branch: string; path: string; secretEnv?: string; tokenEnv?: string; sshKeyEnv?: string; poll?: string; forge?: 'github' | 'gitlab' | 'bitbucket' | 'generic'; apiUrl?: string; wait: boolean }) => {
+      const { client } = await context.temporal();
+      const config = await addRepo(
+        client,
+        {
+          name,
+          url,
+          branch: options.branch,
+          path: options.path.replace(/\/$/, ''),
+          ...(options.secretEnv ? { webhookSecretEnv: options.secretEnv } : {}),
+          ...(options.tokenEnv ? { tokenEnv: options.tokenEnv } : {}),
+          ...(options.sshKeyEnv ? { sshKeyEnv: options.sshKeyEnv } : {}),
+          ...(options.poll ? { poll: options.poll } : {}),
+          ...(options.forge ? { forge: options.forge } : {}),
+          ...(options.apiUrl ? { apiUrl: options.apiUrl } : {}),
+        },
+        context.config.taskQueue,
+      );
+      console.log(`registered ${config.name} (${config.url}, branch ${config.branch})`);
+      if (!options.wait) return;
+      const deadline = Date.now() + 120_000;
+      for (;;) {
+        const view = await getRepo(client, config.name);
+        if (view.lastSync && !view.syncing && !view.pending) {
+          console.log(describeSync(view.lastSync));
+          if (view.lastSync.state === 'rejected') process.exitCode = 1;
+          return;
+        }
+        if (Date.now() > deadline) throw new CliError('no sync result within 120s: is a worker running (`qubinode up`)?');
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+    });
+
+  repo
+    .command('list')
+    .description('Registered repositories with their live commit')
+    .option('--json', 'print as JSON')
+    .action(async (options: { json?: boolean }) => {
+      const { client } = await context.temporal();
+      const repos = await listRepos(client);
+      if (options.json) console.log(JSON.stringify(repos.map(({ active, ...view }) => ({ ...view, active: active ? { commit: active.commit, syncedAt: active.syncedAt, dags: active.dags.map((dag) => dag.catalogId) } : undefined })), null, 2));
+      else if (repos.length === 0) console.log('no repositories; add one with `qubinode repo add NAME URL`');
+      else console.log(table(['REPO', 'BRANCH', 'ACTIVE', 'DAGS', 'LAST SYNC'], repos.map((view) => [view.config.name, view.config.branch, view.active?.commit.slice(0, 12) ?? '-', String(view.active?.dags.length ?? 0), describeSync(view.lastSync).slice(0, 90)])));
+    });
+
+  repo
+    .command('show')
+    .description('A repository: live commit, last sync result and its errors, DAGs')
+    .argument('<name>')
+    .option('--json', 'print as JSON')
+    .action(async (name: string, options: { json?: boolean }) => {
+      const { client } = await context.temporal();
+      const view = await getRepo(client, name);
+      if (options.json) console.log(JSON.stringify(view, null, 2));
+      else printRepo(view);
+    });
+
+  repo
+    .command('sync')
+    .description('Sync a repository now and print the result')
+    .argument('<name>')
+    .action(async (name: string) => {
+      const { client } = await context.temporal();
+      const record = await syncAndWait(client, name);
+      console.log(describeSync(record));
+      for (const file of record.errors) for (const problem of file.problems) console.log(`  ${problem}`);
+      for (const finding of record.findings) console.log(`  ${formatFinding(finding)}`);
+      if (record.state === 'rejected') process.exitCode = 1;
+    });
+
+  repo
+    .command('remove')
+    .description('Unregister a repository (its schedules are deleted; past runs stay)')
+    .argument('<name>')
+    .action(async (name: string) => {
+      const { client } = await context.temporal();
+      await removeRepo(client, name);
+      console.log(`removed ${name}`);
+    });
+
+  program
+    .commands.find((command) => command.name() === 'dag')
+    ?.command('scan')
+    .description('Security scan of DAG files or a repository folder; exit 1 when a high finding is not allowed')
+    .argument('<paths...>')
+    .option('--json', 'print findings as JSON')
+    .action((paths: string[], options: { json?: boolean }) => {
+      const findings = paths.flatMap((target) => scanPath(context, target));
+      if (options.json) console.log(JSON.stringify(findings, null, 2));
+      else if (findings.length === 0) console.log('no findings');
+      else for (const finding of findings) console.log(formatFinding(finding));
+      if (blockingFindings(findings).length > 0) process.exitCode = 1;
+    });
+}

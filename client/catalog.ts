@@ -1,0 +1,24 @@
+import type { Client } from '@temporalio/client';
+import type { QubinodeConfig } from '../config/config';
+import type { ActionRegistry } from '../dag-repos/actions/registry';
+import { CompositeCatalog, type DagCatalog } from '../dag-repos/catalog/composite-catalog';
+import { LocalCatalog } from '../dag-repos/catalog/local-catalog';
+import { listRepos } from './repos';
+
+export interface LoadedCatalog {
+  catalog: DagCatalog;
+  /** Why Git repositories are missing from the catalog, when they are. */
+  warning?: string;
+}
+
+/** The catalog every entry point reads: local DAG directories plus the live commit of each registered repository. */
+export async function loadCatalog(config: QubinodeConfig, registry: ActionRegistry, client: Client | undefined): Promise<LoadedCatalog> {
+  const local = LocalCatalog.load(config.dagDirectories, registry);
+  if (!client) return { catalog: new CompositeCatalog(local, []), warning: 'Temporal is not reachable: Git repositories are not listed' };
+  try {
+    const repos = await listRepos(client);
+    return { catalog: new CompositeCatalog(local, repos.flatMap((repo) => repo.active?.dags ?? [])) };
+  } catch (error) {
+    return { catalog: new CompositeCatalog(local, []), warning: `Git repositories are not listed: ${(error as Error).message}` };
+  }
+}

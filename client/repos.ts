@@ -1,0 +1,94 @@
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { RepoConfig, guessForge, type RepoConfigInput } from '../dag-repos/git/repo-config';
+import type { RepoView, SyncRecord } from '../dag-repos/git/sync-types';
+import type { SyncRequestArgs, SyncRequestReply } from '../workflows/repo-sync';
+
+export class RepoError extends Error {
+  override readonly name = 'RepoError';
+}
+
+export function repoWorkflowId(name: string): string {
+  return `repo/${name}`;
+}
+
+function validate(input: RepoConfigInput): RepoConfig {
+  const parsed = RepoConfig.safeParse({ ...input, forge: input.forge ?? guessForge(input.url) });
+  if (!parsed.success) throw new RepoError(`invalid repository settings:\n${parsed.error.issues.map((issue) => `  ${issue.path.join('.') || 'repo'}: ${issue.message}`).join('\n')}`);
+  return parsed.data;
+}
+
+/** Registers a repository: starts its long-lived `repoSync` workflow, which syncs at once. */
+export async function addRepo(client: Client, input: RepoConfigInput, taskQueue: string): Promise<RepoConfig> {
+  const config = validate(input);
+  try {
+    await client.workflow.start('repoSync', {
+      workflowId: repoWorkflowId(config.name),
+      taskQueue,
+      args: [{ config }],
+      staticSummary: `repository ${config.name}: ${config.url} (${config.branch}, ${config.path}/)`,
+      workflowIdConflictPolicy: 'FAIL',
+    });
+  } catch (error) {
+    if (error instanceof WorkflowExecutionAlreadyStartedError) throw new RepoError(`repository "${config.name}" is already registered; \`qubinode repo remove ${config.name}\` first to change it`);
+    throw error;
+  }
+  return config;
+}
+
+export async function getRepo(client: Client, name: string): Promise<RepoView> {
+  try {
+    // A repository whose worker is gone must not hang every catalog read.
+    return await client.connection.withDeadline(Date.now() + 5000, () => client.workflow.getHandle(repoWorkflowId(name)).query<RepoView>('catalog'));
+  } catch (error) {
+    if (error instanceof WorkflowNotFoundError || /not found|workflow execution already completed/i.test((error as Error).message)) {
+      throw new RepoError(`no repository "${name}"; list them with \`qubinode repo list\``);
+    }
+    throw error;
+  }
+}
+
+/** Names of registered repositories (running repoSync workflows). */
+export async function listRepoNames(client: Client): Promise<string[]> {
+  const names: string[] = [];
+  for await (const execution of client.workflow.list({ query: `WorkflowType = 'repoSync' AND ExecutionStatus = 'Running'` })) {
+    names.push(execution.workflowId.replace(/^repo\//, ''));
+  }
+  return names.sort();
+}
+
+export async function listRepos(client: Client): Promise<RepoView[]> {
+  const names = await listRepoNames(client);
+  const views = await Promise.all(names.map((name) => getRepo(client, name).catch(() => undefined)));
+  return views.filter((view): view is RepoView => view !== undefined);
+}
+
+/** Asks for a sync; a delivery id already seen by the repository is answered as a duplicate and not processed. */
+export async function requestSync(client: Client, name: string, args: SyncRequestArgs): Promise<SyncRequestReply> {
+  try {
+    return await client.workflow.getHandle(repoWorkflowId(name)).executeUpdate<SyncRequestReply, [SyncRequestArgs]>('requestSync', { args: [args] });
+  } catch (error) {
+    if (error instanceof WorkflowNotFoundError) throw new RepoError(`no repository "${name}"`);
+    throw error;
+  }
+}
+
+/** Requests a sync and waits for its result (the sync after this request, not an earlier one). */
+export async function syncAndWait(client: Client, name: string, timeoutMs = 120_000): Promise<SyncRecord> {
+  const before = await getRepo(client, name);
+  const previousAt = before.lastSync?.at ?? '';
+  await requestSync(client, name, { reason: 'cli' });
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const view = await getRepo(client, name);
+    if (!view.pending && !view.syncing && view.lastSync && view.lastSync.at > previousAt) return view.lastSync;
+    if (Date.now() > deadline) throw new RepoError(`repository ${name}: no sync result within ${timeoutMs / 1000}s (is a worker running?)`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+export async function removeRepo(client: Client, name: string): Promise<void> {
+  await getRepo(client, name);
+  const handle = client.workflow.getHandle(repoWorkflowId(name));
+  await handle.signal('remove');
+  await handle.result();
+}

@@ -1,0 +1,41 @@
+// Pure schema module: inputs of the diag.* actions.
+import { z } from 'zod';
+
+export const DiagSystemInfoInput = z.strictObject({});
+export const DiagResourceUsageInput = z.strictObject({
+  paths: z.array(z.string().min(1)).optional().describe('Filesystems to report; default / and /var/lib/libvirt/images when present.'),
+});
+export const DiagServiceStatusInput = z.strictObject({
+  services: z.array(z.string().min(1)).min(1).describe('Service names, e.g. ["libvirtd", "sshd"].'),
+  require: z.boolean().default(false).describe('Fail (ServiceNotActive) when any service is not active.'),
+});
+export const DiagProcessInfoInput = z.strictObject({
+  names: z.array(z.string().min(1)).optional().describe('Only processes with these command names.'),
+  top: z.number().int().min(1).max(100).default(10).describe('How many processes, largest resident memory first.'),
+});
+export const DiagKvmInput = z.strictObject({
+  require: z.boolean().default(false).describe('Fail (KvmNotReady) when /dev/kvm, CPU virtualization or libvirtd is missing.'),
+  libvirtUri: z.string().min(1).default('qemu:///system'),
+});
+export const DiagNetworkInput = z.strictObject({
+  resolve: z.array(z.string().min(1)).default(['localhost']).describe('Host names to resolve with the system resolver.'),
+});
+
+export type DiagKvmInput = z.infer<typeof DiagKvmInput>;
+export type DiagNetworkInput = z.infer<typeof DiagNetworkInput>;
+export type DiagProcessInfoInput = z.infer<typeof DiagProcessInfoInput>;
+export type DiagResourceUsageInput = z.infer<typeof DiagResourceUsageInput>;
+export type DiagServiceStatusInput = z.infer<typeof DiagServiceStatusInput>;
+
+/** The diag tools: the part after "diag." and the CLI's `qubinode diag TOOL`. */
+export const DIAG_TOOLS = ['system_info', 'resource_usage', 'service_status', 'process_info', 'kvm', 'network'] as const;
+export type DiagTool = (typeof DIAG_TOOLS)[number];
+
+export const DIAG_INPUTS: Record<DiagTool, z.ZodType> = {
+  system_info: DiagSystemInfoInput,
+  resource_usage: DiagResourceUsageInput,
+  service_status: DiagServiceStatusInput,
+  process_info: DiagProcessInfoInput,
+  kvm: DiagKvmInput,
+  network: DiagNetworkInput,
+};

@@ -1,0 +1,31 @@
+import { COMMON_NON_RETRYABLE, type ActionDefinition } from './action-definition';
+import { ApprovalInput, RolloutInput, UpdatesDetectInput } from './rollout-inputs';
+
+/** Actions of staged rollouts (issue 5): a human gate, a fleet rollout child workflow, update detection. */
+export const ROLLOUT_ACTIONS: readonly ActionDefinition[] = [
+  {
+    name: 'approval',
+    description: 'Wait for a person to approve or reject (qubinode approve, HTTP API, or a Web UI signal); optional timeout with a default outcome.',
+    input: ApprovalInput,
+    execution: { kind: 'approval' },
+    nonRetryableErrors: [],
+    defaultTimeoutMs: 0,
+  },
+  {
+    name: 'rollout',
+    description: 'Roll a per-target step DAG out over targets (canary, blue-green, rolling, all-at-once) with health analysis and rollback.',
+    input: RolloutInput,
+    execution: { kind: 'rollout' },
+    nonRetryableErrors: [],
+    defaultTimeoutMs: 0,
+  },
+  {
+    name: 'updates.detect',
+    description: 'List available package updates (dnf check-update / apt list --upgradable): security vs maintenance, reboot needed.',
+    input: UpdatesDetectInput,
+    execution: { kind: 'activity', activity: 'updatesDetect' },
+    nonRetryableErrors: [...COMMON_NON_RETRYABLE, 'UnsupportedPackageManager'],
+    heartbeatTimeoutMs: 30_000,
+    defaultTimeoutMs: 10 * 60_000,
+  },
+];

@@ -1,0 +1,83 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { ApprovalRefusedError, decideApproval } from '../client/run-control';
+import { listRuns } from '../client/runs';
+import { startTestEngine, taskStates, type TestEngine } from './support/engine';
+import { taskOf, until, untilTaskState } from './support/waiting';
+
+// Waiting is real here: TestWorkflowEnvironment.createTimeSkipping() downloads a test-server binary
+// from the internet, which this machine cannot reach, so the timeout cases use the real dev server
+// with timeouts of two seconds instead of skipped time.
+
+const gateDag = (extra = ''): string => `
+id: gated
+tasks:
+  - id: gate
+    uses: approval
+    with:
+      message: Ship it?
+      approvers: [alice, bob]
+${extra}
+  - id: after
+    uses: noop
+    needs: gate
+    with:
+      by: \${{ tasks.gate.outputs.by }}
+`;
+
+describe('approval gates', { concurrency: true }, () => {
+  let engine: TestEngine;
+  before(async () => {
+    engine = await startTestEngine();
+  });
+  after(async () => engine.close());
+
+  it('waits, shows the run as waiting, refuses an unauthorised approver, then goes on when approved', async () => {
+    const runId = await engine.start(engine.compile(gateDag()));
+    const waiting = await untilTaskState(engine.client, runId, 'gate', 'waiting');
+    assert.equal(waiting.approvals?.[0]?.state, 'waiting');
+    assert.deepEqual(waiting.approvals?.[0]?.approvers, ['alice', 'bob']);
+    await until(async () => (await listRuns(engine.client, { status: 'waiting', limit: 500 })).some((run) => run.runId === runId), 15_000, 'the run to be listed as waiting');
+
+    await assert.rejects(decideApproval(engine.client, runId, { taskId: 'gate', approve: true, by: 'mallory' }), (error: Error) => error instanceof ApprovalRefusedError && /"mallory" may not decide task "gate"; approvers: alice, bob/.test(error.message));
+    await assert.rejects(decideApproval(engine.client, runId, { taskId: 'gate', approve: false, by: 'alice' }), /rejecting task "gate" needs a comment/);
+    const record = await decideApproval(engine.client, runId, { taskId: 'gate', approve: true, by: 'alice', comment: 'canary looked fine' });
+    assert.equal(record.state, 'approved');
+
+    const status = await engine.wait(runId);
+    assert.equal(status.state, 'succeeded');
+    assert.deepEqual(taskOf(status, 'after').outputs, { by: 'alice' });
+    assert.equal(status.approvals?.[0]?.by, 'alice');
+    assert.equal(status.approvals?.[0]?.comment, 'canary looked fine');
+    const memo = (await engine.client.workflow.getHandle(runId).describe()).memo as { approvals?: { by?: string; state?: string }[] };
+    assert.deepEqual(memo.approvals?.map((entry) => [entry.state, entry.by]), [['approved', 'alice']]);
+  });
+
+  it('fails the gate with the reason when rejected, through the Web UI signal form', async () => {
+    const runId = await engine.start(engine.compile(gateDag()));
+    await untilTaskState(engine.client, runId, 'gate', 'waiting');
+    // An unauthorised signal is ignored (signals cannot be refused), the authorised one decides.
+    await engine.client.workflow.getHandle(runId).signal('approval', { taskId: 'gate', approve: true, by: 'mallory' });
+    await engine.client.workflow.getHandle(runId).signal('approval', { taskId: 'gate', approve: false, by: 'bob', comment: 'change freeze' });
+    const status = await engine.wait(runId);
+    assert.equal(status.state, 'failed');
+    assert.deepEqual(taskStates(status), { gate: 'failed', after: 'skipped' });
+    assert.equal(taskOf(status, 'gate').error?.type, 'ApprovalRejected');
+    assert.match(taskOf(status, 'gate').error?.message ?? '', /rejected by bob: change freeze/);
+    assert.deepEqual(status.approvals?.map((entry) => [entry.state, entry.by, entry.comment]), [['rejected', 'bob', 'change freeze']]);
+  });
+
+  it('decides by the default outcome when nobody answers in time', async () => {
+    const [rejected, approved] = await Promise.all([
+      engine.run(engine.compile(gateDag('      timeout: 2s'))),
+      engine.run(engine.compile(gateDag('      timeout: 2s\n      onTimeout: approve'))),
+    ]);
+    assert.equal(rejected.state, 'failed');
+    assert.equal(rejected.approvals?.[0]?.timedOut, true);
+    assert.equal(rejected.approvals?.[0]?.by, 'timeout');
+    assert.equal(taskOf(rejected, 'gate').error?.type, 'ApprovalRejected');
+    assert.equal(approved.state, 'succeeded');
+    assert.equal(approved.approvals?.[0]?.state, 'approved');
+    assert.deepEqual(taskOf(approved, 'after').outputs, { by: 'timeout' });
+  });
+});

@@ -1,0 +1,30 @@
+import * as path from 'node:path';
+import type { Client } from '@temporalio/client';
+import type { QubinodeConfig } from '../config/config';
+import { createGitSyncActivities } from '../activities/git-sync';
+import { GitCache } from '../activities/git/git-cache';
+import { createRepoTriggerActivities } from '../activities/repo-triggers';
+import { connectClient, type TemporalClient } from '../client/connection';
+import { ActionRegistry } from '../dag-repos/actions/registry';
+
+/**
+ * Activities of the platform itself (not DAG actions): repository sync and what follows it.
+ * They talk to Temporal through a client made on first use and closed with the worker.
+ */
+export function createPlatformActivities(config: QubinodeConfig) {
+  let temporal: Promise<TemporalClient> | undefined;
+  const client = async (): Promise<Client> => {
+    temporal ??= connectClient(config.temporal);
+    return (await temporal).client;
+  };
+  const activities = {
+    ...createGitSyncActivities({ cache: new GitCache(path.join(config.dataDir, 'git')), registry: new ActionRegistry() }),
+    ...createRepoTriggerActivities({ client, taskQueue: config.taskQueue }),
+  };
+  return {
+    activities,
+    close: async (): Promise<void> => {
+      if (temporal) await (await temporal).close();
+    },
+  };
+}

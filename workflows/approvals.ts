@@ -1,0 +1,137 @@
+import * as wf from '@temporalio/workflow';
+import type { AbortRequest, ApprovalRecord } from './rollback-status';
+import { STATUS_KEY } from './search-attributes';
+
+/** A decision sent to a waiting approval gate. */
+export interface ApprovalDecision {
+  /** The approval task (or the rollout task whose step waits). */
+  taskId: string;
+  approve: boolean;
+  /** Who decides; checked against the gate's approvers. */
+  by: string;
+  /** Required to reject. */
+  comment?: string;
+}
+
+/** The Update clients use (CLI, API): refused by the validator unless allowed; returns the decided record. */
+export const approveUpdate = wf.defineUpdate<ApprovalRecord, [ApprovalDecision]>('approve');
+/** The same decision as a signal, for the Temporal Web UI's "Send a signal"; invalid ones are logged and ignored. */
+export const approvalSignal = wf.defineSignal<[ApprovalDecision]>('approval');
+
+/** Stop a run (or a rollout) and roll back what it changed: `qubinode abort RUN`. */
+export const abortSignal = wf.defineSignal<[AbortRequest]>('abort');
+
+export interface GateOptions {
+  message?: string;
+  approvers: string[];
+  timeoutMs?: number;
+  onTimeout: 'approve' | 'reject';
+}
+
+export const APPROVAL_REFUSED = 'ApprovalRefused';
+export const APPROVAL_REJECTED = 'ApprovalRejected';
+
+/**
+ * The approval gates of one workflow. A gate opens when an approval task starts and closes on a
+ * decision or its timeout; while any gate is open the run's QubinodeStatus search attribute is
+ * `waiting`, so `qubinode runs --waiting` finds it.
+ */
+export class ApprovalGates {
+  private readonly records = new Map<string, ApprovalRecord>();
+  private open = 0;
+
+  constructor(private readonly hooks: { onChange: () => void; onRequested?: (record: ApprovalRecord) => Promise<void> }) {}
+
+  /** Installs the update and signal handlers; call once, at workflow start. */
+  register(): void {
+    wf.setHandler(approveUpdate, (decision) => this.decide(decision), { validator: (decision) => this.validate(decision) });
+    wf.setHandler(approvalSignal, (decision) => {
+      try {
+        this.validate(decision);
+        this.decide(decision);
+      } catch (error) {
+        wf.log.warn('approval signal ignored', { taskId: decision.taskId, by: decision.by, error: (error as Error).message });
+      }
+    });
+  }
+
+  list(): ApprovalRecord[] {
+    return [...this.records.values()];
+  }
+
+  private validate(decision: ApprovalDecision): void {
+    const record = this.records.get(decision?.taskId);
+    if (!record) throw wf.ApplicationFailure.nonRetryable(`task "${String(decision?.taskId)}" has no approval gate in this run`, APPROVAL_REFUSED);
+    if (record.state !== 'waiting') throw wf.ApplicationFailure.nonRetryable(`task "${record.taskId}" was already ${record.state} by ${record.by ?? '?'}`, APPROVAL_REFUSED);
+    if (typeof decision.by !== 'string' || decision.by.trim() === '') throw wf.ApplicationFailure.nonRetryable('the decision must say who decides (by)', APPROVAL_REFUSED);
+    if (record.approvers.length > 0 && !record.approvers.includes(decision.by)) {
+      throw wf.ApplicationFailure.nonRetryable(`"${decision.by}" may not decide task "${record.taskId}"; approvers: ${record.approvers.join(', ')}`, APPROVAL_REFUSED);
+    }
+    if (!decision.approve && !decision.comment?.trim()) throw wf.ApplicationFailure.nonRetryable(`rejecting task "${record.taskId}" needs a comment saying why`, APPROVAL_REFUSED);
+  }
+
+  private decide(decision: ApprovalDecision): ApprovalRecord {
+    const record = this.records.get(decision.taskId) as ApprovalRecord;
+    const decided: ApprovalRecord = {
+      ...record,
+      state: decision.approve ? 'approved' : 'rejected',
+      by: decision.by,
+      decidedAt: new Date().toISOString(),
+      ...(decision.comment?.trim() ? { comment: decision.comment.trim() } : {}),
+    };
+    this.records.set(record.taskId, decided);
+    this.hooks.onChange();
+    return decided;
+  }
+
+  /** Opens a gate for `taskId` and waits for its decision (or timeout). */
+  async wait(taskId: string, options: GateOptions): Promise<ApprovalRecord> {
+    const requestedAt = new Date();
+    const record: ApprovalRecord = {
+      taskId,
+      state: 'waiting',
+      ...(options.message ? { message: options.message } : {}),
+      approvers: options.approvers,
+      requestedAt: requestedAt.toISOString(),
+      ...(options.timeoutMs ? { timeoutAt: new Date(requestedAt.getTime() + options.timeoutMs).toISOString(), onTimeout: options.onTimeout } : {}),
+    };
+    this.records.set(taskId, record);
+    this.setOpen(+1);
+    this.hooks.onChange();
+    if (this.hooks.onRequested) await this.hooks.onRequested(record);
+    const decided = () => this.records.get(taskId)?.state !== 'waiting';
+    const inTime = options.timeoutMs ? await wf.condition(decided, options.timeoutMs) : (await wf.condition(decided), true);
+    if (!inTime) {
+      this.records.set(taskId, {
+        ...record,
+        state: options.onTimeout === 'approve' ? 'approved' : 'rejected',
+        by: 'timeout',
+        decidedAt: new Date().toISOString(),
+        timedOut: true,
+        comment: `no decision within ${options.timeoutMs}ms; default outcome ${options.onTimeout}`,
+      });
+    }
+    this.setOpen(-1);
+    wf.upsertMemo({ approvals: this.list() });
+    this.hooks.onChange();
+    return this.records.get(taskId) as ApprovalRecord;
+  }
+
+  private setOpen(delta: number): void {
+    this.open += delta;
+    const wanted = this.open > 0 ? 'waiting' : 'running';
+    if (wf.workflowInfo().typedSearchAttributes.get(STATUS_KEY) !== wanted) wf.upsertSearchAttributes([{ key: STATUS_KEY, value: wanted }]);
+  }
+}
+
+/** What an approval task returns or throws, given its gate's decision. */
+export function approvalOutcome(record: ApprovalRecord): { outputs: Record<string, unknown>; summary: string } {
+  const facts = { approved: record.state === 'approved', by: record.by ?? '', decidedAt: record.decidedAt ?? '', comment: record.comment ?? '', timedOut: record.timedOut ?? false };
+  if (record.state === 'approved') return { outputs: facts, summary: `approved by ${record.by ?? '?'}${record.comment ? `: ${record.comment}` : ''}` };
+  throw wf.ApplicationFailure.create({
+    type: APPROVAL_REJECTED,
+    nonRetryable: true,
+    message: `rejected by ${record.by ?? '?'}${record.comment ? `: ${record.comment}` : ''}`,
+    details: [facts],
+  });
+}

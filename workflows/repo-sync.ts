@@ -1,0 +1,127 @@
+import * as wf from '@temporalio/workflow';
+import type { createGitSyncActivities } from '../activities/git-sync';
+import type { createRepoTriggerActivities } from '../activities/repo-triggers';
+import type { RepoConfig } from '../dag-repos/git/repo-config';
+import type { ActiveCommit, RepoView, SyncOutcome, SyncRecord } from '../dag-repos/git/sync-types';
+
+type GitActivities = ReturnType<typeof createGitSyncActivities>;
+type TriggerActivities = ReturnType<typeof createRepoTriggerActivities>;
+
+export interface SyncRequestArgs {
+  reason: string;
+  /** Forge delivery id: a delivery already seen is not processed twice. */
+  deliveryId?: string;
+}
+
+export interface SyncRequestReply {
+  accepted: boolean;
+  duplicate: boolean;
+}
+
+export interface RepoSyncInput {
+  config: RepoConfig;
+  /** Carried across continue-as-new. */
+  carried?: { active?: ActiveCommit; lastSync?: SyncRecord; seenDeliveries: string[]; pending: boolean };
+}
+
+export const repoViewQuery = wf.defineQuery<RepoView>('catalog');
+export const requestSyncUpdate = wf.defineUpdate<SyncRequestReply, [SyncRequestArgs]>('requestSync');
+export const requestSyncSignal = wf.defineSignal<[SyncRequestArgs]>('syncRequested');
+export const configureUpdate = wf.defineUpdate<RepoConfig, [RepoConfig]>('configure');
+export const removeSignal = wf.defineSignal('remove');
+
+const SEEN_DELIVERIES_KEPT = 500;
+const SYNCS_PER_HISTORY = 25;
+
+const git = wf.proxyActivities<GitActivities>({
+  startToCloseTimeout: '10 minutes',
+  heartbeatTimeout: '2 minutes',
+  retry: { maximumAttempts: 3, initialInterval: '2s', nonRetryableErrorTypes: ['SecretNotFound'] },
+});
+const triggers = wf.proxyActivities<TriggerActivities>({ startToCloseTimeout: '2 minutes', retry: { maximumAttempts: 3 } });
+
+/**
+ * One long-lived workflow per registered repository (id `repo/<name>`): the source of truth of its
+ * active commit and compiled DAGs. Sync requests coalesce: however many arrive during a sync, one more
+ * sync follows, and it reads the newest commit. Continues as new to keep its history short.
+ */
+export async function repoSync(input: RepoSyncInput): Promise<RepoView> {
+  let config = input.config;
+  let active = input.carried?.active;
+  let lastSync = input.carried?.lastSync;
+  const seen = [...(input.carried?.seenDeliveries ?? [])];
+  let pending = input.carried?.pending ?? input.carried === undefined;
+  let syncing = false;
+  let removed = false;
+
+  const view = (): RepoView => ({ config, ...(active ? { active } : {}), ...(lastSync ? { lastSync } : {}), syncing, pending, removed });
+  const request = (args: SyncRequestArgs): SyncRequestReply => {
+    if (args.deliveryId) {
+      if (seen.includes(args.deliveryId)) return { accepted: false, duplicate: true };
+      seen.push(args.deliveryId);
+      if (seen.length > SEEN_DELIVERIES_KEPT) seen.splice(0, seen.length - SEEN_DELIVERIES_KEPT);
+    }
+    pending = true;
+    return { accepted: true, duplicate: false };
+  };
+
+  wf.setHandler(repoViewQuery, view);
+  wf.setHandler(requestSyncUpdate, request, {
+    validator: (_args: SyncRequestArgs) => {
+      if (removed) throw new Error(`repository ${config.name} was removed`);
+    },
+  });
+  wf.setHandler(requestSyncSignal, (args) => void request(args));
+  wf.setHandler(configureUpdate, (next) => {
+    const changedSource = next.url !== config.url || next.branch !== config.branch || next.path !== config.path;
+    config = next;
+    if (changedSource) pending = true;
+    return config;
+  }, { validator: (next) => { if (next.name !== config.name) throw new Error('a repository cannot be renamed; remove it and add it again'); } });
+  wf.setHandler(removeSignal, () => {
+    removed = true;
+  });
+
+  if (input.carried === undefined) await triggers.reconcilePollSchedule({ config });
+  let syncs = 0;
+  for (;;) {
+    await wf.condition(() => pending || removed);
+    if (removed) break;
+    pending = false;
+    syncing = true;
+    const requestedAt = new Date().toISOString();
+    let outcome: SyncOutcome;
+    try {
+      outcome = await git.syncRepository({ config, ...(active ? { activeCommit: active.commit } : {}) });
+    } catch (error) {
+      lastSync = { state: 'rejected', commit: '', at: requestedAt, message: `sync failed: ${wf.rootCause(error) ?? (error as Error).message}`, reason: 'error', errors: [], findings: [] };
+      syncing = false;
+      continue;
+    }
+    lastSync = { state: outcome.state, commit: outcome.commit, at: new Date().toISOString(), message: outcome.message, reason: 'sync', errors: outcome.errors, findings: outcome.findings };
+    if (outcome.state === 'accepted') {
+      active = { commit: outcome.commit, syncedAt: lastSync.at, dags: outcome.dags };
+      await triggers.reconcileSchedules({ repo: config.name, dags: outcome.dags });
+      await triggers.startPushRuns({ repo: config.name, branch: config.branch, commit: outcome.commit, dags: outcome.dags, changedPaths: outcome.changedPaths });
+    }
+    if (outcome.state !== 'unchanged' && outcome.commit) {
+      // The forge's commit status is a courtesy: its failure must not hold the catalog back.
+      await triggers.reportCommitStatus({ config, commit: outcome.commit, ok: outcome.state === 'accepted', description: outcome.message }).catch(() => undefined);
+    }
+    syncing = false;
+    syncs += 1;
+    if (syncs >= SYNCS_PER_HISTORY || wf.workflowInfo().continueAsNewSuggested) {
+      await wf.condition(wf.allHandlersFinished);
+      await wf.continueAsNew<typeof repoSync>({ config, carried: { ...(active ? { active } : {}), ...(lastSync ? { lastSync } : {}), seenDeliveries: seen, pending } });
+    }
+  }
+  await triggers.reconcileSchedules({ repo: config.name, dags: [] });
+  await triggers.reconcilePollSchedule({ config, removed: true });
+  await wf.condition(wf.allHandlersFinished);
+  return view();
+}
+
+/** Started by a repository's poll schedule: asks its repoSync workflow for a sync. */
+export async function repoPoll(repo: string): Promise<void> {
+  await wf.getExternalWorkflowHandle(`repo/${repo}`).signal(requestSyncSignal, { reason: 'poll' });
+}

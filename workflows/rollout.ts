@@ -1,0 +1,366 @@
+import * as wf from '@temporalio/workflow';
+import { ActionRegistry } from '../dag-repos/actions/registry';
+import { RolloutInput, type RolloutCheck, type RolloutHook } from '../dag-repos/actions/rollout-inputs';
+import type { CompiledDag, CompiledTask } from '../dag-repos/compiler/compiled-dag';
+import { parseDuration } from '../dag-repos/schema/duration';
+import { resolveParams } from '../dag-repos/schema/params';
+import { abortSignal, ApprovalGates } from './approvals';
+import { runCompensations } from './compensation';
+import { toTaskError } from './failures';
+import type { AbortRequest, RollbackTrigger, RolloutProgress, RolloutTargetStatus } from './rollback-status';
+import { batchConcurrency, normaliseTargets, overErrorRate, overThreshold, planBatches, type RolloutTargetRef } from './rollout-strategies';
+import type { DagRunStatus } from './run-status';
+import { COMMIT_KEY, DAG_KEY, REPO_KEY, STATUS_KEY } from './search-attributes';
+import { Semaphore } from './semaphore';
+import { executeAction } from './task-executor';
+
+export interface RolloutWorkflowInput {
+  /** The parent's rollout task: approval gates between steps use this id. */
+  taskId: string;
+  parentRunKey: string;
+  /** The per-target step DAG, pinned with the parent. */
+  step: CompiledDag;
+  /** The task's rendered `with`. */
+  with: Record<string, unknown>;
+  /** Queue of workflows (the step runs); target work goes to the targets' queues through the step's runsOn. */
+  taskQueue: string;
+}
+
+export const rolloutQuery = wf.defineQuery<RolloutProgress>('rollout');
+
+interface Halt {
+  trigger: RollbackTrigger;
+  reason: string;
+}
+
+interface Changed {
+  target: RolloutTargetRef;
+  params: Record<string, unknown>;
+  status?: DagRunStatus;
+}
+
+const registry = new ActionRegistry();
+
+function failureStatus(error: unknown): DagRunStatus | undefined {
+  const cause = (error as { cause?: { details?: unknown[] } }).cause;
+  const details = cause?.details?.[0];
+  return details && typeof details === 'object' && 'tasks' in details ? (details as DagRunStatus) : undefined;
+}
+
+function substitute(value: unknown, target: RolloutTargetRef): unknown {
+  if (typeof value === 'string') return value.replaceAll('{target}', target.name).replaceAll('{queue}', target.queue);
+  if (Array.isArray(value)) return value.map((item) => substitute(item, target));
+  if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, substitute(item, target)]));
+  return value;
+}
+
+/** A one-off action task (a check or a blue-green hook) as executeAction expects it. */
+function actionTask(id: string, call: RolloutCheck | RolloutHook): CompiledTask {
+  const definition = registry.get(call.uses);
+  if (definition?.execution.kind !== 'activity') throw wf.ApplicationFailure.nonRetryable(`rollout ${id}: "${call.uses}" cannot run here`, 'InvalidActionInput');
+  return {
+    id,
+    action: definition.name,
+    execution: definition.execution,
+    with: call.with,
+    nonRetryableErrors: [...definition.nonRetryableErrors],
+    ...(definition.heartbeatTimeoutMs ? { heartbeatTimeoutMs: definition.heartbeatTimeoutMs } : {}),
+    defaultTimeoutMs: definition.defaultTimeoutMs,
+    needs: [],
+    trigger: 'all_success',
+    retry: { maximumAttempts: 1, initialIntervalMs: 1000, backoffCoefficient: 2 },
+  };
+}
+
+/** One rollout: batches of targets, each target's step as a child DAG run, analysis per batch, rollback in reverse. */
+class Rollout {
+  private readonly spec: RolloutInput;
+  private readonly targets: RolloutTargetRef[];
+  private readonly batches: RolloutTargetRef[][];
+  private readonly changed: Changed[] = [];
+  private readonly gates = new ApprovalGates({ onChange: () => this.publish() });
+  private readonly id = wf.workflowInfo().workflowId;
+  private readonly root = wf.CancellationScope.current();
+  private batchScope: wf.CancellationScope | undefined;
+  private aborted: AbortRequest | undefined;
+  progress: RolloutProgress;
+
+  constructor(private readonly input: RolloutWorkflowInput) {
+    const parsed = RolloutInput.safeParse(input.with);
+    if (!parsed.success) throw wf.ApplicationFailure.nonRetryable(`rollout ${input.taskId}: ${parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')}`, 'InvalidActionInput');
+    this.spec = parsed.data;
+    this.targets = normaliseTargets(this.spec.targets);
+    this.batches = planBatches(this.spec.strategy, this.targets, { steps: this.spec.steps, batchSize: this.spec.batchSize });
+    const batchOf = new Map(this.batches.flatMap((batch, index) => batch.map((target) => [target.name, index + 1] as const)));
+    this.progress = {
+      rolloutId: this.id,
+      strategy: this.spec.strategy,
+      state: 'running',
+      batch: 0,
+      batches: this.batches.length,
+      done: 0,
+      failed: 0,
+      targets: this.targets.map((target) => ({ ...target, batch: batchOf.get(target.name) ?? 0, state: 'pending' })),
+      analyses: [],
+      approvals: [],
+    };
+  }
+
+  register(): void {
+    this.gates.register();
+    wf.setHandler(rolloutQuery, () => this.progress);
+    wf.setHandler(abortSignal, (request) => {
+      this.aborted ??= request;
+      this.batchScope?.cancel();
+    });
+  }
+
+  private publish(): void {
+    const p = this.progress;
+    this.progress = { ...p, approvals: this.gates.list(), done: p.targets.filter((t) => t.state === 'updated').length, failed: p.targets.filter((t) => t.state === 'failed').length };
+    const rows = this.progress.targets.map((t) => `| ${t.batch} | ${t.name} | ${t.queue} | ${t.state}${t.error ? ` — ${t.error.slice(0, 80)}` : ''} |`);
+    wf.setCurrentDetails(
+      [
+        `**rollout ${this.spec.strategy}** · ${this.progress.state}${this.progress.phase ? ` (${this.progress.phase})` : ''} · batch ${this.progress.batch} of ${this.progress.batches} · ${this.progress.done}/${this.targets.length} targets done, ${this.progress.failed} failed`,
+        ...(this.progress.rollback ? ['', `rollback: ${this.progress.rollback.trigger} — ${this.progress.rollback.reason}`] : []),
+        '',
+        '| batch | target | queue | state |',
+        '|---|---|---|---|',
+        ...rows,
+      ].join('\n'),
+    );
+  }
+
+  private setTarget(name: string, patch: Partial<RolloutTargetStatus>): void {
+    this.progress = { ...this.progress, targets: this.progress.targets.map((t) => (t.name === name ? { ...t, ...patch } : t)) };
+    this.publish();
+  }
+
+  private abortHalt(): Halt | undefined {
+    if (this.aborted) return { trigger: 'manual-abort', reason: `aborted by ${this.aborted.by}${this.aborted.reason ? `: ${this.aborted.reason}` : ''}` };
+    if (this.root.consideredCancelled) return { trigger: 'manual-abort', reason: 'the parent run was cancelled or aborted' };
+    return undefined;
+  }
+
+  async run(): Promise<RolloutProgress> {
+    this.publish();
+    let halt: Halt | undefined;
+    try {
+      halt = await this.stages();
+    } catch (error) {
+      if (!wf.isCancellation(error)) throw error;
+      halt = this.abortHalt() ?? { trigger: 'manual-abort', reason: 'cancelled' };
+    }
+    if (halt) {
+      await wf.CancellationScope.nonCancellable(() => this.rollBack(halt));
+      if (this.root.consideredCancelled) throw new wf.CancelledFailure('rollout cancelled after rolling back');
+      return this.progress;
+    }
+    this.progress = { ...this.progress, state: 'succeeded' };
+    this.publish();
+    return this.progress;
+  }
+
+  /** Every batch in turn; the first reason to halt ends it. */
+  private async stages(): Promise<Halt | undefined> {
+    const blueGreen = this.spec.strategy === 'blue-green';
+    for (const [index, batch] of this.batches.entries()) {
+      if (index > 0) {
+        const halt = await this.betweenBatches();
+        if (halt) return halt;
+      }
+      this.progress = { ...this.progress, batch: index + 1, ...(blueGreen ? { phase: 'prepare' } : {}) };
+      this.publish();
+      const halt = (await this.runBatch(batch)) ?? this.abortHalt() ?? (await this.analyse(batch, index + 1));
+      if (halt) return halt;
+    }
+    return blueGreen ? this.switchOver() : undefined;
+  }
+
+  private async betweenBatches(): Promise<Halt | undefined> {
+    try {
+      if (this.spec.pause) await this.cancellable(() => wf.sleep(parseDuration(this.spec.pause as string)));
+      if (this.spec.approveBetween) {
+        this.progress = { ...this.progress, state: 'waiting' };
+        const record = await this.cancellable(() => this.gates.wait(this.input.taskId, { message: `continue the rollout with batch ${this.progress.batch + 1} of ${this.batches.length}?`, approvers: this.spec.approvers, onTimeout: 'reject' }));
+        this.progress = { ...this.progress, state: 'running' };
+        if (record.state === 'rejected') return { trigger: 'manual', reason: `rejected by ${record.by ?? '?'} before batch ${this.progress.batch + 1}${record.comment ? `: ${record.comment}` : ''}` };
+      }
+    } catch (error) {
+      if (!wf.isCancellation(error)) throw error;
+    }
+    return this.abortHalt();
+  }
+
+  /** Runs `fn` in a scope an abort cancels. */
+  private async cancellable<T>(fn: () => Promise<T>): Promise<T> {
+    this.batchScope = new wf.CancellationScope();
+    try {
+      return await this.batchScope.run(fn);
+    } finally {
+      this.batchScope = undefined;
+    }
+  }
+
+  private async runBatch(batch: RolloutTargetRef[]): Promise<Halt | undefined> {
+    const slots = new Semaphore(batchConcurrency(this.spec.strategy, batch.length, this.spec.maxUnavailable, this.targets.length));
+    const outcomes: ('ok' | 'failed' | 'timeout' | 'aborted')[] = [];
+    try {
+      await this.cancellable(() => Promise.all(batch.map((target) => slots.withSlot(async () => outcomes.push(await this.runTarget(target))))));
+    } catch (error) {
+      if (!wf.isCancellation(error)) throw error;
+    }
+    const failed = outcomes.filter((outcome) => outcome === 'failed' || outcome === 'timeout').length;
+    const totalFailed = this.progress.targets.filter((t) => t.state === 'failed').length;
+    const aborted = this.abortHalt();
+    if (aborted) return aborted;
+    if (outcomes.includes('timeout') && overThreshold(totalFailed, this.spec.failureThreshold, this.targets.length)) return { trigger: 'step-timeout', reason: `a target's step ran longer than ${this.spec.stepTimeout ?? '?'}` };
+    if (overErrorRate(failed, batch.length, this.spec.maxErrorRate)) return { trigger: 'error-rate', reason: `${failed} of ${batch.length} targets in batch ${this.progress.batch} failed (more than ${this.spec.maxErrorRate ?? ''})` };
+    if (overThreshold(totalFailed, this.spec.failureThreshold, this.targets.length)) {
+      const names = this.progress.targets.filter((t) => t.state === 'failed').map((t) => t.name);
+      return { trigger: 'failure-threshold', reason: `${totalFailed} failed target(s) (${names.join(', ')}); tolerated ${String(this.spec.failureThreshold)}` };
+    }
+    return undefined;
+  }
+
+  private async runTarget(target: RolloutTargetRef): Promise<'ok' | 'failed' | 'timeout' | 'aborted'> {
+    if (this.aborted) return 'aborted';
+    const { step } = this.input;
+    const given = { ...this.spec.params, ...('target' in step.params ? { target: target.name } : {}), ...('queue' in step.params ? { queue: target.queue } : {}) };
+    const runKey = `${this.input.parentRunKey}.${this.input.taskId}.${target.name}`;
+    const workflowId = `dag/${step.catalogId}/${runKey}`;
+    const changed: Changed = { target, params: given };
+    this.changed.push(changed);
+    this.setTarget(target.name, { state: 'updating', childRunId: workflowId, startedAt: new Date().toISOString() });
+    let timedOut = false;
+    try {
+      const params = resolveParams(step.params, given);
+      const run = (): Promise<DagRunStatus> =>
+        wf.executeChild('dagRun', {
+          workflowId,
+          taskQueue: this.input.taskQueue,
+          // The rollout undoes targets itself, in reverse order across targets: the step never rolls back alone.
+          args: [{ dag: { ...step, rollback: 'none' }, params, runKey, taskQueue: this.input.taskQueue }],
+          cancellationType: wf.ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED,
+          parentClosePolicy: wf.ParentClosePolicy.REQUEST_CANCEL,
+          staticSummary: `${step.catalogId} on ${target.name} (rollout ${this.id})`,
+          typedSearchAttributes: [
+            { key: DAG_KEY, value: step.catalogId },
+            { key: REPO_KEY, value: step.origin.repo },
+            { key: COMMIT_KEY, value: step.origin.commit },
+            { key: STATUS_KEY, value: 'running' },
+          ],
+        }) as Promise<DagRunStatus>;
+      const limitMs = this.spec.stepTimeout ? parseDuration(this.spec.stepTimeout) : undefined;
+      const status = limitMs
+        ? await wf.CancellationScope.withTimeout(limitMs, run).catch((error: unknown) => {
+            timedOut = wf.isCancellation(error) && !this.aborted && !this.root.consideredCancelled;
+            throw error;
+          })
+        : await run();
+      changed.status = status;
+      this.setTarget(target.name, { state: 'updated', endedAt: new Date().toISOString() });
+      return 'ok';
+    } catch (error) {
+      const status = failureStatus(error);
+      if (status) changed.status = status;
+      const message = timedOut ? `step timed out after ${this.spec.stepTimeout ?? '?'}` : toTaskError(error).message;
+      this.setTarget(target.name, { state: 'failed', endedAt: new Date().toISOString(), error: message });
+      return timedOut ? 'timeout' : this.abortHalt() ? 'aborted' : 'failed';
+    }
+  }
+
+  /** Runs the batch's health checks `samples` times on each target of the batch. */
+  private async analyse(batch: RolloutTargetRef[], batchNumber: number): Promise<Halt | undefined> {
+    const analysis = this.spec.analysis;
+    if (!analysis) return undefined;
+    if (this.spec.strategy === 'blue-green') this.setPhase('verify');
+    let samples = 0;
+    let failures = 0;
+    let firstFailure: string | undefined;
+    for (let sample = 0; sample < analysis.samples; sample += 1) {
+      if (sample > 0) await wf.sleep(parseDuration(analysis.interval));
+      for (const target of batch) {
+        for (const [index, check] of analysis.checks.entries()) {
+          samples += 1;
+          try {
+            const task = actionTask(`analysis.${batchNumber}.${target.name}.${index}.${sample}`, check);
+            await executeAction({ task, inputs: substitute(check.with, target) as Record<string, unknown>, taskQueue: target.queue, runId: this.id, runKey: this.input.parentRunKey, dag: this.input.step });
+          } catch (error) {
+            failures += 1;
+            firstFailure ??= `${target.name} ${check.uses}: ${toTaskError(error).message.split('\n')[0] ?? ''}`;
+          }
+        }
+      }
+    }
+    const passed = failures <= analysis.maxFailures;
+    this.progress = { ...this.progress, analyses: [...this.progress.analyses, { batch: batchNumber, samples, failures, passed, ...(firstFailure ? { firstFailure } : {}) }] };
+    this.publish();
+    return passed ? undefined : { trigger: 'health-check', reason: `health checks failed ${failures} of ${samples} times after batch ${batchNumber} (tolerated ${analysis.maxFailures}): ${firstFailure ?? ''}` };
+  }
+
+  private setPhase(phase: string): void {
+    this.progress = { ...this.progress, phase };
+    this.publish();
+  }
+
+  private async hook(name: string, hook: RolloutHook | undefined): Promise<void> {
+    if (!hook) return;
+    await executeAction({ task: actionTask(`${name}`, hook), inputs: hook.with, taskQueue: this.input.taskQueue, runId: this.id, runKey: this.input.parentRunKey, dag: this.input.step });
+  }
+
+  /** blue-green after the green side is ready and verified: switch, then keep the blue side for the rollback window. */
+  private async switchOver(): Promise<Halt | undefined> {
+    this.setPhase('switch');
+    try {
+      await this.hook('switch', this.spec.switch);
+    } catch (error) {
+      return { trigger: 'task-failure', reason: `switch failed: ${toTaskError(error).message}` };
+    }
+    if (this.spec.rollbackWindow) {
+      this.setPhase('window');
+      await wf.condition(() => this.aborted !== undefined || this.root.consideredCancelled, parseDuration(this.spec.rollbackWindow));
+      const halt = this.abortHalt();
+      if (halt) return { ...halt, reason: `${halt.reason} (within the rollback window)` };
+    }
+    this.setPhase('released');
+    return undefined;
+  }
+
+  /** Undoes every changed target, last changed first; targets never started stay untouched. */
+  private async rollBack(halt: Halt): Promise<void> {
+    const order = [...this.changed].reverse();
+    this.progress = { ...this.progress, rollback: { ...halt, at: new Date().toISOString(), order: order.map((entry) => entry.target.name) } };
+    this.publish();
+    if (this.spec.strategy === 'blue-green' && (this.progress.phase === 'window' || this.progress.phase === 'switch')) {
+      await this.hook('switch-back', this.spec.switchBack).catch((error: unknown) => wf.log.warn('switch back failed', { error: toTaskError(error).message }));
+      this.setPhase('switched-back');
+    }
+    let allUndone = true;
+    for (const entry of order) {
+      this.setTarget(entry.target.name, { state: 'rolling-back' });
+      const records = await runCompensations({
+        dag: this.input.step,
+        tasks: entry.status?.tasks ?? [],
+        params: entry.params,
+        taskQueue: this.input.taskQueue,
+        runId: this.id,
+        runKey: this.input.parentRunKey,
+        target: entry.target.name,
+        statesUnknown: entry.status === undefined,
+      });
+      const ok = records.every((record) => record.state === 'succeeded');
+      allUndone &&= ok;
+      this.setTarget(entry.target.name, { state: ok ? 'rolled-back' : 'rollback-failed', compensations: records });
+    }
+    this.progress = { ...this.progress, state: allUndone ? 'rolled-back' : 'failed' };
+    this.publish();
+  }
+}
+
+/** The `rollout` child workflow: see docs/rollouts-and-approvals.md. Returns its final progress (state rolled-back when it halted). */
+export async function rollout(input: RolloutWorkflowInput): Promise<RolloutProgress> {
+  const runner = new Rollout(input);
+  runner.register();
+  return runner.run();
+}
