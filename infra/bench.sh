@@ -5,3 +5,5 @@ cd "$(dirname "$0")/.."
 bash infra/setup.sh
 npx tsx bench/dag-overhead.ts
 npx tsx bench/sqlite-pragmas.ts
+npx tsx bench/ai.ts
+npx tsx bench/webhook-sync.ts
