@@ -12,6 +12,10 @@ export interface ActionInvocation<W = Record<string, unknown>> {
   itemIndex?: number;
   /** The action's already-rendered inputs; the activity validates them again with its schema. */
   with: W;
+  /** The repository and commit the run is pinned to. */
+  source?: { repo: string; commit: string; url?: string };
+  /** Set by the worker, never by workflows: this worker's checkout of `source` (files a task may read). */
+  repoDir?: string;
 }
 
 /** What every action activity returns. Kept small: it lands in workflow history. */

@@ -59,8 +59,8 @@ export function createAnsibleActivities(deps: AnsibleActivityDeps) {
     async ansiblePlaybook(inv: ActionInvocation<z.input<typeof AnsiblePlaybookInput>>): Promise<ActionResult> {
       const parsed = parseActionInput('ansible.playbook', AnsiblePlaybookInput, inv.with);
       const { value: input, secrets } = await resolveSecretRefsAsync(parsed);
-      const playbook = requireFile(deps, inv.dagId, input.playbook, 'playbook');
-      const inventory = inventoryArg(deps, inv.dagId, input.inventory);
+      const playbook = requireFile(deps, inv.dagId, input.playbook, 'playbook', inv.repoDir);
+      const inventory = inventoryArg(deps, inv.dagId, input.inventory, inv.repoDir);
       const [runner, program] = chooseRunner(input.runner, input.executionEnvironment !== undefined);
 
       const logPath = taskLogPath(deps.logRoot, inv.runId, inv.taskId, inv.itemIndex);
@@ -193,18 +193,18 @@ function lastLine(run: ToolRunResult): string {
   return text.split('\n').map((line) => line.trim()).filter(Boolean).at(-1)?.slice(0, 300) ?? 'no output';
 }
 
-function requireFile(deps: RepoFileDeps, dagId: string, file: string, what: string): string {
-  const found = resolveRepoFile(deps, dagId, file);
+function requireFile(deps: RepoFileDeps, dagId: string, file: string, what: string, repoDir?: string): string {
+  const found = resolveRepoFile(deps, dagId, file, repoDir);
   if (found.ok) return found.path;
   throw ApplicationFailure.create({ type: ANSIBLE_ERRORS.AnsibleFileNotFound, nonRetryable: true, message: `${what}: ${found.reason}` });
 }
 
 /** Inline lists ("a,b," or an array) pass through; anything else is an inventory file or directory. */
-function inventoryArg(deps: RepoFileDeps, dagId: string, inventory: string | string[] | undefined): string | undefined {
+function inventoryArg(deps: RepoFileDeps, dagId: string, inventory: string | string[] | undefined, repoDir?: string): string | undefined {
   if (inventory === undefined) return undefined;
   if (Array.isArray(inventory)) return `${inventory.join(',')},`;
   if (inventory.includes(',')) return inventory;
-  return requireFile(deps, dagId, inventory, 'inventory');
+  return requireFile(deps, dagId, inventory, 'inventory', repoDir);
 }
 
 function chooseRunner(wanted: AnsiblePlaybookInput['runner'], needsNavigator: boolean): [Runner, string] {

@@ -13,10 +13,11 @@ export type RepoFile = { ok: true; path: string } | { ok: false; reason: string 
  * Resolves `file` for the DAG `dagId` ("<repo>/<dag>"): absolute paths as given, relative ones inside
  * the DAG's repository. Paths that climb out of the repository are refused.
  */
-export function resolveRepoFile(deps: RepoFileDeps, dagId: string, file: string): RepoFile {
+export function resolveRepoFile(deps: RepoFileDeps, dagId: string, file: string, repoDir?: string): RepoFile {
   if (path.isAbsolute(file)) return existsSync(file) ? { ok: true, path: file } : { ok: false, reason: `${file} does not exist on this worker` };
   const repo = dagId.split('/')[0] ?? '';
-  const source = deps.dagDirectories?.find((candidate) => candidate.repo === repo);
+  // A Git-synced repository is checked out by the worker at the run's commit (repoDir); local ones are configured directories.
+  const source = repoDir ? { repo, dir: repoDir } : deps.dagDirectories?.find((candidate) => candidate.repo === repo);
   if (source === undefined) return { ok: false, reason: `repository "${repo}" of DAG ${dagId} is not checked out on this worker, so "${file}" cannot be found` };
   const resolved = path.resolve(source.dir, file);
   if (!resolved.startsWith(path.resolve(source.dir) + path.sep)) return { ok: false, reason: `"${file}" is outside repository "${repo}"` };

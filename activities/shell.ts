@@ -67,7 +67,9 @@ export function createShellActivities(deps: ShellActivityDeps) {
       const logPath = taskLogPath(deps.logRoot, inv.runId, inv.taskId, inv.itemIndex);
       const outputsPath = logPath.replace(/\.log$/, '.outputs');
       await writeFile(outputsPath, '');
-      if (input.cwd !== undefined) await assertDirectory(input.cwd);
+      // Tasks run in the checkout of the commit their run is pinned to, like a CI job; a relative cwd is inside it.
+      const cwd = input.cwd !== undefined ? path.resolve(inv.repoDir ?? process.cwd(), input.cwd) : inv.repoDir;
+      if (cwd !== undefined) await assertDirectory(cwd);
 
       const [file, args] = argvOf(input);
       const secrets = [...secretEnvValues(input.env), ...referencedSecrets];
@@ -77,6 +79,7 @@ export function createShellActivities(deps: ShellActivityDeps) {
         QUBINODE_RUN_ID: inv.runId,
         QUBINODE_TASK_ID: inv.taskId,
         QUBINODE_OUTPUTS: outputsPath,
+        ...(inv.repoDir ? { QUBINODE_REPO_DIR: inv.repoDir } : {}),
       };
       if (inv.itemIndex !== undefined) env.QUBINODE_ITEM_INDEX = String(inv.itemIndex);
 
@@ -87,11 +90,11 @@ export function createShellActivities(deps: ShellActivityDeps) {
       const startedAt = Date.now();
       log.write(
         `=== ${new Date(startedAt).toISOString()} attempt ${ctx.info.attempt}: ${redact(describe(file, args))}` +
-          `${input.cwd === undefined ? '' : ` (cwd ${input.cwd})`} ===\n`,
+          `${cwd === undefined ? '' : ` (cwd ${cwd})`} ===\n`,
       );
 
       const child = execa(file, args, {
-        cwd: input.cwd,
+        cwd,
         env,
         extendEnv: true,
         detached: true,

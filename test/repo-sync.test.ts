@@ -111,6 +111,18 @@ describe('Git-synced DAG repositories (real git, real Temporal)', () => {
     assert.equal(description.typedSearchAttributes.get(COMMIT_KEY), commit);
   });
 
+  it('runs tasks in a checkout of the pinned commit on the worker', async () => {
+    git.write('scripts/report.sh', 'echo "report from $(basename "$QUBINODE_REPO_DIR")"\n');
+    git.write('dags/reads-file.yaml', 'id: reads-file\ntasks:\n  - id: report\n    uses: shell\n    with: { command: [bash, scripts/report.sh] }\n');
+    const commit = git.commitAndPush('script');
+    assert.equal((await syncAndWait(engine.client, name)).state, 'accepted');
+    const { catalog } = await loadCatalog({ ...engine.config, dagDirectories: [] }, new ActionRegistry(), engine.client);
+    const run = await startRun(engine.client, { dag: catalog.get(`${name}/reads-file`).dag!, params: {}, taskQueue: engine.taskQueue });
+    const status = await engine.wait(run.runId);
+    assert.equal(status.state, 'succeeded', JSON.stringify(status.tasks[0]?.error));
+    assert.equal(status.tasks[0]?.outputs?.stdout, `report from ${commit}\n`);
+  });
+
   it('starts exactly one run for a push that matches on.push', async () => {
     git.write('dags/deploy.yaml', dagYaml('deploy', 'on:\n  push:\n    paths: ["dags/**", "app/**"]\n'));
     const commit = git.commitAndPush('add deploy');

@@ -1,3 +1,4 @@
+import * as path from 'node:path';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import type { QubinodeConfig } from '../config/config';
 import type { Logger } from '../config/logger';
@@ -6,7 +7,9 @@ import { createAiActivities } from '../activities/ai';
 import { createAiService } from '../ai/create-ai-service';
 import { connectionOptions } from '../client/connection';
 import { withAttemptInfo } from './attempt-info';
+import { GitCache } from '../activities/git/git-cache';
 import { createPlatformActivities } from './platform-activities';
+import { withRepoCheckout } from './repo-checkout';
 import { installSdkRuntime } from './sdk-logger';
 
 export interface QubinodeWorkerOptions {
@@ -42,7 +45,7 @@ export async function createQubinodeWorker(options: QubinodeWorkerOptions): Prom
   const connection = await NativeConnection.connect(connectionOptions(config.temporal));
   const platform = createPlatformActivities({ ...config, taskQueue: config.taskQueue });
   const activities = {
-    ...withAttemptInfo(createActivities({ logRoot: config.logDir, logger: options.logger, dagDirectories: config.dagDirectories })),
+    ...withAttemptInfo(withRepoCheckout(createActivities({ logRoot: config.logDir, logger: options.logger, dagDirectories: config.dagDirectories }), new GitCache(path.join(config.dataDir, 'git')), config.dagDirectories)),
     ...platform.activities,
     // One AI service per worker: the model is loaded on the first analysis and shared by all.
     ...createAiActivities(createAiService(config)),

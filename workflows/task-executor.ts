@@ -75,6 +75,7 @@ export async function executeAction(call: TaskInvocation): Promise<ExecutedActio
       const result = await activityFor(call)({
         runId: call.runId,
         dagId: call.dag.catalogId,
+        source: { repo: call.dag.origin.repo, commit: call.dag.origin.commit, ...(call.dag.origin.url ? { url: call.dag.origin.url } : {}) },
         taskId: task.id,
         ...(call.itemIndex === undefined ? {} : { itemIndex: call.itemIndex }),
         with: call.inputs,
@@ -167,7 +168,7 @@ async function runRollout(call: TaskInvocation): Promise<{ outputs: Record<strin
   throw wf.ApplicationFailure.create({
     type: 'RolloutHalted',
     nonRetryable: true,
-    message: `rollout halted (${progress.rollback?.trigger ?? '?'}: ${progress.rollback?.reason ?? ''}); rolled back ${outputs.rolledBack.join(', ') || 'nothing'}; untouched ${outputs.untouched.join(', ') || 'none'}`,
+    message: `rollout halted (${progress.rollback?.trigger ?? '?'}: ${progress.rollback?.reason ?? ''}); rolled back ${(progress.rollback?.order ?? []).filter((name) => outputs.rolledBack.includes(name)).join(', ') || 'nothing'}; untouched ${outputs.untouched.join(', ') || 'none'}`,
     details: [outputs],
   });
 }

@@ -1,0 +1,33 @@
+import type { ActionInvocation } from '../activities/action-types';
+import type { GitCache } from '../activities/git/git-cache';
+import type { DagDirectory } from '../config/config';
+
+type AnyActivity = (...args: never[]) => Promise<unknown>;
+
+function isInvocation(value: unknown): value is ActionInvocation {
+  return value !== null && typeof value === 'object' && 'taskId' in value && 'with' in value;
+}
+
+/**
+ * Gives every action the files of the commit its run is pinned to: a Git-synced repository is
+ * fetched and extracted once per SHA on this worker; a local DAG directory is used as it is.
+ */
+export function withRepoCheckout<T extends Record<string, AnyActivity>>(activities: T, cache: GitCache, dagDirectories: readonly DagDirectory[]): T {
+  const wrapped: Record<string, AnyActivity> = {};
+  for (const [name, activity] of Object.entries(activities)) {
+    wrapped[name] = async (...args: never[]) => {
+      const [first, ...rest] = args as unknown[];
+      if (!isInvocation(first) || !first.source) return activity(...args);
+      const { source } = first;
+      let repoDir: string | undefined;
+      if (source.url && /^[0-9a-f]{40}$/.test(source.commit)) {
+        const mirror = await cache.fetch(source.url, {});
+        repoDir = await cache.materialise(mirror, source.commit);
+      } else {
+        repoDir = dagDirectories.find((directory) => directory.repo === source.repo)?.dir;
+      }
+      return activity(...([repoDir ? { ...first, repoDir } : first, ...rest] as never[]));
+    };
+  }
+  return wrapped as T;
+}
