@@ -13,7 +13,7 @@ export interface ActionInvocation<W = Record<string, unknown>> {
   /** The action's already-rendered inputs; the activity validates them again with its schema. */
   with: W;
   /** The repository and commit the run is pinned to. */
-  source?: { repo: string; commit: string; url?: string };
+  source?: { repo: string; commit: string; url?: string; credentialEnv?: { tokenEnv?: string; sshKeyEnv?: string } };
   /** Set by the worker, never by workflows: this worker's checkout of `source` (files a task may read). */
   repoDir?: string;
 }

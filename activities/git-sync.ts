@@ -46,7 +46,10 @@ export function checkCommitTree(root: string, config: RepoConfig, commit: string
   for (const file of files.values()) {
     const result = checkDagFile(file, context);
     findings.push(...scanDagText(file, result.spec));
-    if (result.dag) dags.push({ ...result.dag, origin: { ...result.dag.origin, url: config.url } });
+    if (result.dag) {
+      const credentialEnv = { ...(config.tokenEnv ? { tokenEnv: config.tokenEnv } : {}), ...(config.sshKeyEnv ? { sshKeyEnv: config.sshKeyEnv } : {}) };
+      dags.push({ ...result.dag, origin: { ...result.dag.origin, url: config.url, ...(Object.keys(credentialEnv).length ? { credentialEnv } : {}) } });
+    }
     else errors.push({ file: file.path, problems: result.diagnostics.map(formatDiagnostic) });
   }
   const ids = new Map<string, string>();

@@ -1,4 +1,5 @@
 import type { ActionInvocation } from '../activities/action-types';
+import { gitCredentialEnv } from '../activities/git/credentials';
 import type { GitCache } from '../activities/git/git-cache';
 import type { DagDirectory } from '../config/config';
 
@@ -21,7 +22,7 @@ export function withRepoCheckout<T extends Record<string, AnyActivity>>(activiti
       const { source } = first;
       let repoDir: string | undefined;
       if (source.url && /^[0-9a-f]{40}$/.test(source.commit)) {
-        const mirror = await cache.fetch(source.url, {});
+        const mirror = await cache.fetch(source.url, gitCredentialEnv({ name: source.repo, url: source.url, ...source.credentialEnv }));
         repoDir = await cache.materialise(mirror, source.commit);
       } else {
         repoDir = dagDirectories.find((directory) => directory.repo === source.repo)?.dir;

@@ -75,7 +75,7 @@ export async function executeAction(call: TaskInvocation): Promise<ExecutedActio
       const result = await activityFor(call)({
         runId: call.runId,
         dagId: call.dag.catalogId,
-        source: { repo: call.dag.origin.repo, commit: call.dag.origin.commit, ...(call.dag.origin.url ? { url: call.dag.origin.url } : {}) },
+        source: { repo: call.dag.origin.repo, commit: call.dag.origin.commit, ...(call.dag.origin.url ? { url: call.dag.origin.url } : {}), ...(call.dag.origin.credentialEnv ? { credentialEnv: call.dag.origin.credentialEnv } : {}) },
         taskId: task.id,
         ...(call.itemIndex === undefined ? {} : { itemIndex: call.itemIndex }),
         with: call.inputs,

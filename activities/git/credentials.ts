@@ -5,7 +5,7 @@ import type { RepoConfig } from '../../dag-repos/git/repo-config';
  * Environment for git commands that carries credentials without putting them on a command line
  * or in a stored config: an https token as an extra header (GIT_CONFIG_* variables), an SSH key by path.
  */
-export function gitCredentialEnv(config: RepoConfig, env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+export function gitCredentialEnv(config: Pick<RepoConfig, 'name' | 'url' | 'tokenEnv' | 'sshKeyEnv'>, env: NodeJS.ProcessEnv = process.env): Record<string, string> {
   const result: Record<string, string> = { GIT_TERMINAL_PROMPT: '0' };
   if (config.tokenEnv && /^https?:\/\//.test(config.url)) {
     const token = env[config.tokenEnv];

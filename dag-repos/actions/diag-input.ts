@@ -39,3 +39,11 @@ export const DIAG_INPUTS: Record<DiagTool, z.ZodType> = {
   kvm: DiagKvmInput,
   network: DiagNetworkInput,
 };
+
+/** Inputs of `host.preflight`: the plugins' checks (OS supported, x86_64-v3, ...) plus KVM readiness. */
+export const HostPreflightInput = z.strictObject({
+  kvm: z.boolean().default(true).describe('Also require /dev/kvm and CPU virtualization flags (vmx/svm).'),
+  allowUnsupportedOs: z.boolean().default(false).describe('Report an unsupported OS (e.g. Debian for development) as a warning, not an error.'),
+  require: z.boolean().default(true).describe('Fail (PreflightFailed, not retried) when an error-level check fails; false: only report.'),
+});
+export type HostPreflightInput = z.infer<typeof HostPreflightInput>;

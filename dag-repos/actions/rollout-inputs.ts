@@ -64,7 +64,7 @@ export type RolloutInput = z.infer<typeof RolloutInput>;
 
 export const UpdatesDetectInput = z.strictObject({
   manager: z.enum(['auto', 'dnf', 'apt']).default('auto').describe('Package manager; auto picks dnf, else apt.'),
-  outputFile: z.string().min(1).optional().describe('Parse this saved `dnf check-update`/`apt list --upgradable` output instead of running the command (stand-in hosts, tests).'),
-  securityFile: z.string().min(1).optional().describe('Saved `dnf updateinfo list --security` output, for dnf security classification.'),
+  outputFile: z.string().optional().describe('Parse this saved `dnf check-update`/`apt list --upgradable` output instead of running the command (stand-in hosts, tests); empty means run it.'),
+  securityFile: z.string().optional().describe('Saved `dnf updateinfo list --security` output, for dnf security classification.'),
 });
 export type UpdatesDetectInput = z.infer<typeof UpdatesDetectInput>;

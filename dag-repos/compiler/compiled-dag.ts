@@ -47,6 +47,8 @@ export interface DagOrigin {
   commit: string;
   /** Where the repository is fetched from, for DAGs synced from Git (workers check the commit out by SHA). */
   url?: string;
+  /** Names (never values) of the environment variables holding the repository's credentials on workers. */
+  credentialEnv?: { tokenEnv?: string; sshKeyEnv?: string };
 }
 
 export interface CompiledDag {
