@@ -8,7 +8,7 @@ import Ajv2020 from 'ajv/dist/2020';
 import { parse } from 'yaml';
 import { ActionRegistry } from '../dag-repos/actions/registry';
 import { checkDagFile } from '../dag-repos/compiler/compile';
-import { TriggerRule } from '../dag-repos/schema/dag-spec';
+import { TaskSpec, TriggerRule } from '../dag-repos/schema/dag-spec';
 import { durationError } from '../dag-repos/schema/duration';
 import { DAG_JSON_SCHEMA_PATH, DURATION_PATTERN, renderDagJsonSchema } from '../dag-repos/schema/export-json-schema';
 
