@@ -4,6 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { PROJECT_ROOT } from '../config/config';
 import { qubinode } from './support/cli';
 import { startTestEngine, type TestEngine } from './support/engine';
+import { dagYaml, GitFixture } from './support/git-fixture';
 
 const repo = path.join(PROJECT_ROOT, 'test', 'fixtures', 'cli-repo');
 const invalidDir = path.join(PROJECT_ROOT, 'test', 'fixtures', 'dags', 'invalid');
@@ -103,5 +104,38 @@ describe('qubinode CLI', () => {
       if (!listed.some((run) => run.runId === runId)) await new Promise((resolve) => setTimeout(resolve, 500));
     }
     assert.ok(listed.some((run) => run.runId === runId && run.state === 'cancelled'), JSON.stringify(listed));
+  });
+
+  it('registers a Git repository, lists its DAGs, runs one and removes it', async () => {
+    const git = new GitFixture();
+    const name = `cli${Date.now().toString(36)}`;
+    try {
+      git.write('dags/hello.yaml', dagYaml('hello'));
+      const commit = git.commitAndPush('first');
+      const added = await qubinode(['repo', 'add', name, git.bare], env);
+      assert.equal(added.code, 0, added.stderr);
+      assert.match(added.stdout, new RegExp(`accepted ${commit.slice(0, 12)}`));
+      const shown = await qubinode(['repo', 'show', name], env);
+      assert.match(shown.stdout, new RegExp(`active\\s+${commit}`));
+      assert.match((await qubinode(['dag', 'list'], env)).stdout, new RegExp(`${name}/hello`));
+      const run = await qubinode(['run', `${name}/hello`, '--wait', '--json'], env);
+      assert.equal(run.code, 0, run.stderr);
+      assert.equal((JSON.parse(run.stdout) as { commit: string }).commit, commit);
+      git.write('dags/bad.yaml', 'id: bad\ntasks: []\n');
+      git.commitAndPush('bad');
+      const sync = await qubinode(['repo', 'sync', name], env);
+      assert.equal(sync.code, 1);
+      assert.match(sync.stdout, /rejected[\s\S]*dags\/bad\.yaml:2:\d+ tasks: a DAG needs at least one task/);
+    } finally {
+      await qubinode(['repo', 'remove', name], env);
+      git.cleanup();
+    }
+  });
+
+  it('scans DAG files and exits 1 on a blocking finding', async () => {
+    const scan = await qubinode(['dag', 'scan', path.join(PROJECT_ROOT, 'test', 'fixtures', 'scan', 'rm-root.yaml')], env);
+    assert.equal(scan.code, 1);
+    assert.match(scan.stdout, /rm-root\.yaml:6:21 high dangerous-command: rm -r of the root directory/);
+    assert.equal((await qubinode(['dag', 'scan', path.join(PROJECT_ROOT, 'test', 'fixtures', 'scan', 'clean.yaml')], env)).code, 0);
   });
 });
