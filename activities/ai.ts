@@ -1,6 +1,7 @@
 import { Context } from '@temporalio/activity';
 import { PROJECT_ROOT } from '../config/config';
 import * as path from 'node:path';
+import type { AiActivities } from '../ai/activity-types';
 import type { AiService } from '../ai/ai-service';
 import { FailureFacts, type FailureAnalysis } from '../ai/analysis';
 import { localFacts } from '../ai/local-facts';
@@ -20,7 +21,7 @@ function withDiag(input: FailureFacts, dataDir?: string): FailureFacts {
  * analyzeFailure workflow uses when the first fails or times out). Neither ever fails a DAG run: they
  * run in their own workflow. Without a service (a worker built without AI) both answer from the rules.
  */
-export function createAiActivities(service?: AiService) {
+export function createAiActivities(service?: AiService): AiActivities {
   return {
     async 'ai.analyze'(input: FailureFacts): Promise<FailureAnalysis> {
       const facts = withDiag(input, service?.config.storeDir);
@@ -34,5 +35,3 @@ export function createAiActivities(service?: AiService) {
     },
   };
 }
-
-export type AiActivities = ReturnType<typeof createAiActivities>;

@@ -1,5 +1,5 @@
 import { ApplicationFailure } from '@temporalio/common';
-import { DIAG_INPUTS, type DiagTool, DiagKvmInput, DiagNetworkInput, DiagProcessInfoInput, DiagResourceUsageInput, DiagServiceStatusInput } from '../dag-repos/actions/diag-input';
+import { DIAG_INPUTS, DiagKvmInput, DiagServiceStatusInput, type DiagNetworkInput, type DiagProcessInfoInput, type DiagResourceUsageInput, type DiagTool } from '../dag-repos/actions/diag-input';
 import { parseActionInput } from './action-input';
 import type { ActionInvocation, ActionResult } from './action-types';
 import { kvmReport } from './diag-kvm';

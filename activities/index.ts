@@ -2,6 +2,8 @@ import type { Logger } from 'pino';
 import type { DagDirectory } from '../config/config';
 import { ANSIBLE_NON_RETRYABLE_ERRORS, createAnsibleActivities } from './ansible';
 import { DIAG_NON_RETRYABLE_ERRORS, createDiagActivities } from './diag';
+import { KCLI_NON_RETRYABLE_ERRORS, createKcliActivities } from './kcli';
+import { PREFLIGHT_FAILED, createPreflightActivities } from './host-preflight';
 import { HTTP_CHECK_NON_RETRYABLE_ERRORS, createHttpCheckActivities } from './http-check';
 import { createNoopActivities } from './noop';
 import { createNotifyActivities } from './notify';
@@ -26,6 +28,8 @@ export function createActivities(deps: ActivityDeps) {
     ...createUpdatesActivities(),
     ...createAnsibleActivities(deps),
     ...createDiagActivities(),
+    ...createKcliActivities(deps),
+    ...createPreflightActivities(),
   };
 }
 
@@ -34,5 +38,5 @@ export type Activities = ReturnType<typeof createActivities>;
 
 /** Failure types of these activities that retrying cannot fix; for `nonRetryableErrorTypes`. */
 export const ACTION_NON_RETRYABLE_ERRORS: readonly string[] = [
-  ...new Set([...SHELL_NON_RETRYABLE_ERRORS, ...HTTP_CHECK_NON_RETRYABLE_ERRORS, ...ANSIBLE_NON_RETRYABLE_ERRORS, ...DIAG_NON_RETRYABLE_ERRORS]),
+  ...new Set([...SHELL_NON_RETRYABLE_ERRORS, ...HTTP_CHECK_NON_RETRYABLE_ERRORS, ...ANSIBLE_NON_RETRYABLE_ERRORS, ...DIAG_NON_RETRYABLE_ERRORS, ...KCLI_NON_RETRYABLE_ERRORS, PREFLIGHT_FAILED]),
 ];

@@ -32,6 +32,8 @@ export const KCLI_ERRORS = {
   KcliCreateFailed: 'KcliCreateFailed',
   /** waitForIp expired without an address. */
   KcliNoIp: 'KcliNoIp',
+  /** kcli refused the VM spec (unknown network, pool, image or profile): retrying cannot help. */
+  KcliInvalidSpec: 'KcliInvalidSpec',
 } as const;
 
 export const KCLI_NON_RETRYABLE_ERRORS: readonly string[] = [
@@ -41,6 +43,7 @@ export const KCLI_NON_RETRYABLE_ERRORS: readonly string[] = [
   KCLI_ERRORS.KcliAlreadyExists,
   KCLI_ERRORS.KcliNotFound,
   KCLI_ERRORS.KcliCreateFailed,
+  KCLI_ERRORS.KcliInvalidSpec,
 ];
 
 export interface KcliActivityDeps extends RepoFileDeps {
@@ -52,6 +55,8 @@ export interface KcliActivityDeps extends RepoFileDeps {
 }
 
 const NOT_FOUND = /not found|No objects found|doesn't exist|does not exist/i;
+/** What kcli says when a VM spec names something that does not exist ("Invalid network default"). */
+const INVALID_SPEC = /Invalid (network|pool|image|profile|flavor|cpumodel)|(image|profile|pool) \S+ not found/i;
 
 function fail(type: string, message: string, details?: Record<string, unknown>): never {
   throw ApplicationFailure.create({ type, message, nonRetryable: KCLI_NON_RETRYABLE_ERRORS.includes(type), ...(details ? { details: [details] } : {}) });
@@ -137,6 +142,8 @@ export function createKcliActivities(deps: KcliActivityDeps) {
       if (result.exitCode !== 0) {
         // kcli can leave a defined but broken domain behind; remove it so a retry starts clean.
         if ((await vmInfo(inv, input.name, input.client)) !== undefined) await deleteVm(inv, input.name, input.client);
+        const message = kcliMessage(result.stdout ?? '', result.stderrTail);
+        if (INVALID_SPEC.test(message)) fail(KCLI_ERRORS.KcliInvalidSpec, `kcli create vm ${input.name}: ${message}`);
         failed(`kcli create vm ${input.name}`, result);
       }
       const vm = (await vmInfo(inv, input.name, input.client)) ?? fail(KCLI_ERRORS.KcliCreateFailed, `kcli create vm ${input.name} exited 0 but the VM does not exist: ${kcliMessage(result.stdout ?? '', result.stderrTail)}`);

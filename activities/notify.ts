@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { NotifyChannel } from '../dag-repos/schema/rollback-notify';
-import type { NotifyRequest } from './notify-types';
+import type { NotifyRequest } from '../workflows/rollback-status';
 import { createRedactor } from './redact';
 import { resolveSecretRefs } from './secret-refs';
 
@@ -11,6 +11,14 @@ export interface NotifyActivityDeps {
 }
 
 const TITLES: Record<NotifyRequest['event'], string> = { failure: 'run failed', approval: 'approval needed', success: 'run succeeded' };
+
+function passwordOf(url: string): string {
+  try {
+    return decodeURIComponent(new URL(url).password);
+  } catch {
+    return '';
+  }
+}
 
 async function post(url: string, body: unknown, timeoutMs: number): Promise<void> {
   const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(timeoutMs) });
@@ -53,7 +61,8 @@ export function createNotifyActivities(deps: NotifyActivityDeps = {}) {
         try {
           const { value: resolved, secrets } = resolveSecretRefs(channel);
           // Webhook URLs and SMTP URLs often hold tokens or passwords: never echo them.
-          redact = createRedactor([...secrets, resolved.type === 'email' ? resolved.smtp : resolved.url]);
+          const url = resolved.type === 'email' ? resolved.smtp : resolved.url;
+          redact = createRedactor([...secrets, url, passwordOf(url)]);
           await sendOne(resolved, request, timeoutMs);
           sent += 1;
         } catch (error) {

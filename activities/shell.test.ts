@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
+
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -9,6 +9,7 @@ import type { Logger } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import type { ActionInvocation, ActionResult } from './action-types';
 import { SHELL_NON_RETRYABLE_ERRORS, createShellActivities } from './shell';
+import { isProcessRunning } from '../test/support/processes';
 
 const quiet: Logger = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} };
 
@@ -48,21 +49,6 @@ function failureOf(type: string, check: (failure: ApplicationFailure) => void = 
 
 function detailsOf(failure: ApplicationFailure): Record<string, unknown> {
   return (failure.details?.[0] ?? {}) as Record<string, unknown>;
-}
-
-/** Alive and not a zombie waiting to be reaped. */
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
-  }
 }
 
 async function waitFor<T>(probe: () => Promise<T | undefined> | T | undefined, what: string, timeoutMs = 3_000): Promise<T> {
@@ -169,7 +155,7 @@ describe('shell activity', () => {
     const pids = await waitFor(() => readPids(pidFile), 'the script to write its pids');
     env.cancel();
     await assert.rejects(running, (error: unknown) => error instanceof CancelledFailure);
-    for (const pid of pids) await waitFor(() => (isRunning(pid) ? undefined : true), `pid ${pid} to exit`);
+    for (const pid of pids) await waitFor(() => (isProcessRunning(pid) ? undefined : true), `pid ${pid} to exit`);
   });
 
   test('kills the process group on timeout', async () => {
@@ -186,7 +172,7 @@ describe('shell activity', () => {
     assert.ok(Date.now() - started < 4_000);
     const pids = await readPids(pidFile);
     assert.ok(pids !== undefined, 'the script wrote its pids');
-    for (const pid of pids) await waitFor(() => (isRunning(pid) ? undefined : true), `pid ${pid} to exit`);
+    for (const pid of pids) await waitFor(() => (isProcessRunning(pid) ? undefined : true), `pid ${pid} to exit`);
   });
 
   test('reports CommandNotFound as non-retryable', async () => {

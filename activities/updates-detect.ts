@@ -41,7 +41,9 @@ async function listing(manager: PackageManager): Promise<{ text: string; securit
 export function createUpdatesActivities() {
   return {
     async updatesDetect(inv: ActionInvocation): Promise<ActionResult> {
-      const input = parseActionInput('updates.detect', UpdatesDetectInput, inv.with);
+      const parsed = parseActionInput('updates.detect', UpdatesDetectInput, inv.with);
+      // Templated inputs render to "" when a param is unset: that means "not given".
+      const input = { ...parsed, outputFile: parsed.outputFile || undefined, securityFile: parsed.securityFile || undefined };
       const manager = input.outputFile && input.manager === 'auto' ? (/^Listing\.\.\.|\[upgradable from:/m.test(readFileSync(input.outputFile, 'utf8')) ? 'apt' : 'dnf') : pickManager(input.manager);
       const { text, security } = input.outputFile
         ? { text: readFileSync(input.outputFile, 'utf8'), security: input.securityFile ? readFileSync(input.securityFile, 'utf8') : '' }

@@ -1,7 +1,7 @@
 import type { ChatSessionModelFunctions } from 'node-llama-cpp' with { 'resolution-mode': 'import' };
+import { collectDiag } from '../activities/diag';
 import type { AiService } from './ai-service';
 import type { SearchHit } from './knowledge-index';
-import { localFacts } from './local-facts';
 
 export interface Answer {
   answer: string;
@@ -12,9 +12,51 @@ export interface Answer {
   fallbackReason?: string;
 }
 
+/** Read-only `diag.*` tools the model may call (collectDiag from activities/diag.ts: reads only, changes nothing). */
+async function diagFunctions(calls: string[]): Promise<ChatSessionModelFunctions> {
+  const { defineChatSessionFunction } = await import('node-llama-cpp');
+  const tool = (name: 'system_info' | 'resource_usage' | 'kvm' | 'network', description: string) =>
+    defineChatSessionFunction({
+      description,
+      handler: async () => {
+        calls.push(`diag.${name}`);
+        return collectDiag(name, {});
+      },
+    });
+  return {
+    diag_system_info: tool('system_info', 'OS, kernel, CPU, memory and uptime of this host'),
+    diag_resource_usage: tool('resource_usage', 'disk space of / and the libvirt image pool, memory and load of this host'),
+    diag_kvm: tool('kvm', 'whether this host can run KVM VMs: /dev/kvm, CPU virtualization flags, libvirtd'),
+    diag_network: tool('network', 'network interfaces, routes and name resolution of this host'),
+    diag_service_status: defineChatSessionFunction({
+      description: 'whether systemd services are active on this host',
+      params: { type: 'object', properties: { services: { type: 'array', items: { type: 'string' } } } },
+      handler: async (params) => {
+        calls.push(`diag.service_status(${params.services.join(',')})`);
+        return collectDiag('service_status', { services: params.services.length ? params.services : ['libvirtd'] });
+      },
+    }),
+  };
+}
+
+/** Without a model answer, a question about this host still gets the read-only facts that bear on it. */
+async function withHostFacts(answer: Answer, aboutHost: boolean): Promise<Answer> {
+  if (!aboutHost) return answer;
+  const facts = { resource_usage: await collectDiag('resource_usage', {}), kvm: await collectDiag('kvm', {}) };
+  return { ...answer, answer: `Host facts (diag.resource_usage, diag.kvm):\n${JSON.stringify(facts, null, 2)}\n\n${answer.answer}`, toolCalls: [...answer.toolCalls, 'diag.resource_usage', 'diag.kvm'] };
+}
+
+/** Tiny models loop: the same line again and again. Such an answer is worse than the excerpts. */
+function isDegenerate(answer: string): boolean {
+  const lines = answer.split('\n').map((line) => line.trim()).filter(Boolean);
+  const counts = new Map<string, number>();
+  for (const line of lines) counts.set(line, (counts.get(line) ?? 0) + 1);
+  return answer.trim().length < 3 || [...counts.values()].some((count) => count >= 3);
+}
+
 const SYSTEM = [
   'You answer questions about Qubinode Navigator (DAG workflows on Temporal for KVM hosts) from the numbered documentation excerpts.',
-  'Cite excerpts as [1], [2]. Be brief. If the question is about this machine, call the local_facts function and answer from its result.',
+  'Cite excerpts as [1], [2]. Be brief. If the question is about this machine, call the diag_* functions and answer from their results.',
   'If the excerpts do not answer it, say so.',
 ].join(' ');
 
@@ -28,7 +70,7 @@ function sourcesOf(hits: readonly SearchHit[]): Answer['sources'] {
 }
 
 /** Answers from the knowledge index with the model, which may call read-only host tools; without a model, the best excerpts. */
-export async function ask(service: AiService, question: string, options: { signal?: AbortSignal; dataDir?: string; toolBin?: string } = {}): Promise<Answer> {
+export async function ask(service: AiService, question: string, options: { signal?: AbortSignal } = {}): Promise<Answer> {
   const hits = await service.search(question, 5);
   const sources = sourcesOf(hits);
   const retrievalOnly = (reason: string): Answer => ({
@@ -40,25 +82,14 @@ export async function ask(service: AiService, question: string, options: { signa
   });
   if (service.config.analysis !== 'model') return retrievalOnly('QUBINODE_AI_ANALYSIS=rules');
   const toolCalls: string[] = [];
-  let functions: ChatSessionModelFunctions | undefined;
-  if (isAboutLocalHost(question)) {
-    const { defineChatSessionFunction } = await import('node-llama-cpp');
-    functions = {
-      local_facts: defineChatSessionFunction({
-        description: 'Read-only facts of this host: OS, kernel, CPUs, memory, disk free, /dev/kvm, kvm modules, libvirt socket, installed tools',
-        handler: () => {
-          toolCalls.push('local_facts()');
-          return localFacts({ ...(options.dataDir ? { dataDir: options.dataDir } : {}), ...(options.toolBin ? { toolBin: options.toolBin } : {}) });
-        },
-      }),
-    };
-  }
+  const functions = isAboutLocalHost(question) ? await diagFunctions(toolCalls) : undefined;
   const prompt = [`Question: ${question}`, '', 'Documentation excerpts:', ...hits.map((hit, index) => `[${index + 1}] ${hit.chunk.file}:${hit.chunk.startLine} ${hit.chunk.heading}\n${hit.chunk.text.slice(0, 700)}`)].join('\n');
   const timeout = AbortSignal.timeout(service.config.timeoutMs);
   try {
     const answer = await service.runtime.chat({ system: SYSTEM, prompt, maxTokens: 350, ...(functions ? { functions } : {}), signal: options.signal ? AbortSignal.any([options.signal, timeout]) : timeout });
+    if (isDegenerate(answer)) return { ...(await withHostFacts(retrievalOnly('the model answer repeated itself (too small a model?)'), functions !== undefined)), toolCalls };
     return { answer: answer.trim(), sources, source: 'model', toolCalls };
   } catch (error) {
-    return retrievalOnly(timeout.aborted ? `model did not answer within ${service.config.timeoutMs}ms` : (error as Error).message);
+    return withHostFacts(retrievalOnly(timeout.aborted ? `model did not answer within ${service.config.timeoutMs}ms` : (error as Error).message), functions !== undefined);
   }
 }

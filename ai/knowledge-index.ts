@@ -38,14 +38,20 @@ function processTerm(term: string): string | null {
   return lower.length < 2 || STOPWORDS.has(lower) ? null : lower;
 }
 
+const MAX_TERMS = 16;
+
+function tokenize(text: string): string[] {
+  return text.split(/[\s\-_./:,;()[\]{}"'`=|<>!?*#$@+]+/u);
+}
+
 function newLexical(): MiniSearch<Chunk> {
   // BM25 over heading and text; the heading weighs more: it names what a section is about.
   return new MiniSearch<Chunk>({
     fields: ['heading', 'text', 'file'],
     idField: 'id',
     processTerm,
-    tokenize: (text) => text.split(/[\s\-_./:,;()[\]{}"'`=|<>!?*#$@+]+/u),
-    searchOptions: { boost: { heading: 3, file: 0.5 }, prefix: (term) => term.length > 4, combineWith: 'OR' },
+    tokenize,
+    searchOptions: { boost: { heading: 3, file: 0.5 }, combineWith: 'OR' },
   });
 }
 
@@ -160,8 +166,11 @@ export class KnowledgeIndex {
 
   /** BM25 only: synchronous and cheap. */
   lexicalSearch(query: string, limit: number): SearchHit[] {
+    // Failure text makes long queries: distinct terms only, at most MAX_TERMS, and prefix expansion
+    // only for short questions (on long queries it multiplies the terms and the latency for no gain).
+    const terms = [...new Set(tokenize(query).map(processTerm).filter((term): term is string => term !== null))].slice(0, MAX_TERMS);
     return this.lexical
-      .search(query)
+      .search(terms.join(' '), { prefix: (term) => terms.length <= 8 && term.length > 4 })
       .slice(0, limit)
       .flatMap((result) => {
         const chunk = this.chunks.get(String(result.id));

@@ -12,7 +12,13 @@ const SYSTEM = [
   'A task failed. Explain the likely cause from ITS OWN OUTPUT first, then the documentation excerpts.',
   'Answer in JSON only: summary (one sentence), likelyCause (one or two sentences), fixes (up to 3 shell commands, each with why),',
   'confidence (0 to 1), references (numbers of the excerpts you used). Do not invent file names or hosts that are not in the input.',
+  'Example answer for "ssh: connect to host 10.0.0.5 port 22: No route to host":',
+  '{"summary": "The playbook could not reach 10.0.0.5 over SSH.", "likelyCause": "The VM at 10.0.0.5 is down or its network is not up yet.",',
+  '"fixes": [{"command": "ping -c2 10.0.0.5", "why": "checks that the VM answers"}], "confidence": 0.6, "references": [1]}',
 ].join(' ');
+
+/** Below this a model "analysis" says nothing (tiny models answer "error" or echo the task name): use the rules. */
+const MIN_TEXT = 20;
 
 function tail(text: string | undefined, chars: number): string {
   if (!text) return '';
@@ -55,6 +61,9 @@ export function parseModelOutput(raw: string, hits: readonly SearchHit[]): Omit<
   const parsed = ModelOutput.safeParse(json);
   if (!parsed.success) throw new InvalidModelOutputError(`model output does not fit the schema: ${parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')}`);
   const output = parsed.data;
+  if (output.summary.trim().length < MIN_TEXT || output.likelyCause.trim().length < MIN_TEXT) {
+    throw new InvalidModelOutputError(`model output too thin to help: summary ${JSON.stringify(output.summary.slice(0, 60))}`);
+  }
   const cited = [...new Set(output.references)].flatMap((number) => {
     const hit = hits[number - 1];
     return hit ? [{ chunkId: hit.chunk.id, file: hit.chunk.file, line: hit.chunk.startLine }] : [];

@@ -3,9 +3,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 /**
- * A few read-only facts of this host for the analyser and for `ai ask` tool calls. Only reads files
- * and system calls: nothing is run, nothing changes. (The diag.* activities are not in the tree yet;
- * this is the small local stand-in the AI uses until they are.)
+ * A few read-only facts of this host for the failure analyser's prompt. Only reads files and system
+ * calls (no subprocess, unlike some diag.* tools), so it costs nothing on the analysis path; `ai ask`
+ * uses the full diag.* tools instead.
  */
 export function localFacts(options: { dataDir?: string; toolBin?: string } = {}): Record<string, string> {
   const facts: Record<string, string> = {

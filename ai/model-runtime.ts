@@ -1,12 +1,13 @@
+import * as os from 'node:os';
 import * as path from 'node:path';
-import type { ChatSessionModelFunctions, Llama, LlamaContext, LlamaEmbeddingContext, LlamaGrammar, LlamaModel } from 'node-llama-cpp' with { 'resolution-mode': 'import' };
+import type { ChatSessionModelFunctions, Llama, LlamaContext, LlamaContextSequence, LlamaEmbeddingContext, LlamaGrammar, LlamaModel } from 'node-llama-cpp' with { 'resolution-mode': 'import' };
 import { resolveModelPath } from './model-path';
 
 export interface ModelRuntimeSettings {
   /** QUBINODE_AI_MODEL, unresolved; see resolveModelPath. */
   model?: string;
   modelsDir: string;
-  /** CPU threads for generation; 0 lets llama.cpp use every core. */
+  /** CPU threads for generation; 0: all cores but one (llama.cpp threads spin, and starve everything else on a busy host). */
   threads: number;
   contextSize: number;
 }
@@ -15,6 +16,8 @@ interface Loaded {
   llama: Llama;
   model: LlamaModel;
   context: LlamaContext;
+  /** The one sequence every generation uses in turn (a disposed sequence is not handed out again). */
+  sequence: LlamaContextSequence;
   file: string;
 }
 
@@ -54,8 +57,13 @@ export class ModelRuntime {
     // Never download or compile anything at run time: use the prebuilt CPU binary shipped in the npm package.
     const llama = await getLlama({ gpu: false, build: 'never', skipDownload: true, usePrebuiltBinaries: true, progressLogs: false, logLevel: LlamaLogLevel.error });
     const model = await llama.loadModel({ modelPath: file });
-    const context = await model.createContext({ contextSize: Math.min(this.settings.contextSize, model.trainContextSize), ...(this.settings.threads > 0 ? { threads: this.settings.threads } : {}) });
-    return { llama, model, context, file };
+    const context = await model.createContext({ contextSize: Math.min(this.settings.contextSize, model.trainContextSize), threads: this.threads() });
+    return { llama, model, context, sequence: context.getSequence(), file };
+  }
+
+  /** Measured on the 2-core host: 2 threads beside a busy worker ran 6-10x slower than 1. */
+  threads(): number {
+    return this.settings.threads > 0 ? this.settings.threads : Math.max(1, os.availableParallelism() - 1);
   }
 
   /** The model file's name once loaded (for `source: 'model'` analyses). */
@@ -101,20 +109,20 @@ export class ModelRuntime {
 
   private async prompt(loaded: Loaded, system: string, text: string, options: { grammar?: LlamaGrammar; maxTokens: number; functions?: ChatSessionModelFunctions; signal?: AbortSignal }): Promise<string> {
     const { LlamaChatSession } = await import('node-llama-cpp');
-    const sequence = loaded.context.getSequence();
-    const session = new LlamaChatSession({ contextSequence: sequence, systemPrompt: system });
+    await loaded.sequence.clearHistory();
+    const session = new LlamaChatSession({ contextSequence: loaded.sequence, autoDisposeSequence: false, systemPrompt: system });
     try {
       if (options.grammar) return await session.prompt(text, { grammar: options.grammar, maxTokens: options.maxTokens, ...(options.signal ? { signal: options.signal } : {}) });
       return await session.prompt(text, { maxTokens: options.maxTokens, ...(options.functions ? { functions: options.functions } : {}), ...(options.signal ? { signal: options.signal } : {}) });
     } finally {
-      session.dispose({ disposeSequence: true });
+      session.dispose({ disposeSequence: false });
     }
   }
 
   /** Dense vectors for retrieval, from the same model (a small embedding context beside the chat one). */
   async embed(texts: readonly string[]): Promise<number[][]> {
     const loaded = await this.load();
-    this.embedding ??= loaded.model.createEmbeddingContext({ contextSize: 512, ...(this.settings.threads > 0 ? { threads: this.settings.threads } : {}) });
+    this.embedding ??= loaded.model.createEmbeddingContext({ contextSize: 512, threads: this.threads() });
     const context = await this.embedding;
     const vectors: number[][] = [];
     for (const text of texts) {

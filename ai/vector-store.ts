@@ -51,6 +51,7 @@ export class EmbeddedVectorStore implements VectorStore {
   upsert(points: readonly VectorPoint[]): Promise<void> {
     for (const point of points) this.points.set(point.chunkId, { file: point.file, vector: normalise(point.vector) });
     this.dirty ||= points.length > 0;
+    this.matrix = undefined;
     return Promise.resolve();
   }
 
@@ -59,20 +60,39 @@ export class EmbeddedVectorStore implements VectorStore {
       if (point.file !== file) continue;
       this.points.delete(id);
       this.dirty = true;
+      this.matrix = undefined;
     }
     return Promise.resolve();
   }
 
+  /** Vectors packed row by row into one array (rebuilt after changes): a tight loop, no per-point objects. */
+  private matrix: { ids: string[]; data: Float32Array; dims: number } | undefined;
+
+  private packed(dims: number): { ids: string[]; data: Float32Array; dims: number } {
+    if (this.matrix?.dims === dims) return this.matrix;
+    const rows = [...this.points].filter(([, point]) => point.vector.length === dims);
+    const data = new Float32Array(rows.length * dims);
+    rows.forEach(([, point], row) => data.set(point.vector, row * dims));
+    this.matrix = { ids: rows.map(([id]) => id), data, dims };
+    return this.matrix;
+  }
+
   search(vector: readonly number[], limit: number): Promise<VectorHit[]> {
     const query = normalise(vector);
-    const hits: VectorHit[] = [];
-    for (const [chunkId, point] of this.points) {
-      if (point.vector.length !== query.length) continue;
+    const { ids, data, dims } = this.packed(query.length);
+    // Keep only the best `limit` while scanning: sorting every score costs more than the dot products.
+    const best: VectorHit[] = [];
+    for (let row = 0; row < ids.length; row += 1) {
       let score = 0;
-      for (let index = 0; index < query.length; index += 1) score += (query[index] ?? 0) * (point.vector[index] ?? 0);
-      hits.push({ chunkId, score });
+      const offset = row * dims;
+      for (let index = 0; index < dims; index += 1) score += (query[index] as number) * (data[offset + index] as number);
+      if (best.length === limit && score <= (best[limit - 1]?.score ?? -Infinity)) continue;
+      let at = best.length;
+      while (at > 0 && (best[at - 1]?.score ?? 0) < score) at -= 1;
+      best.splice(at, 0, { chunkId: ids[row] ?? '', score });
+      if (best.length > limit) best.pop();
     }
-    return Promise.resolve(hits.sort((a, b) => b.score - a.score).slice(0, limit));
+    return Promise.resolve(best);
   }
 
   count(): Promise<number> {

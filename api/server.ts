@@ -13,6 +13,7 @@ import { UnknownDagError } from '../dag-repos/catalog/local-catalog';
 import { DagValidationError } from '../dag-repos/compiler/diagnostics';
 import { ParamValidationError } from '../dag-repos/schema/params';
 import { bearerToken, tokensMatch } from './auth';
+import { registerRunControlRoutes } from './run-control';
 import { registerWebhookRoutes } from './webhooks';
 import { z } from 'zod';
 
@@ -108,5 +109,6 @@ export function buildApiServer(deps: ApiDependencies): FastifyInstance {
   });
 
   void app.register(async (scope) => registerWebhookRoutes(scope, deps));
+  registerRunControlRoutes(app, deps);
   return app;
 }

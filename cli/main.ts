@@ -3,11 +3,13 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { ConfigError, PROJECT_ROOT } from '../config/config';
 import { RepoError } from '../client/repos';
+import { ApprovalRefusedError } from '../client/run-control';
 import { RunAlreadyExistsError, RunNotFoundError } from '../client/runs';
 import { UnknownDagError } from '../dag-repos/catalog/local-catalog';
 import { DagValidationError } from '../dag-repos/compiler/diagnostics';
 import { ParamValidationError } from '../dag-repos/schema/params';
 import { TemporalStartError } from '../infra/temporal-dev-server';
+import { registerApprovalCommands } from './commands/approvals';
 import { registerDagCommands } from './commands/dag';
 import { registerDoctorCommands } from './commands/doctor';
 import { registerHostCommands } from './commands/host';
@@ -18,7 +20,7 @@ import { registerServiceCommands } from './commands/services';
 import { CliContext, CliError } from './context';
 
 /** Errors whose message is the whole story: printed without a stack. */
-const EXPECTED_ERRORS = [CliError, RepoError, ConfigError, UnknownDagError, DagValidationError, ParamValidationError, RunNotFoundError, RunAlreadyExistsError, TemporalStartError];
+const EXPECTED_ERRORS = [CliError, RepoError, ConfigError, UnknownDagError, DagValidationError, ParamValidationError, RunNotFoundError, RunAlreadyExistsError, TemporalStartError, ApprovalRefusedError];
 
 function buildProgram(context: CliContext): Command {
   const program = new Command('qubinode')
@@ -29,6 +31,7 @@ function buildProgram(context: CliContext): Command {
   registerServiceCommands(program, context);
   registerDagCommands(program, context);
   registerRunCommands(program, context);
+  registerApprovalCommands(program, context);
   registerAiCommands(program, context);
   registerRepoCommands(program, context);
   registerDoctorCommands(program);

@@ -31,6 +31,13 @@ fi
 getent passwd libvirt-qemu >/dev/null || useradd -r -s /usr/sbin/nologin libvirt-qemu
 getent group libvirt >/dev/null || groupadd -r libvirt
 mkdir -p /var/log/libvirt /var/run/libvirt /var/lib/libvirt/images
+# libvirt re-probes every QEMU binary on each capabilities call (seconds each) when a /dev/kvm node exists
+# that the qemu user cannot open ("KVM was enabled when probing ... but it is not available now"), as in
+# sandboxes exposing /dev/kvm. Membership of the kvm group keeps its capability cache valid. Guests on such
+# hosts still run in software emulation (kcli: -P virttype=qemu).
+if [ -e /dev/kvm ] && getent group kvm >/dev/null && ! id -nG libvirt-qemu | grep -qw kvm; then
+  usermod -a -G kvm libvirt-qemu
+fi
 
 pgrep -x virtlogd >/dev/null || virtlogd -d
 pgrep -x libvirtd >/dev/null || libvirtd -d

@@ -18,6 +18,10 @@ fi
 cleanup() { if [ "$started_server" = 1 ]; then node bin/qubinode.js server stop >/dev/null 2>&1 || true; fi; }
 trap cleanup EXIT
 
+# Engine tests fail tasks on purpose; each failure starts an AI analysis. On a 2-core machine a model
+# analysing in the background slows every other test, so the suite uses the rules unless told otherwise;
+# the AI tests ask for the model themselves (QUBINODE_AI_ANALYSIS=model in their engine env).
+export QUBINODE_AI_ANALYSIS="${QUBINODE_AI_ANALYSIS:-rules}"
 echo "[test] bundling workflows once for all test files"
 npx tsx test/support/workflow-bundle.ts
 

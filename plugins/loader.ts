@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import type { QubinodePlugin } from './plugin-api';
 
@@ -51,7 +51,6 @@ function pluginFrom(module: string): QubinodePlugin {
   let exported: Record<string, unknown>;
   try {
     // Plugins are installed code, loaded synchronously at start-up like any other dependency.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     exported = require(module) as Record<string, unknown>;
   } catch (error) {
     throw new PluginLoadError(`${module}: cannot load: ${(error as Error).message}`);
@@ -64,13 +63,4 @@ function pluginFrom(module: string): QubinodePlugin {
     if (candidate[hook] !== undefined && typeof candidate[hook] !== 'function') throw new PluginLoadError(`${module}: plugin.${hook} must be a function`);
   }
   return candidate as QubinodePlugin;
-}
-
-/** The version in a plugin package's package.json, for `qubinode facts` output. */
-export function packageVersion(dir: string): string | undefined {
-  try {
-    return (JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { version?: string }).version;
-  } catch {
-    return undefined;
-  }
 }

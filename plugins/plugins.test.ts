@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { cpuFactsFrom } from './os/cpu-level';
 import { osFactsFrom } from './os/os-release';
 import { factContext, gatherFacts } from './facts';
@@ -57,9 +57,15 @@ describe('x86-64 level from real cpuinfo flag sets', () => {
   });
 });
 
+const roots: string[] = [];
+after(() => {
+  for (const root of roots) rmSync(root, { recursive: true, force: true });
+});
+
 /** A --root directory: an os-release fixture plus a cpuinfo flag set. */
 function imageRoot(distro: string, cpu: string, extra: Record<string, string> = {}): string {
   const root = mkdtempSync(path.join(os.tmpdir(), 'qubinode-root-'));
+  roots.push(root);
   cpSync(path.join(fixtures, distro), root, { recursive: true });
   mkdirSync(path.join(root, 'proc'), { recursive: true });
   cpSync(path.join(fixtures, 'cpuinfo', `${cpu}.txt`), path.join(root, 'proc', 'cpuinfo'));
@@ -85,7 +91,6 @@ describe('plugins over a --root', () => {
     assert.equal(check?.ok, false);
     assert.match(check?.message ?? '', /needs an x86_64-v3 CPU; this one lacks .*avx2/);
     assert.equal(report.checks.find((entry) => entry.id === 'os.supported')?.ok, true);
-    rmSync(root, { recursive: true, force: true });
   });
 
   it('passes RHEL 10 on a Zen 2 CPU and skips the v3 check on RHEL 9', async () => {

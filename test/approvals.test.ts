@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { buildApiServer } from '../api/server';
+import { createLogger } from '../config/logger';
+import { ActionRegistry } from '../dag-repos/actions/registry';
 import { ApprovalRefusedError, decideApproval } from '../client/run-control';
 import { listRuns } from '../client/runs';
 import { startTestEngine, taskStates, type TestEngine } from './support/engine';
@@ -27,10 +31,20 @@ ${extra}
 
 describe('approval gates', { concurrency: true }, () => {
   let engine: TestEngine;
+  let api: ReturnType<typeof buildApiServer>;
+  let base: string;
+  const TOKEN = 'approvals-test-token-0123456789';
+  const post = (url: string, body: unknown): Promise<Response> => fetch(`${base}${url}`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
   before(async () => {
     engine = await startTestEngine();
+    api = buildApiServer({ config: { ...engine.config, taskQueue: engine.taskQueue }, logger: createLogger('error', 'approvals-test'), client: engine.client, registry: new ActionRegistry(), token: TOKEN });
+    await api.listen({ host: '127.0.0.1', port: 0 });
+    base = `http://127.0.0.1:${(api.server.address() as AddressInfo).port}`;
   });
-  after(async () => engine.close());
+  after(async () => {
+    await api.close();
+    await engine.close();
+  });
 
   it('waits, shows the run as waiting, refuses an unauthorised approver, then goes on when approved', async () => {
     const runId = await engine.start(engine.compile(gateDag()));
@@ -65,6 +79,22 @@ describe('approval gates', { concurrency: true }, () => {
     assert.equal(taskOf(status, 'gate').error?.type, 'ApprovalRejected');
     assert.match(taskOf(status, 'gate').error?.message ?? '', /rejected by bob: change freeze/);
     assert.deepEqual(status.approvals?.map((entry) => [entry.state, entry.by, entry.comment]), [['rejected', 'bob', 'change freeze']]);
+  });
+
+  it('takes decisions over the HTTP API, refusing an unauthorised approver with 403', async () => {
+    const runId = await engine.start(engine.compile(gateDag()));
+    await untilTaskState(engine.client, runId, 'gate', 'waiting');
+    const waiting = (await (await fetch(`${base}/api/approvals`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as { runId: string }[];
+    assert.ok(Array.isArray(waiting));
+    const refused = await post('/api/approvals', { run: runId, task: 'gate', decision: 'approve', by: 'mallory' });
+    assert.equal(refused.status, 403);
+    assert.match(((await refused.json()) as { error: string }).error, /"mallory" may not decide/);
+    assert.equal((await post('/api/approvals', { run: runId, task: 'gate', decision: 'maybe', by: 'bob' })).status, 400);
+    const decided = await post('/api/approvals', { run: runId, task: 'gate', decision: 'approve', by: 'bob', comment: 'via API' });
+    assert.equal(decided.status, 200);
+    assert.equal(((await decided.json()) as { state: string }).state, 'approved');
+    assert.equal((await engine.wait(runId)).state, 'succeeded');
+    assert.equal((await post('/api/aborts', { run: runId, by: 'bob' })).status, 404, 'a finished run cannot be aborted');
   });
 
   it('decides by the default outcome when nobody answers in time', async () => {

@@ -4,30 +4,9 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { getRunStatus } from '../client/runs';
-import type { DagRunStatus, TaskStatus } from '../workflows/run-status';
 import { STATUS_KEY } from '../workflows/search-attributes';
-import { startTestEngine, taskStates, type TestEngine } from './support/engine';
-
-function task(status: DagRunStatus, id: string): TaskStatus {
-  const found = status.tasks.find((candidate) => candidate.id === id);
-  assert.ok(found, `no task ${id} in the run status`);
-  return found;
-}
-
-/** Whether a process is running; zombies count as gone (this machine's init may never reap orphans). */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return !existsSync('/proc/self/stat');
-  }
-}
+import { startTestEngine, taskStates, type TestEngine, taskById as task } from './support/engine';
+import { isProcessRunning } from './support/processes';
 
 async function until(check: () => boolean | Promise<boolean>, withinMs: number, what: string): Promise<void> {
   const deadline = Date.now() + withinMs;
@@ -87,11 +66,11 @@ tasks:
     const runId = await engine.start(dag);
     await until(() => readPids(pidFile).length === 2, 15_000, 'the long task to start');
     const pids = readPids(pidFile);
-    assert.ok(pids.every(alive), 'both processes run before the cancel');
+    assert.ok(pids.every(isProcessRunning), 'both processes run before the cancel');
 
     const cancelledAt = Date.now();
     await engine.client.workflow.getHandle(runId).cancel();
-    await until(() => !pids.some(alive), SLOW_KILL_MS, `processes ${pids.join(', ')} to be killed`);
+    await until(() => !pids.some(isProcessRunning), SLOW_KILL_MS, `processes ${pids.join(', ')} to be killed`);
     const killMs = Date.now() - cancelledAt;
     await t.test('kills the process group within 10 s of the cancel', () => {
       assert.ok(killMs < 10_000, `killed ${killMs}ms after the cancel`);
@@ -136,7 +115,7 @@ tasks:
     });
     const pids = readPids(pidFile);
     assert.equal(pids.length, 2);
-    assert.ok(!pids.some(alive), `processes ${pids.join(', ')} are gone once the run ended`);
+    assert.ok(!pids.some(isProcessRunning), `processes ${pids.join(', ')} are gone once the run ended`);
 
     // The workflow itself fails with DagRunTimedOut, carrying the status.
     const failure = await engine.client.workflow

@@ -3,14 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { getRunStatus } from '../client/runs';
 import { ParamValidationError } from '../dag-repos/schema/params';
-import type { DagRunStatus, TaskStatus } from '../workflows/run-status';
-import { startTestEngine, taskStates, type TestEngine } from './support/engine';
-
-function task(status: DagRunStatus, id: string): TaskStatus {
-  const found = status.tasks.find((candidate) => candidate.id === id);
-  assert.ok(found, `no task ${id} in the run status`);
-  return found;
-}
+import { startTestEngine, taskStates, type TestEngine, taskById as task } from './support/engine';
 
 const CHILD_DAG = `
 id: child

@@ -3,39 +3,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { DagRunStatus, TaskStatus } from '../workflows/run-status';
-import { startTestEngine, type TestEngine } from './support/engine';
-
-function task(status: DagRunStatus, id: string): TaskStatus {
-  const found = status.tasks.find((candidate) => candidate.id === id);
-  assert.ok(found, `no task ${id} in the run status`);
-  return found;
-}
-
-/** Whether a process is running; zombies count as gone (this machine's init may never reap orphans). */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return !existsSync('/proc/self/stat'); // Exited meanwhile, or no /proc: trust kill(0).
-  }
-}
-
-/** Waits until none of the pids is alive; false when one still is at the deadline. */
-async function allGone(pids: readonly number[], withinMs: number): Promise<boolean> {
-  const deadline = Date.now() + withinMs;
-  while (Date.now() < deadline) {
-    if (!pids.some(alive)) return true;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  return !pids.some(alive);
-}
+import { startTestEngine, type TestEngine, taskById as task } from './support/engine';
+import { allGone } from './support/processes';
 
 function readPids(file: string): number[] {
   return readFileSync(file, 'utf8')

@@ -1,14 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { DagRunStatus, TaskStatus } from '../workflows/run-status';
 import { STATUS_KEY } from '../workflows/search-attributes';
-import { startTestEngine, taskStates, type TestEngine } from './support/engine';
-
-function task(status: DagRunStatus, id: string): TaskStatus {
-  const found = status.tasks.find((candidate) => candidate.id === id);
-  assert.ok(found, `no task ${id} in the run status`);
-  return found;
-}
+import { startTestEngine, taskStates, type TestEngine, taskById as task } from './support/engine';
+import type { DagRunStatus } from '../workflows/run-status';
 
 /** Every trigger rule once downstream of a failed task and once downstream of a succeeded one. */
 const TRIGGER_DAG = `

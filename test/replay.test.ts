@@ -16,6 +16,16 @@ async function replayFailures(histories: { workflowId: string; history: History 
   return failures;
 }
 
+/**
+ * The workflow id the history was recorded under. Replaying under the same id matters: workflow code
+ * may derive ids from it (e.g. the AI analysis child `ai/<run id>/<task>`), and a different id would
+ * read as a determinism error.
+ */
+function recordedWorkflowId(json: unknown): string | undefined {
+  const first = (json as { events?: { workflowExecutionStartedEventAttributes?: { workflowId?: string } }[] }).events?.[0];
+  return first?.workflowExecutionStartedEventAttributes?.workflowId || undefined;
+}
+
 /** The history JSON with the first task of the run's DAG turned into a different action (a workflow code change, in effect). */
 function withFirstTaskAction(json: unknown, action: string): unknown {
   const copy = structuredClone(json) as {
@@ -43,7 +53,7 @@ describe('workflow code stays deterministic for recorded runs', () => {
     const saved = loadSavedHistories();
     const names = saved.map((entry) => entry.name);
     for (const scenario of SCENARIOS) assert.ok(names.includes(scenario.name), `test/fixtures/histories/${scenario.name}.json is missing; run test/support/record-histories.ts`);
-    const failures = await replayFailures(saved.map(({ name, json }) => ({ workflowId: `replay/${name}`, history: historyFromSavedJson(json) })));
+    const failures = await replayFailures(saved.map(({ name, json }) => ({ workflowId: recordedWorkflowId(json) ?? `replay/${name}`, history: historyFromSavedJson(json) })));
     assert.deepEqual(failures, []);
   });
 

@@ -5,7 +5,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { abortRun, rolloutProgress } from '../client/run-control';
+import { abortRun, decideApproval, rolloutProgress } from '../client/run-control';
+import { listRuns } from '../client/runs';
 import type { RolloutProgress } from '../workflows/rollback-status';
 import { startTestEngine, type TestEngine } from './support/engine';
 import { taskOf, until, untilTaskState } from './support/waiting';
@@ -131,7 +132,7 @@ describe('rollouts across hypervisor queues', { concurrency: true }, () => {
 
   it('rolling: never more targets changing at once than maxUnavailable', async () => {
     const journal = path.join(dir, 'rolling.log');
-    const status = await engine.run(compile(`strategy: rolling\nbatchSize: 4\nmaxUnavailable: 2\nparams: { journal: "${journal}", hold: "0.8" }`));
+    const status = await engine.run(compile(`strategy: rolling\nbatchSize: 4\nmaxUnavailable: 2\nparams: { journal: "${journal}", hold: "3" }`));
     assert.equal(status.state, 'succeeded', JSON.stringify(taskOf(status, 'roll').error));
     assert.deepEqual(taskOf(status, 'roll').outputs?.updated, HOSTS);
     assert.equal(journalLines(journal).filter((line) => line.startsWith('start')).length, 4);
@@ -174,6 +175,71 @@ describe('rollouts across hypervisor queues', { concurrency: true }, () => {
     const tail = journalLines(journal).filter((line) => !line.startsWith('start') && !line.startsWith('end'));
     assert.equal(tail[0], 'switch');
     assert.equal(tail[1], 'switch-back');
-    assert.deepEqual(tail.slice(2).sort(), ['undo hv1', 'undo hv2']);
+    // Green is every target, changed side by side in list order: undone last-first.
+    assert.deepEqual(tail.slice(2), ['undo hv4', 'undo hv3', 'undo hv2', 'undo hv1']);
+  });
+
+  it('canary: waits for an approval between steps, shown on the parent run, and decided there', async () => {
+    const journal = path.join(dir, 'gated.log');
+    const runId = await engine.start(compile(`strategy: canary\nsteps: [1]\napproveBetween: true\napprovers: [ops]\nparams: { journal: "${journal}" }`));
+    await until(async () => (await listRuns(engine.client, { status: 'waiting', limit: 500 })).some((run) => run.runId === runId), 20_000, 'the parent run to show as waiting');
+    await untilTaskState(engine.client, runId, 'roll', 'waiting');
+    assert.deepEqual(journalLines(journal).filter((line) => line.startsWith('end')).map((line) => line.split(' ')[1]), ['hv1'], 'only the canary changed before the approval');
+    await assert.rejects(decideApproval(engine.client, runId, { taskId: 'roll', approve: true, by: 'mallory' }), /may not decide/);
+    await decideApproval(engine.client, runId, { taskId: 'roll', approve: true, by: 'ops', comment: 'canary healthy' });
+    const status = await engine.wait(runId);
+    assert.equal(status.state, 'succeeded');
+    const progress = await rolloutProgress(engine.client, taskOf(status, 'roll').childRunId ?? '');
+    assert.deepEqual(progress.approvals.map((entry) => [entry.state, entry.by, entry.comment]), [['approved', 'ops', 'canary healthy']]);
+    assert.equal(progress.done, 4);
+  });
+
+  it('rolling: a step that runs past stepTimeout is cancelled and rolls back with trigger step-timeout', async () => {
+    const journal = path.join(dir, 'slow.log');
+    const status = await engine.run(compile(`strategy: rolling\nbatchSize: 1\nstepTimeout: 1s\nparams: { journal: "${journal}", hold: "20" }`));
+    assert.equal(status.state, 'failed');
+    const progress = await rolloutProgress(engine.client, taskOf(status, 'roll').childRunId ?? '');
+    assert.equal(progress.rollback?.trigger, 'step-timeout');
+    assert.deepEqual(progress.targets.map((target) => target.state), ['rolled-back', 'pending', 'pending', 'pending']);
+    assert.match(progress.targets[0]?.error ?? '', /step timed out after 1s/);
+    // The step's state was unknown (cut short), so every compensation of the step ran for hv1.
+    assert.ok(journalLines(journal).includes('undo hv1'));
+  });
+
+  it('rolling: halts on the error rate of one batch even under a tolerant failure threshold', async () => {
+    const journal = path.join(dir, 'rate.log');
+    const status = await engine.run(compile(`strategy: rolling\nbatchSize: 2\nmaxUnavailable: 2\nfailureThreshold: 3\nmaxErrorRate: "40%"\nparams: { journal: "${journal}", fail_on: hv1 }`));
+    const progress = await rolloutProgress(engine.client, taskOf(status, 'roll').childRunId ?? '');
+    assert.equal(progress.rollback?.trigger, 'error-rate');
+    assert.match(progress.rollback?.reason ?? '', /1 of 2 targets in batch 1 failed/);
+    assert.deepEqual(progress.targets.map((target) => target.state), ['rolled-back', 'rolled-back', 'pending', 'pending']);
+  });
+
+  it('aborting the parent run cancels the rollout, which rolls its changed targets back first', async () => {
+    const journal = path.join(dir, 'parent-abort.log');
+    const runId = await engine.start(compile(`strategy: rolling\nbatchSize: 1\nparams: { journal: "${journal}", hold: "30" }`));
+    await until(() => journalLines(journal).some((line) => line.startsWith('start hv1')), 20_000, 'hv1 to start');
+    await abortRun(engine.client, runId, { by: 'frank' });
+    const status = await engine.wait(runId);
+    assert.equal(status.state, 'cancelled');
+    assert.equal(status.reason, 'aborted by frank');
+    assert.equal(taskOf(status, 'roll').state, 'cancelled');
+    // A cancelled rollout has no result; a query on the closed workflow replays it to its last progress.
+    const progress = await engine.client.workflow.getHandle(taskOf(status, 'roll').childRunId ?? '').query<RolloutProgress>('rollout');
+    assert.equal(progress.rollback?.trigger, 'manual-abort');
+    assert.deepEqual(progress.targets.map((target) => target.state), ['rolled-back', 'pending', 'pending', 'pending']);
+    assert.ok(journalLines(journal).includes('undo hv1'));
+    assert.equal(journalLines(journal).filter((line) => line.startsWith('start')).length, 1);
+  });
+
+  it('canary: a diag check outside its threshold halts the rollout (health-check)', async () => {
+    const journal = path.join(dir, 'diag.log');
+    const status = await engine.run(
+      compile(`strategy: canary\nsteps: [1]\nparams: { journal: "${journal}" }\nanalysis:\n  checks:\n    - uses: diag.resource_usage\n      thresholds: { cpuCount: { min: 1 }, memory.usedPercent: { max: 0.001 } }`),
+    );
+    const progress = await rolloutProgress(engine.client, taskOf(status, 'roll').childRunId ?? '');
+    assert.equal(progress.rollback?.trigger, 'health-check');
+    assert.match(progress.analyses[0]?.firstFailure ?? '', /hv1 diag\.resource_usage: threshold: memory\.usedPercent is [\d.]+, above 0\.001/);
+    assert.deepEqual(progress.targets.map((target) => target.state), ['rolled-back', 'pending', 'pending', 'pending']);
   });
 });

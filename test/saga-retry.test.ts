@@ -3,8 +3,9 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { abortRun, retryRun, rollbackRun } from '../client/run-control';
+import { retryRun, rollbackRun } from '../client/run-control';
 import { RETRY_OF_KEY } from '../workflows/search-attributes';
+import { qubinodeFromSource } from './support/cli-source';
 import { startTestEngine, taskStates, type TestEngine } from './support/engine';
 import { taskOf, untilTaskState } from './support/waiting';
 
@@ -78,14 +79,18 @@ describe('compensation, abort and retry from failure', { concurrency: true }, ()
     assert.equal(record.reason, 'requested by carol');
     assert.deepEqual(record.compensations.map((entry) => entry.taskId), lines(journal).filter((line) => line.startsWith('undo')).map((line) => line.split(' ')[1]));
     assert.equal(record.compensations.length, 4);
-    await assert.rejects(rollbackRun(engine.client, status.runId, 'carol'), /already rolled back/);
+    const again = await qubinodeFromSource(['rollback', status.runId]);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /was already rolled back/);
   });
 
   it('stops and rolls back on `abort`, recording the trigger', async () => {
     const journal = path.join(dir, 'abort.log');
     const runId = await engine.start(engine.compile(sagaDag(journal, 'auto', 'sleep 60')));
     await untilTaskState(engine.client, runId, 'boom', 'running');
-    await abortRun(engine.client, runId, { by: 'dave', reason: 'error budget burnt' });
+    const aborted = await qubinodeFromSource(['abort', runId, '--reason', 'error budget burnt', '--as', 'dave']);
+    assert.equal(aborted.code, 0, aborted.stderr);
+    assert.match(aborted.stdout, /abort requested for dag\/test\/saga\//);
     const status = await engine.wait(runId);
     assert.equal(status.state, 'cancelled');
     assert.equal(status.reason, 'aborted by dave: error budget burnt');
@@ -131,8 +136,11 @@ tasks:
     assert.equal(described.typedSearchAttributes.get(RETRY_OF_KEY), first.runId);
     assert.equal((described.memo as { retryOf?: string }).retryOf, first.runId);
 
-    const fromBuild = await retryRun(engine.client, first.runId, { from: 'build' });
+    const cli = await qubinodeFromSource(['retry', first.runId, '--from', 'build', '--json']);
+    assert.equal(cli.code, 0, cli.stderr);
+    const fromBuild = JSON.parse(cli.stdout) as { runId: string; reused: string[]; retryOf: string };
     assert.deepEqual(fromBuild.reused, ['fetch']);
+    assert.equal(fromBuild.retryOf, first.runId);
     assert.equal((await engine.wait(fromBuild.runId)).state, 'succeeded');
     assert.deepEqual(lines(counter), ['fetch', 'build', 'deploy', 'build', 'deploy']);
   });

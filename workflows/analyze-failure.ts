@@ -1,5 +1,5 @@
 import * as wf from '@temporalio/workflow';
-import type { AiActivities } from '../activities/ai';
+import type { AiActivities } from '../ai/activity-types';
 import type { FailureAnalysis, FailureFacts } from '../ai/analysis';
 import { factsOf } from './failure-facts';
 import { analysisWorkflowId } from './analysis-ids';

@@ -17,6 +17,8 @@ export interface ApprovalDecision {
 export const approveUpdate = wf.defineUpdate<ApprovalRecord, [ApprovalDecision]>('approve');
 /** The same decision as a signal, for the Temporal Web UI's "Send a signal"; invalid ones are logged and ignored. */
 export const approvalSignal = wf.defineSignal<[ApprovalDecision]>('approval');
+/** A rollout child tells its parent run that one of its step gates opened or closed, so the parent shows as waiting too. */
+export const childWaitingSignal = wf.defineSignal<[{ taskId: string; waiting: boolean }]>('childWaiting');
 
 /** Stop a run (or a rollout) and roll back what it changed: `qubinode abort RUN`. */
 export const abortSignal = wf.defineSignal<[AbortRequest]>('abort');
@@ -40,7 +42,12 @@ export class ApprovalGates {
   private readonly records = new Map<string, ApprovalRecord>();
   private open = 0;
 
-  constructor(private readonly hooks: { onChange: () => void; onRequested?: (record: ApprovalRecord) => Promise<void> }) {}
+  constructor(private readonly hooks: { onChange: () => void; onRequested?: (record: ApprovalRecord) => Promise<void>; onOpen?: (taskId: string, waiting: boolean) => Promise<void> }) {}
+
+  /** A gate held by a child workflow (a rollout step gate) counts as open here too. */
+  childWaiting(waiting: boolean): void {
+    this.setOpen(waiting ? +1 : -1);
+  }
 
   /** Installs the update and signal handlers; call once, at workflow start. */
   register(): void {
@@ -97,10 +104,21 @@ export class ApprovalGates {
     };
     this.records.set(taskId, record);
     this.setOpen(+1);
+    await this.hooks.onOpen?.(taskId, true);
     this.hooks.onChange();
     if (this.hooks.onRequested) await this.hooks.onRequested(record);
     const decided = () => this.records.get(taskId)?.state !== 'waiting';
-    const inTime = options.timeoutMs ? await wf.condition(decided, options.timeoutMs) : (await wf.condition(decided), true);
+    let inTime: boolean;
+    try {
+      inTime = options.timeoutMs ? await wf.condition(decided, options.timeoutMs) : (await wf.condition(decided), true);
+    } catch (error) {
+      // Cancelled while waiting (abort, run cancelled): the gate closes undecided, and the run stops showing as waiting.
+      await wf.CancellationScope.nonCancellable(async () => {
+        this.setOpen(-1);
+        await this.hooks.onOpen?.(taskId, false);
+      });
+      throw error;
+    }
     if (!inTime) {
       this.records.set(taskId, {
         ...record,
@@ -112,6 +130,7 @@ export class ApprovalGates {
       });
     }
     this.setOpen(-1);
+    await this.hooks.onOpen?.(taskId, false);
     wf.upsertMemo({ approvals: this.list() });
     this.hooks.onChange();
     return this.records.get(taskId) as ApprovalRecord;

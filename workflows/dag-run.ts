@@ -63,9 +63,17 @@ class DagRunner {
   readonly ext: RunExtensions;
 
   constructor(private readonly input: DagRunInput) {
-    this.ext = new RunExtensions(input, () => {
-      this.changed = true;
-    });
+    this.ext = new RunExtensions(
+      input,
+      () => {
+        this.changed = true;
+      },
+      // A rollout task shows `waiting` while its child waits at a step gate.
+      (taskId, waiting) => {
+        const state = this.statuses.get(taskId)?.state;
+        if (state === 'running' || state === 'waiting') this.update(taskId, { state: waiting ? 'waiting' : 'running' });
+      },
+    );
     this.slots = new Semaphore(input.dag.concurrency);
     for (const task of input.dag.tasks) {
       this.statuses.set(task.id, {

@@ -1,6 +1,6 @@
 import * as wf from '@temporalio/workflow';
-import type { NotifyRequest } from '../activities/notify-types';
 import type { NotifyChannel, NotifyEvent } from '../dag-repos/schema/rollback-notify';
+import type { NotifyRequest } from './rollback-status';
 
 const { notify } = wf.proxyActivities<{ notify(request: NotifyRequest): Promise<{ sent: number; failed: string[] }> }>({
   startToCloseTimeout: '30s',

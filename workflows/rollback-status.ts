@@ -1,3 +1,5 @@
+import type { NotifyChannel, NotifyEvent } from '../dag-repos/schema/rollback-notify';
+
 /** Status records of approvals, rollbacks and rollouts (issue 5). Plain data, like run-status.ts. */
 
 export type ApprovalState = 'waiting' | 'approved' | 'rejected';
@@ -93,4 +95,18 @@ export interface RolloutProgress {
   analyses: RolloutAnalysis[];
   rollback?: { trigger: RollbackTrigger; reason: string; at: string; order: string[] };
   approvals: ApprovalRecord[];
+}
+
+/** One run event for the DAG's notification channels (the `notify` activity's input). */
+export interface NotifyRequest {
+  channels: NotifyChannel[];
+  event: NotifyEvent;
+  runId: string;
+  dagId: string;
+  /** Run state, or "waiting" for approval events. */
+  state: string;
+  /** One line for humans. */
+  text: string;
+  taskId?: string;
+  details?: Record<string, unknown>;
 }

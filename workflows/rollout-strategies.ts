@@ -80,3 +80,20 @@ export function overErrorRate(failed: number, batchLength: number, maxRate: stri
   if (maxRate === undefined || batchLength === 0) return false;
   return failed / batchLength > Number.parseInt(maxRate, 10) / 100;
 }
+
+/** What the analysis reads out of a check's outputs: `path` is dotted ("load.load1", "disks.0.used"). */
+export function thresholdProblems(outputs: Record<string, unknown>, thresholds: Record<string, { min?: number | undefined; max?: number | undefined; equals?: unknown }> | undefined): string[] {
+  const problems: string[] = [];
+  for (const [path, limit] of Object.entries(thresholds ?? {})) {
+    const value = path.split('.').reduce<unknown>((current, key) => (current !== null && typeof current === 'object' ? (current as Record<string, unknown>)[key] : undefined), outputs);
+    if (limit.equals !== undefined) {
+      if (value !== limit.equals) problems.push(`${path} is ${JSON.stringify(value)}, expected ${JSON.stringify(limit.equals)}`);
+      continue;
+    }
+    const number = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : Number.NaN;
+    if (Number.isNaN(number)) problems.push(`${path} is ${JSON.stringify(value)}, not a number`);
+    else if (limit.min !== undefined && number < limit.min) problems.push(`${path} is ${number}, below ${limit.min}`);
+    else if (limit.max !== undefined && number > limit.max) problems.push(`${path} is ${number}, above ${limit.max}`);
+  }
+  return problems;
+}

@@ -4,11 +4,11 @@ import { RolloutInput, type RolloutCheck, type RolloutHook } from '../dag-repos/
 import type { CompiledDag, CompiledTask } from '../dag-repos/compiler/compiled-dag';
 import { parseDuration } from '../dag-repos/schema/duration';
 import { resolveParams } from '../dag-repos/schema/params';
-import { abortSignal, ApprovalGates } from './approvals';
+import { abortSignal, ApprovalGates, childWaitingSignal } from './approvals';
 import { runCompensations } from './compensation';
 import { toTaskError } from './failures';
 import type { AbortRequest, RollbackTrigger, RolloutProgress, RolloutTargetStatus } from './rollback-status';
-import { batchConcurrency, normaliseTargets, overErrorRate, overThreshold, planBatches, type RolloutTargetRef } from './rollout-strategies';
+import { batchConcurrency, normaliseTargets, overErrorRate, overThreshold, planBatches, thresholdProblems, type RolloutTargetRef } from './rollout-strategies';
 import type { DagRunStatus } from './run-status';
 import { COMMIT_KEY, DAG_KEY, REPO_KEY, STATUS_KEY } from './search-attributes';
 import { Semaphore } from './semaphore';
@@ -78,7 +78,14 @@ class Rollout {
   private readonly targets: RolloutTargetRef[];
   private readonly batches: RolloutTargetRef[][];
   private readonly changed: Changed[] = [];
-  private readonly gates = new ApprovalGates({ onChange: () => this.publish() });
+  private readonly gates = new ApprovalGates({
+    onChange: () => this.publish(),
+    // The parent run shows as waiting (qubinode runs --waiting) while a step gate is open here.
+    onOpen: async (taskId, waiting) => {
+      const parent = wf.workflowInfo().parent;
+      if (parent) await wf.getExternalWorkflowHandle(parent.workflowId).signal(childWaitingSignal, { taskId, waiting }).catch(() => undefined);
+    },
+  });
   private readonly id = wf.workflowInfo().workflowId;
   private readonly root = wf.CancellationScope.current();
   private batchScope: wf.CancellationScope | undefined;
@@ -285,7 +292,9 @@ class Rollout {
           samples += 1;
           try {
             const task = actionTask(`analysis.${batchNumber}.${target.name}.${index}.${sample}`, check);
-            await executeAction({ task, inputs: substitute(check.with, target) as Record<string, unknown>, taskQueue: target.queue, runId: this.id, runKey: this.input.parentRunKey, dag: this.input.step });
+            const result = await executeAction({ task, inputs: substitute(check.with, target) as Record<string, unknown>, taskQueue: target.queue, runId: this.id, runKey: this.input.parentRunKey, dag: this.input.step });
+            const problems = thresholdProblems(result.outputs, check.thresholds);
+            if (problems.length > 0) throw new Error(`threshold: ${problems.join('; ')}`);
           } catch (error) {
             failures += 1;
             firstFailure ??= `${target.name} ${check.uses}: ${toTaskError(error).message.split('\n')[0] ?? ''}`;

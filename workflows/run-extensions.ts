@@ -1,6 +1,6 @@
 import * as wf from '@temporalio/workflow';
 import type { CompiledDag } from '../dag-repos/compiler/compiled-dag';
-import { abortSignal, ApprovalGates } from './approvals';
+import { abortSignal, ApprovalGates, childWaitingSignal } from './approvals';
 import { rollBack } from './compensation';
 import { sendNotification } from './notifications';
 import type { AbortRequest, RollbackRecord } from './rollback-status';
@@ -30,6 +30,7 @@ export class RunExtensions {
   constructor(
     private readonly facts: RunFacts,
     private readonly onChange: () => void,
+    private readonly onChildWaiting: (taskId: string, waiting: boolean) => void = () => undefined,
   ) {
     this.approvals = new ApprovalGates({
       onChange,
@@ -48,6 +49,10 @@ export class RunExtensions {
   /** Installs the update/signal handlers; once, at workflow start. */
   register(): void {
     this.approvals.register();
+    wf.setHandler(childWaitingSignal, ({ taskId, waiting }) => {
+      this.approvals.childWaiting(waiting);
+      this.onChildWaiting(taskId, waiting);
+    });
     wf.setHandler(abortSignal, (request) => {
       this.abortRequest ??= request;
       this.abortHandler?.(this.abortReason());

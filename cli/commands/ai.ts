@@ -1,11 +1,9 @@
-import * as path from 'node:path';
 import type { Command } from 'commander';
 import { ask } from '../../ai/ask';
 import type { AiService } from '../../ai/ai-service';
 import { createAiService } from '../../ai/create-ai-service';
 import { localFacts } from '../../ai/local-facts';
 import { getRunStatus } from '../../client/runs';
-import { PROJECT_ROOT } from '../../config/config';
 import { factsOf } from '../../workflows/failure-facts';
 import { CliError, type CliContext } from '../context';
 import { analysisText } from '../output';
@@ -27,7 +25,7 @@ export function registerAiCommands(program: Command, context: CliContext): void 
     .argument('<question>', 'the question, quoted')
     .option('--json', 'print as JSON')
     .action(async (question: string, options: { json?: boolean }) => {
-      const answer = await withService(context, (service) => ask(service, question, { dataDir: context.config.dataDir, toolBin: path.join(PROJECT_ROOT, '.tools', 'venv', 'bin') }));
+      const answer = await withService(context, (service) => ask(service, question));
       if (options.json) return console.log(JSON.stringify(answer, null, 2));
       console.log(answer.answer);
       if (answer.toolCalls.length) console.log(`\n(tools used: ${answer.toolCalls.join(', ')})`);

@@ -10,6 +10,7 @@ import { runUrl } from '../../client/ui-links';
 import type { CompiledDag } from '../../dag-repos/compiler/compiled-dag';
 import type { DagRunStatus } from '../../workflows/run-status';
 import { CliError, type CliContext } from '../context';
+import { runControlText } from './approvals';
 import { analysisText, durationBetween, runHeader, runJson, stateIcon, table, taskTable } from '../output';
 
 function collectParam(value: string, previous: Record<string, string>): Record<string, string> {
@@ -119,9 +120,11 @@ export function registerRunCommands(program: Command, context: CliContext): void
     .description('List runs from Temporal visibility, newest first')
     .option('--dag <id>', 'only runs of this DAG')
     .option('--status <state>', 'running, succeeded, failed or cancelled')
+    .option('--waiting', 'only runs waiting for an approval (same as --status waiting)')
     .option('--limit <n>', 'at most this many', (value) => Number.parseInt(value, 10), 50)
     .option('--json', 'print as JSON')
-    .action(async (options: { dag?: string; status?: string; limit: number; json?: boolean }) => {
+    .action(async (options: { dag?: string; status?: string; waiting?: boolean; limit: number; json?: boolean }) => {
+      if (options.waiting) options.status = 'waiting';
       if (options.status && !['running', 'succeeded', 'failed', 'cancelled', 'waiting'].includes(options.status)) {
         throw new CliError(`--status must be running, succeeded, failed, cancelled or waiting, got "${options.status}"`, 2);
       }
@@ -149,6 +152,8 @@ export function registerRunCommands(program: Command, context: CliContext): void
           if (tail) console.log(`\n${task.id} output (tail):\n${String(tail).trimEnd().split('\n').slice(-10).map((line) => `  ${line}`).join('\n')}`);
         }
         for (const text of status.tasks.map(analysisText).filter(Boolean)) console.log(`\n${text}`);
+        const extras = runControlText(status);
+        if (extras) console.log(`\n${extras}`);
       }
     });
 

@@ -41,7 +41,7 @@ const DIAG_ACTIONS: readonly ActionDefinition[] = DIAG_TOOLS.map((tool) => ({
 }));
 
 /** Mirrored from activities/kcli.ts. */
-const KCLI_NON_RETRYABLE = ['KcliNotInstalled', 'KcliFileNotFound', 'KcliAlreadyExists', 'KcliNotFound', 'KcliCreateFailed'] as const;
+const KCLI_NON_RETRYABLE = ['KcliNotInstalled', 'KcliFileNotFound', 'KcliAlreadyExists', 'KcliNotFound', 'KcliCreateFailed', 'KcliInvalidSpec'] as const;
 
 const kcliAction = (name: string, activity: string, input: ActionDefinition['input'], description: string, defaultTimeoutMs = 30 * 60_000): ActionDefinition => ({
   name: `kcli.${name}`,

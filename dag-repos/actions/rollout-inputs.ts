@@ -20,9 +20,23 @@ export const RolloutTarget = z.union([
   z.strictObject({ name: z.string().min(1), queue: z.string().min(1).optional().describe('Task queue of the target (default: its name).') }),
 ]);
 
+export const OutputThreshold = z.strictObject({
+  min: z.number().optional(),
+  max: z.number().optional(),
+  equals: z.union([z.string(), z.number(), z.boolean()]).optional(),
+});
+export type OutputThreshold = z.infer<typeof OutputThreshold>;
+
 export const RolloutCheck = z.strictObject({
-  uses: z.enum(['http.check', 'shell']),
-  with: z.record(z.string(), z.unknown()).describe('Inputs; "{target}" and "{queue}" are replaced per target. Runs on the target queue.'),
+  uses: z
+    .string()
+    .regex(/^(http\.check|shell|diag\.[a-z_]+)$/, { message: 'a check is http.check, shell or a diag.* action' })
+    .describe('http.check, shell, or a diag.* action (e.g. diag.resource_usage) whose outputs the thresholds read.'),
+  with: z.record(z.string(), z.unknown()).default({}).describe('Inputs; "{target}" and "{queue}" are replaced per target. Runs on the target queue.'),
+  thresholds: z
+    .record(z.string(), OutputThreshold)
+    .optional()
+    .describe('Dotted paths into the check\'s outputs (e.g. "load.load1") with min/max/equals; a value outside fails the sample.'),
 });
 export type RolloutCheck = z.infer<typeof RolloutCheck>;
 

@@ -254,6 +254,47 @@ tasks:
   - { id: report, uses: noop, needs: wait, trigger: always }
 `,
   },
+  // Issue 5: an approval decided through the Update, then a failure that rolls back (rollback: auto).
+  {
+    name: 'approval-saga',
+    expect: 'failed',
+    dag: () => `
+id: approval-saga
+rollback: auto
+tasks:
+  - { id: gate, uses: approval, with: { approvers: [ops] } }
+  - { id: a, uses: noop, needs: gate, compensate: { uses: noop, with: { undo: a } } }
+  - { id: b, uses: noop, needs: a, compensate: { uses: noop, with: { undo: b } } }
+  - { id: boom, uses: shell, needs: b, with: { command: ["false"] } }
+`,
+    drive: async (engine, runId) => {
+      await until(async () => (await getRunStatus(engine.client, runId)).tasks.some((task) => task.id === 'gate' && task.state === 'waiting'), 15_000, 'the gate to wait');
+      await engine.client.workflow.getHandle(runId).executeUpdate('approve', { args: [{ taskId: 'gate', approve: true, by: 'ops', comment: 'go' }] });
+      return engine.wait(runId);
+    },
+  },
+  // Issue 5: a canary rollout whose second target fails; the first is rolled back.
+  {
+    name: 'rollout-canary',
+    expect: 'failed',
+    queues: [`${ROUTE_QUEUE}-a`, `${ROUTE_QUEUE}-b`],
+    others: {
+      step: `
+id: step
+params: { queue: { type: string }, target: { type: string } }
+tasks:
+  - { id: change, uses: noop, runsOn: "\${{ params.queue }}", compensate: { uses: noop, with: { undo: "\${{ params.target }}" } } }
+  - { id: check, uses: shell, needs: change, runsOn: "\${{ params.queue }}", with: { command: [test, "\${{ params.target }}", "!=", b] } }
+`,
+    },
+    dag: () => `
+id: rollout-canary
+tasks:
+  - id: roll
+    uses: rollout
+    with: { dag: step, strategy: canary, steps: [1], targets: [{ name: a, queue: ${ROUTE_QUEUE}-a }, { name: b, queue: ${ROUTE_QUEUE}-b }] }
+`,
+  },
 ];
 
 export interface RecordedHistory {

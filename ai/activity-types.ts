@@ -1,0 +1,10 @@
+// Types only: workflows import this file, so it must stay free of runtime code.
+import type { FailureAnalysis, FailureFacts } from './analysis';
+
+/** The AI activities as workflows see them (implemented by activities/ai.ts). */
+export interface AiActivities {
+  /** The model within QUBINODE_AI_TIMEOUT_MS, else the rules; never throws for a model problem. */
+  'ai.analyze'(facts: FailureFacts): Promise<FailureAnalysis>;
+  /** The rules alone, with the reason the model was not used. */
+  'ai.analyzeWithRules'(facts: FailureFacts & { fallbackReason?: string }): Promise<FailureAnalysis>;
+}

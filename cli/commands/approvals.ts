@@ -1,0 +1,117 @@
+import { userInfo } from 'node:os';
+import type { Command } from 'commander';
+import { abortRun, decideApproval, retryRun, rollbackRun, rolloutProgress } from '../../client/run-control';
+import { getRunStatus } from '../../client/runs';
+import { normaliseRunId } from '../../client/run-ids';
+import { runUrl } from '../../client/ui-links';
+import type { RollbackRecord, RolloutProgress } from '../../workflows/rollback-status';
+import type { DagRunStatus } from '../../workflows/run-status';
+import { CliError, type CliContext } from '../context';
+import { table } from '../output';
+
+/** Who the CLI acts as: --as, else QUBINODE_USER, else the login name. Approvers are checked against it. */
+function actor(given: string | undefined): string {
+  return given ?? process.env.QUBINODE_USER ?? userInfo().username;
+}
+
+function rollbackText(record: RollbackRecord): string {
+  return [
+    `rollback ${record.state} (${record.mode}, trigger ${record.trigger}: ${record.reason})`,
+    table(
+      ['TASK', 'ACTION', 'STATE', 'WHERE', 'NOTE'],
+      record.compensations.map((entry) => [entry.taskId, entry.action, entry.state, entry.runsOn ?? '', entry.error ? `${entry.error.type}: ${entry.error.message}` : (entry.summary ?? '')]),
+    ),
+  ].join('\n');
+}
+
+/** Approvals, rollback and retry link of a run, for `qubinode status` (empty when the run has none). */
+export function runControlText(status: DagRunStatus): string {
+  const lines: string[] = [];
+  if (status.retryOf) lines.push(`retry of ${status.retryOf}; reused ${status.tasks.filter((task) => task.reusedFrom).map((task) => task.id).join(', ') || 'nothing'}`);
+  for (const gate of status.approvals ?? []) {
+    const decided = gate.state === 'waiting' ? `waiting${gate.approvers.length ? ` for ${gate.approvers.join(' or ')}` : ''}${gate.timeoutAt ? ` until ${gate.timeoutAt} (then ${gate.onTimeout ?? 'reject'})` : ''}` : `${gate.state} by ${gate.by ?? '?'} at ${gate.decidedAt ?? '?'}${gate.comment ? ` — ${gate.comment}` : ''}`;
+    lines.push(`approval ${gate.taskId}: ${decided}`);
+  }
+  if (status.rollback) lines.push(rollbackText(status.rollback));
+  return lines.join('\n');
+}
+
+export function rolloutText(progress: RolloutProgress): string {
+  return [
+    `rollout ${progress.rolloutId}`,
+    `strategy ${progress.strategy} · ${progress.state}${progress.phase ? ` (${progress.phase})` : ''} · batch ${progress.batch} of ${progress.batches} · ${progress.done}/${progress.targets.length} done, ${progress.failed} failed`,
+    ...(progress.rollback ? [`rollback: ${progress.rollback.trigger} — ${progress.rollback.reason}; order ${progress.rollback.order.join(', ')}`] : []),
+    '',
+    table(['BATCH', 'TARGET', 'QUEUE', 'STATE', 'NOTE'], progress.targets.map((target) => [String(target.batch), target.name, target.queue, target.state, target.error ?? ''])),
+  ].join('\n');
+}
+
+export function registerApprovalCommands(program: Command, context: CliContext): void {
+  program
+    .command('approve')
+    .description('Approve (or --reject) a task waiting for approval; also the step gates of a rollout task')
+    .argument('<run>', 'run id')
+    .argument('<task>', 'the approval task (or rollout task) id')
+    .option('--reject', 'reject instead of approving (needs --comment)')
+    .option('-c, --comment <text>', 'why; recorded in the run status and memo')
+    .option('--as <name>', 'approver name (default $QUBINODE_USER or the login name)')
+    .action(async (run: string, task: string, options: { reject?: boolean; comment?: string; as?: string }) => {
+      if (options.reject && !options.comment?.trim()) throw new CliError('--reject needs --comment saying why', 2);
+      const { client } = await context.temporal();
+      const record = await decideApproval(client, run, { taskId: task, approve: !options.reject, by: actor(options.as), ...(options.comment ? { comment: options.comment } : {}) });
+      console.log(`${task}: ${record.state} by ${record.by ?? '?'}${record.comment ? ` — ${record.comment}` : ''}`);
+    });
+
+  program
+    .command('abort')
+    .description('Stop a run (or a rollout) and roll back what it changed (rollback: auto DAGs and rollouts)')
+    .argument('<run>', 'run id, or a rollout id (rollout/...)')
+    .option('-r, --reason <text>', 'why; recorded with the rollback trigger')
+    .option('--as <name>', 'who aborts (default $QUBINODE_USER or the login name)')
+    .action(async (run: string, options: { reason?: string; as?: string }) => {
+      const { client } = await context.temporal();
+      const id = await abortRun(client, run, { by: actor(options.as), ...(options.reason ? { reason: options.reason } : {}) });
+      console.log(`abort requested for ${id}`);
+    });
+
+  program
+    .command('retry')
+    .description('Start a new run of the same pinned DAG and params, reusing the outputs of tasks that succeeded upstream of the restart point')
+    .argument('<run>', 'the finished run to retry')
+    .option('--from <task>', 'restart at this task (default: every task that did not succeed)')
+    .option('--json', 'print as JSON')
+    .action(async (run: string, options: { from?: string; json?: boolean }) => {
+      const { client } = await context.temporal();
+      const started = await retryRun(client, run, options.from ? { from: options.from } : {});
+      if (options.json) console.log(JSON.stringify({ ...started, retryOf: normaliseRunId(run) }, null, 2));
+      else console.log(`started ${started.runId} (retry of ${normaliseRunId(run)}; reused ${started.reused.join(', ') || 'nothing'})\n  web UI  ${runUrl(context.config.temporal, started.runId)}`);
+    });
+
+  program
+    .command('rollback')
+    .description("Run the compensations of a finished run's completed tasks, last completed first, and print the results")
+    .argument('<run>', 'run id')
+    .option('--as <name>', 'who asks (default $QUBINODE_USER or the login name)')
+    .option('--json', 'print as JSON')
+    .action(async (run: string, options: { as?: string; json?: boolean }) => {
+      const { client } = await context.temporal();
+      const record = await rollbackRun(client, run, actor(options.as));
+      console.log(options.json ? JSON.stringify(record, null, 2) : rollbackText(record));
+      if (record.state !== 'succeeded') process.exitCode = 1;
+    });
+
+  program
+    .command('rollout')
+    .description("Show the progress of a run's rollout tasks: batch k of n, targets done/failed, rollback")
+    .argument('<run>', 'run id, or a rollout id (rollout/...)')
+    .option('--json', 'print as JSON')
+    .action(async (run: string, options: { json?: boolean }) => {
+      const { client } = await context.temporal();
+      const ids = run.startsWith('rollout/')
+        ? [run]
+        : (await getRunStatus(client, run)).tasks.filter((task) => task.action === 'rollout' && task.childRunId).map((task) => task.childRunId as string);
+      if (ids.length === 0) throw new CliError(`run ${run} has no started rollout task`);
+      const all = await Promise.all(ids.map((id) => rolloutProgress(client, id)));
+      console.log(options.json ? JSON.stringify(all, null, 2) : all.map(rolloutText).join('\n\n'));
+    });
+}
