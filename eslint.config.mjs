@@ -30,11 +30,11 @@ export default tseslint.config(
     files: ['workflows/**/*.ts'],
     ignores: ['workflows/**/*.test.ts'],
     rules: {
-      'no-restricted-imports': [
+      '@typescript-eslint/no-restricted-imports': [
         'error',
         {
           paths: NODE_BUILTINS.flatMap((name) => [name, `node:${name}`]).map((name) => ({ name, message: 'workflow code must not use Node built-ins' })),
-          patterns: [{ group: ['../activities/*', '!../activities/action-types'], message: 'import activities as types only (action-types)' }],
+          patterns: [{ group: ['../activities/*', '../activities/**'], allowTypeImports: true, message: 'workflows import activities as types only' }],
         },
       ],
       'no-restricted-globals': ['error', { name: 'setTimeout', message: 'use sleep() from @temporalio/workflow' }, { name: 'process', message: 'not available in workflows' }],

@@ -33,5 +33,10 @@ export function createAiActivities(service?: AiService): AiActivities {
       const hits = service ? await service.search(`${facts.errorType} ${facts.message}`, 3).catch(() => []) : [];
       return analyseWithRules(facts, hits.map((hit) => ({ chunkId: hit.chunk.id, file: hit.chunk.file, line: hit.chunk.startLine })), input.fallbackReason ?? 'fallback');
     },
+    async 'ai.refreshIndex'() {
+      if (!service) return { added: 0, changed: 0, removed: 0, chunks: 0 };
+      const { added, changed, removed, chunks } = await service.updateIndex();
+      return { added, changed, removed, chunks };
+    },
   };
 }

@@ -7,4 +7,6 @@ export interface AiActivities {
   'ai.analyze'(facts: FailureFacts): Promise<FailureAnalysis>;
   /** The rules alone, with the reason the model was not used. */
   'ai.analyzeWithRules'(facts: FailureFacts & { fallbackReason?: string }): Promise<FailureAnalysis>;
+  /** Re-indexes changed knowledge sources now (e.g. after a repository sync). */
+  'ai.refreshIndex'(): Promise<{ added: number; changed: number; removed: number; chunks: number }>;
 }

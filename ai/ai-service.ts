@@ -30,6 +30,7 @@ export class AiService {
   readonly runtime: ModelRuntime;
   private indexPromise: Promise<KnowledgeIndex> | undefined;
   private lastRefresh = 0;
+  private updating: Promise<unknown> = Promise.resolve();
   private readonly vectors: VectorStore | undefined;
 
   constructor(private readonly options: AiServiceOptions) {
@@ -56,9 +57,14 @@ export class AiService {
   /** Re-indexes changed sources; `rebuild` starts from nothing. */
   async updateIndex(options: { rebuild?: boolean } = {}): Promise<UpdateReport> {
     this.lastRefresh = Date.now();
-    const index = await this.index({ refresh: false });
-    if (options.rebuild && this.vectors instanceof QdrantVectorStore) await this.vectors.drop();
-    return index.update(await collectSources(this.options.roots), options);
+    // One update at a time: concurrent analyses would otherwise re-chunk the same files together.
+    const run = this.updating.then(async () => {
+      const index = await this.index({ refresh: false });
+      if (options.rebuild && this.vectors instanceof QdrantVectorStore) await this.vectors.drop();
+      return index.update(await collectSources(this.options.roots), options);
+    });
+    this.updating = run.catch(() => undefined);
+    return run;
   }
 
   async search(query: string, limit: number): Promise<SearchHit[]> {

@@ -47,11 +47,11 @@ function tokenize(text: string): string[] {
 function newLexical(): MiniSearch<Chunk> {
   // BM25 over heading and text; the heading weighs more: it names what a section is about.
   return new MiniSearch<Chunk>({
-    fields: ['heading', 'text', 'file'],
+    fields: ['heading', 'text'],
     idField: 'id',
     processTerm,
     tokenize,
-    searchOptions: { boost: { heading: 3, file: 0.5 }, combineWith: 'OR' },
+    searchOptions: { boost: { heading: 3 }, combineWith: 'OR' },
   });
 }
 

@@ -84,8 +84,11 @@ export async function analyseWithModel(runtime: ModelRuntime, facts: FailureFact
   const started = Date.now();
   const raw = await runtime.generateJson({ system: SYSTEM, prompt: buildPrompt(facts, hits), schema: MODEL_OUTPUT_SCHEMA, maxTokens: 400, ...(signal ? { signal } : {}) });
   const hint = classifyFailure(facts);
+  const parsed = parseModelOutput(raw, hits);
+  // An explanation without a next step is worth less than the library's concrete commands.
+  if (parsed.fixes.length === 0 && hint) throw new InvalidModelOutputError(`model suggested no next command; the pattern library knows "${hint.pattern.category}"`);
   return {
-    ...parseModelOutput(raw, hits),
+    ...parsed,
     source: 'model',
     ...(hint ? { category: hint.pattern.category } : {}),
     model: await runtime.modelName(),
