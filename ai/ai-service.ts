@@ -3,6 +3,7 @@ import type { AiConfig } from '../config/config';
 import { failureText, type FailureAnalysis, type FailureFacts } from './analysis';
 import { KnowledgeIndex, type SearchHit, type UpdateReport } from './knowledge-index';
 import { analyseWithModel, referencesOf } from './llm-analyser';
+import { describeModel } from './model-path';
 import { ModelRuntime } from './model-runtime';
 import { analyseWithRules, classifyFailure } from './rules-analyser';
 import { collectSources, type SourceRoots } from './sources';
@@ -18,7 +19,7 @@ export interface AiServiceOptions {
 
 export interface AiStatus {
   analysis: AiConfig['analysis'];
-  model: { configured: string; loaded: boolean };
+  model: { configured: string; file: string; threads: number; loaded: boolean };
   index: { files: number; chunks: number; lexical: 'minisearch-bm25'; vectors: VectorStore['kind'] | 'none'; vectorCount: number; storeDir: string };
 }
 
@@ -103,7 +104,7 @@ export class AiService {
     const index = await this.index({ refresh: false });
     return {
       analysis: this.options.config.analysis,
-      model: { configured: this.options.config.model ?? `auto (Granite 4.0 Micro in ${this.options.config.modelsDir}, else the test model)`, loaded: this.runtime.isLoaded() },
+      model: { configured: this.options.config.model ?? 'auto', file: describeModel(this.options.config.model, this.options.config.modelsDir), threads: this.runtime.threads(), loaded: this.runtime.isLoaded() },
       index: { ...index.size(), lexical: 'minisearch-bm25', vectors: index.vectorBackend, vectorCount: (await this.vectors?.count()) ?? 0, storeDir: this.options.config.storeDir },
     };
   }

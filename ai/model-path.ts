@@ -73,3 +73,16 @@ export async function resolveModelPath(configured: string | undefined, modelsDir
   }
   return assembleTestModel(modelsDir);
 }
+
+/** Which model would load, without loading or assembling it (for `qubinode ai status`). */
+export function describeModel(configured: string | undefined, modelsDir: string): string {
+  if (configured) {
+    const file = path.resolve(PROJECT_ROOT, configured);
+    return existsSync(file) ? file : `${file} (missing: analyses will use the rules)`;
+  }
+  const granite = existsSync(modelsDir) ? readdirSync(modelsDir).find((name) => /granite.*4.*micro.*\.gguf$/i.test(name)) : undefined;
+  if (granite) return path.join(modelsDir, granite);
+  const test = path.join(modelsDir, TEST_MODEL_FILE);
+  if (existsSync(test)) return `${test} (test model)`;
+  return testModelChunks() ? `${test} (test model, assembled from the venv on first use)` : 'none (no Granite GGUF, test model package not installed: analyses will use the rules)';
+}

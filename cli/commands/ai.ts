@@ -74,8 +74,8 @@ export function registerAiCommands(program: Command, context: CliContext): void 
       if (options.json) return console.log(JSON.stringify(status, null, 2));
       console.log(
         [
-          `analysis  ${status.analysis} (timeout ${context.config.ai.timeoutMs}ms, threads ${context.config.ai.threads || 'all'})`,
-          `model     ${status.model.configured}`,
+          `analysis  ${status.analysis} (timeout ${context.config.ai.timeoutMs}ms, ${status.model.threads} CPU thread(s))`,
+          `model     ${status.model.file}${status.model.configured === 'auto' ? ' (auto: Granite 4.0 Micro in .data/models, else the test model)' : ''}`,
           `index     ${status.index.files} files, ${status.index.chunks} chunks in ${status.index.storeDir}`,
           `lexical   ${status.index.lexical}`,
           `vectors   ${status.index.vectors}${status.index.vectors !== 'none' ? ` (${status.index.vectorCount} vectors)` : ' (set QUBINODE_AI_VECTORS=true)'}`,
