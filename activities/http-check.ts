@@ -11,6 +11,7 @@ import { formatSeconds, parseDuration } from '../dag-repos/schema/duration';
 import { HttpCheckInput } from '../dag-repos/actions/http-check-input';
 import { taskLogPath } from '../config/log-layout';
 import { OutputTail } from './output-tail';
+import { closeLog } from './log-stream';
 
 /** Failure types thrown by the `httpCheck` activity. */
 export const HTTP_CHECK_ERRORS = {
@@ -93,7 +94,7 @@ export function createHttpCheckActivities(deps: HttpCheckActivityDeps) {
           if (Date.now() >= deadline) break;
         }
       } finally {
-        await new Promise<void>((resolve) => log.end(resolve));
+        await closeLog(log);
       }
 
       const bodyTail = new OutputTail(BODY_RESULT_BYTES);

@@ -16,6 +16,7 @@ import { killProcessGroup } from './process-group';
 import { resolveSecretRefs } from './secret-refs';
 import { StreamRedactor, createRedactor, secretEnvValues } from './redact';
 import { ShellInput } from '../dag-repos/actions/shell-input';
+import { closeLog } from './log-stream';
 
 /** Failure types thrown by the `shell` activity. */
 export const SHELL_ERRORS = {
@@ -166,7 +167,7 @@ export function createShellActivities(deps: ShellActivityDeps) {
             ? `signal ${result.signal}`
             : `could not start (${spawnCode ?? 'unknown error'})`);
       log.write(`${logEndsWithNewline ? '' : '\n'}=== ${ending} after ${formatSeconds(elapsedMs)} ===\n`);
-      await new Promise<void>((resolve) => log.end(resolve));
+      await closeLog(log);
       deps.logger?.debug({ runId: inv.runId, taskId: inv.taskId, pid, ending, elapsedMs }, 'shell: finished');
 
       if (stop?.kind === 'cancelled') throw asCancellation(stop.error);

@@ -6,6 +6,7 @@ import { CancelledFailure } from '@temporalio/common';
 import { OutputTail } from './output-tail';
 import { killProcessGroup } from './process-group';
 import { StreamRedactor } from './redact';
+import { closeLog } from './log-stream';
 
 /** How a tool run ended; the caller turns it into outputs or a typed failure. */
 export interface ToolRunResult {
@@ -100,7 +101,7 @@ export async function runTool(options: ToolRunOptions): Promise<ToolRunResult> {
   }
   const elapsedMs = Date.now() - startedAt;
   log.write(`\n=== ${stop ?? (ended.code !== null ? `exit ${ended.code}` : `signal ${ended.signal ?? ended.spawnError ?? '?'}`)} after ${(elapsedMs / 1000).toFixed(1)}s ===\n`);
-  await new Promise<void>((resolve) => log.end(resolve));
+  await closeLog(log);
   if (stop === 'cancelled') throw asCancellation(ctx.cancellationSignal.reason);
   return {
     exitCode: ended.code,

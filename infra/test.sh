@@ -27,4 +27,4 @@ npx tsx test/support/workflow-bundle.ts
 
 mapfile -t files < <(find . -name '*.test.ts' -not -path './node_modules/*' -not -path './dist/*' -not -path './.tools/*' | sort)
 echo "[test] running ${#files[@]} test files"
-node --import tsx --test --test-reporter=spec --test-timeout=300000 "${files[@]}"
+node --import tsx --test --test-reporter=spec --test-timeout=180000 "${files[@]}"
