@@ -1,7 +1,7 @@
 import { Context } from '@temporalio/activity';
 import { PROJECT_ROOT } from '../config/config';
 import * as path from 'node:path';
-import type { AiActivities } from '../ai/activity-types';
+import type { AiActivities, SyncedSource } from '../ai/activity-types';
 import type { AiService } from '../ai/ai-service';
 import { FailureFacts, type FailureAnalysis } from '../ai/analysis';
 import { localFacts } from '../ai/local-facts';
@@ -21,7 +21,7 @@ function withDiag(input: FailureFacts, dataDir?: string): FailureFacts {
  * analyzeFailure workflow uses when the first fails or times out). Neither ever fails a DAG run: they
  * run in their own workflow. Without a service (a worker built without AI) both answer from the rules.
  */
-export function createAiActivities(service?: AiService): AiActivities {
+export function createAiActivities(service?: AiService, checkout?: (source: SyncedSource) => Promise<string>): AiActivities {
   return {
     async 'ai.analyze'(input: FailureFacts): Promise<FailureAnalysis> {
       const facts = withDiag(input, service?.config.storeDir);
@@ -33,9 +33,10 @@ export function createAiActivities(service?: AiService): AiActivities {
       const hits = service ? await service.search(`${facts.errorType} ${facts.message}`, 3).catch(() => []) : [];
       return analyseWithRules(facts, hits.map((hit) => ({ chunkId: hit.chunk.id, file: hit.chunk.file, line: hit.chunk.startLine })), input.fallbackReason ?? 'fallback');
     },
-    async 'ai.refreshIndex'() {
+    async 'ai.refreshIndex'(source?: SyncedSource) {
       if (!service) return { added: 0, changed: 0, removed: 0, chunks: 0 };
-      const { added, changed, removed, chunks } = await service.updateIndex();
+      const syncedRepo = source && checkout ? { name: source.repo, dir: await checkout(source) } : undefined;
+      const { added, changed, removed, chunks } = await service.updateIndex(syncedRepo ? { syncedRepo } : {});
       return { added, changed, removed, chunks };
     },
   };

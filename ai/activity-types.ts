@@ -8,5 +8,14 @@ export interface AiActivities {
   /** The rules alone, with the reason the model was not used. */
   'ai.analyzeWithRules'(facts: FailureFacts & { fallbackReason?: string }): Promise<FailureAnalysis>;
   /** Re-indexes changed knowledge sources now (e.g. after a repository sync). */
-  'ai.refreshIndex'(): Promise<{ added: number; changed: number; removed: number; chunks: number }>;
+  /** Re-indexes changed files; with `source`, first adds (or moves) a synced repository's checkout at that commit. */
+  'ai.refreshIndex'(source?: SyncedSource): Promise<{ added: number; changed: number; removed: number; chunks: number }>;
+}
+
+/** A Git-synced repository at a commit, as the repository's sync workflow names it. */
+export interface SyncedSource {
+  repo: string;
+  url: string;
+  commit: string;
+  credentialEnv?: { tokenEnv?: string; sshKeyEnv?: string };
 }

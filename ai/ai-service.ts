@@ -33,6 +33,8 @@ export class AiService {
   private lastRefresh = 0;
   private updating: Promise<unknown> = Promise.resolve();
   private readonly vectors: VectorStore | undefined;
+  /** Checkouts of Git-synced repositories, by repository name: indexed alongside the configured DAG directories. */
+  private readonly syncedRepoDirs = new Map<string, string>();
 
   constructor(private readonly options: AiServiceOptions) {
     const { config } = options;
@@ -56,13 +58,15 @@ export class AiService {
   }
 
   /** Re-indexes changed sources; `rebuild` starts from nothing. */
-  async updateIndex(options: { rebuild?: boolean } = {}): Promise<UpdateReport> {
+  async updateIndex(options: { rebuild?: boolean; syncedRepo?: { name: string; dir: string } } = {}): Promise<UpdateReport> {
     this.lastRefresh = Date.now();
+    if (options.syncedRepo) this.syncedRepoDirs.set(options.syncedRepo.name, options.syncedRepo.dir);
+    const roots = { ...this.options.roots, dagDirs: [...this.options.roots.dagDirs, ...this.syncedRepoDirs.values()] };
     // One update at a time: concurrent analyses would otherwise re-chunk the same files together.
     const run = this.updating.then(async () => {
       const index = await this.index({ refresh: false });
       if (options.rebuild && this.vectors instanceof QdrantVectorStore) await this.vectors.drop();
-      return index.update(await collectSources(this.options.roots), options);
+      return index.update(await collectSources(roots), options);
     });
     this.updating = run.catch(() => undefined);
     return run;

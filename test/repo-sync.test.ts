@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { loadCatalog } from '../client/catalog';
@@ -34,6 +36,14 @@ describe('Git-synced DAG repositories (real git, real Temporal)', () => {
     assert.equal(view.active?.commit, git.head());
     assert.deepEqual(view.active?.dags.map((dag) => dag.catalogId), [`${name}/hello`]);
     assert.ok((await listRepoNames(engine.client)).includes(name));
+  });
+
+  it('adds the live commit to the failure analyser\'s knowledge index', async () => {
+    const commit = (await getRepo(engine.client, name)).active?.commit ?? '';
+    const store = path.join(engine.config.dataDir, 'ai', 'knowledge.json');
+    const indexed = (): boolean => existsSync(store) && readFileSync(store, 'utf8').includes(`${commit}/dags/hello.yaml`);
+    for (let tries = 0; tries < 150 && !indexed(); tries += 1) await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.ok(indexed(), `knowledge index has no chunk of ${commit}/dags/hello.yaml`);
   });
 
   it('keeps the last good commit live when a push breaks a DAG, with file:line:col errors', async () => {

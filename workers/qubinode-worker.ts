@@ -7,7 +7,9 @@ import { createAiActivities } from '../activities/ai';
 import { createAiService } from '../ai/create-ai-service';
 import { connectionOptions } from '../client/connection';
 import { withAttemptInfo } from './attempt-info';
+import { gitCredentialEnv } from '../activities/git/credentials';
 import { GitCache } from '../activities/git/git-cache';
+import type { SyncedSource } from '../ai/activity-types';
 import { createPlatformActivities } from './platform-activities';
 import { withRepoCheckout } from './repo-checkout';
 import { installSdkRuntime } from './sdk-logger';
@@ -44,11 +46,14 @@ export async function createQubinodeWorker(options: QubinodeWorkerOptions): Prom
   installSdkRuntime(options.logger);
   const connection = await NativeConnection.connect(connectionOptions(config.temporal));
   const platform = createPlatformActivities({ ...config, taskQueue: config.taskQueue });
+  const gitCache = new GitCache(path.join(config.dataDir, 'git'));
+  const checkout = async (source: SyncedSource): Promise<string> =>
+    gitCache.materialise(await gitCache.fetch(source.url, gitCredentialEnv({ name: source.repo, url: source.url, ...source.credentialEnv })), source.commit);
   const activities = {
-    ...withAttemptInfo(withRepoCheckout(createActivities({ logRoot: config.logDir, logger: options.logger, dagDirectories: config.dagDirectories }), new GitCache(path.join(config.dataDir, 'git')), config.dagDirectories)),
+    ...withAttemptInfo(withRepoCheckout(createActivities({ logRoot: config.logDir, logger: options.logger, dagDirectories: config.dagDirectories }), gitCache, config.dagDirectories)),
     ...platform.activities,
     // One AI service per worker: the model is loaded on the first analysis and shared by all.
-    ...createAiActivities(createAiService(config)),
+    ...createAiActivities(createAiService(config), checkout),
   };
   const worker = await Worker.create({
     connection,

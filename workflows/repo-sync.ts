@@ -1,6 +1,7 @@
 import * as wf from '@temporalio/workflow';
 import type { createGitSyncActivities } from '../activities/git-sync';
 import type { createRepoTriggerActivities } from '../activities/repo-triggers';
+import type { AiActivities } from '../ai/activity-types';
 import type { RepoConfig } from '../dag-repos/git/repo-config';
 import type { ActiveCommit, RepoView, SyncOutcome, SyncRecord } from '../dag-repos/git/sync-types';
 
@@ -39,6 +40,7 @@ const git = wf.proxyActivities<GitActivities>({
   retry: { maximumAttempts: 3, initialInterval: '2s', nonRetryableErrorTypes: ['SecretNotFound'] },
 });
 const triggers = wf.proxyActivities<TriggerActivities>({ startToCloseTimeout: '2 minutes', retry: { maximumAttempts: 3 } });
+const knowledge = wf.proxyActivities<Pick<AiActivities, 'ai.refreshIndex'>>({ startToCloseTimeout: '5 minutes', retry: { maximumAttempts: 2 } });
 
 /**
  * One long-lived workflow per registered repository (id `repo/<name>`): the source of truth of its
@@ -103,6 +105,11 @@ export async function repoSync(input: RepoSyncInput): Promise<RepoView> {
       active = { commit: outcome.commit, syncedAt: lastSync.at, dags: outcome.dags };
       await triggers.reconcileSchedules({ repo: config.name, dags: outcome.dags });
       await triggers.startPushRuns({ repo: config.name, branch: config.branch, commit: outcome.commit, dags: outcome.dags, changedPaths: outcome.changedPaths });
+      if (wf.patched('ai-reindex-after-sync')) {
+        // The failure analyser cites the live commit's DAGs and playbooks; only changed files are re-chunked.
+        const credentialEnv = { ...(config.tokenEnv ? { tokenEnv: config.tokenEnv } : {}), ...(config.sshKeyEnv ? { sshKeyEnv: config.sshKeyEnv } : {}) };
+        await knowledge['ai.refreshIndex']({ repo: config.name, url: config.url, commit: outcome.commit, credentialEnv }).catch(() => undefined);
+      }
     }
     if (outcome.state !== 'unchanged' && outcome.commit) {
       // The forge's commit status is a courtesy: its failure must not hold the catalog back.
