@@ -80,7 +80,7 @@ function healthCheckFailed(check: (details: Record<string, unknown>, failure: Ap
   };
 }
 
-describe('httpCheck activity', () => {
+describe('httpCheck activity', { timeout: 60_000 }, () => {
   test('reports healthy after the server answers 503 twice and then 200', async () => {
     const server = await startServer((n, res) => (n <= 2 ? reply(res, 503, 'starting') : reply(res, 200, 'ok')));
     try {
@@ -131,7 +131,7 @@ describe('httpCheck activity', () => {
       await assert.rejects(
         runCheck(
           newEnv(),
-          invocation({ url: server.url, expectStatus: [200, 204], expectBody: 'ok', interval: '50ms', timeout: '400ms' }),
+          invocation({ url: server.url, expectStatus: [200, 204], expectBody: 'ok', interval: '50ms', timeout: '1500ms' }),
         ),
         healthCheckFailed((details, failure) => {
           assert.ok(Number(details.attempts) >= 3, `attempts: ${String(details.attempts)}`);
