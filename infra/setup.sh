@@ -47,7 +47,9 @@ if grep -qv '^\s*\(#.*\)\?$' "$requirements"; then
     if ! pkg-config --exists libvirt 2>/dev/null; then
       if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
         say "installing libvirt-dev, pkg-config and gcc (apt) to build libvirt-python"
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends libvirt-dev pkg-config gcc >/dev/null ||
+        # A new machine's package lists may be empty or stale: update once and try again.
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends libvirt-dev pkg-config gcc >/dev/null 2>&1 ||
+          { apt-get update -q >/dev/null 2>&1; DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends libvirt-dev pkg-config gcc >/dev/null; } ||
           say "apt-get install libvirt-dev failed"
       fi
       if ! pkg-config --exists libvirt 2>/dev/null; then
