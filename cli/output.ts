@@ -1,17 +1,8 @@
-import type { DagRunStatus, TaskState, TaskStatus } from '../workflows/run-status';
+import { TASK_STATE_ICON, type DagRunStatus, type TaskState, type TaskStatus } from '../workflows/run-status';
 
-const ICON: Record<TaskState, string> = {
-  pending: '○',
-  running: '▶',
-  waiting: '⏸',
-  succeeded: '✔',
-  failed: '✖',
-  skipped: '↷',
-  cancelled: '■',
-};
 
 export function stateIcon(state: TaskState): string {
-  return ICON[state];
+  return TASK_STATE_ICON[state];
 }
 
 /** Plain aligned columns; the last column is never padded. */

@@ -1,14 +1,5 @@
-import type { DagRunStatus, TaskState } from './run-status';
+import { TASK_STATE_ICON, type DagRunStatus, type TaskState } from './run-status';
 
-const ICON: Record<TaskState, string> = {
-  pending: '○',
-  running: '▶',
-  waiting: '⏸',
-  succeeded: '✔',
-  failed: '✖',
-  skipped: '↷',
-  cancelled: '■',
-};
 
 const MAX_ROWS = 40;
 
@@ -20,7 +11,7 @@ export function describeProgress(status: DagRunStatus): string {
   const rows = status.tasks.slice(0, MAX_ROWS).map((task) => {
     const items = task.items ? ` (${task.items.filter((item) => item.state === 'succeeded').length}/${task.items.length} items)` : '';
     const note = task.error ? ` — ${task.error.type}: ${task.error.message.slice(0, 80)}` : task.reason ? ` — ${task.reason}` : '';
-    return `| ${ICON[task.state]} | ${task.id} | ${task.action} | ${task.state}${items}${note} |`;
+    return `| ${TASK_STATE_ICON[task.state]} | ${task.id} | ${task.action} | ${task.state}${items}${note} |`;
   });
   const more = status.tasks.length > MAX_ROWS ? [`| | … ${status.tasks.length - MAX_ROWS} more | | |`] : [];
   return [

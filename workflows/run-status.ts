@@ -6,6 +6,17 @@ import type { ApprovalRecord, RollbackRecord } from './rollback-status';
 export const TASK_STATES = ['pending', 'running', 'waiting', 'succeeded', 'failed', 'skipped', 'cancelled'] as const;
 export type TaskState = (typeof TASK_STATES)[number];
 
+/** One symbol per state, shared by the Web UI details and the CLI. */
+export const TASK_STATE_ICON: Record<TaskState, string> = {
+  pending: '○',
+  running: '▶',
+  waiting: '⏸',
+  succeeded: '✔',
+  failed: '✖',
+  skipped: '↷',
+  cancelled: '■',
+};
+
 export const TERMINAL_TASK_STATES: readonly TaskState[] = ['succeeded', 'failed', 'skipped', 'cancelled'];
 
 export type RunState = 'running' | 'succeeded' | 'failed' | 'cancelled';
