@@ -97,6 +97,20 @@ describe('Git-synced DAG repositories (real git, real Temporal)', () => {
     assert.equal(record.commit, newest);
   });
 
+  it('continues as new after many syncs without losing the live commit, seen deliveries or a request', async () => {
+    const handle = engine.client.workflow.getHandle(`repo/${name}`);
+    const firstRun = (await handle.describe()).runId;
+    const live = (await getRepo(engine.client, name)).active?.commit;
+    for (let sync = 0; sync < 26; sync += 1) await syncAndWait(engine.client, name);
+    assert.notEqual((await handle.describe()).runId, firstRun);
+    assert.equal((await getRepo(engine.client, name)).active?.commit, live);
+    assert.deepEqual(await requestSync(engine.client, name, { reason: 'test', deliveryId: 'github:abc-1' }), { accepted: false, duplicate: true });
+    git.write('dags/after-can.yaml', dagYaml('after-can'));
+    const commit = git.commitAndPush('after continue-as-new');
+    await requestSync(engine.client, name, { reason: 'test' });
+    assert.equal((await waitForSync(engine, name, commit)).state, 'accepted');
+  });
+
   it('keeps the last good commit when the tracked branch is deleted', async () => {
     const live = (await getRepo(engine.client, name)).active?.commit;
     git.deleteRemoteBranch('main');

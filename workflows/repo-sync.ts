@@ -52,7 +52,9 @@ export async function repoSync(input: RepoSyncInput): Promise<RepoView> {
   let active = input.carried?.active;
   let lastSync = input.carried?.lastSync;
   const seen = [...(input.carried?.seenDeliveries ?? [])];
-  let pending = input.carried?.pending ?? input.carried === undefined;
+  // Every run starts with a sync: a request that raced the previous run's continue-as-new is never lost
+  // (an unchanged commit costs one fetch).
+  let pending = true;
   let syncing = false;
   let removed = false;
 
@@ -103,8 +105,11 @@ export async function repoSync(input: RepoSyncInput): Promise<RepoView> {
     lastSync = { state: outcome.state, commit: outcome.commit, at: new Date().toISOString(), message: outcome.message, reason: 'sync', errors: outcome.errors, findings: outcome.findings };
     if (outcome.state === 'accepted') {
       active = { commit: outcome.commit, syncedAt: lastSync.at, dags: outcome.dags };
-      await triggers.reconcileSchedules({ repo: config.name, dags: outcome.dags });
-      await triggers.startPushRuns({ repo: config.name, branch: config.branch, commit: outcome.commit, dags: outcome.dags, changedPaths: outcome.changedPaths });
+      // Only DAGs with triggers travel to these activities: history stays small for repositories of many DAGs.
+      const scheduled = outcome.dags.filter((dag) => dag.triggers?.schedule?.length);
+      const pushed = outcome.dags.filter((dag) => dag.triggers?.push);
+      await triggers.reconcileSchedules({ repo: config.name, dags: scheduled });
+      if (pushed.length) await triggers.startPushRuns({ repo: config.name, branch: config.branch, commit: outcome.commit, dags: pushed, changedPaths: outcome.changedPaths });
       if (wf.patched('ai-reindex-after-sync')) {
         // The failure analyser cites the live commit's DAGs and playbooks; only changed files are re-chunked.
         const credentialEnv = { ...(config.tokenEnv ? { tokenEnv: config.tokenEnv } : {}), ...(config.sshKeyEnv ? { sshKeyEnv: config.sshKeyEnv } : {}) };
