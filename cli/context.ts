@@ -1,7 +1,8 @@
 import { loadConfig, type QubinodeConfig } from '../config/config';
 import { createLogger, type Logger } from '../config/logger';
 import { connectClient, type TemporalClient } from '../client/connection';
-import { ActionRegistry } from '../dag-repos/actions/registry';
+import type { ActionRegistry } from '../dag-repos/actions/registry';
+import { actionRegistryWith, loadConfiguredPlugins } from '../plugins/plugin-actions';
 import { loadCatalog } from '../client/catalog';
 import type { DagCatalog } from '../dag-repos/catalog/composite-catalog';
 import { LocalCatalog } from '../dag-repos/catalog/local-catalog';
@@ -13,7 +14,13 @@ export class CliContext {
   private cachedClient: TemporalClient | undefined;
   private cachedLocalCatalog: LocalCatalog | undefined;
   private cachedCatalog: DagCatalog | undefined;
-  readonly registry = new ActionRegistry();
+  private cachedRegistry: ActionRegistry | undefined;
+
+  /** Built-in actions plus those of the configured plugins. */
+  get registry(): ActionRegistry {
+    this.cachedRegistry ??= actionRegistryWith(loadConfiguredPlugins(this.config));
+    return this.cachedRegistry;
+  }
 
   get config(): QubinodeConfig {
     this.cachedConfig ??= loadConfig();

@@ -31,6 +31,7 @@ export const QubinodeEnv = z.object({
   QUBINODE_API_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   QUBINODE_API_TOKEN_FILE: z.string().optional(),
   QUBINODE_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  QUBINODE_PLUGIN_DIRS: z.string().optional(),
   QUBINODE_TEMPORAL_PORT: port.default(7233),
   QUBINODE_TEMPORAL_UI_PORT: port.default(8233),
   /** GGUF model for AI failure analysis; default: a Granite 4.0 Micro GGUF in <data>/models, else the test model. */
@@ -72,6 +73,8 @@ export interface QubinodeConfig {
   maxConcurrentActivities: number;
   api: { host: string; port: number; token?: string; tokenFile: string };
   logLevel: QubinodeEnv['QUBINODE_LOG_LEVEL'];
+  /** Extra plugin folders (each subfolder a plugin); the built-in plugins/ and qubinode-plugin-* packages are always read. */
+  pluginDirs: string[];
   devServer: { port: number; uiPort: number };
   ai: AiConfig;
 }
@@ -155,6 +158,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): QubinodeConfig
       tokenFile: path.resolve(PROJECT_ROOT, e.QUBINODE_API_TOKEN_FILE ?? path.join(dataDir, 'api-token')),
     },
     logLevel: e.QUBINODE_LOG_LEVEL,
+    pluginDirs: (e.QUBINODE_PLUGIN_DIRS ?? '').split(',').map((dir) => dir.trim()).filter(Boolean).map((dir) => path.resolve(PROJECT_ROOT, dir)),
     devServer: { port: e.QUBINODE_TEMPORAL_PORT, uiPort: e.QUBINODE_TEMPORAL_UI_PORT },
     ai: {
       ...(e.QUBINODE_AI_MODEL ? { model: e.QUBINODE_AI_MODEL } : {}),

@@ -1,3 +1,4 @@
+import type { ActionInvocation, ActionResult } from '../activities/action-types';
 import type { ActionDefinition } from '../dag-repos/actions/action-definition';
 
 /**
@@ -13,8 +14,10 @@ export interface QubinodePlugin {
   facts?(ctx: FactContext): Promise<Record<string, unknown>> | Record<string, unknown>;
   /** Checks over all gathered facts; an `error` stops a DAG's preflight. */
   preflight?(facts: HostFacts): PreflightCheck[];
-  /** Extra actions; their activities must be registered by the plugin's worker package. */
+  /** Extra actions DAGs may `uses:`; each names the activity that carries it out. */
   actions?: readonly ActionDefinition[];
+  /** Implementations of the activities the plugin's actions name; every worker that loads the plugin registers them. */
+  activities?: Readonly<Record<string, (invocation: ActionInvocation) => Promise<ActionResult>>>;
   /** DAG files this plugin offers as starting points (absolute paths). */
   dagTemplates?: readonly DagTemplate[];
 }

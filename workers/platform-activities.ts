@@ -11,14 +11,14 @@ import { ActionRegistry } from '../dag-repos/actions/registry';
  * Activities of the platform itself (not DAG actions): repository sync and what follows it.
  * They talk to Temporal through a client made on first use and closed with the worker.
  */
-export function createPlatformActivities(config: QubinodeConfig) {
+export function createPlatformActivities(config: QubinodeConfig, registry: ActionRegistry = new ActionRegistry()) {
   let temporal: Promise<TemporalClient> | undefined;
   const client = async (): Promise<Client> => {
     temporal ??= connectClient(config.temporal);
     return (await temporal).client;
   };
   const activities = {
-    ...createGitSyncActivities({ cache: new GitCache(path.join(config.dataDir, 'git')), registry: new ActionRegistry() }),
+    ...createGitSyncActivities({ cache: new GitCache(path.join(config.dataDir, 'git')), registry }),
     ...createRepoTriggerActivities({ client, taskQueue: config.taskQueue }),
   };
   return {

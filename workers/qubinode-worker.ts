@@ -10,6 +10,7 @@ import { withAttemptInfo } from './attempt-info';
 import { gitCredentialEnv } from '../activities/git/credentials';
 import { GitCache } from '../activities/git/git-cache';
 import type { SyncedSource } from '../ai/activity-types';
+import { actionRegistryWith, loadConfiguredPlugins, pluginActivities } from '../plugins/plugin-actions';
 import { createPlatformActivities } from './platform-activities';
 import { withRepoCheckout } from './repo-checkout';
 import { installSdkRuntime } from './sdk-logger';
@@ -45,12 +46,14 @@ export async function createQubinodeWorker(options: QubinodeWorkerOptions): Prom
   const runWorkflows = options.runWorkflows ?? taskQueue === config.taskQueue;
   installSdkRuntime(options.logger);
   const connection = await NativeConnection.connect(connectionOptions(config.temporal));
-  const platform = createPlatformActivities({ ...config, taskQueue: config.taskQueue });
+  // Plugins add actions: their activities run here, and synced DAGs may use them.
+  const plugins = loadConfiguredPlugins(config);
+  const platform = createPlatformActivities({ ...config, taskQueue: config.taskQueue }, actionRegistryWith(plugins));
   const gitCache = new GitCache(path.join(config.dataDir, 'git'));
   const checkout = async (source: SyncedSource): Promise<string> =>
     gitCache.materialise(await gitCache.fetch(source.url, gitCredentialEnv({ name: source.repo, url: source.url, ...source.credentialEnv })), source.commit);
   const activities = {
-    ...withAttemptInfo(withRepoCheckout(createActivities({ logRoot: config.logDir, logger: options.logger, dagDirectories: config.dagDirectories }), gitCache, config.dagDirectories)),
+    ...withAttemptInfo(withRepoCheckout({ ...createActivities({ logRoot: config.logDir, logger: options.logger, dagDirectories: config.dagDirectories }), ...pluginActivities(plugins) }, gitCache, config.dagDirectories)),
     ...platform.activities,
     // One AI service per worker: the model is loaded on the first analysis and shared by all.
     ...createAiActivities(createAiService(config), checkout),

@@ -1,4 +1,4 @@
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { checkDagPath } from '../../dag-repos/catalog/dag-file';
@@ -6,6 +6,7 @@ import { LocalCatalog } from '../../dag-repos/catalog/local-catalog';
 import type { CompiledDag } from '../../dag-repos/compiler/compiled-dag';
 import { DagValidationError, formatDiagnostic, type DagDiagnostic } from '../../dag-repos/compiler/diagnostics';
 import { renderGraphMermaid, renderGraphText } from '../../dag-repos/compiler/render-graph';
+import { loadConfiguredPlugins } from '../../plugins/plugin-actions';
 import { CliError, type CliContext } from '../context';
 import { table } from '../output';
 import { looksLikePath } from '../../dag-repos/catalog/dag-file';
@@ -113,6 +114,21 @@ export function registerDagCommands(program: Command, context: CliContext): void
           ]),
         ),
       );
+    });
+
+  dag
+    .command('templates')
+    .description('DAG templates offered by plugins; with an id, print that template')
+    .argument('[id]', 'template id')
+    .action((id: string | undefined) => {
+      const templates = loadConfiguredPlugins(context.config).flatMap((plugin) => (plugin.dagTemplates ?? []).map((template) => ({ ...template, plugin: plugin.name })));
+      if (id === undefined) {
+        console.log(templates.length ? table(['TEMPLATE', 'PLUGIN', 'DESCRIPTION'], templates.map((template) => [template.id, template.plugin, template.description])) : 'no plugin offers DAG templates');
+        return;
+      }
+      const template = templates.find((candidate) => candidate.id === id);
+      if (!template) throw new CliError(`no DAG template "${id}"; known: ${templates.map((candidate) => candidate.id).join(', ') || 'none'}`);
+      process.stdout.write(readFileSync(template.path, 'utf8'));
     });
 
   dag

@@ -8,7 +8,7 @@ import { loadConfig, type QubinodeConfig } from '../../config/config';
 import { createLogger } from '../../config/logger';
 import { connectClient, type TemporalClient } from '../../client/connection';
 import { getRunStatus, startRun } from '../../client/runs';
-import { ActionRegistry } from '../../dag-repos/actions/registry';
+import { actionRegistryWith, loadConfiguredPlugins } from '../../plugins/plugin-actions';
 import { compileDagFile, type DagFile } from '../../dag-repos/compiler/compile';
 import type { CompiledDag } from '../../dag-repos/compiler/compiled-dag';
 import { resolveParams } from '../../dag-repos/schema/params';
@@ -58,7 +58,7 @@ export async function startTestEngine(options: { env?: NodeJS.ProcessEnv } = {})
   };
   await addWorker(taskQueue, true);
 
-  const registry = new ActionRegistry();
+  const registry = actionRegistryWith(loadConfiguredPlugins(config));
   const compile = (text: string, others: Record<string, string> = {}): CompiledDag => {
     const files = new Map<string, DagFile>();
     for (const [name, other] of Object.entries(others)) files.set(`test/${name}`, { repo: 'test', path: `${name}.yaml`, commit: 'test', text: other });
