@@ -12,6 +12,7 @@ import { HttpCheckInput } from '../dag-repos/actions/http-check-input';
 import { taskLogPath } from '../config/log-layout';
 import { OutputTail } from './output-tail';
 import { closeLog } from './log-stream';
+import { deadlineSignal } from '../config/deadline-signal';
 
 /** Failure types thrown by the `httpCheck` activity. */
 export const HTTP_CHECK_ERRORS = {
@@ -119,7 +120,7 @@ async function attemptOnce(
   requestMs: number,
   cancellation: AbortSignal,
 ): Promise<Attempt> {
-  const signal = AbortSignal.any([AbortSignal.timeout(requestMs), cancellation]);
+  const deadline = deadlineSignal(requestMs, `no response within ${requestMs}ms`, cancellation);
   let status: number | null = null;
   let body = '';
   try {
@@ -127,13 +128,15 @@ async function attemptOnce(
       method: input.method,
       headers: input.headers,
       body: input.body,
-      signal,
+      signal: deadline.signal,
     });
     status = response.status;
     body = await readBody(response);
   } catch (error) {
     throwIfCancelled(cancellation);
     return { status, body, problem: describeFetchError(error, requestMs) };
+  } finally {
+    deadline.dispose();
   }
   return { status, body, problem: checkResponse(input, expectStatus, status, body) };
 }

@@ -8,6 +8,7 @@ import { ModelRuntime } from './model-runtime';
 import { analyseWithRules, classifyFailure } from './rules-analyser';
 import { collectSources, type SourceRoots } from './sources';
 import { EmbeddedVectorStore, QdrantVectorStore, type VectorStore } from './vector-store';
+import { deadlineSignal } from '../config/deadline-signal';
 
 export interface AiServiceOptions {
   config: AiConfig;
@@ -86,14 +87,15 @@ export class AiService {
     const hits = await this.retrieve(facts).catch(() => [] as SearchHit[]);
     if (this.options.config.analysis !== 'model') return { ...analyseWithRules(facts, referencesOf(hits.slice(0, 3)), `QUBINODE_AI_ANALYSIS=${this.options.config.analysis}`), elapsedMs: Date.now() - started };
     const limit = options.timeoutMs ?? this.options.config.timeoutMs;
-    const timeout = AbortSignal.timeout(Math.max(1, limit - (Date.now() - started)));
-    const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
+    const deadline = deadlineSignal(Math.max(1, limit - (Date.now() - started)), `model did not answer within ${limit}ms`, options.signal);
     try {
-      return await analyseWithModel(this.runtime, facts, hits.slice(0, 4), signal);
+      return await analyseWithModel(this.runtime, facts, hits.slice(0, 4), deadline.signal);
     } catch (error) {
       options.signal?.throwIfAborted();
-      const reason = timeout.aborted ? `model did not answer within ${limit}ms` : `${(error as Error).name}: ${(error as Error).message}`;
+      const reason = deadline.signal.aborted ? `model did not answer within ${limit}ms` : `${(error as Error).name}: ${(error as Error).message}`;
       return { ...analyseWithRules(facts, referencesOf(hits.slice(0, 3)), reason), elapsedMs: Date.now() - started };
+    } finally {
+      deadline.dispose();
     }
   }
 

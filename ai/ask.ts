@@ -2,6 +2,7 @@ import type { ChatSessionModelFunctions } from 'node-llama-cpp' with { 'resoluti
 import { collectDiag } from '../activities/diag';
 import type { AiService } from './ai-service';
 import type { SearchHit } from './knowledge-index';
+import { deadlineSignal } from '../config/deadline-signal';
 
 export interface Answer {
   answer: string;
@@ -84,12 +85,15 @@ export async function ask(service: AiService, question: string, options: { signa
   const toolCalls: string[] = [];
   const functions = isAboutLocalHost(question) ? await diagFunctions(toolCalls) : undefined;
   const prompt = [`Question: ${question}`, '', 'Documentation excerpts:', ...hits.map((hit, index) => `[${index + 1}] ${hit.chunk.file}:${hit.chunk.startLine} ${hit.chunk.heading}\n${hit.chunk.text.slice(0, 700)}`)].join('\n');
-  const timeout = AbortSignal.timeout(service.config.timeoutMs);
+  const deadline = deadlineSignal(service.config.timeoutMs, `model did not answer within ${service.config.timeoutMs}ms`, options.signal);
+  const timeout = deadline.signal;
   try {
-    const answer = await service.runtime.chat({ system: SYSTEM, prompt, maxTokens: 350, ...(functions ? { functions } : {}), signal: options.signal ? AbortSignal.any([options.signal, timeout]) : timeout });
+    const answer = await service.runtime.chat({ system: SYSTEM, prompt, maxTokens: 350, ...(functions ? { functions } : {}), signal: deadline.signal });
     if (isDegenerate(answer)) return { ...(await withHostFacts(retrievalOnly('the model answer repeated itself (too small a model?)'), functions !== undefined)), toolCalls };
     return { answer: answer.trim(), sources, source: 'model', toolCalls };
   } catch (error) {
     return withHostFacts(retrievalOnly(timeout.aborted ? `model did not answer within ${service.config.timeoutMs}ms` : (error as Error).message), functions !== undefined);
+  } finally {
+    deadline.dispose();
   }
 }
