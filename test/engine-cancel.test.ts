@@ -5,16 +5,9 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { getRunStatus } from '../client/runs';
 import { STATUS_KEY } from '../workflows/search-attributes';
-import { startTestEngine, taskStates, type TestEngine, taskById as task } from './support/engine';
+import { startTestEngine, taskStates, type TestEngine } from './support/engine';
 import { isProcessRunning } from './support/processes';
-
-async function until(check: () => boolean | Promise<boolean>, withinMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + withinMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${withinMs}ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
+import { taskOf as task, until } from './support/waiting';
 
 function readPids(file: string): number[] {
   return existsSync(file)

@@ -3,7 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { getRunStatus } from '../client/runs';
 import { ParamValidationError } from '../dag-repos/schema/params';
-import { startTestEngine, taskStates, type TestEngine, taskById as task } from './support/engine';
+import { startTestEngine, taskStates, type TestEngine } from './support/engine';
+import { taskOf as task } from './support/waiting';
 
 const CHILD_DAG = `
 id: child

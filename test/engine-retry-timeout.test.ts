@@ -3,8 +3,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { startTestEngine, type TestEngine, taskById as task } from './support/engine';
+import { startTestEngine, type TestEngine } from './support/engine';
 import { allGone } from './support/processes';
+import { taskOf as task } from './support/waiting';
 
 function readPids(file: string): number[] {
   return readFileSync(file, 'utf8')

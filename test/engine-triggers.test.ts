@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { STATUS_KEY } from '../workflows/search-attributes';
-import { startTestEngine, taskStates, type TestEngine, taskById as task } from './support/engine';
+import { startTestEngine, taskStates, type TestEngine } from './support/engine';
 import type { DagRunStatus } from '../workflows/run-status';
+import { taskOf as task } from './support/waiting';
 
 /** Every trigger rule once downstream of a failed task and once downstream of a succeeded one. */
 const TRIGGER_DAG = `

@@ -9,14 +9,8 @@ import { addRepo, getRepo, removeRepo, syncAndWait } from '../client/repos';
 import { RepoConfig } from '../dag-repos/git/repo-config';
 import { startTestEngine, type TestEngine } from './support/engine';
 import { dagYaml, GitFixture } from './support/git-fixture';
+import { until } from './support/waiting';
 
-async function waitFor(check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
 
 describe('repository triggers: schedules, polling, commit statuses', () => {
   let engine: TestEngine;
@@ -38,7 +32,7 @@ describe('repository triggers: schedules, polling, commit statuses', () => {
   it('turns on.schedule into a Temporal Schedule and keeps it in step with the DAG file', async () => {
     await addRepo(engine.client, { name: repo, url: git.bare, poll: '2s' }, engine.taskQueue);
     const scheduleId = `dag/${repo}/nightly/schedule-0`;
-    await waitFor(async () => engine.client.schedule.getHandle(scheduleId).describe().then(() => true, () => false));
+    await until(async () => engine.client.schedule.getHandle(scheduleId).describe().then(() => true, () => false), 30_000, `schedule ${scheduleId}`);
     const created = await engine.client.schedule.getHandle(scheduleId).describe();
     assert.deepEqual(created.spec.timezone, 'Europe/Berlin');
     assert.equal(created.policies.overlap, 'SKIP');
@@ -60,7 +54,7 @@ describe('repository triggers: schedules, polling, commit statuses', () => {
   it('polls a repository without webhooks and deletes the poll schedule on removal', async () => {
     git.write('dags/polled.yaml', dagYaml('polled'));
     const commit = git.commitAndPush('polled');
-    await waitFor(async () => (await getRepo(engine.client, repo)).active?.commit === commit, 45_000);
+    await until(async () => (await getRepo(engine.client, repo)).active?.commit === commit, 45_000, `the poll schedule to sync ${commit}`);
     const pollId = `repo/${repo}/poll`;
     assert.ok(await engine.client.schedule.getHandle(pollId).describe().then(() => true, () => false));
     await removeRepo(engine.client, repo);

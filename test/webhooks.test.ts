@@ -9,6 +9,7 @@ import { ActionRegistry } from '../dag-repos/actions/registry';
 import { hmacSignature } from '../dag-repos/git/webhook-verify';
 import { startTestEngine, type TestEngine } from './support/engine';
 import { dagYaml, GitFixture } from './support/git-fixture';
+import { until } from './support/waiting';
 
 const SECRET = 'hook-secret-for-tests-1234';
 const TRIGGER_SECRET = 'trigger-secret-for-tests-99';
@@ -67,7 +68,7 @@ tasks:
     );
     git.commitAndPush('first');
     await addRepo(engine.client, { name: repo, url: git.bare, webhookSecretEnv: 'QUBINODE_TEST_HOOK_SECRET' }, engine.taskQueue);
-    await waitFor(async () => (await getRepo(engine.client, repo)).active !== undefined);
+    await until(async () => (await getRepo(engine.client, repo)).active !== undefined, 30_000, 'the first sync');
     const config = { ...engine.config, taskQueue: engine.taskQueue, dagDirectories: [] };
     app = buildApiServer({ config, logger: createLogger('error', 'hooks-test'), client: engine.client, registry: new ActionRegistry(), token: 'unused-token-for-this-test' });
     await app.listen({ host: '127.0.0.1', port: 0 });
@@ -88,7 +89,7 @@ tasks:
         const response = await post(`/hooks/${forge}/${repo}`, pushDelivery(forge, 'main', commit, randomUUID()));
         assert.equal(response.status, 202, await response.clone().text());
         assert.equal(((await response.json()) as { accepted: boolean }).accepted, true);
-        await waitFor(async () => (await getRepo(engine.client, repo)).active?.commit === commit);
+        await until(async () => (await getRepo(engine.client, repo)).active?.commit === commit, 30_000, `commit ${commit} to go live`);
         assert.ok((await getRepo(engine.client, repo)).active?.dags.some((dag) => dag.id === forge));
       });
 
@@ -181,10 +182,3 @@ tasks:
   });
 });
 
-async function waitFor(check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}

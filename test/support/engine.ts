@@ -14,7 +14,7 @@ import type { CompiledDag } from '../../dag-repos/compiler/compiled-dag';
 import { resolveParams } from '../../dag-repos/schema/params';
 import { ensureTemporalServer } from '../../infra/temporal-dev-server';
 import { registerSearchAttributes } from '../../infra/search-attributes';
-import type { DagRunStatus, TaskStatus } from '../../workflows/run-status';
+import type { DagRunStatus } from '../../workflows/run-status';
 import { createQubinodeWorker } from '../../workers/qubinode-worker';
 import { testWorkflowBundle } from './workflow-bundle';
 
@@ -91,13 +91,6 @@ export async function startTestEngine(options: { env?: NodeJS.ProcessEnv } = {})
       await temporal.close();
     },
   };
-}
-
-/** One task of a run's status; fails the test when it is missing. */
-export function taskById(status: DagRunStatus, id: string): TaskStatus {
-  const found = status.tasks.find((candidate) => candidate.id === id);
-  if (!found) throw new Error(`no task ${id} in the run status`);
-  return found;
 }
 
 /** Per-task states of a run, for compact assertions: `{ a: 'succeeded', b: 'skipped' }`. */

@@ -6,6 +6,7 @@ import type { History } from '@temporalio/common/lib/proto-utils';
 import { getRunStatus } from '../../client/runs';
 import type { DagRunStatus, RunState } from '../../workflows/run-status';
 import { startTestEngine, type TestEngine } from './engine';
+import { until } from './waiting';
 
 /**
  * Workflow histories of representative DAG runs, saved under test/fixtures/histories/ and replayed by
@@ -65,14 +66,6 @@ export interface Scenario {
   queues?: string[];
   /** Drives a run other than by waiting for it, e.g. cancels it midway. Returns the final status. */
   drive?(engine: TestEngine, runId: string, dir: string): Promise<DagRunStatus>;
-}
-
-async function until(check: () => boolean | Promise<boolean>, withinMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + withinMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${withinMs}ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 const ROUTE_QUEUE = 'replay-fixture-host';
