@@ -2,7 +2,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { Context } from '@temporalio/activity';
 import type { ActionRegistry } from '../dag-repos/actions/registry';
-import { yamlFilesUnder } from '../dag-repos/catalog/local-catalog';
+import { readDagId, yamlFilesUnder } from '../dag-repos/catalog/local-catalog';
 import { checkDagFile, type DagFile } from '../dag-repos/compiler/compile';
 import type { CompiledDag } from '../dag-repos/compiler/compiled-dag';
 import { formatDiagnostic } from '../dag-repos/compiler/diagnostics';
@@ -23,10 +23,6 @@ export interface SyncRequest {
   activeCommit?: string;
 }
 
-function readId(text: string): string | undefined {
-  return /^id:\s*["']?([A-Za-z0-9._-]+)/m.exec(text)?.[1];
-}
-
 /** Reads, compiles and scans every DAG file of a checked-out commit. */
 export function checkCommitTree(root: string, config: RepoConfig, commit: string, registry: ActionRegistry): { dags: CompiledDag[]; errors: FileProblem[]; findings: Finding[] } {
   const findings = scanRepositoryTree(root);
@@ -38,7 +34,7 @@ export function checkCommitTree(root: string, config: RepoConfig, commit: string
   for (const absolute of yamlFilesUnder(dagDir)) {
     const text = readFileSync(absolute, 'utf8');
     const file: DagFile = { repo: config.name, path: path.relative(root, absolute), commit, text };
-    files.set(`${config.name}/${readId(text) ?? file.path}`, file);
+    files.set(`${config.name}/${readDagId(text) ?? file.path}`, file);
   }
   const context = { registry, resolveDag: (ref: string) => files.get(ref) };
   const dags: CompiledDag[] = [];

@@ -10,6 +10,18 @@ export interface PreparedRun {
   params: Record<string, unknown>;
 }
 
+/** The compiled DAG a reference names: a catalog id, or (unless `allowFiles` is false) a DAG file path. Refuses an invalid DAG. */
+export function findDag(catalog: DagCatalog, registry: ActionRegistry, ref: string, options: { allowFiles?: boolean } = {}): CompiledDag {
+  if (options.allowFiles !== false && looksLikePath(ref)) {
+    const result = checkDagPath(ref, { ...catalog.compileContext(), registry });
+    if (!result.dag) throw new DagValidationError(result.diagnostics);
+    return result.dag;
+  }
+  const entry = catalog.get(ref);
+  if (!entry.dag) throw new DagValidationError(entry.diagnostics);
+  return entry.dag;
+}
+
 /**
  * Finds the DAG (catalog id or file path), refuses it if invalid, and checks the params —
  * everything that must hold before a run may start. Throws UnknownDagError, DagValidationError or ParamValidationError.
@@ -21,15 +33,6 @@ export function prepareRun(
   params: Record<string, unknown>,
   options: { fromStrings?: boolean; allowFiles?: boolean } = {},
 ): PreparedRun {
-  let dag: CompiledDag;
-  if (options.allowFiles !== false && looksLikePath(ref)) {
-    const result = checkDagPath(ref, { ...catalog.compileContext(), registry });
-    if (!result.dag) throw new DagValidationError(result.diagnostics);
-    dag = result.dag;
-  } else {
-    const entry = catalog.get(ref);
-    if (!entry.dag) throw new DagValidationError(entry.diagnostics);
-    dag = entry.dag;
-  }
+  const dag = findDag(catalog, registry, ref, options);
   return { dag, params: resolveParams(dag.params, params, options) };
 }

@@ -4,9 +4,10 @@ import type { Command } from 'commander';
 import { checkDagPath } from '../../dag-repos/catalog/dag-file';
 import { LocalCatalog } from '../../dag-repos/catalog/local-catalog';
 import type { CompiledDag } from '../../dag-repos/compiler/compiled-dag';
-import { DagValidationError, formatDiagnostic, type DagDiagnostic } from '../../dag-repos/compiler/diagnostics';
+import { formatDiagnostic, type DagDiagnostic } from '../../dag-repos/compiler/diagnostics';
 import { renderGraphMermaid, renderGraphText } from '../../dag-repos/compiler/render-graph';
 import { loadConfiguredPlugins } from '../../plugins/plugin-actions';
+import { findDag as findCompiledDag } from '../../client/prepare-run';
 import { CliError, type CliContext } from '../context';
 import { table } from '../output';
 import { looksLikePath } from '../../dag-repos/catalog/dag-file';
@@ -28,15 +29,9 @@ function validatePath(context: CliContext, target: string): ValidationOutcome[] 
   return [{ path: target, ...(result.dag ? { id: result.dag.id } : {}), valid: result.dag !== undefined, diagnostics: result.diagnostics }];
 }
 
+/** File paths compile against this machine's DAG directories; catalog ids come from the full catalog. */
 async function findDag(context: CliContext, ref: string): Promise<CompiledDag> {
-  if (looksLikePath(ref)) {
-    const result = checkDagPath(ref, { ...context.localCatalog().compileContext(), registry: context.registry });
-    if (!result.dag) throw new DagValidationError(result.diagnostics);
-    return result.dag;
-  }
-  const entry = (await context.catalog()).get(ref);
-  if (!entry.dag) throw new DagValidationError(entry.diagnostics);
-  return entry.dag;
+  return findCompiledDag(looksLikePath(ref) ? context.localCatalog() : await context.catalog(), context.registry, ref);
 }
 
 function paramRows(dag: CompiledDag): string[][] {

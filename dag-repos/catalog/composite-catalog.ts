@@ -1,6 +1,6 @@
 import type { CompileContext, DagFile } from '../compiler/compile';
 import type { CompiledDag } from '../compiler/compiled-dag';
-import { UnknownDagError, type CatalogEntry, type LocalCatalog } from './local-catalog';
+import { findCatalogEntry, type CatalogEntry, type LocalCatalog } from './local-catalog';
 
 /** What the CLI and API read DAGs from: the local directories plus the active commits of Git repositories. */
 export interface DagCatalog {
@@ -41,11 +41,7 @@ export class CompositeCatalog implements DagCatalog {
   }
 
   get(ref: string): CatalogEntry {
-    const exact = this.entries.get(ref);
-    if (exact) return exact;
-    const byBareId = this.list().filter((entry) => entry.id.endsWith(`/${ref}`));
-    if (byBareId.length === 1 && byBareId[0]) return byBareId[0];
-    throw new UnknownDagError(ref, [...this.entries.keys()]);
+    return findCatalogEntry(this.entries, ref);
   }
 
   compileContext(): ReturnType<LocalCatalog['compileContext']> {

@@ -35,6 +35,15 @@ export class UnknownDagError extends Error {
 
 const DAG_FILE = /\.ya?ml$/i;
 
+/** An entry by catalog id; a bare DAG id is accepted when exactly one repository has it. */
+export function findCatalogEntry(entries: ReadonlyMap<string, CatalogEntry>, ref: string): CatalogEntry {
+  const exact = entries.get(ref);
+  if (exact) return exact;
+  const byBareId = [...entries.values()].filter((entry) => entry.id.endsWith(`/${ref}`));
+  if (byBareId.length === 1 && byBareId[0]) return byBareId[0];
+  throw new UnknownDagError(ref, [...entries.keys()].sort());
+}
+
 /** YAML files below `dir`, sorted; `recursive` walks sub-folders too. */
 export function yamlFilesUnder(dir: string, recursive = true): string[] {
   return readdirSync(dir, { withFileTypes: true })
@@ -52,7 +61,8 @@ export function dagFilesIn(dir: string): string[] {
   return existsSync(dagsDir) && statSync(dagsDir).isDirectory() ? yamlFilesUnder(dagsDir) : yamlFilesUnder(dir, false);
 }
 
-function readId(text: string): string | undefined {
+/** The `id:` of a DAG file, read without parsing it (so even an invalid file gets a catalog entry). */
+export function readDagId(text: string): string | undefined {
   return /^id:\s*["']?([A-Za-z0-9._-]+)/m.exec(text)?.[1];
 }
 
@@ -74,7 +84,7 @@ export class LocalCatalog {
       for (const absolutePath of dagFilesIn(source.dir)) {
         const text = readFileSync(absolutePath, 'utf8');
         const file: DagFile = { repo: source.repo, path: path.relative(source.dir, absolutePath), commit, text };
-        const id = `${source.repo}/${readId(text) ?? path.basename(absolutePath).replace(DAG_FILE, '')}`;
+        const id = `${source.repo}/${readDagId(text) ?? path.basename(absolutePath).replace(DAG_FILE, '')}`;
         catalog.files.set(id, file);
         catalog.entries.set(id, { id, repo: source.repo, path: file.path, absolutePath, commit, description: '', valid: false, diagnostics: [] });
       }
@@ -104,16 +114,8 @@ export class LocalCatalog {
     return [...this.entries.values()].sort((a, b) => a.id.localeCompare(b.id));
   }
 
-  ids(): string[] {
-    return this.list().map((entry) => entry.id);
-  }
 
-  /** An entry by catalog id; a bare DAG id is accepted when exactly one repository has it. */
   get(ref: string): CatalogEntry {
-    const exact = this.entries.get(ref);
-    if (exact) return exact;
-    const byBareId = this.list().filter((entry) => entry.id.endsWith(`/${ref}`));
-    if (byBareId.length === 1 && byBareId[0]) return byBareId[0];
-    throw new UnknownDagError(ref, this.ids());
+    return findCatalogEntry(this.entries, ref);
   }
 }
