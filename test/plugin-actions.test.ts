@@ -6,7 +6,7 @@ import { PROJECT_ROOT } from '../config/config';
 import { actionRegistryWith, loadConfiguredPlugins, pluginActivities } from '../plugins/plugin-actions';
 import { PluginLoadError } from '../plugins/loader';
 // A TypeScript plugin loads where TypeScript runs: the CLI from source (compiled installs take plugin.js).
-import { qubinodeFromSource as qubinode } from './support/cli-source';
+import { qubinodeFromSource as qubinode } from './support/cli';
 import { startTestEngine, type TestEngine } from './support/engine';
 
 const pluginDir = path.join(PROJECT_ROOT, 'test', 'fixtures', 'plugins');

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { retryRun, rollbackRun } from '../client/run-control';
 import { RETRY_OF_KEY } from '../workflows/search-attributes';
-import { qubinodeFromSource } from './support/cli-source';
+import { qubinodeFromSource } from './support/cli';
 import { startTestEngine, taskStates, type TestEngine } from './support/engine';
 import { taskOf, untilTaskState } from './support/waiting';
 

@@ -7,7 +7,7 @@ import { PROJECT_ROOT } from '../config/config';
 import { ActionRegistry } from '../dag-repos/actions/registry';
 import { LocalCatalog } from '../dag-repos/catalog/local-catalog';
 import type { CompiledDag } from '../dag-repos/compiler/compiled-dag';
-import { qubinodeFromSource } from './support/cli-source';
+import { qubinodeFromSource } from './support/cli';
 import { startTestEngine, taskStates, type TestEngine } from './support/engine';
 import { taskOf, until, untilTaskState } from './support/waiting';
 

@@ -8,12 +8,20 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs the real `qubinode` bin as a user would, with extra environment. */
-export function qubinode(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+function runNode(nodeArgs: readonly string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<CliResult> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'qubinode.js'), ...args], { env: { ...process.env, ...env }, timeout: 120_000 }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
-      resolve({ code, stdout, stderr });
+    execFile(process.execPath, [...nodeArgs], { cwd: PROJECT_ROOT, env: { ...process.env, ...env }, timeout: timeoutMs }, (error, stdout, stderr) => {
+      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
     });
   });
+}
+
+/** Runs the real `qubinode` bin as a user would, with extra environment. */
+export function qubinode(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  return runNode([path.join(PROJECT_ROOT, 'bin', 'qubinode.js'), ...args], env, 120_000);
+}
+
+/** The CLI run from its TypeScript sources (bin/qubinode.js would prefer a dist/ build that may be older than the code under test). */
+export function qubinodeFromSource(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  return runNode(['--require', 'tsx/cjs', path.join(PROJECT_ROOT, 'cli', 'main.ts'), ...args], env, 60_000);
 }
