@@ -7,12 +7,11 @@ import { createAiActivities } from '../activities/ai';
 import { createAiService } from '../ai/create-ai-service';
 import { connectionOptions } from '../client/connection';
 import { withAttemptInfo } from './attempt-info';
-import { gitCredentialEnv } from '../activities/git/credentials';
 import { GitCache } from '../activities/git/git-cache';
 import type { SyncedSource } from '../ai/activity-types';
 import { actionRegistryWith, loadConfiguredPlugins, pluginActivities } from '../plugins/plugin-actions';
 import { createPlatformActivities } from './platform-activities';
-import { withRepoCheckout } from './repo-checkout';
+import { checkoutSource, withRepoCheckout } from './repo-checkout';
 import { installSdkRuntime } from './sdk-logger';
 
 export interface QubinodeWorkerOptions {
@@ -50,8 +49,7 @@ export async function createQubinodeWorker(options: QubinodeWorkerOptions): Prom
   const plugins = loadConfiguredPlugins(config);
   const platform = createPlatformActivities({ ...config, taskQueue: config.taskQueue }, actionRegistryWith(plugins));
   const gitCache = new GitCache(path.join(config.dataDir, 'git'));
-  const checkout = async (source: SyncedSource): Promise<string> =>
-    gitCache.materialise(await gitCache.fetch(source.url, gitCredentialEnv({ name: source.repo, url: source.url, ...source.credentialEnv })), source.commit);
+  const checkout = (source: SyncedSource): Promise<string> => checkoutSource(gitCache, source);
   const activities = {
     ...withAttemptInfo(withRepoCheckout({ ...createActivities({ logRoot: config.logDir, logger: options.logger, dagDirectories: config.dagDirectories }), ...pluginActivities(plugins) }, gitCache, config.dagDirectories)),
     ...platform.activities,

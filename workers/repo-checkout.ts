@@ -9,6 +9,11 @@ function isInvocation(value: unknown): value is ActionInvocation {
   return value !== null && typeof value === 'object' && 'taskId' in value && 'with' in value;
 }
 
+/** This worker's checkout of a synced repository at a commit, fetched with the repository's credential variables. */
+export function checkoutSource(cache: GitCache, source: { repo: string; url: string; commit: string; credentialEnv?: { tokenEnv?: string; sshKeyEnv?: string } }): Promise<string> {
+  return cache.checkout(source.url, source.commit, gitCredentialEnv({ name: source.repo, url: source.url, ...source.credentialEnv }));
+}
+
 /**
  * Gives every action the files of the commit its run is pinned to: a Git-synced repository is
  * fetched and extracted once per SHA on this worker; a local DAG directory is used as it is.
@@ -22,8 +27,7 @@ export function withRepoCheckout<T extends Record<string, AnyActivity>>(activiti
       const { source } = first;
       let repoDir: string | undefined;
       if (source.url && /^[0-9a-f]{40}$/.test(source.commit)) {
-        const mirror = await cache.fetch(source.url, gitCredentialEnv({ name: source.repo, url: source.url, ...source.credentialEnv }));
-        repoDir = await cache.materialise(mirror, source.commit);
+        repoDir = await checkoutSource(cache, { ...source, url: source.url });
       } else {
         repoDir = dagDirectories.find((directory) => directory.repo === source.repo)?.dir;
       }

@@ -64,6 +64,13 @@ export class GitCache {
     }
   }
 
+  /** A commit's files on this machine: extracted before, or fetched and extracted now (a SHA never changes, so no fetch when present). */
+  async checkout(url: string, commit: string, env: Record<string, string>): Promise<string> {
+    const target = this.commitDir(commit);
+    if (existsSync(target)) return target;
+    return this.materialise(await this.fetch(url, env), commit);
+  }
+
   /** Extracts a commit's tree once into its own directory; concurrent callers end with the same complete directory. */
   async materialise(mirror: string, commit: string): Promise<string> {
     if (!/^[0-9a-f]{40}$/.test(commit)) throw new Error(`not a full commit SHA: ${commit}`);
