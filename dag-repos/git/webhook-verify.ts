@@ -14,6 +14,66 @@ export function hmacSignature(secret: string, body: Buffer | string): string {
   return `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
 }
 
+/** Headers of a signed `POST /trigger/<repo>/<dag>` (lower case, as Node presents them). */
+export const TRIGGER_HEADERS = {
+  timestamp: 'x-qubinode-timestamp',
+  delivery: 'x-qubinode-delivery',
+  signature: 'x-qubinode-signature-256',
+} as const;
+
+/** A delivery id is also part of a workflow id, so its alphabet and length are fixed. */
+export const DELIVERY_ID = /^[A-Za-z0-9._-]{8,64}$/;
+
+/**
+ * `sha256=<hex>` HMAC over `<timestamp>.<delivery>.<raw body>`: the timestamp and the delivery id are
+ * signed with the body, so neither can be changed to slip a captured request past the replay checks.
+ */
+export function triggerSignature(secret: string, timestamp: string, delivery: string, body: Buffer | string): string {
+  return `sha256=${createHmac('sha256', secret).update(`${timestamp}.${delivery}.`).update(body).digest('hex')}`;
+}
+
+export type TriggerRefusal = 'missing-headers' | 'malformed-headers' | 'too-old' | 'in-the-future' | 'bad-signature';
+
+export type TriggerCheck = { ok: true; delivery: string; timestamp: number } | { ok: false; refusal: TriggerRefusal };
+
+export interface TriggerCheckInput {
+  /** The DAG's secret; undefined (unset or too short) still costs an HMAC, then fails. */
+  secret: string | undefined;
+  headers: Record<string, string | string[] | undefined>;
+  rawBody: Buffer;
+  nowMs: number;
+  windowSeconds: number;
+}
+
+// Unknown DAGs and unusable secrets are checked against this key, so they cost what a real check costs.
+const STAND_IN_SECRET = 'qubinode-no-such-trigger-secret-stand-in-key';
+
+function single(headers: Record<string, string | string[] | undefined>, name: string): string {
+  const value = headers[name];
+  return Array.isArray(value) ? (value.length === 1 ? (value[0] ?? '') : '') : (value ?? '');
+}
+
+/**
+ * Checks a trigger request: all three headers present, a well-formed delivery id, a timestamp
+ * inside the window either side of now, and the signature. The HMAC is always computed, so a
+ * refusal for a missing secret takes as long as one for a wrong signature.
+ */
+export function verifyTrigger(input: TriggerCheckInput): TriggerCheck {
+  const timestamp = single(input.headers, TRIGGER_HEADERS.timestamp);
+  const delivery = single(input.headers, TRIGGER_HEADERS.delivery);
+  const signature = single(input.headers, TRIGGER_HEADERS.signature);
+  const expected = triggerSignature(input.secret ?? STAND_IN_SECRET, timestamp, delivery, input.rawBody);
+  const matches = safeEqual(signature, expected) && input.secret !== undefined;
+  if (!timestamp || !delivery || !signature) return { ok: false, refusal: 'missing-headers' };
+  if (!/^\d{1,12}$/.test(timestamp) || !DELIVERY_ID.test(delivery)) return { ok: false, refusal: 'malformed-headers' };
+  if (!matches) return { ok: false, refusal: 'bad-signature' };
+  // Checked after the signature so a stranger learns nothing about the window from a forged request.
+  const skew = Number(timestamp) - Math.floor(input.nowMs / 1000);
+  if (skew < -input.windowSeconds) return { ok: false, refusal: 'too-old' };
+  if (skew > input.windowSeconds) return { ok: false, refusal: 'in-the-future' };
+  return { ok: true, delivery, timestamp: Number(timestamp) };
+}
+
 /** Checks a delivery's signature or token against the repository's secret, over the raw bytes received. */
 export function verifyDelivery(forge: Forge, secret: string, headers: Record<string, string | string[] | undefined>, rawBody: Buffer): boolean {
   const header = (name: string): string => {

@@ -27,12 +27,21 @@ export const ScheduleTrigger = z
   .strict();
 export type ScheduleTrigger = z.infer<typeof ScheduleTrigger>;
 
+/**
+ * A DAG names the variable that holds its trigger secret, so the name is confined to a prefix: a
+ * DAG file must not be able to make the API verify requests against QUBINODE_API_TOKEN, PATH or
+ * any other variable that was never meant as a webhook secret.
+ */
+export const WEBHOOK_SECRET_ENV_PREFIX = 'QUBINODE_WEBHOOK_';
+/** Shorter secrets are refused when a request arrives (the value is only known to the API host). */
+export const WEBHOOK_SECRET_MIN_LENGTH = 32;
+
 export const WebhookTrigger = z
   .object({
     secretEnv: z
       .string()
-      .regex(/^[A-Z_][A-Z0-9_]*$/, { message: 'must be an environment variable name' })
-      .describe('Environment variable (on the API host) holding the HMAC secret of POST /trigger/<repo>/<dag>.'),
+      .regex(/^QUBINODE_WEBHOOK_[A-Z0-9_]{1,64}$/, { message: `must be an environment variable named ${WEBHOOK_SECRET_ENV_PREFIX}<NAME> (capitals, digits, "_"), e.g. ${WEBHOOK_SECRET_ENV_PREFIX}PROVISION` })
+      .describe(`Environment variable (on the API host) holding the HMAC secret of POST /trigger/<repo>/<dag>: named ${WEBHOOK_SECRET_ENV_PREFIX}<NAME>, its value at least ${WEBHOOK_SECRET_MIN_LENGTH} characters.`),
     params: z.record(z.string(), z.unknown()).default({}).describe('Params from the payload: values may use ${{ payload.x }}.'),
   })
   .strict();
