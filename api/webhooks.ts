@@ -2,28 +2,48 @@ import type { Client } from '@temporalio/client';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { QubinodeConfig } from '../config/config';
 import { loadCatalog } from '../client/catalog';
-import { getRepo, RepoError, requestSync } from '../client/repos';
+import { requestSync } from '../client/repos';
 import { RunAlreadyExistsError, startRun } from '../client/runs';
 import type { ActionRegistry } from '../dag-repos/actions/registry';
 import { UnknownDagError } from '../dag-repos/catalog/local-catalog';
+import type { CompiledDag } from '../dag-repos/compiler/compiled-dag';
 import { renderValue } from '../dag-repos/expressions';
-import { deliveryId, hmacSignature, parseForgeEvent, verifyDelivery, type Forge } from '../dag-repos/git/webhook-verify';
+import { deliveryId, parseForgeEvent, verifyDelivery, verifyTrigger, type Forge, type TriggerRefusal } from '../dag-repos/git/webhook-verify';
 import { ParamValidationError, resolveParams } from '../dag-repos/schema/params';
-import { tokensMatch } from './auth';
+import { WEBHOOK_SECRET_MIN_LENGTH } from '../dag-repos/schema/triggers';
+import { CatalogUnavailableError, createCatalogCache, type CatalogCache, type CatalogSnapshot } from './catalog-cache';
 
 export interface WebhookDependencies {
   config: QubinodeConfig;
   client: Client;
   registry: ActionRegistry;
   env?: NodeJS.ProcessEnv;
+  /** The API's shared catalog cache; without one the receivers keep their own (closed with the server). */
+  catalogCache?: CatalogCache;
 }
 
 const FORGES: readonly Forge[] = ['github', 'gitlab', 'bitbucket'];
 export const WEBHOOK_BODY_LIMIT = 1024 * 1024;
 
+// One answer for every push that cannot be authenticated — unknown forge, unknown repository, no
+// secret configured, wrong signature — so strangers cannot tell which repositories exist.
+const PUSH_REFUSED = { error: 'signature or token does not match' } as const;
+// Checked when the forge is unknown or the repository has no usable secret, so refusals all cost one HMAC.
+const STAND_IN_SECRET = 'qubinode-no-such-repository-stand-in-key';
+
+const TRIGGER_REFUSED: Record<TriggerRefusal, { error: string }> = {
+  'missing-headers': { error: 'X-Qubinode-Timestamp, X-Qubinode-Delivery and X-Qubinode-Signature-256 are required' },
+  'malformed-headers': { error: 'X-Qubinode-Timestamp must be unix seconds and X-Qubinode-Delivery 8-64 of A-Z a-z 0-9 . _ -' },
+  // Unknown DAGs, DAGs without on.webhook and unusable secrets answer this too.
+  'bad-signature': { error: 'signature does not match (X-Qubinode-Signature-256: sha256=<HMAC-SHA256 of "<timestamp>.<delivery>.<body>">)' },
+  'too-old': { error: 'X-Qubinode-Timestamp is outside the accepted window; sign each delivery when it is sent' },
+  'in-the-future': { error: 'X-Qubinode-Timestamp is outside the accepted window; check the sender\'s clock' },
+};
+
+const NOT_READY = { error: 'not ready, try again shortly' } as const;
+
 function parsePayload(request: FastifyRequest): unknown {
-  const raw = (request.body as Buffer | undefined) ?? Buffer.alloc(0);
-  const text = raw.toString('utf8');
+  const text = rawBody(request).toString('utf8');
   if (String(request.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded')) {
     const payload = new URLSearchParams(text).get('payload');
     if (payload === null) throw new SyntaxError('form body without a payload field');
@@ -36,61 +56,104 @@ function rawBody(request: FastifyRequest): Buffer {
   return (request.body as Buffer | undefined) ?? Buffer.alloc(0);
 }
 
-/** Webhook receivers: forge pushes (`/hooks/<forge>/<repo>`) and DAG triggers (`/trigger/<repo>/<dag>`). Signatures first, always. */
+/** Looks a DAG up in the cached catalog only: no Temporal query, no compilation. */
+function cachedDag(snapshot: CatalogSnapshot, ref: string): CompiledDag | undefined {
+  try {
+    return snapshot.catalog.get(ref).dag;
+  } catch (error) {
+    if (error instanceof UnknownDagError) return undefined;
+    throw error;
+  }
+}
+
+/**
+ * Webhook receivers: forge pushes (`/hooks/<forge>/<repo>`) and DAG triggers (`/trigger/<repo>/<dag>`).
+ * Each request is authenticated against the cached catalog before anything touches Temporal.
+ */
 export async function registerWebhookRoutes(app: FastifyInstance, deps: WebhookDependencies): Promise<void> {
   const env = deps.env ?? process.env;
+  const cache = deps.catalogCache ?? createCatalogCache({ load: () => loadCatalog(deps.config, deps.registry, deps.client), onError: (error) => app.log.error({ err: error }, 'catalog load failed') });
+  if (!deps.catalogCache) app.addHook('onClose', async () => cache.close());
+  const warnedSecrets = new Set<string>();
+
+  /** The value of a secret variable when it is long enough to be one; a short one is logged once, never used. */
+  const usableSecret = (name: string | undefined, log: FastifyRequest['log']): string | undefined => {
+    const value = name ? env[name] : undefined;
+    if (!name || !value) return undefined;
+    if (value.length >= WEBHOOK_SECRET_MIN_LENGTH) return value;
+    if (!warnedSecrets.has(name)) {
+      warnedSecrets.add(name);
+      log.warn({ secretEnv: name }, `webhook secret in ${name} is shorter than ${WEBHOOK_SECRET_MIN_LENGTH} characters: requests signed with it are refused`);
+    }
+    return undefined;
+  };
+
+  const snapshotOr503 = async (reply: FastifyReply): Promise<CatalogSnapshot | undefined> => {
+    try {
+      return await cache.latest();
+    } catch (error) {
+      if (error instanceof CatalogUnavailableError) {
+        await reply.code(503).send(NOT_READY);
+        return undefined;
+      }
+      throw error;
+    }
+  };
+
   await app.register(async (scope) => {
     // Signatures are computed over the exact bytes received, so bodies stay raw here.
     scope.addContentTypeParser(['application/json', 'application/x-www-form-urlencoded', 'text/plain'], { parseAs: 'buffer', bodyLimit: WEBHOOK_BODY_LIMIT }, (_request, body, done) => done(null, body));
 
     scope.post('/hooks/:forge/:repo', { bodyLimit: WEBHOOK_BODY_LIMIT }, async (request, reply) => {
-      const { forge, repo } = request.params as { forge: string; repo: string };
-      if (!(FORGES as readonly string[]).includes(forge)) return reply.code(404).send({ error: `unknown forge "${forge}"; use github, gitlab or bitbucket` });
-      let view;
-      try {
-        view = await getRepo(deps.client, repo);
-      } catch (error) {
-        if (error instanceof RepoError) return reply.code(404).send({ error: `unknown repository "${repo}"` });
-        throw error;
-      }
-      const secret = view.config.webhookSecretEnv ? env[view.config.webhookSecretEnv] : undefined;
-      if (!secret) return reply.code(401).send({ error: 'this repository has no webhook secret configured (repo add --secret-env VAR, with VAR set for the API)' });
-      if (!verifyDelivery(forge as Forge, secret, request.headers, rawBody(request))) return reply.code(401).send({ error: 'signature or token does not match' });
+      const { forge: forgeName, repo } = request.params as { forge: string; repo: string };
+      const snapshot = await snapshotOr503(reply);
+      if (!snapshot) return reply;
+      const forge = (FORGES as readonly string[]).includes(forgeName) ? (forgeName as Forge) : undefined;
+      const config = forge ? snapshot.repos.get(repo) : undefined;
+      // Repository webhook secrets are set by an admin with `repo add --secret-env`; any length a forge accepts.
+      const secret = config?.webhookSecretEnv ? env[config.webhookSecretEnv] || undefined : undefined;
+      const verified = verifyDelivery(forge ?? 'github', secret ?? STAND_IN_SECRET, request.headers, rawBody(request));
+      if (!verified || !forge || !config || !secret) return reply.code(401).send(PUSH_REFUSED);
+
       let payload: unknown;
       try {
         payload = parsePayload(request);
       } catch (error) {
         return reply.code(400).send({ error: `malformed payload: ${(error as Error).message}` });
       }
-      const event = parseForgeEvent(forge as Forge, request.headers, payload);
+      const event = parseForgeEvent(forge, request.headers, payload);
       if (event.kind === 'ping') return reply.code(200).send({ ok: true, pong: true, repo });
       if (event.kind === 'ignored') return reply.code(202).send({ accepted: false, reason: `event ${event.event} is not acted on` });
-      if (event.branch !== view.config.branch) return reply.code(202).send({ accepted: false, reason: `branch "${event.branch}" is not tracked (tracking "${view.config.branch}")` });
-      const id = deliveryId(forge as Forge, request.headers);
+      if (event.branch !== config.branch) return reply.code(202).send({ accepted: false, reason: `branch "${event.branch}" is not tracked (tracking "${config.branch}")` });
+      const id = deliveryId(forge, request.headers);
       const answer = await requestSync(deps.client, repo, { reason: `${forge} push ${event.deleted ? '(branch deleted)' : event.commit.slice(0, 12)}`, ...(id ? { deliveryId: id } : {}) });
       if (answer.duplicate) return reply.code(200).send({ accepted: false, duplicate: true, reason: 'delivery already processed' });
+      cache.invalidate();
       return reply.code(202).send({ accepted: true, repo, commit: event.commit, deleted: event.deleted });
     });
 
-    scope.post('/trigger/:repo/:dag', { bodyLimit: WEBHOOK_BODY_LIMIT }, async (request, reply) => handleTrigger(request, reply, deps, env));
+    scope.post('/trigger/:repo/:dag', { bodyLimit: WEBHOOK_BODY_LIMIT }, async (request, reply) => {
+      const { repo, dag: dagId } = request.params as { repo: string; dag: string };
+      const snapshot = await snapshotOr503(reply);
+      if (!snapshot) return reply;
+      const dag = cachedDag(snapshot, `${repo}/${dagId}`);
+      const trigger = dag?.triggers?.webhook;
+      const check = verifyTrigger({
+        secret: usableSecret(trigger?.secretEnv, request.log),
+        headers: request.headers,
+        rawBody: rawBody(request),
+        nowMs: Date.now(),
+        windowSeconds: deps.config.api.triggerWindowSeconds,
+      });
+      if (!check.ok) return reply.code(401).send(TRIGGER_REFUSED[check.refusal]);
+      // A verified signature implies the DAG and its trigger exist.
+      if (!dag || !trigger) return reply.code(401).send(TRIGGER_REFUSED['bad-signature']);
+      return startTriggeredRun(request, reply, deps, dag, trigger.params, check.delivery);
+    });
   });
 }
 
-async function handleTrigger(request: FastifyRequest, reply: FastifyReply, deps: WebhookDependencies, env: NodeJS.ProcessEnv): Promise<FastifyReply> {
-  const { repo, dag: dagId } = request.params as { repo: string; dag: string };
-  const { catalog } = await loadCatalog(deps.config, deps.registry, deps.client);
-  let dag;
-  try {
-    dag = catalog.get(`${repo}/${dagId}`).dag;
-  } catch (error) {
-    if (error instanceof UnknownDagError) return reply.code(404).send({ error: `unknown DAG "${repo}/${dagId}"` });
-    throw error;
-  }
-  const trigger = dag?.triggers?.webhook;
-  if (!dag || !trigger) return reply.code(404).send({ error: `DAG "${repo}/${dagId}" has no on.webhook trigger` });
-  const secret = env[trigger.secretEnv];
-  const signature = String(request.headers['x-qubinode-signature-256'] ?? '');
-  if (!secret || !tokensMatch(signature, hmacSignature(secret, rawBody(request)))) return reply.code(401).send({ error: 'signature does not match (X-Qubinode-Signature-256: sha256=<HMAC of the body>)' });
+async function startTriggeredRun(request: FastifyRequest, reply: FastifyReply, deps: WebhookDependencies, dag: CompiledDag, mapping: Record<string, unknown>, delivery: string): Promise<FastifyReply> {
   let payload: unknown;
   try {
     payload = parsePayload(request);
@@ -99,17 +162,18 @@ async function handleTrigger(request: FastifyRequest, reply: FastifyReply, deps:
   }
   let params: Record<string, unknown>;
   try {
-    params = resolveParams(dag.params, renderValue(trigger.params, { payload }) as Record<string, unknown>);
+    params = resolveParams(dag.params, renderValue(mapping, { payload }) as Record<string, unknown>);
   } catch (error) {
     if (error instanceof ParamValidationError) return reply.code(400).send({ error: 'invalid params', problems: error.problems });
     return reply.code(400).send({ error: `payload mapping failed: ${(error as Error).message}` });
   }
-  const delivery = String(request.headers['x-qubinode-delivery'] ?? '').replace(/[^A-Za-z0-9._-]/g, '').slice(0, 60);
   try {
-    const run = await startRun(deps.client, { dag, params, taskQueue: deps.config.taskQueue, ...(delivery ? { runKey: `hook-${delivery}` } : {}) });
+    // The delivery id names the run: Temporal refuses a second start of the same id for as long as
+    // the namespace retains the first run, which is far longer than the timestamp window.
+    const run = await startRun(deps.client, { dag, params, taskQueue: deps.config.taskQueue, runKey: `hook-${delivery}` });
     return reply.code(202).send({ runId: run.runId });
   } catch (error) {
-    if (error instanceof RunAlreadyExistsError) return reply.code(200).send({ duplicate: true, reason: error.message });
+    if (error instanceof RunAlreadyExistsError) return reply.code(409).send({ error: `delivery "${delivery}" was already accepted`, duplicate: true });
     throw error;
   }
 }

@@ -30,6 +30,19 @@ export const QubinodeEnv = z.object({
   QUBINODE_API_PORT: port.default(8788),
   QUBINODE_API_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   QUBINODE_API_TOKEN_FILE: z.string().optional(),
+  /** How far (seconds, either way) a signed trigger's X-Qubinode-Timestamp may be from the API's clock. */
+  QUBINODE_TRIGGER_WINDOW_SECONDS: z.coerce.number().int().min(10).max(3600).default(300),
+  /** Workflow id of the users-and-tokens store; one per namespace, different only to keep test suites apart. */
+  QUBINODE_IDENTITY_WORKFLOW_ID: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9/._-]{0,199}$/, 'letters, digits, "/", ".", "_" or "-"').default('identity/users'),
+  /** OIDC/JWT bearer tokens (all three or none): the issuer (iss), the audience (aud) and the JWKS URL holding its keys. */
+  QUBINODE_OIDC_ISSUER: z.string().url().optional(),
+  QUBINODE_OIDC_AUDIENCE: z.string().min(1).optional(),
+  QUBINODE_OIDC_JWKS_URL: z.string().url().optional(),
+  /** Claim holding the caller's roles (a dotted path such as realm_access.roles reaches nested claims). */
+  QUBINODE_OIDC_ROLES_CLAIM: z.string().min(1).default('roles'),
+  QUBINODE_OIDC_USERNAME_CLAIM: z.string().min(1).default('preferred_username'),
+  /** A role claim value counts when it is `<prefix><role>`, e.g. prefix "qubinode-" for groups named qubinode-admin. */
+  QUBINODE_OIDC_ROLE_PREFIX: z.string().default(''),
   QUBINODE_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   QUBINODE_PLUGIN_DIRS: z.string().optional(),
   QUBINODE_TEMPORAL_PORT: port.default(7233),
@@ -71,12 +84,24 @@ export interface QubinodeConfig {
   dagDirectories: DagDirectory[];
   workflowCacheSize: number;
   maxConcurrentActivities: number;
-  api: { host: string; port: number; token?: string; tokenFile: string };
+  api: { host: string; port: number; token?: string; tokenFile: string; triggerWindowSeconds: number };
+  /** Who may call the API: the users-and-tokens workflow, and an optional OIDC identity provider. */
+  identity: { workflowId: string; oidc?: OidcSettings };
   logLevel: QubinodeEnv['QUBINODE_LOG_LEVEL'];
   /** Extra plugin folders (each subfolder a plugin); the built-in plugins/ and qubinode-plugin-* packages are always read. */
   pluginDirs: string[];
   devServer: { port: number; uiPort: number };
   ai: AiConfig;
+}
+
+/** An identity provider whose signed JWTs the API accepts as bearer tokens (see docs/security.md). */
+export interface OidcSettings {
+  issuer: string;
+  audience: string;
+  jwksUrl: string;
+  rolesClaim: string;
+  usernameClaim: string;
+  rolePrefix: string;
 }
 
 /** Settings of AI failure analysis (see docs/ai-failure-analysis.md). */
@@ -116,6 +141,18 @@ function parseDagDirectories(spec: string | undefined, root: string): DagDirecto
     });
 }
 
+function oidcSettings(e: QubinodeEnv): OidcSettings | undefined {
+  const given = [e.QUBINODE_OIDC_ISSUER, e.QUBINODE_OIDC_AUDIENCE, e.QUBINODE_OIDC_JWKS_URL].filter(Boolean).length;
+  if (given === 0) return undefined;
+  if (given !== 3) throw new ConfigError('invalid environment:\n  QUBINODE_OIDC_ISSUER, QUBINODE_OIDC_AUDIENCE and QUBINODE_OIDC_JWKS_URL must be set together');
+  const jwks = new URL(e.QUBINODE_OIDC_JWKS_URL as string);
+  // Keys fetched over plain HTTP could be swapped on the way; only this machine's loopback is exempt.
+  if (jwks.protocol !== 'https:' && !(jwks.protocol === 'http:' && ['127.0.0.1', '[::1]', 'localhost'].includes(jwks.hostname))) {
+    throw new ConfigError('invalid environment:\n  QUBINODE_OIDC_JWKS_URL: must be https (plain http only on the loopback address)');
+  }
+  return { issuer: e.QUBINODE_OIDC_ISSUER as string, audience: e.QUBINODE_OIDC_AUDIENCE as string, jwksUrl: jwks.href, rolesClaim: e.QUBINODE_OIDC_ROLES_CLAIM, usernameClaim: e.QUBINODE_OIDC_USERNAME_CLAIM, rolePrefix: e.QUBINODE_OIDC_ROLE_PREFIX };
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): QubinodeConfig {
   const parsed = QubinodeEnv.safeParse(env);
   if (!parsed.success) {
@@ -124,6 +161,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): QubinodeConfig
   }
   const e = parsed.data;
   const dataDir = path.resolve(PROJECT_ROOT, e.QUBINODE_DATA_DIR ?? '.data');
+  const oidc = oidcSettings(e);
   const hasTls = e.TEMPORAL_TLS_CERT || e.TEMPORAL_TLS_KEY || e.TEMPORAL_TLS_CA || e.TEMPORAL_TLS_SERVER_NAME;
   if (Boolean(e.TEMPORAL_TLS_CERT) !== Boolean(e.TEMPORAL_TLS_KEY)) {
     throw new ConfigError('invalid environment:\n  TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY must be set together');
@@ -156,7 +194,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): QubinodeConfig
       port: e.QUBINODE_API_PORT,
       ...(e.QUBINODE_API_TOKEN ? { token: e.QUBINODE_API_TOKEN } : {}),
       tokenFile: path.resolve(PROJECT_ROOT, e.QUBINODE_API_TOKEN_FILE ?? path.join(dataDir, 'api-token')),
+      triggerWindowSeconds: e.QUBINODE_TRIGGER_WINDOW_SECONDS,
     },
+    identity: { workflowId: e.QUBINODE_IDENTITY_WORKFLOW_ID, ...(oidc ? { oidc } : {}) },
     logLevel: e.QUBINODE_LOG_LEVEL,
     pluginDirs: (e.QUBINODE_PLUGIN_DIRS ?? '').split(',').map((dir) => dir.trim()).filter(Boolean).map((dir) => path.resolve(PROJECT_ROOT, dir)),
     devServer: { port: e.QUBINODE_TEMPORAL_PORT, uiPort: e.QUBINODE_TEMPORAL_UI_PORT },
