@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { lstatSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { Context } from '@temporalio/activity';
 import type { ActionRegistry } from '../dag-repos/actions/registry';
@@ -6,10 +6,10 @@ import { readDagId, yamlFilesUnder } from '../dag-repos/catalog/local-catalog';
 import { checkDagFile, type DagFile } from '../dag-repos/compiler/compile';
 import type { CompiledDag } from '../dag-repos/compiler/compiled-dag';
 import { formatDiagnostic } from '../dag-repos/compiler/diagnostics';
-import type { RepoConfig } from '../dag-repos/git/repo-config';
+import { credentialEnvOf, type RepoConfig } from '../dag-repos/git/repo-config';
 import type { FileProblem, SyncOutcome } from '../dag-repos/git/sync-types';
+import { realPath, realPathInside } from '../dag-repos/security/real-paths';
 import { blockingFindings, formatFinding, scanDagText, scanRepositoryTree, type Finding } from '../dag-repos/security/scanner';
-import { gitCredentialEnv } from './git/credentials';
 import type { GitCache } from './git/git-cache';
 
 export interface GitSyncDeps {
@@ -23,27 +23,49 @@ export interface SyncRequest {
   activeCommit?: string;
 }
 
+/**
+ * The DAG files of a checkout that really lie inside it: the folder and every file are judged by the
+ * real path the file system resolves, so a symlinked folder or file that leads out is never read.
+ */
+function dagFilesInside(root: string, config: RepoConfig): { realRoot: string; files: string[]; problems: FileProblem[] } {
+  const realRoot = realPath(root) ?? root;
+  const dagDir = path.join(realRoot, config.path);
+  const realDir = realPathInside(realRoot, dagDir);
+  if (realDir === undefined) {
+    const exists = realPath(dagDir) !== undefined;
+    const problem = exists ? `${config.path}/: resolves outside the repository (a symlink?); DAG files must live inside it` : `${config.path}/: no such folder at this commit (set --path to the folder holding the DAG files)`;
+    return { realRoot, files: [], problems: [{ file: config.path, problems: [problem] }] };
+  }
+  if (!statSync(realDir).isDirectory()) return { realRoot, files: [], problems: [{ file: config.path, problems: [`${config.path}/: is not a folder`] }] };
+  const files: string[] = [];
+  const problems: FileProblem[] = [];
+  for (const absolute of yamlFilesUnder(realDir)) {
+    const real = realPathInside(realRoot, absolute);
+    if (real === undefined || !lstatSync(real).isFile()) problems.push({ file: path.relative(realRoot, absolute), problems: [`${path.relative(realRoot, absolute)}: not a regular file inside the repository; not read`] });
+    else files.push(real);
+  }
+  return { realRoot, files, problems };
+}
+
 /** Reads, compiles and scans every DAG file of a checked-out commit. */
 export function checkCommitTree(root: string, config: RepoConfig, commit: string, registry: ActionRegistry): { dags: CompiledDag[]; errors: FileProblem[]; findings: Finding[] } {
   const findings = scanRepositoryTree(root);
-  const dagDir = path.join(root, config.path);
-  if (!existsSync(dagDir) || !statSync(dagDir).isDirectory()) {
-    return { dags: [], errors: [{ file: config.path, problems: [`${config.path}/: no such folder at this commit (set --path to the folder holding the DAG files)`] }], findings };
-  }
+  const { realRoot, files: found, problems } = dagFilesInside(root, config);
+  if (found.length === 0 && problems.length > 0) return { dags: [], errors: problems, findings };
   const files = new Map<string, DagFile>();
-  for (const absolute of yamlFilesUnder(dagDir)) {
+  for (const absolute of found) {
     const text = readFileSync(absolute, 'utf8');
-    const file: DagFile = { repo: config.name, path: path.relative(root, absolute), commit, text };
+    const file: DagFile = { repo: config.name, path: path.relative(realRoot, absolute), commit, text };
     files.set(`${config.name}/${readDagId(text) ?? file.path}`, file);
   }
   const context = { registry, resolveDag: (ref: string) => files.get(ref) };
   const dags: CompiledDag[] = [];
-  const errors: FileProblem[] = [];
+  const errors: FileProblem[] = [...problems];
   for (const file of files.values()) {
     const result = checkDagFile(file, context);
     findings.push(...scanDagText(file, result.spec));
     if (result.dag) {
-      const credentialEnv = { ...(config.tokenEnv ? { tokenEnv: config.tokenEnv } : {}), ...(config.sshKeyEnv ? { sshKeyEnv: config.sshKeyEnv } : {}) };
+      const credentialEnv = credentialEnvOf(config);
       dags.push({ ...result.dag, origin: { ...result.dag.origin, url: config.url, ...(Object.keys(credentialEnv).length ? { credentialEnv } : {}) } });
     }
     else errors.push({ file: file.path, problems: result.diagnostics.map(formatDiagnostic) });
@@ -65,7 +87,7 @@ export function createGitSyncActivities(deps: GitSyncDeps) {
       const { config } = request;
       const heartbeat = (stage: string): void => Context.current().heartbeat({ stage });
       heartbeat('fetch');
-      const mirror = await deps.cache.fetch(config.url, gitCredentialEnv(config));
+      const mirror = await deps.cache.fetch(config.url, { name: config.name, forge: config.forge, ...credentialEnvOf(config) });
       const commit = await deps.cache.branchCommit(mirror, config.branch);
       const base = { branch: config.branch, dags: [], errors: [], findings: [], changedPaths: [] };
       if (!commit) {

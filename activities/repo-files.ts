@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import type { DagDirectory } from '../config/config';
+import { realPath, realPathInside } from '../dag-repos/security/real-paths';
 
 /** Where DAG repositories live on this worker, to find files a DAG names (playbooks, plans, inventories). */
 export interface RepoFileDeps {
@@ -10,16 +11,27 @@ export interface RepoFileDeps {
 export type RepoFile = { ok: true; path: string } | { ok: false; reason: string };
 
 /**
- * Resolves `file` for the DAG `dagId` ("<repo>/<dag>"): absolute paths as given, relative ones inside
- * the DAG's repository. Paths that climb out of the repository are refused.
+ * Resolves `file` for the DAG `dagId` ("<repo>/<dag>"). Relative paths are looked up inside the DAG's
+ * repository and must resolve there by real path: a symlink, a chain of them or `..` that leads out
+ * is refused, and the returned path is the resolved one, so what was checked is what a tool opens.
+ * Absolute paths are taken as given only for DAGs from the worker's own directories; a Git-synced
+ * repository (`repoDir`) is untrusted and may name nothing outside itself.
  */
 export function resolveRepoFile(deps: RepoFileDeps, dagId: string, file: string, repoDir?: string): RepoFile {
-  if (path.isAbsolute(file)) return existsSync(file) ? { ok: true, path: file } : { ok: false, reason: `${file} does not exist on this worker` };
   const repo = dagId.split('/')[0] ?? '';
+  if (path.isAbsolute(file)) {
+    if (repoDir !== undefined) return { ok: false, reason: `"${file}" is an absolute path; files of repository "${repo}" are named relative to it` };
+    return existsSync(file) ? { ok: true, path: file } : { ok: false, reason: `${file} does not exist on this worker` };
+  }
   // A Git-synced repository is checked out by the worker at the run's commit (repoDir); local ones are configured directories.
   const source = repoDir ? { repo, dir: repoDir } : deps.dagDirectories?.find((candidate) => candidate.repo === repo);
   if (source === undefined) return { ok: false, reason: `repository "${repo}" of DAG ${dagId} is not checked out on this worker, so "${file}" cannot be found` };
-  const resolved = path.resolve(source.dir, file);
-  if (!resolved.startsWith(path.resolve(source.dir) + path.sep)) return { ok: false, reason: `"${file}" is outside repository "${repo}"` };
-  return existsSync(resolved) ? { ok: true, path: resolved } : { ok: false, reason: `"${file}" does not exist in repository "${repo}" (${source.dir})` };
+  const realDir = realPath(source.dir);
+  if (realDir === undefined) return { ok: false, reason: `repository "${repo}" is missing on this worker (${source.dir})` };
+  const lexical = path.resolve(realDir, file);
+  if (!lexical.startsWith(realDir + path.sep)) return { ok: false, reason: `"${file}" is outside repository "${repo}"` };
+  if (realPath(lexical) === undefined) return { ok: false, reason: `"${file}" does not exist in repository "${repo}" (${source.dir})` };
+  const real = realPathInside(realDir, lexical);
+  if (real === undefined) return { ok: false, reason: `"${file}" resolves outside repository "${repo}" (through a symlink)` };
+  return { ok: true, path: real };
 }

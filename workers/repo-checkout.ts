@@ -1,7 +1,8 @@
 import type { ActionInvocation } from '../activities/action-types';
-import { gitCredentialEnv } from '../activities/git/credentials';
 import type { GitCache } from '../activities/git/git-cache';
 import type { DagDirectory } from '../config/config';
+import { isCommitSha } from '../dag-repos/git/git-refs';
+import type { RepoCredentialEnv } from '../dag-repos/git/repo-config';
 
 type AnyActivity = (...args: never[]) => Promise<unknown>;
 
@@ -10,8 +11,8 @@ function isInvocation(value: unknown): value is ActionInvocation {
 }
 
 /** This worker's checkout of a synced repository at a commit, fetched with the repository's credential variables. */
-export function checkoutSource(cache: GitCache, source: { repo: string; url: string; commit: string; credentialEnv?: { tokenEnv?: string; sshKeyEnv?: string } }): Promise<string> {
-  return cache.checkout(source.url, source.commit, gitCredentialEnv({ name: source.repo, url: source.url, ...source.credentialEnv }));
+export function checkoutSource(cache: GitCache, source: { repo: string; url: string; commit: string; credentialEnv?: RepoCredentialEnv }): Promise<string> {
+  return cache.checkout(source.url, source.commit, { name: source.repo, ...source.credentialEnv });
 }
 
 /**
@@ -26,7 +27,7 @@ export function withRepoCheckout<T extends Record<string, AnyActivity>>(activiti
       if (!isInvocation(first) || !first.source) return activity(...args);
       const { source } = first;
       let repoDir: string | undefined;
-      if (source.url && /^[0-9a-f]{40}$/.test(source.commit)) {
+      if (source.url && isCommitSha(source.commit)) {
         repoDir = await checkoutSource(cache, { ...source, url: source.url });
       } else {
         repoDir = dagDirectories.find((directory) => directory.repo === source.repo)?.dir;

@@ -2,7 +2,7 @@ import * as wf from '@temporalio/workflow';
 import type { createGitSyncActivities } from '../activities/git-sync';
 import type { createRepoTriggerActivities } from '../activities/repo-triggers';
 import type { AiActivities } from '../ai/activity-types';
-import type { RepoConfig } from '../dag-repos/git/repo-config';
+import { credentialEnvOf, type RepoConfig } from '../dag-repos/git/repo-config';
 import type { ActiveCommit, RepoView, SyncOutcome, SyncRecord } from '../dag-repos/git/sync-types';
 
 type GitActivities = ReturnType<typeof createGitSyncActivities>;
@@ -112,8 +112,7 @@ export async function repoSync(input: RepoSyncInput): Promise<RepoView> {
       if (pushed.length) await triggers.startPushRuns({ repo: config.name, branch: config.branch, commit: outcome.commit, dags: pushed, changedPaths: outcome.changedPaths });
       if (wf.patched('ai-reindex-after-sync')) {
         // The failure analyser cites the live commit's DAGs and playbooks; only changed files are re-chunked.
-        const credentialEnv = { ...(config.tokenEnv ? { tokenEnv: config.tokenEnv } : {}), ...(config.sshKeyEnv ? { sshKeyEnv: config.sshKeyEnv } : {}) };
-        await knowledge['ai.refreshIndex']({ repo: config.name, url: config.url, commit: outcome.commit, credentialEnv }).catch(() => undefined);
+        await knowledge['ai.refreshIndex']({ repo: config.name, url: config.url, commit: outcome.commit, credentialEnv: credentialEnvOf(config) }).catch(() => undefined);
       }
     }
     if (outcome.state !== 'unchanged' && outcome.commit) {

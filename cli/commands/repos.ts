@@ -54,12 +54,13 @@ export function registerRepoCommands(program: Command, context: CliContext): voi
     .option('--path <dir>', 'folder of DAG files in the repository', 'dags')
     .option('--secret-env <VAR>', 'environment variable holding the webhook secret')
     .option('--token-env <VAR>', 'environment variable holding an access token (https fetch, commit statuses)')
-    .option('--ssh-key-env <VAR>', 'environment variable holding the path of an SSH key')
+    .option('--ssh-key-env <VAR>', 'environment variable holding an SSH private key, or the path of its file')
+    .option('--known-hosts-env <VAR>', 'environment variable holding the SSH server\'s known_hosts lines (strict); without it the first host key seen is pinned')
     .option('--poll <interval>', 'also sync on this interval, e.g. 60s (for repositories without webhooks)')
     .option('--forge <forge>', 'github, gitlab, bitbucket or generic (guessed from the URL)')
     .option('--api-url <url>', 'forge API base for commit statuses (GitHub Enterprise, self-hosted GitLab)')
     .option('--no-wait', 'do not wait for the first sync')
-    .action(async (name: string, url: string, options: { branch: string; path: string; secretEnv?: string; tokenEnv?: string; sshKeyEnv?: string; poll?: string; forge?: 'github' | 'gitlab' | 'bitbucket' | 'generic'; apiUrl?: string; wait: boolean }) => {
+    .action(async (name: string, url: string, options: { branch: string; path: string; secretEnv?: string; tokenEnv?: string; sshKeyEnv?: string; knownHostsEnv?: string; poll?: string; forge?: 'github' | 'gitlab' | 'bitbucket' | 'generic'; apiUrl?: string; wait: boolean }) => {
       const { client } = await context.temporal();
       const config = await addRepo(
         client,
@@ -71,6 +72,7 @@ export function registerRepoCommands(program: Command, context: CliContext): voi
           ...(options.secretEnv ? { webhookSecretEnv: options.secretEnv } : {}),
           ...(options.tokenEnv ? { tokenEnv: options.tokenEnv } : {}),
           ...(options.sshKeyEnv ? { sshKeyEnv: options.sshKeyEnv } : {}),
+          ...(options.knownHostsEnv ? { knownHostsEnv: options.knownHostsEnv } : {}),
           ...(options.poll ? { poll: options.poll } : {}),
           ...(options.forge ? { forge: options.forge } : {}),
           ...(options.apiUrl ? { apiUrl: options.apiUrl } : {}),

@@ -2,6 +2,7 @@ import { lstatSync, readdirSync, readlinkSync } from 'node:fs';
 import * as path from 'node:path';
 import type { DagSpec } from '../schema/dag-spec';
 import { locate, parseYamlSource, type DocPath } from '../compiler/source-map';
+import { isWithin, realPath } from './real-paths';
 import { CREDENTIAL_KEY, DANGEROUS_COMMANDS, REPO_PATH_KEYS, SECRET_PATTERNS, type Severity } from './rules';
 
 export type { Severity };
@@ -93,18 +94,25 @@ export function scanDagText(file: { path: string; text: string }, spec?: DagSpec
   return findings;
 }
 
-/** Symlinks anywhere in a checked-out repository that resolve outside it. */
+/**
+ * Symlinks anywhere in a checked-out repository that do not resolve inside it, judged by the real
+ * path the file system resolves (chains, `..` after a link, absolute targets), not by the link's text.
+ * A link that cannot be resolved (missing target, loop) cannot be shown to stay inside, so it is reported too.
+ */
 export function scanRepositoryTree(root: string): Finding[] {
   const findings: Finding[] = [];
-  const realRoot = path.resolve(root);
+  const realRoot = realPath(root) ?? path.resolve(root);
   const walk = (dir: string): void => {
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
       if (entry.name === '.git') continue;
       const full = path.join(dir, entry.name);
       if (entry.isSymbolicLink()) {
-        const target = path.resolve(path.dirname(full), readlinkSync(full));
-        if (target !== realRoot && !target.startsWith(`${realRoot}${path.sep}`)) {
-          findings.push({ rule: 'symlink-escape', severity: 'high', file: path.relative(realRoot, full), line: 1, column: 1, message: `symlink points outside the repository (${readlinkSync(full)})` });
+        const file = path.relative(realRoot, full);
+        const real = realPath(full);
+        if (real === undefined) {
+          findings.push({ rule: 'symlink-escape', severity: 'high', file, line: 1, column: 1, message: `symlink cannot be resolved (missing target or a loop), so it cannot be shown to stay inside the repository (${readlinkSync(full)})` });
+        } else if (!isWithin(realRoot, real)) {
+          findings.push({ rule: 'symlink-escape', severity: 'high', file, line: 1, column: 1, message: `symlink points outside the repository (${readlinkSync(full)})` });
         }
       } else if (entry.isDirectory() && !lstatSync(full).isSymbolicLink()) {
         walk(full);
