@@ -1,4 +1,5 @@
 // Types only: workflows import this file, so it must stay free of runtime code.
+import type { RepoCredentialEnv } from '../dag-repos/git/repo-config';
 import type { FailureAnalysis, FailureFacts } from './analysis';
 
 /** The AI activities as workflows see them (implemented by activities/ai.ts). */
@@ -17,5 +18,5 @@ export interface SyncedSource {
   repo: string;
   url: string;
   commit: string;
-  credentialEnv?: { tokenEnv?: string; sshKeyEnv?: string };
+  credentialEnv?: RepoCredentialEnv;
 }
