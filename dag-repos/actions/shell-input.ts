@@ -15,12 +15,19 @@ export const ShellInput = z
       .string()
       .min(1, 'must not be empty')
       .optional()
-      .describe('Script text, run with `<shell> -c`; bash, zsh and ksh run it with -euo pipefail.'),
-    shell: z.string().min(1).optional().describe('Shell for script; default /bin/bash.'),
+      .describe(
+        'Script text, run with `<shell> -c`; bash, zsh and ksh run it with -euo pipefail. A `${{ }}` in a script never becomes shell code: ' +
+          'the compiler passes its value in an environment variable (QN_EXPR_1, …) and the script reads that variable. ' +
+          'Expressions inside single quotes, quoted here-documents or shell arithmetic are refused, as are expressions with a non-POSIX shell.',
+      ),
+    shell: z.string().min(1).optional().describe('Shell for script; default /bin/bash. Written literally, never by an expression.'),
     env: z
-      .record(z.string(), z.string())
+      .record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String))
       .optional()
-      .describe('Extra environment variables. Values of keys containing TOKEN, SECRET, PASSWORD, PASSWD, KEY or CREDENTIAL are redacted from logs and results.'),
+      .describe(
+        'Extra environment variables (numbers and booleans become their text). This is how values reach a script as data: ' +
+          'env: {TARGET: "${{ params.target }}"}, then "$TARGET" in the script. Values of keys containing TOKEN, SECRET, PASSWORD, PASSWD, KEY or CREDENTIAL are redacted from logs and results.',
+      ),
     cwd: z.string().min(1).optional().describe('Working directory; must exist.'),
     timeout: Duration.optional().describe('Kill the whole process group after this long, e.g. 30s, 5m, 1h.'),
     successCodes: z

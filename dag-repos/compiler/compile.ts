@@ -7,7 +7,8 @@ import type { CompiledActionCall, CompiledDag, CompiledTask, RetryPlan } from '.
 import { DagValidationError, type DagDiagnostic, type DiagnosticCode } from './diagnostics';
 import { ancestorsOf, findCycles, topologicalOrder } from './graph';
 import { checkExpressions, isTemplated } from './expression-checks';
-import { displayPath, locate, parseYamlSource, type DocPath, type YamlSource } from './source-map';
+import { protectScripts, type StringSpot } from './script-expressions';
+import { displayPath, locate, locateInString, parseYamlSource, type DocPath, type YamlSource } from './source-map';
 import { didYouMean } from './suggest';
 import { shapeProblems } from './zod-issues';
 
@@ -40,8 +41,8 @@ class Reporter {
     private readonly taskIdAt: (index: number) => string | undefined,
   ) {}
 
-  add(code: DiagnosticCode, path: DocPath, message: string, atKey = false): void {
-    const { line, column } = locate(this.yaml, path, atKey);
+  add(code: DiagnosticCode, path: DocPath, message: string, atKey = false, spot?: StringSpot): void {
+    const { line, column } = (spot && locateInString(this.yaml, this.file.text, path, spot)) ?? locate(this.yaml, path, atKey);
     this.diagnostics.push({ code, file: this.file.path, line, column, path: displayPath(path, this.taskIdAt), message });
   }
 }
@@ -82,10 +83,13 @@ function compileCall(
     return undefined;
   }
   checkActionInput(report, definition, input, [...at, 'with']);
+  // Expressions in shell scripts reach the script as environment variables, never as code.
+  const safe = protectScripts(definition.name, input);
+  for (const problem of safe.problems) report.add('script-expression', [...at, 'with', ...problem.path], problem.message, problem.path[0] === 'env', problem.spot);
   return {
     action: definition.name,
     execution: definition.execution,
-    with: input,
+    with: safe.with,
     nonRetryableErrors: [...definition.nonRetryableErrors],
     ...(definition.heartbeatTimeoutMs ? { heartbeatTimeoutMs: definition.heartbeatTimeoutMs } : {}),
     defaultTimeoutMs: definition.defaultTimeoutMs,

@@ -11,7 +11,8 @@ export type DiagnosticCode =
   | 'param'
   | 'expression-syntax'
   | 'expression-reference'
-  | 'sub-dag';
+  | 'sub-dag'
+  | 'script-expression';
 
 export interface DagDiagnostic {
   code: DiagnosticCode;

@@ -62,3 +62,26 @@ export function displayPath(path: DocPath, taskIdAt: (index: number) => string |
   });
   return out;
 }
+
+/**
+ * Line and column of the `occurrence`-th (0-based) `needle` inside the string at `path`, counted in
+ * the file's own text; undefined when the node is not a string or its text does not show the needle
+ * that often (an escape sequence can hide it).
+ */
+export function locateInString(
+  source: YamlSource,
+  text: string,
+  path: DocPath,
+  spot: { needle: string; occurrence: number },
+): { line: number; column: number } | undefined {
+  const node: unknown = source.document.getIn(path, true);
+  if (!isScalar(node) || typeof node.value !== 'string' || !node.range) return undefined;
+  const raw = text.slice(node.range[0], node.range[1]);
+  let at = -1;
+  for (let seen = 0; seen <= spot.occurrence; seen++) {
+    at = raw.indexOf(spot.needle, at + 1);
+    if (at < 0) return undefined;
+  }
+  const position = source.lineCounter.linePos(node.range[0] + at);
+  return { line: position.line, column: position.col };
+}
