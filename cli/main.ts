@@ -10,6 +10,7 @@ import { DagValidationError } from '../dag-repos/compiler/diagnostics';
 import { ParamValidationError } from '../dag-repos/schema/params';
 import { TemporalStartError } from '../infra/temporal-dev-server';
 import { registerApprovalCommands } from './commands/approvals';
+import { registerAuditCommands } from './commands/audit';
 import { registerDagCommands } from './commands/dag';
 import { registerDoctorCommands } from './commands/doctor';
 import { registerHostCommands } from './commands/host';
@@ -32,6 +33,7 @@ function buildProgram(context: CliContext): Command {
   registerDagCommands(program, context);
   registerRunCommands(program, context);
   registerApprovalCommands(program, context);
+  registerAuditCommands(program, context);
   registerAiCommands(program, context);
   registerRepoCommands(program, context);
   registerDoctorCommands(program);

@@ -4,6 +4,7 @@ import { buildApiServer } from '../../api/server';
 import { registerSearchAttributes } from '../../infra/search-attributes';
 import { ensureTemporalServer, stopDetachedServer, isListening } from '../../infra/temporal-dev-server';
 import { createQubinodeWorker } from '../../workers/qubinode-worker';
+import { createAuditWorker } from '../../workers/audit-worker';
 import type { CliContext } from '../context';
 
 export function registerServiceCommands(program: Command, context: CliContext): void {
@@ -19,6 +20,7 @@ export function registerServiceCommands(program: Command, context: CliContext): 
       await registerSearchAttributes(temporal.connection, config.temporal.namespace);
       const running = await createQubinodeWorker({ config, logger });
       const { worker } = running;
+      const audit = await createAuditWorker(config);
       let api: ReturnType<typeof buildApiServer> | undefined;
       let tokenSource = '';
       if (options.api) {
@@ -39,10 +41,11 @@ Try, in another terminal:
   npx qubinode run examples/hello --wait
 Ctrl-C stops everything.`);
       try {
-        await worker.run();
+        await Promise.all([worker.run(), audit.worker.run()]);
       } finally {
         await api?.close();
         await running.close();
+        await audit.close();
         await context.close();
         await server.stop();
         console.log('stopped');
@@ -61,11 +64,15 @@ Ctrl-C stops everything.`);
         ...(options.queue ? { taskQueue: options.queue } : {}),
         ...(options.activitiesOnly ? { runWorkflows: false } : {}),
       });
+      // Workers that run workflows on the main queue also serve the audit log's queue.
+      const runsWorkflows = !options.activitiesOnly && (options.queue ?? context.config.taskQueue) === context.config.taskQueue;
+      const audit = runsWorkflows ? await createAuditWorker(context.config) : undefined;
       console.log(`worker polling "${options.queue ?? context.config.taskQueue}"; Ctrl-C stops it`);
       try {
-        await running.worker.run();
+        await Promise.all([running.worker.run(), audit?.worker.run()]);
       } finally {
         await running.close();
+        await audit?.close();
       }
     });
 

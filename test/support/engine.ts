@@ -16,6 +16,7 @@ import { ensureTemporalServer } from '../../infra/temporal-dev-server';
 import { registerSearchAttributes } from '../../infra/search-attributes';
 import type { DagRunStatus } from '../../workflows/run-status';
 import { createQubinodeWorker } from '../../workers/qubinode-worker';
+import { createAuditWorker } from '../../workers/audit-worker';
 import { testWorkflowBundle } from './workflow-bundle';
 
 /**
@@ -57,6 +58,9 @@ export async function startTestEngine(options: { env?: NodeJS.ProcessEnv } = {})
     return worker;
   };
   await addWorker(taskQueue, true);
+  // The audit log has a queue of its own (workflows/audit-ids.ts); every engine helps serve it, like every main worker.
+  const audit = await createAuditWorker(config, workflowBundle);
+  workers.push({ worker: audit.worker, done: audit.worker.run().finally(() => audit.close()) });
 
   const registry = actionRegistryWith(loadConfiguredPlugins(config));
   const compile = (text: string, others: Record<string, string> = {}): CompiledDag => {

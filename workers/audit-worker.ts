@@ -1,0 +1,27 @@
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import type { QubinodeConfig } from '../config/config';
+import { connectionOptions } from '../client/connection';
+import { AUDIT_TASK_QUEUE } from '../workflows/audit-ids';
+import { workflowsPath } from './qubinode-worker';
+
+export interface AuditWorker {
+  worker: Worker;
+  close(): Promise<void>;
+}
+
+/**
+ * The worker of the audit log's own queue: workflows only, no activities. Every process that runs
+ * workflows on the main queue starts one too, so any node can record and answer audit queries.
+ */
+export async function createAuditWorker(config: QubinodeConfig, workflowBundle?: WorkerOptions['workflowBundle']): Promise<AuditWorker> {
+  const connection = await NativeConnection.connect(connectionOptions(config.temporal));
+  const worker = await Worker.create({
+    connection,
+    namespace: config.temporal.namespace,
+    taskQueue: AUDIT_TASK_QUEUE,
+    ...(workflowBundle ? { workflowBundle } : { workflowsPath: workflowsPath() }),
+    maxCachedWorkflows: Math.min(config.workflowCacheSize, 100),
+    shutdownGraceTime: '5s',
+  });
+  return { worker, close: () => connection.close() };
+}
