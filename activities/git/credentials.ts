@@ -89,7 +89,7 @@ function sshAccess(access: RepoAccess, env: NodeJS.ProcessEnv, sshDir: string): 
   };
   const result: Record<string, string> = {};
   const secrets: string[] = [];
-  const options = ['-o BatchMode=yes', '-o ConnectTimeout=30', '-o LogLevel=ERROR'];
+  const options = ['-o BatchMode=yes', '-o ConnectTimeout=30', '-o LogLevel=ERROR', '-o HashKnownHosts=no'];
   try {
     if (access.sshKeyEnv) {
       const value = env[access.sshKeyEnv];

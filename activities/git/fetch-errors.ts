@@ -27,11 +27,11 @@ const CLASSES: readonly { pattern: RegExp; type: keyof typeof GIT_ERRORS; explai
   },
 ];
 
-/** The last lines git printed, for the message: enough to act on, never a credential. */
-function gitSaid(error: unknown, redact: (text: string) => string): string {
+/** What git printed, redacted: all of it to classify the failure, its last lines for the message. */
+function gitSaid(error: unknown, redact: (text: string) => string): { all: string; tail: string } {
   const text = error instanceof Error ? error.message : String(error);
   const lines = redact(text).split('\n').map((line) => line.trim()).filter(Boolean);
-  return lines.slice(-3).join(' | ').slice(0, 400);
+  return { all: lines.join('\n'), tail: lines.slice(-3).join(' | ').slice(0, 400) };
 }
 
 /** A failed fetch as a typed failure whose message says what to fix and carries no credential. */
@@ -39,12 +39,12 @@ export function fetchFailure(access: RepoAccess, url: string, error: unknown, se
   if (error instanceof ApplicationFailure) return error;
   const redact = createRedactor(secrets);
   const said = gitSaid(error, redact);
-  const known = CLASSES.find((entry) => entry.pattern.test(said));
+  const known = CLASSES.find((entry) => entry.pattern.test(said.all));
   const reason = known ? known.explain(access) : 'git fetch failed';
   return ApplicationFailure.create({
     type: known ? GIT_ERRORS[known.type] : GIT_ERRORS.GitFetchFailed,
     nonRetryable: known !== undefined,
-    message: redact(`repo ${access.name}: cannot fetch ${url}: ${reason} (git: ${said})`),
+    message: redact(`repo ${access.name}: cannot fetch ${url}: ${reason} (git: ${said.tail})`),
   });
 }
 
