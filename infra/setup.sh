@@ -64,6 +64,15 @@ if grep -qv '^\s*\(#.*\)\?$' "$requirements"; then
   fi
 fi
 
+# git (with git-http-backend) and OpenSSH's server: the private-repository tests serve a repository over
+# authenticated http and over ssh on a loopback port. Installed when missing and we can (root + apt).
+if { ! command -v git >/dev/null 2>&1 || [ ! -x /usr/sbin/sshd ]; } && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  say "installing git and openssh-server (apt) for the private-repository tests"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends git openssh-server >/dev/null 2>&1 ||
+    { apt-get update -q >/dev/null 2>&1; DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends git openssh-server >/dev/null; } ||
+    say "apt-get install openssh-server failed: the ssh repository tests will be skipped"
+fi
+
 # The compiled CLI (dist/) is rebuilt when any TypeScript source is newer than it.
 stamp=dist/.build-stamp
 if [ ! -f "$stamp" ] || [ -n "$(find dag-repos workflows activities plugins ai workers cli client api config infra bench -name '*.ts' -newer "$stamp" -print -quit 2>/dev/null)" ] || [ tsconfig.json -nt "$stamp" ]; then
