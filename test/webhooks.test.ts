@@ -6,13 +6,13 @@ import { buildApiServer } from '../api/server';
 import { createLogger } from '../config/logger';
 import { addRepo, getRepo, removeRepo } from '../client/repos';
 import { ActionRegistry } from '../dag-repos/actions/registry';
-import { hmacSignature } from '../dag-repos/git/webhook-verify';
+import { hmacSignature, signTrigger } from '../dag-repos/git/webhook-verify';
 import { startTestEngine, type TestEngine } from './support/engine';
 import { dagYaml, GitFixture } from './support/git-fixture';
 import { until } from './support/waiting';
 
 const SECRET = 'hook-secret-for-tests-1234';
-const TRIGGER_SECRET = 'trigger-secret-for-tests-99';
+const TRIGGER_SECRET = 'trigger-secret-for-tests-0123456789abcdef';
 
 interface Delivery {
   headers: Record<string, string>;
@@ -44,7 +44,7 @@ describe('webhook receiver (real HTTP, real git, real Temporal)', () => {
 
   before(async () => {
     process.env.QUBINODE_TEST_HOOK_SECRET = SECRET;
-    process.env.QUBINODE_TEST_TRIGGER_SECRET = TRIGGER_SECRET;
+    process.env.QUBINODE_WEBHOOK_TEST_PROVISION = TRIGGER_SECRET;
     engine = await startTestEngine();
     git = new GitFixture();
     git.write('dags/hello.yaml', dagYaml('hello'));
@@ -56,7 +56,7 @@ params:
   memory: { type: integer, default: 1024, min: 512 }
 on:
   webhook:
-    secretEnv: QUBINODE_TEST_TRIGGER_SECRET
+    secretEnv: QUBINODE_WEBHOOK_TEST_PROVISION
     params:
       vm: \${{ payload.vm.name }}
       memory: \${{ payload.vm.memory }}
@@ -152,24 +152,27 @@ tasks:
     assert.equal(response.status, 202);
   });
 
-  it('404s an unknown repository', async () => {
-    assert.equal((await post('/hooks/github/no-such-repo', pushDelivery('github', 'main', git.head(), randomUUID()))).status, 404);
+  it('answers a push for an unknown repository exactly as a bad signature for a known one', async () => {
+    const unknown = await post('/hooks/github/no-such-repo', pushDelivery('github', 'main', git.head(), randomUUID()));
+    const forged = await post(`/hooks/github/${repo}`, pushDelivery('github', 'main', git.head(), randomUUID(), 'not-the-secret-at-all'));
+    assert.equal(unknown.status, 401);
+    assert.deepEqual([unknown.status, await unknown.text()], [forged.status, await forged.text()]);
   });
 
   describe('on.webhook triggers', () => {
-    const trigger = (payload: unknown, delivery?: string, secret = TRIGGER_SECRET): Promise<Response> => {
+    const trigger = (payload: unknown, delivery: string = randomUUID(), secret = TRIGGER_SECRET): Promise<Response> => {
       const body = JSON.stringify(payload);
-      return post(`/trigger/${repo}/provision`, { body, headers: { 'x-qubinode-signature-256': hmacSignature(secret, body), ...(delivery ? { 'x-qubinode-delivery': delivery } : {}) } });
+      return post(`/trigger/${repo}/provision`, { body, headers: signTrigger(secret, body, { delivery, timestamp: Date.now() / 1000 }) });
     };
 
     it('starts a run with params mapped from the payload', async () => {
-      const response = await trigger({ vm: { name: 'web-1', memory: 2048 } }, 'd1');
+      const response = await trigger({ vm: { name: 'web-1', memory: 2048 } }, 'delivery-d1');
       assert.equal(response.status, 202, await response.clone().text());
       const { runId } = (await response.json()) as { runId: string };
-      assert.equal(runId, `dag/${repo}/provision/hook-d1`);
+      assert.equal(runId, `dag/${repo}/provision/hook-delivery-d1`);
       const status = await engine.wait(runId);
       assert.equal(status.tasks[0]?.outputs?.stdout, 'web-1 2048\n');
-      assert.equal((await trigger({ vm: { name: 'web-1', memory: 2048 } }, 'd1')).status, 200);
+      assert.equal((await trigger({ vm: { name: 'web-1', memory: 2048 } }, 'delivery-d1')).status, 409);
     });
 
     it('validates mapped params against the DAG and checks the signature', async () => {

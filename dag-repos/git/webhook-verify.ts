@@ -32,6 +32,16 @@ export function triggerSignature(secret: string, timestamp: string, delivery: st
   return `sha256=${createHmac('sha256', secret).update(`${timestamp}.${delivery}.`).update(body).digest('hex')}`;
 }
 
+/** The headers a sender attaches to a trigger request: the signing side of `verifyTrigger`. */
+export function signTrigger(secret: string, body: Buffer | string, options: { delivery: string; timestamp: number }): Record<string, string> {
+  const timestamp = String(Math.floor(options.timestamp));
+  return {
+    [TRIGGER_HEADERS.timestamp]: timestamp,
+    [TRIGGER_HEADERS.delivery]: options.delivery,
+    [TRIGGER_HEADERS.signature]: triggerSignature(secret, timestamp, options.delivery, body),
+  };
+}
+
 export type TriggerRefusal = 'missing-headers' | 'malformed-headers' | 'too-old' | 'in-the-future' | 'bad-signature';
 
 export type TriggerCheck = { ok: true; delivery: string; timestamp: number } | { ok: false; refusal: TriggerRefusal };
