@@ -68,11 +68,12 @@ fi
 # authenticated http and over ssh on a loopback port. Installed when missing and we can (root + apt).
 if { ! command -v git >/dev/null 2>&1 || [ ! -x /usr/sbin/sshd ]; } && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   say "installing git and openssh-server (apt) for the private-repository tests"
+  had_sshd=0; [ -x /usr/sbin/sshd ] && had_sshd=1
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends git openssh-server >/dev/null 2>&1 ||
     { apt-get update -q >/dev/null 2>&1; DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends git openssh-server >/dev/null; } ||
     say "apt-get install openssh-server failed: the ssh repository tests will be skipped"
   # The tests start their own sshd on 127.0.0.1; the package's service is not left listening because of them.
-  if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then systemctl disable --now ssh.service ssh.socket >/dev/null 2>&1 || true; fi
+  if [ "$had_sshd" = 0 ] && command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then systemctl disable --now ssh.service ssh.socket >/dev/null 2>&1 || true; fi
 fi
 
 # The compiled CLI (dist/) is rebuilt when any TypeScript source is newer than it.
