@@ -30,8 +30,10 @@ export function resolveRepoFile(deps: RepoFileDeps, dagId: string, file: string,
   if (realDir === undefined) return { ok: false, reason: `repository "${repo}" is missing on this worker (${source.dir})` };
   const lexical = path.resolve(realDir, file);
   if (!lexical.startsWith(realDir + path.sep)) return { ok: false, reason: `"${file}" is outside repository "${repo}"` };
-  if (realPath(lexical) === undefined) return { ok: false, reason: `"${file}" does not exist in repository "${repo}" (${source.dir})` };
-  const real = realPathInside(realDir, lexical);
+  // Resolved as written: `..` after a symlink climbs from the link's target, which the spelling hides.
+  const asWritten = `${realDir}${path.sep}${file}`;
+  if (realPath(asWritten) === undefined) return { ok: false, reason: `"${file}" does not exist in repository "${repo}" (${source.dir})` };
+  const real = realPathInside(realDir, asWritten);
   if (real === undefined) return { ok: false, reason: `"${file}" resolves outside repository "${repo}" (through a symlink)` };
   return { ok: true, path: real };
 }

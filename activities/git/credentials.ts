@@ -128,8 +128,8 @@ function sshAccess(access: RepoAccess, env: NodeJS.ProcessEnv, sshDir: string): 
  */
 export function openGitAccess(url: string, access: RepoAccess, options: { sshDir: string; env?: NodeJS.ProcessEnv }): GitAccess {
   const env = options.env ?? process.env;
-  // No prompts (a worker has no terminal) and no user-only transports such as ext::.
-  const gitEnv: Record<string, string> = { GIT_TERMINAL_PROMPT: '0', GIT_PROTOCOL_FROM_USER: '0' };
+  // No prompts: a worker has no terminal. (Transports such as ext:: are refused by the URL schema and by git's defaults.)
+  const gitEnv: Record<string, string> = { GIT_TERMINAL_PROMPT: '0' };
   const unsafe: GitUnsafeSwitches = {};
   const secrets: string[] = [];
   let scratch: string | undefined;
