@@ -31,13 +31,13 @@ tasks:
     runsOn: \${{ params.queue }}
     with:
       script: |
-        echo "start \${{ params.target }} $(date +%s%N)" >> '\${{ params.journal }}'
+        echo "start \${{ params.target }} $(date +%s%N)" >> "\${{ params.journal }}"
         sleep \${{ params.hold }}
-        echo "end \${{ params.target }} $(date +%s%N)" >> '\${{ params.journal }}'
+        echo "end \${{ params.target }} $(date +%s%N)" >> "\${{ params.journal }}"
     compensate:
       uses: shell
       with:
-        script: echo "undo \${{ params.target }}" >> '\${{ params.journal }}'
+        script: echo "undo \${{ params.target }}" >> "\${{ params.journal }}"
   - id: verify
     uses: shell
     needs: install

@@ -109,14 +109,15 @@ function protectShellInput(input: Record<string, unknown>, placeholders: readonl
   const names = new Map<string, string>();
   const added: Record<string, string> = {};
   let exprVars = 0;
-  const nameOf = (hole: HoleSource): string => {
-    const key = hole.kind === 'expr' ? `expr:${hole.source}` : `placeholder:${hole.name}`;
+  const nameOf = (hole: HoleSource, numeric: boolean): string => {
+    const key = hole.kind === 'expr' ? `expr:${numeric ? 'number' : 'text'}:${hole.source}` : `placeholder:${hole.name}`;
     let name = names.get(key);
     if (name === undefined) {
       name = hole.kind === 'expr' ? `${SCRIPT_ENV_PREFIX}${++exprVars}` : `${SCRIPT_ENV_PREFIX}${hole.name.toUpperCase()}`;
       names.set(key, name);
       // format() turns any value into text exactly as splicing into a string did (objects as JSON).
-      added[name] = hole.kind === 'expr' ? `\${{ format('{0}', (${hole.source})) }}` : `{${hole.name}}`;
+      // Shell arithmetic evaluates the text it is given (a[$(cmd)] runs cmd), so there the value must be a number.
+      added[name] = hole.kind === 'placeholder' ? `{${hole.name}}` : `\${{ format('{0}', ${numeric ? `toNumber((${hole.source}))` : `(${hole.source})`}) }}`;
     }
     return name;
   };
@@ -130,11 +131,15 @@ function protectShellInput(input: Record<string, unknown>, placeholders: readonl
       continue;
     }
     const placement = placements[holeIndex++] as HolePlacement;
+    if (placement.kind === 'number' && unit.hole.kind === 'placeholder') {
+      problems.push({ path: ['script'], message: `{${unit.hole.name}} is inside shell arithmetic, which evaluates text as an expression (and can run commands); a target name is not a number`, spot: spotOf(unit.hole) });
+      continue;
+    }
     if (placement.kind === 'refuse') {
       problems.push({ path: ['script'], message: refusalMessage(placement.why, unit.hole), spot: spotOf(unit.hole) });
       continue;
     }
-    const name = nameOf(unit.hole);
+    const name = nameOf(unit.hole, placement.kind === 'number');
     script += placement.kind === 'quote' ? `"\${${name}}"` : `\${${name}}`;
   }
   if (problems.length > 0) return { with: input, problems };
@@ -160,15 +165,19 @@ function scriptUnits(script: string, placeholders: readonly string[]): ScriptUni
       continue;
     }
     let cursor = 0;
+    // One push per character: spreading a long script into push() would overflow the call stack.
+    const text = (from: number, to: number): void => {
+      for (let k = from; k < to; k++) units.push(part.text.charAt(k));
+    };
     for (const match of marker ? part.text.matchAll(marker) : []) {
       const name = match[1] as string;
-      units.push(...part.text.slice(cursor, match.index));
+      text(cursor, match.index);
       const occurrence = seen.get(name) ?? 0;
       seen.set(name, occurrence + 1);
       units.push({ hole: { kind: 'placeholder', name, occurrence } });
       cursor = match.index + match[0].length;
     }
-    units.push(...part.text.slice(cursor));
+    text(cursor, part.text.length);
   }
   return units;
 }
@@ -205,8 +214,6 @@ function refusalMessage(why: RefusalReason, hole: HoleSource): string {
       return `${what} is inside single quotes, where the shell cannot read a variable; close the quotes around it ('…'"$${safe.name}"'…') and ${fix}`;
     case 'quoted-heredoc':
       return `${what} is inside a here-document with a quoted delimiter, where the shell does not expand variables; unquote the delimiter or ${fix} outside it`;
-    case 'arithmetic':
-      return `${what} is inside shell arithmetic, which evaluates text as an expression (and can run commands); ${fix} after checking it is a number, or use a number param`;
     case 'after-backslash':
       return `${what} follows a backslash; remove the backslash (the value is passed as a variable, not as text to escape)`;
     case 'after-dollar':

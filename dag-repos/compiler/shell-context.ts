@@ -20,13 +20,14 @@ export type HolePlacement =
   | { readonly kind: 'quote' }
   /** Inside double quotes, an unquoted here-document or a comment: write `${NAME}`. */
   | { readonly kind: 'bare' }
+  /** Inside shell arithmetic, which evaluates the text of a variable: write `${NAME}`, and the value must be a number. */
+  | { readonly kind: 'number' }
   /** The shell cannot read a variable here, or would evaluate its value. */
   | { readonly kind: 'refuse'; readonly why: RefusalReason };
 
 export type RefusalReason =
   | 'single-quotes'
   | 'quoted-heredoc'
-  | 'arithmetic'
   | 'after-backslash'
   | 'after-dollar'
   | 'variable-name'
@@ -50,7 +51,6 @@ interface Heredoc {
   quoted: boolean;
 }
 
-const PLAIN_LIKE: ReadonlySet<FrameKind> = new Set(['plain', 'command', 'backtick', 'param']);
 const WORD_BREAK = new Set([' ', '\t', '\n', ';', '&', '|', '(', ')', '<', '>']);
 const COMMENT_AFTER = new Set([' ', '\t', '\n', ';', '&', '|', '(', ')']);
 
@@ -107,7 +107,7 @@ class ShellScanner<T> {
       case 'ansi':
         return refuse('single-quotes');
       case 'arith':
-        return refuse('arithmetic');
+        return { kind: 'number' };
       case 'comment':
         return { kind: 'bare' };
       case 'heredoc':
