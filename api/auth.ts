@@ -1,6 +1,10 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { BOOTSTRAP_USER, TOKEN_PREFIX, tokenHash } from '../client/identity';
+import type { Caller } from './caller';
+import type { IdentityCache } from './identity-cache';
+import { looksLikeJwt, OidcRefusedError, type OidcIdentity } from './oidc';
 
 /** Compares without leaking where two tokens differ (both hashed to the same length first). */
 export function tokensMatch(given: string, expected: string): boolean {
@@ -16,7 +20,8 @@ export function bearerToken(header: string | undefined): string | undefined {
 
 /**
  * The API token: QUBINODE_API_TOKEN, else the token file; when neither exists a new random token
- * is written to the file (mode 0600) so `qubinode up` works with no set-up.
+ * is written to the file (mode 0600) so `qubinode up` works with no set-up. It authenticates as the
+ * admin `bootstrap-admin`, meant for setting up users and for machines without an identity provider.
  */
 export function loadOrCreateApiToken(api: { token?: string; tokenFile: string }): { token: string; source: string } {
   if (api.token) return { token: api.token, source: 'QUBINODE_API_TOKEN' };
@@ -30,4 +35,47 @@ export function loadOrCreateApiToken(api: { token?: string; tokenFile: string })
   writeFileSync(api.tokenFile, `${token}\n`, { mode: 0o600 });
   chmodSync(api.tokenFile, 0o600);
   return { token, source: `${api.tokenFile} (new)` };
+}
+
+export interface Authenticators {
+  /** The shared bootstrap token (admin). */
+  bootstrapToken: string;
+  identities: IdentityCache;
+  /** Set when an identity provider is configured. */
+  oidc?: (token: string) => Promise<OidcIdentity>;
+}
+
+/** Why a bearer token was not accepted; the reason goes to the server log, the caller hears only 401. */
+export class AuthenticationError extends Error {
+  override readonly name = 'AuthenticationError';
+}
+
+/**
+ * Who presents this bearer token: a personal token (`qnt_…`, looked up by its hash), an
+ * identity-provider JWT, or the bootstrap token. Throws AuthenticationError otherwise.
+ */
+export async function authenticate(auth: Authenticators, header: string | undefined, address: string): Promise<Caller> {
+  const given = bearerToken(header);
+  if (!given) throw new AuthenticationError('no bearer token');
+  if (given.startsWith(TOKEN_PREFIX)) {
+    const { tokensByHash, usersByName } = await auth.identities.get();
+    const token = tokensByHash.get(tokenHash(given));
+    if (!token) throw new AuthenticationError('unknown personal token');
+    if (token.revoked) throw new AuthenticationError(`token ${token.id} was revoked`);
+    if (!(Date.parse(token.expires) > Date.now())) throw new AuthenticationError(`token ${token.id} expired`);
+    const user = usersByName.get(token.user);
+    if (!user || user.disabled) throw new AuthenticationError(`token ${token.id}: user ${token.user} is removed or disabled`);
+    return { user: user.name, roles: [...user.roles], via: 'token', address };
+  }
+  if (auth.oidc && looksLikeJwt(given)) {
+    try {
+      const identity = await auth.oidc(given);
+      return { ...identity, via: 'oidc', address };
+    } catch (error) {
+      if (error instanceof OidcRefusedError) throw new AuthenticationError(error.message);
+      throw error;
+    }
+  }
+  if (tokensMatch(given, auth.bootstrapToken)) return { user: BOOTSTRAP_USER, roles: ['admin'], via: 'bootstrap', address };
+  throw new AuthenticationError('unknown bearer token');
 }

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { QubinodeConfig } from '../config/config';
@@ -12,7 +13,14 @@ import type { DagCatalog } from '../dag-repos/catalog/composite-catalog';
 import { UnknownDagError } from '../dag-repos/catalog/local-catalog';
 import { DagValidationError } from '../dag-repos/compiler/diagnostics';
 import { ParamValidationError } from '../dag-repos/schema/params';
-import { bearerToken, tokensMatch } from './auth';
+import { recordAudit, listAudit } from '../client/audit';
+import { readIdentity } from '../client/identity';
+import { AuditTrail, type AuditRecorder } from './audit-trail';
+import { callerOf } from './caller';
+import { installGuard } from './guard';
+import { IdentityCache } from './identity-cache';
+import { registerIdentityRoutes } from './identity-routes';
+import { createOidcVerifier } from './oidc';
 import { registerRunControlRoutes } from './run-control';
 import { registerWebhookRoutes } from './webhooks';
 import { z } from 'zod';
@@ -22,7 +30,12 @@ export interface ApiDependencies {
   logger: Logger;
   client: Client;
   registry: ActionRegistry;
+  /** The shared bootstrap token: authenticates as the admin `bootstrap-admin`. */
   token: string;
+  /** Where audit entries go (default: the audit log in Temporal, client/audit.ts). */
+  recordAudit?: AuditRecorder;
+  /** How old the API's copy of users and tokens may grow before it is read again. */
+  identityMaxAgeMs?: number;
 }
 
 const StartRunBody = z
@@ -41,26 +54,51 @@ function sendError(reply: FastifyReply, error: unknown): FastifyReply {
   throw error;
 }
 
-/** The HTTP API: health, DAG catalog, runs. Everything under /api needs the bearer token. */
+const ListQuery = z.object({
+  dag: z.string().max(300).optional(),
+  status: z.string().max(40).optional(),
+  startedBy: z.string().max(128).optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+});
+
+const AuditQuery = z.object({
+  since: z.string().datetime({ offset: true }).optional(),
+  user: z.string().max(128).optional(),
+  action: z.string().max(64).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+});
+
+/**
+ * The HTTP API: health, DAG catalog, runs, approvals, users and tokens, audit. Every route is
+ * authorised by its matched route and the caller's roles (api/route-policy.ts, api/guard.ts).
+ */
 export function buildApiServer(deps: ApiDependencies): FastifyInstance {
-  const app: FastifyInstance = Fastify({ loggerInstance: deps.logger.child({ component: 'api' }) as FastifyBaseLogger, bodyLimit: 1024 * 1024 });
-  const catalog = async (): Promise<DagCatalog> => (await loadCatalog(deps.config, deps.registry, deps.client)).catalog;
-
-  app.addHook('onRequest', async (request, reply) => {
-    if (!request.url.startsWith('/api/')) return;
-    const given = bearerToken(request.headers.authorization);
-    if (!given || !tokensMatch(given, deps.token)) {
-      await reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'missing or invalid bearer token' });
-    }
+  const app: FastifyInstance = Fastify({
+    loggerInstance: deps.logger.child({ component: 'api' }) as FastifyBaseLogger,
+    bodyLimit: 1024 * 1024,
+    // Request ids are ours: an inbound X-Request-Id is never echoed into logs or answers.
+    genReqId: () => randomUUID(),
+    requestIdHeader: false,
+    // One spelling per route: no case folding, no trailing or doubled slashes.
+    routerOptions: { caseSensitive: true, ignoreTrailingSlash: false, ignoreDuplicateSlashes: false },
   });
+  const catalog = async (): Promise<DagCatalog> => (await loadCatalog(deps.config, deps.registry, deps.client)).catalog;
+  const store = { client: deps.client, workflowId: deps.config.identity.workflowId, taskQueue: deps.config.taskQueue };
+  const identities = new IdentityCache(() => readIdentity(store), deps.identityMaxAgeMs ?? 2000);
+  const oidc = deps.config.identity.oidc ? createOidcVerifier(deps.config.identity.oidc) : undefined;
+  const audit = new AuditTrail(deps.client, deps.recordAudit ?? recordAudit, app.log);
+  installGuard(app, { bootstrapToken: deps.token, identities, ...(oidc ? { oidc } : {}) }, audit);
 
-  app.get('/healthz', async () => {
-    const temporal = await deps.client.connection.workflowService
+  const temporalReachable = (): Promise<string> =>
+    deps.client.connection.workflowService
       .getSystemInfo({})
       .then(() => 'ok')
       .catch((error: Error) => `unreachable: ${error.message}`);
-    return { status: 'ok', temporal, taskQueue: deps.config.taskQueue };
-  });
+
+  // Strangers learn only whether the service is up.
+  app.get('/healthz', async (_request, reply) => ((await temporalReachable()) === 'ok' ? { status: 'ok' } : reply.code(503).send({ status: 'unavailable' })));
+
+  app.get('/api/health', async () => ({ status: 'ok', temporal: await temporalReachable(), taskQueue: deps.config.taskQueue }));
 
   app.get('/api/dags', async () =>
     (await catalog())
@@ -71,19 +109,31 @@ export function buildApiServer(deps: ApiDependencies): FastifyInstance {
   app.post('/api/runs', async (request, reply) => {
     const body = StartRunBody.safeParse(request.body ?? {});
     if (!body.success) return reply.code(400).send({ error: 'invalid request body', problems: body.error.issues.map((issue) => `${issue.path.join('.') || 'body'}: ${issue.message}`) });
+    const caller = callerOf(request);
     try {
       // Only catalog DAGs: an API caller must never make the server read a file by path.
       const prepared = prepareRun(await catalog(), deps.registry, body.data.dag, body.data.params, { allowFiles: false });
-      const started = await startRun(deps.client, { ...prepared, taskQueue: deps.config.taskQueue, ...(body.data.runKey ? { runKey: body.data.runKey } : {}) });
+      const started = await startRun(deps.client, { ...prepared, taskQueue: deps.config.taskQueue, startedBy: caller.user, ...(body.data.runKey ? { runKey: body.data.runKey } : {}) });
+      await audit.write(request, { action: 'run.start', target: started.runId, outcome: 'ok' });
       return reply.code(201).send({ runId: started.runId, status: 'running', url: runUrl(deps.config.temporal, started.runId) });
     } catch (error) {
+      await audit.write(request, { action: 'run.start', target: body.data.dag, outcome: 'failed', detail: (error as Error).message });
       return sendError(reply, error);
     }
   });
 
-  app.get('/api/runs', async (request) => {
-    const query = request.query as { dag?: string; status?: string; limit?: string };
-    return listRuns(deps.client, { ...(query.dag ? { dag: query.dag } : {}), ...(query.status ? { status: query.status } : {}), limit: Math.min(500, Number(query.limit ?? 50) || 50) });
+  app.get('/api/runs', async (request, reply) => {
+    const query = ListQuery.safeParse(request.query ?? {});
+    if (!query.success) return reply.code(400).send({ error: 'invalid query', problems: query.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`) });
+    const { dag, status, startedBy, limit } = query.data;
+    return listRuns(deps.client, { ...(dag ? { dag } : {}), ...(status ? { status } : {}), ...(startedBy ? { startedBy } : {}), limit });
+  });
+
+  app.get('/api/audit', async (request, reply) => {
+    const query = AuditQuery.safeParse(request.query ?? {});
+    if (!query.success) return reply.code(400).send({ error: 'invalid query', problems: query.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`) });
+    const { since, user, action, limit } = query.data;
+    return listAudit(deps.client, { ...(since ? { since: new Date(since) } : {}), ...(user ? { user } : {}), ...(action ? { action } : {}), limit });
   });
 
   // Run ids hold slashes (dag/examples/hello/KEY): accepted raw or percent-encoded.
@@ -100,15 +150,19 @@ export function buildApiServer(deps: ApiDependencies): FastifyInstance {
   app.post('/api/runs/*', async (request, reply) => {
     const rest = decodeURIComponent((request.params as { '*': string })['*']);
     if (!rest.endsWith('/cancel')) return reply.code(404).send({ error: 'POST /api/runs/:id/cancel is the only action on a run' });
+    const target = normaliseRunId(rest.slice(0, -'/cancel'.length));
     try {
-      const runId = await cancelRun(deps.client, normaliseRunId(rest.slice(0, -'/cancel'.length)));
+      const runId = await cancelRun(deps.client, target);
+      await audit.write(request, { action: 'run.cancel', target: runId, outcome: 'ok' });
       return reply.code(202).send({ runId, status: 'cancelling' });
     } catch (error) {
+      await audit.write(request, { action: 'run.cancel', target, outcome: error instanceof RunNotFoundError ? 'refused' : 'failed', detail: (error as Error).message });
       return sendError(reply, error);
     }
   });
 
   void app.register(async (scope) => registerWebhookRoutes(scope, deps));
-  registerRunControlRoutes(app, deps);
+  registerRunControlRoutes(app, { client: deps.client, audit });
+  registerIdentityRoutes(app, { store, audit });
   return app;
 }

@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { ConfigError, PROJECT_ROOT } from '../config/config';
+import { IdentityError } from '../client/identity';
 import { RepoError } from '../client/repos';
 import { ApprovalRefusedError } from '../client/run-control';
 import { RunAlreadyExistsError, RunNotFoundError } from '../client/runs';
@@ -14,6 +15,7 @@ import { registerAuditCommands } from './commands/audit';
 import { registerDagCommands } from './commands/dag';
 import { registerDoctorCommands } from './commands/doctor';
 import { registerHostCommands } from './commands/host';
+import { registerIdentityCommands } from './commands/identity';
 import { registerRepoCommands } from './commands/repos';
 import { registerAiCommands } from './commands/ai';
 import { registerRunCommands } from './commands/runs';
@@ -21,7 +23,7 @@ import { registerServiceCommands } from './commands/services';
 import { CliContext, CliError } from './context';
 
 /** Errors whose message is the whole story: printed without a stack. */
-const EXPECTED_ERRORS = [CliError, RepoError, ConfigError, UnknownDagError, DagValidationError, ParamValidationError, RunNotFoundError, RunAlreadyExistsError, TemporalStartError, ApprovalRefusedError];
+const EXPECTED_ERRORS = [CliError, RepoError, ConfigError, UnknownDagError, DagValidationError, ParamValidationError, RunNotFoundError, RunAlreadyExistsError, TemporalStartError, ApprovalRefusedError, IdentityError];
 
 function buildProgram(context: CliContext): Command {
   const program = new Command('qubinode')
@@ -36,6 +38,7 @@ function buildProgram(context: CliContext): Command {
   registerAuditCommands(program, context);
   registerAiCommands(program, context);
   registerRepoCommands(program, context);
+  registerIdentityCommands(program, context);
   registerDoctorCommands(program);
   registerHostCommands(program);
   return program;
