@@ -1,13 +1,13 @@
 import type { Client, ScheduleOverlapPolicy } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
 import type { CompiledDag } from '../dag-repos/compiler/compiled-dag';
-import { projectPath } from '../dag-repos/git/forge-urls';
+import { forgeApiOf } from '../dag-repos/git/forge-api';
 import { matchesAny } from '../dag-repos/git/globs';
 import type { RepoConfig } from '../dag-repos/git/repo-config';
 import { parseDuration } from '../dag-repos/schema/duration';
 import { resolveParams } from '../dag-repos/schema/params';
 import type { OverlapPolicy } from '../dag-repos/schema/triggers';
 import { RunAlreadyExistsError, startRun, runStartOptions } from '../client/runs';
+import { postCommitStatus } from './commit-status';
 
 export interface RepoTriggerDeps {
   client: () => Promise<Client>;
@@ -125,29 +125,18 @@ export function createRepoTriggerActivities(deps: RepoTriggerDeps) {
       return exists ? 'updated' : 'created';
     },
 
-    /** Posts the sync result as a commit status on GitHub or GitLab when a token is configured. Never fails the sync. */
+    /**
+     * Posts the sync result as a commit status (GitHub, GitHub Enterprise, GitLab, Bitbucket Cloud) when a
+     * token is configured. The API is derived from the repository's own host unless an admin set `apiUrl`,
+     * and the token is sent to that origin only. Never fails the sync.
+     */
     async reportCommitStatus(input: { config: RepoConfig; commit: string; ok: boolean; description: string }): Promise<string> {
       const { config } = input;
       const token = config.tokenEnv ? process.env[config.tokenEnv] : undefined;
-      const project = projectPath(config.url);
-      if (!token || !project || (config.forge !== 'github' && config.forge !== 'gitlab')) return 'skipped: no forge token configured';
-      const description = input.description.slice(0, 139);
-      if (config.forge === 'github') {
-        const [owner, repo] = project.split('/');
-        const { Octokit } = await import('@octokit/rest');
-        const octokit = new Octokit({ auth: token, ...(config.apiUrl ? { baseUrl: config.apiUrl } : {}), request: { fetch: deps.fetch ?? fetch } });
-        await octokit.repos.createCommitStatus({ owner: owner ?? '', repo: repo ?? '', sha: input.commit, state: input.ok ? 'success' : 'failure', context: 'qubinode/dags', description });
-        return 'github: posted';
-      }
-      const base = config.apiUrl ?? 'https://gitlab.com/api/v4';
-      const url = `${base.replace(/\/$/, '')}/projects/${encodeURIComponent(project)}/statuses/${input.commit}`;
-      const response = await (deps.fetch ?? fetch)(url, {
-        method: 'POST',
-        headers: { 'private-token': token, 'content-type': 'application/json' },
-        body: JSON.stringify({ state: input.ok ? 'success' : 'failed', name: 'qubinode/dags', description }),
-      });
-      if (!response.ok) throw ApplicationFailure.create({ type: 'CommitStatusFailed', message: `GitLab answered ${response.status} for the commit status` });
-      return 'gitlab: posted';
+      if (!token) return 'skipped: no forge token configured';
+      const api = forgeApiOf(config);
+      if (!api) return `skipped: no commit-status API for a ${config.forge} repository at this URL (set --api-url)`;
+      return postCommitStatus(api, token, input, deps.fetch ?? fetch);
     },
   };
 }

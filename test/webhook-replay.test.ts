@@ -75,10 +75,12 @@ tasks:
     git.commitAndPush('first');
     await addRepo(engine.client, { name: repo, url: git.bare, webhookSecretEnv: 'QUBINODE_TEST_PUSH_SECRET' }, engine.taskQueue);
 
-    const interceptors: NonNullable<ConnectionOptions['interceptors']> = [
+    type GrpcInterceptor = NonNullable<ConnectionOptions['interceptors']>[number];
+    const interceptors: GrpcInterceptor[] = [
       (options, nextCall) => {
         calls.push(options.method_definition.path);
-        return nextCall(options);
+        // The next call is passed on untouched (grpc-js accepts any intercepting-call interface here).
+        return nextCall(options) as ReturnType<GrpcInterceptor>;
       },
     ];
     counted = await Connection.connect({ ...connectionOptions(engine.config.temporal), interceptors });

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { Duration } from '../schema/dag-spec';
 import { branchNameProblem } from './git-refs';
+import { apiUrlProblem } from './forge-api';
 
 const ENV_NAME = z.string().regex(/^[A-Z_][A-Z0-9_]*$/, { message: 'must be an environment variable name (e.g. QUBINODE_HOOK_SECRET)' });
 
@@ -36,7 +37,14 @@ export const RepoConfig = z
     poll: Duration.optional().describe('Sync on this interval too (for repositories without webhooks).'),
     forge: z.enum(['github', 'gitlab', 'bitbucket', 'generic']).default('generic'),
     /** Forge API base for commit statuses (GitHub Enterprise, self-hosted GitLab). */
-    apiUrl: z.string().url().optional(),
+    apiUrl: z
+      .string()
+      .superRefine((value, context) => {
+        const problem = apiUrlProblem(value);
+        if (problem) context.addIssue({ code: 'custom', message: problem });
+      })
+      .optional()
+      .describe('Forge API base when it cannot be derived from the URL; the token is sent only there.'),
   })
   .strict();
 export type RepoConfig = z.infer<typeof RepoConfig>;
