@@ -90,8 +90,9 @@ export function buildApiServer(deps: ApiDependencies): FastifyInstance {
   installGuard(app, { bootstrapToken: deps.token, identities, ...(oidc ? { oidc } : {}) }, audit);
 
   const temporalReachable = (): Promise<string> =>
-    deps.client.connection.workflowService
-      .getSystemInfo({})
+    deps.client.connection
+      // A health check must answer promptly even when Temporal does not.
+      .withDeadline(Date.now() + 3000, () => deps.client.connection.workflowService.getSystemInfo({}))
       .then(() => 'ok')
       .catch((error: Error) => `unreachable: ${error.message}`);
 
