@@ -1,4 +1,5 @@
 // Types only: workflows import this file, so it must stay free of runtime code.
+import type { SecretRef } from '../dag-repos/compiler/secret-references';
 
 /** What a workflow passes to every action activity. */
 export interface ActionInvocation<W = Record<string, unknown>> {
@@ -16,6 +17,13 @@ export interface ActionInvocation<W = Record<string, unknown>> {
   source?: { repo: string; commit: string; url?: string; credentialEnv?: { tokenEnv?: string; sshKeyEnv?: string } };
   /** Set by the worker, never by workflows: this worker's checkout of `source` (files a task may read). */
   repoDir?: string;
+  /**
+   * Secret references the DAG author wrote in `with` (from the compiled task). The worker resolves these
+   * and only these; every other string in `with` is plain text, even one that reads `secret://…`.
+   */
+  secretRefs?: SecretRef[];
+  /** Set by the worker, never by workflows: the values resolved from `secretRefs`, which must never leave the activity. */
+  secrets?: string[];
 }
 
 /** What every action activity returns. Kept small: it lands in workflow history. */

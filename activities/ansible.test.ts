@@ -8,7 +8,9 @@ import type { Logger } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { findTool } from '../config/tool-paths';
 import type { ActionInvocation, ActionResult } from './action-types';
+import { collectSecretRefs } from '../dag-repos/compiler/secret-references';
 import { ANSIBLE_NON_RETRYABLE_ERRORS, createAnsibleActivities } from './ansible';
+import { withSecretScope } from './secret-scope';
 
 // Real ansible-navigator and ansible-playbook from .tools/venv (infra/setup.sh), against localhost.
 const quiet: Logger = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} };
@@ -31,8 +33,10 @@ after(async () => {
 async function play(input: Record<string, unknown>, heartbeats: unknown[] = []): Promise<ActionResult> {
   const env = new MockActivityEnvironment(undefined, { logger: quiet });
   env.on('heartbeat', (details: unknown) => heartbeats.push(details));
-  const inv: ActionInvocation<never> = { runId: 'dag/fixtures/ansible/1', dagId: 'fixtures/ansible', taskId: `t${Math.random().toString(36).slice(2, 8)}`, with: input as never };
-  return env.run<[ActionInvocation<never>], ActionResult, typeof activities.ansiblePlaybook>(activities.ansiblePlaybook, inv);
+  // As the worker runs it: inside the secret scope, with the references written in `input` as the author's.
+  const inv: ActionInvocation<never> = { runId: 'dag/fixtures/ansible/1', dagId: 'fixtures/ansible', taskId: `t${Math.random().toString(36).slice(2, 8)}`, with: input as never, secretRefs: collectSecretRefs(input) };
+  const { ansiblePlaybook } = withSecretScope(activities);
+  return env.run<[ActionInvocation<never>], ActionResult, typeof ansiblePlaybook>(ansiblePlaybook, inv);
 }
 
 function failure(type: string, check: (failure: ApplicationFailure, details: Record<string, unknown>) => void = () => {}) {

@@ -11,10 +11,10 @@ import { PROJECT_ROOT } from '../config/config';
 import { taskLogPath } from '../config/log-layout';
 import { findTool, toolPath } from '../config/tool-paths';
 import { INVALID_ACTION_INPUT, parseActionInput } from './action-input';
+import { isSecretReference } from '../dag-repos/compiler/secret-references';
 import type { ActionInvocation, ActionResult } from './action-types';
 import { ansibleErrorLine, failedTasks, parseRecap, parseResults, statsFromResults, totals, type FailedTask, type HostStats } from './ansible-results';
 import { resolveRepoFile, type RepoFileDeps } from './repo-files';
-import { resolveSecretRefsAsync } from './secret-refs';
 import { runTool, stripAnsi, type ToolRunResult } from './tool-process';
 
 /** Failure types of `ansible.playbook`. */
@@ -57,8 +57,8 @@ type Runner = 'ansible-navigator' | 'ansible-playbook';
 export function createAnsibleActivities(deps: AnsibleActivityDeps) {
   return {
     async ansiblePlaybook(inv: ActionInvocation<z.input<typeof AnsiblePlaybookInput>>): Promise<ActionResult> {
-      const parsed = parseActionInput('ansible.playbook', AnsiblePlaybookInput, inv.with);
-      const { value: input, secrets } = await resolveSecretRefsAsync(parsed);
+      const input = parseAnsibleInput(inv);
+      const secrets = inv.secrets ?? [];
       const playbook = requireFile(deps, inv.dagId, input.playbook, 'playbook', inv.repoDir);
       const inventory = inventoryArg(deps, inv.dagId, input.inventory, inv.repoDir);
       const [runner, program] = chooseRunner(input.runner, input.executionEnvironment !== undefined);
@@ -172,6 +172,23 @@ function outcome(runner: Runner, run: ToolRunResult, results: ReturnType<typeof 
     throw ApplicationFailure.create({ type: ANSIBLE_ERRORS.AnsiblePlaybookInvalid, nonRetryable: true, message: `${runner} exit ${run.exitCode ?? '?'}: ${errorLine ?? lastLine(run)}`, details: [details] });
   }
   throw ApplicationFailure.create({ type: ANSIBLE_ERRORS.AnsibleFailed, message: `${runner} exit ${run.exitCode ?? run.signal ?? '?'}: ${errorLine ?? lastLine(run)}`, details: [details] });
+}
+
+/**
+ * The worker's secret scope has already put the vault password in place of the author's reference,
+ * so that field is checked here: it must be a value resolved from a reference the DAG author wrote,
+ * never text that arrived through a param, a payload or an output.
+ */
+function parseAnsibleInput(inv: ActionInvocation<z.input<typeof AnsiblePlaybookInput>>): AnsiblePlaybookInput {
+  const { vaultPasswordSecret: password, ...rest } = inv.with;
+  const refused = (why: string): never => {
+    throw ApplicationFailure.create({ type: INVALID_ACTION_INPUT, nonRetryable: true, message: `invalid input for ansible.playbook: with.vaultPasswordSecret: ${why}` });
+  };
+  if (password !== undefined && !(inv.secrets ?? []).includes(password)) {
+    refused(isSecretReference(password) ? 'must be a secret reference written in the DAG file, not a value from params, payloads or outputs' : 'must be a secret reference: secret://env/NAME, secret://file/PATH or secret://vault/PATH#KEY');
+  }
+  const input = parseActionInput('ansible.playbook', AnsiblePlaybookInput.omit({ vaultPasswordSecret: true }), rest);
+  return password === undefined ? input : { ...input, vaultPasswordSecret: password };
 }
 
 function noTaskRan(stats: Record<string, HostStats>): boolean {

@@ -5,7 +5,8 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { INVALID_ACTION_INPUT, parseActionInput } from './action-input';
-import { resolveSecretRefs } from './secret-refs';
+import { createRedactor } from './redact';
+import { heartbeat } from './secret-scope';
 import type { ActionInvocation, ActionResult } from './action-types';
 import { formatSeconds, parseDuration } from '../dag-repos/schema/duration';
 import { HttpCheckInput } from '../dag-repos/actions/http-check-input';
@@ -48,8 +49,10 @@ interface Attempt {
 export function createHttpCheckActivities(deps: HttpCheckActivityDeps) {
   return {
     async httpCheck(inv: ActionInvocation<z.input<typeof HttpCheckInput>>): Promise<ActionResult> {
-      // Secrets in headers or body (e.g. `authorization: secret://env/TOKEN`) are resolved here; headers are never logged.
-      const { value: input } = resolveSecretRefs(parseActionInput('http.check', HttpCheckInput, inv.with));
+      // Secret references in headers or body (e.g. `authorization: secret://env/TOKEN`) arrive resolved by the
+      // worker's secret scope, which also redacts the result; headers are never logged, the log is redacted.
+      const input = parseActionInput('http.check', HttpCheckInput, inv.with);
+      const redact = createRedactor(inv.secrets ?? []);
       const ctx = Context.current();
       throwIfCancelled(ctx.cancellationSignal);
 
@@ -65,7 +68,7 @@ export function createHttpCheckActivities(deps: HttpCheckActivityDeps) {
       log.on('error', (error) => deps.logger?.warn({ logPath, err: error }, 'httpCheck: cannot write the task log'));
       const startedAt = Date.now();
       const deadline = startedAt + timeoutMs;
-      log.write(`=== ${new Date(startedAt).toISOString()} attempt ${ctx.info.attempt}: ${target}, deadline ${input.timeout} ===\n`);
+      log.write(redact(`=== ${new Date(startedAt).toISOString()} attempt ${ctx.info.attempt}: ${target}, deadline ${input.timeout} ===\n`));
 
       let attempts = 0;
       let last: Attempt = { status: null, body: '', problem: 'no attempt made' };
@@ -76,11 +79,13 @@ export function createHttpCheckActivities(deps: HttpCheckActivityDeps) {
           const attemptStart = Date.now();
           last = await attemptOnce(input, expectStatus, requestMs, ctx.cancellationSignal);
           log.write(
-            `${new Date().toISOString()} #${attempts} ${target} -> ${last.status ?? 'no response'} in ${
-              Date.now() - attemptStart
-            }ms${last.problem === undefined ? ': healthy' : `: ${last.problem}`}\n`,
+            redact(
+              `${new Date().toISOString()} #${attempts} ${target} -> ${last.status ?? 'no response'} in ${
+                Date.now() - attemptStart
+              }ms${last.problem === undefined ? ': healthy' : `: ${last.problem}`}\n`,
+            ),
           );
-          ctx.heartbeat({ attempt: attempts, lastStatus: last.status, lastError: last.problem ?? null });
+          heartbeat({ attempt: attempts, lastStatus: last.status, lastError: last.problem ?? null });
           if (last.problem === undefined) {
             const elapsedMs = Date.now() - startedAt;
             return {

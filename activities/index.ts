@@ -10,6 +10,8 @@ import { createNotifyActivities } from './notify';
 import { createUpdatesActivities } from './updates-detect';
 import { SHELL_NON_RETRYABLE_ERRORS, createShellActivities } from './shell';
 
+export { withSecretScope } from './secret-scope';
+
 export interface ActivityDeps {
   /** Root of the per-run log directories. */
   logRoot: string;

@@ -1,7 +1,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import * as path from 'node:path';
-import { Context, sleep } from '@temporalio/activity';
+import { sleep } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { z } from 'zod';
 import { taskLogPath } from '../config/log-layout';
@@ -15,7 +15,7 @@ import { INVALID_ACTION_INPUT, parseActionInput } from './action-input';
 import type { ActionInvocation, ActionResult } from './action-types';
 import { kcliMessage, namesOf, normaliseVm, parseKcliJson, plansOf, type KcliVm } from './kcli-parse';
 import { resolveRepoFile, type RepoFileDeps } from './repo-files';
-import { resolveSecretRefsAsync } from './secret-refs';
+import { heartbeat } from './secret-scope';
 import { runTool, type ToolRunResult } from './tool-process';
 
 export const KCLI_ERRORS = {
@@ -63,7 +63,7 @@ function fail(type: string, message: string, details?: Record<string, unknown>):
 }
 
 export function createKcliActivities(deps: KcliActivityDeps) {
-  const kcli = async (inv: ActionInvocation, client: string | undefined, args: string[], secrets: string[] = []): Promise<ToolRunResult> => {
+  const kcli = async (inv: ActionInvocation, client: string | undefined, args: string[]): Promise<ToolRunResult> => {
     const program = findTool('kcli') ?? fail(KCLI_ERRORS.KcliNotInstalled, 'kcli is not installed on this worker; run `bash infra/setup.sh` (see `qubinode doctor`)');
     const env = deps.env ?? process.env;
     const result = await runTool({
@@ -71,7 +71,8 @@ export function createKcliActivities(deps: KcliActivityDeps) {
       args: [...(client === undefined ? [] : ['-C', client]), ...args],
       env: { ...env, PATH: toolPath(env), NO_COLOR: '1', PYTHONUNBUFFERED: '1' },
       logPath: taskLogPath(deps.logRoot, inv.runId, inv.taskId, inv.itemIndex),
-      secrets,
+      // Resolved by the worker's secret scope: whatever the action received, its output never shows.
+      secrets: inv.secrets ?? [],
       keepStdout: true,
       details: () => ({ kcli: args.slice(0, 3).join(' ') }),
     });
@@ -116,7 +117,7 @@ export function createKcliActivities(deps: KcliActivityDeps) {
 
   return {
     async kcliVmCreate(inv: ActionInvocation<z.input<typeof KcliVmCreateInput>>): Promise<ActionResult> {
-      const { value: input, secrets } = await resolveSecretRefsAsync(parseActionInput('kcli.vm.create', KcliVmCreateInput, inv.with));
+      const input = parseActionInput('kcli.vm.create', KcliVmCreateInput, inv.with);
       const existing = await vmInfo(inv, input.name, input.client);
       if (existing !== undefined) {
         if (input.ifExists === 'skip') return { outputs: { ...existing, created: false }, summary: `VM ${input.name} already exists (${existing.state}); skipped`, logPath: logPathOf(inv) };
@@ -138,7 +139,7 @@ export function createKcliActivities(deps: KcliActivityDeps) {
         ...input.params,
       };
       const source = input.image !== undefined ? ['-i', input.image] : input.profile !== undefined ? ['-p', input.profile] : [];
-      const result = await withParamFile(params, (file) => kcli(inv, input.client, ['create', 'vm', '--pf', file, ...source, input.name], secrets));
+      const result = await withParamFile(params, (file) => kcli(inv, input.client, ['create', 'vm', '--pf', file, ...source, input.name]));
       if (result.exitCode !== 0) {
         // kcli can leave a defined but broken domain behind; remove it so a retry starts clean.
         if ((await vmInfo(inv, input.name, input.client)) !== undefined) await deleteVm(inv, input.name, input.client);
@@ -173,7 +174,7 @@ export function createKcliActivities(deps: KcliActivityDeps) {
         const vm = (await vmInfo(inv, input.name, input.client)) ?? fail(KCLI_ERRORS.KcliNotFound, `VM ${input.name} does not exist`);
         if (deadline === undefined || vm.ip !== null) return { outputs: { ...vm }, summary: `VM ${vm.name} ${vm.state}${vm.ip ? ` at ${vm.ip}` : ''}`, logPath: logPathOf(inv) };
         if (Date.now() >= deadline) fail(KCLI_ERRORS.KcliNoIp, `VM ${vm.name} (${vm.state}) has no IP address after ${input.waitForIp ?? '?'}`, { vm });
-        Context.current().heartbeat({ waitingForIp: vm.name, state: vm.state });
+        heartbeat({ waitingForIp: vm.name, state: vm.state });
         await sleep(Math.min(deps.ipPollMs ?? 5_000, Math.max(0, deadline - Date.now())));
       }
     },
@@ -186,7 +187,7 @@ export function createKcliActivities(deps: KcliActivityDeps) {
     },
 
     async kcliPlanCreate(inv: ActionInvocation<z.input<typeof KcliPlanCreateInput>>): Promise<ActionResult> {
-      const { value: input, secrets } = await resolveSecretRefsAsync(parseActionInput('kcli.plan.create', KcliPlanCreateInput, inv.with));
+      const input = parseActionInput('kcli.plan.create', KcliPlanCreateInput, inv.with);
       const file = resolveRepoFile(deps, inv.dagId, input.file, inv.repoDir);
       if (!file.ok) fail(KCLI_ERRORS.KcliFileNotFound, `plan file: ${file.reason}`);
       const existing = (await listPlans(inv, input.client)).find((entry) => entry.plan === input.plan);
@@ -196,7 +197,7 @@ export function createKcliActivities(deps: KcliActivityDeps) {
         const removed = await kcli(inv, input.client, ['delete', 'plan', '-y', input.plan]);
         if (removed.exitCode !== 0) failed(`kcli delete plan ${input.plan}`, removed);
       }
-      const result = await withParamFile(input.params ?? {}, (params) => kcli(inv, input.client, ['create', 'plan', '-f', file.path, '--pf', params, input.plan], secrets));
+      const result = await withParamFile(input.params ?? {}, (params) => kcli(inv, input.client, ['create', 'plan', '-f', file.path, '--pf', params, input.plan]));
       if (result.exitCode !== 0) failed(`kcli create plan ${input.plan}`, result);
       const created = (await listPlans(inv, input.client)).find((entry) => entry.plan === input.plan);
       if (created === undefined) fail(KCLI_ERRORS.KcliCreateFailed, `kcli create plan ${input.plan} exited 0 but no plan exists: ${kcliMessage(result.stdout ?? '', result.stderrTail)}`);

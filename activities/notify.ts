@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
 import type { NotifyChannel } from '../dag-repos/schema/rollback-notify';
 import type { NotifyRequest } from '../workflows/rollback-status';
-import { createRedactor } from './redact';
-import { resolveSecretRefs } from './secret-refs';
+import { createRedactor, redactDeep } from './redact';
+import { resolveAuthorValue } from './secret-refs';
 
 export interface NotifyActivityDeps {
   logger?: Logger;
@@ -25,7 +25,9 @@ async function post(url: string, body: unknown, timeoutMs: number): Promise<void
   if (!response.ok) throw new Error(`HTTP ${response.status}`);
 }
 
-async function sendOne(resolved: NotifyChannel, request: NotifyRequest, timeoutMs: number): Promise<void> {
+async function sendOne(resolved: NotifyChannel, whole: NotifyRequest, timeoutMs: number, redact: (text: string) => string): Promise<void> {
+  // What a run says goes out redacted of the channel's own secrets too (a webhook token never echoes back).
+  const request = redactDeep(whole, redact);
   const { channels: _channels, ...facts } = request;
   switch (resolved.type) {
     case 'webhook':
@@ -59,11 +61,13 @@ export function createNotifyActivities(deps: NotifyActivityDeps = {}) {
       for (const channel of request.channels) {
         let redact = (text: string): string => text;
         try {
-          const { value: resolved, secrets } = resolveSecretRefs(channel);
+          // Channels come from the DAG file itself (never rendered from run values): their references are the author's.
+          const written = channel.type === 'email' ? channel.smtp : channel.url;
+          const { value: url, secret } = await resolveAuthorValue(written);
+          const resolved: NotifyChannel = channel.type === 'email' ? { ...channel, smtp: url } : { ...channel, url };
           // Webhook URLs and SMTP URLs often hold tokens or passwords: never echo them.
-          const url = resolved.type === 'email' ? resolved.smtp : resolved.url;
-          redact = createRedactor([...secrets, url, passwordOf(url)]);
-          await sendOne(resolved, request, timeoutMs);
+          redact = createRedactor([...(secret === undefined ? [] : [secret]), url, passwordOf(url)]);
+          await sendOne(resolved, request, timeoutMs, redact);
           sent += 1;
         } catch (error) {
           const message = redact((error as Error).message);

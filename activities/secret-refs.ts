@@ -1,83 +1,106 @@
 import { readFileSync } from 'node:fs';
 import { ApplicationFailure } from '@temporalio/common';
+import { isSecretReference, type SecretRef } from '../dag-repos/compiler/secret-references';
 import { VaultClient, VaultError, parseVaultRef, vaultSettingsFromEnv } from '../plugins/vault/vault-client';
 
 /**
- * Secret references: a value that is exactly `secret://env/NAME` or `secret://file/PATH` is
- * replaced inside the activity, so only the reference travels through workflow history.
- * The resolved values come back too, for redaction from logs and results.
+ * Secret references are resolved inside activities, so only the reference travels through workflow
+ * history. Only references the DAG author wrote are resolved (the compiler lists them per task):
+ * a value rendered from a param, a webhook payload or an upstream output is text, whatever it reads.
  */
-const SECRET_REF = /^secret:\/\/(env|file)\/(.+)$/;
 
 export const SECRET_NOT_FOUND = 'SecretNotFound';
-
-function resolveOne(kind: string, name: string, env: NodeJS.ProcessEnv): string {
-  if (kind === 'env') {
-    const value = env[name];
-    if (value === undefined || value === '') throw ApplicationFailure.create({ type: SECRET_NOT_FOUND, nonRetryable: true, message: `secret://env/${name}: environment variable ${name} is not set on the worker` });
-    return value;
-  }
-  try {
-    return readFileSync(name, 'utf8').replace(/\r?\n$/, '');
-  } catch (error) {
-    throw ApplicationFailure.create({ type: SECRET_NOT_FOUND, nonRetryable: true, message: `secret://file/${name}: ${(error as NodeJS.ErrnoException).code ?? 'unreadable'}` });
-  }
-}
-
-export function resolveSecretRefs<T>(value: T, env: NodeJS.ProcessEnv = process.env): { value: T; secrets: string[] } {
-  const secrets: string[] = [];
-  const walk = (current: unknown): unknown => {
-    if (typeof current === 'string') {
-      const match = SECRET_REF.exec(current);
-      if (!match) return current;
-      const secret = resolveOne(match[1] ?? '', match[2] ?? '', env);
-      secrets.push(secret);
-      return secret;
-    }
-    if (Array.isArray(current)) return current.map(walk);
-    if (current !== null && typeof current === 'object') return Object.fromEntries(Object.entries(current).map(([key, item]) => [key, walk(item)]));
-    return current;
-  };
-  return { value: walk(value) as T, secrets };
-}
-
 /** Temporary failure reaching a secret store (Vault down); retried. */
 export const SECRET_STORE_UNAVAILABLE = 'SecretStoreUnavailable';
 
-/**
- * Like {@link resolveSecretRefs}, and also resolves `secret://vault/<mount>/<path>#<key>` (HashiCorp
- * Vault KV v2, see plugins/vault). Vault values are fetched first, then the same walk replaces them.
- */
-export async function resolveSecretRefsAsync<T>(value: T, env: NodeJS.ProcessEnv = process.env): Promise<{ value: T; secrets: string[] }> {
-  const refs = new Set<string>();
-  const collect = (current: unknown): void => {
-    if (typeof current === 'string' && current.startsWith('secret://vault/')) refs.add(current);
-    else if (Array.isArray(current)) current.forEach(collect);
-    else if (current !== null && typeof current === 'object') Object.values(current).forEach(collect);
-  };
-  collect(value);
-  if (refs.size === 0) return resolveSecretRefs(value, env);
-  const settings = vaultSettingsFromEnv(env);
-  const client = settings === undefined ? undefined : new VaultClient(settings);
-  const resolved = new Map<string, string>();
-  for (const ref of refs) {
+const ENV_OR_FILE = /^secret:\/\/(env|file)\/(.+)$/;
+
+function notFound(message: string): ApplicationFailure {
+  return ApplicationFailure.create({ type: SECRET_NOT_FOUND, nonRetryable: true, message });
+}
+
+/** Resolves references one after another, sharing one Vault client (one AppRole login). */
+class SecretResolver {
+  private vault: VaultClient | undefined;
+
+  constructor(private readonly env: NodeJS.ProcessEnv) {}
+
+  async resolve(ref: string): Promise<string> {
+    const local = ENV_OR_FILE.exec(ref);
+    if (local?.[1] === 'env') {
+      const name = local[2] ?? '';
+      const value = this.env[name];
+      if (value === undefined || value === '') throw notFound(`secret://env/${name}: environment variable ${name} is not set on the worker`);
+      return value;
+    }
+    if (local?.[1] === 'file') {
+      const file = local[2] ?? '';
+      try {
+        return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+      } catch (error) {
+        throw notFound(`secret://file/${file}: ${(error as NodeJS.ErrnoException).code ?? 'unreadable'}`);
+      }
+    }
     const parsed = parseVaultRef(ref);
-    if (parsed === undefined) throw ApplicationFailure.create({ type: SECRET_NOT_FOUND, nonRetryable: true, message: `${ref}: expected secret://vault/<mount>/<path>#<key>` });
-    if (client === undefined) throw ApplicationFailure.create({ type: SECRET_NOT_FOUND, nonRetryable: true, message: `${ref}: VAULT_ADDR is not set on the worker` });
+    if (parsed === undefined) throw notFound(`${ref}: expected secret://vault/<mount>/<path>#<key>`);
     try {
-      resolved.set(ref, await client.read(parsed));
+      return await this.vaultClient(ref).read(parsed);
     } catch (error) {
       if (!(error instanceof VaultError)) throw error;
       throw ApplicationFailure.create({ type: error.transient ? SECRET_STORE_UNAVAILABLE : SECRET_NOT_FOUND, nonRetryable: !error.transient, message: error.message });
     }
   }
-  const secrets = [...resolved.values()];
-  const substitute = (current: unknown): unknown => {
-    if (typeof current === 'string') return resolved.get(current) ?? current;
-    if (Array.isArray(current)) return current.map(substitute);
-    if (current !== null && typeof current === 'object') return Object.fromEntries(Object.entries(current).map(([key, item]) => [key, substitute(item)]));
-    return current;
-  };
-  const rest = resolveSecretRefs(substitute(value) as T, env);
-  return { value: rest.value, secrets: [...secrets, ...rest.secrets] };
+
+  private vaultClient(ref: string): VaultClient {
+    if (this.vault !== undefined) return this.vault;
+    const settings = vaultSettingsFromEnv(this.env);
+    if (settings === undefined) throw notFound(`${ref}: VAULT_ADDR is not set on the worker`);
+    this.vault = new VaultClient(settings);
+    return this.vault;
+  }
+}
+
+function valueAt(root: unknown, path: readonly (string | number)[]): unknown {
+  let current = root;
+  for (const key of path) {
+    if (current === null || typeof current !== 'object' || !Object.hasOwn(current, key)) return undefined;
+    current = (current as Record<string | number, unknown>)[key];
+  }
+  return current;
+}
+
+/** A copy of `root` with `value` at `path`; only the containers along the path are copied. */
+function withValueAt(root: unknown, path: readonly (string | number)[], value: unknown): unknown {
+  const [key, ...rest] = path;
+  if (key === undefined) return value;
+  if (Array.isArray(root)) return root.map((item: unknown, index) => (index === key ? withValueAt(item, rest, value) : item));
+  const copy: Record<string, unknown> = { ...(root as Record<string, unknown>) };
+  // defineProperty: a key such as "__proto__" stays a plain key.
+  Object.defineProperty(copy, String(key), { value: withValueAt(copy[String(key)], rest, value), enumerable: true, writable: true, configurable: true });
+  return copy;
+}
+
+/**
+ * Resolves the author's references in `value` (a task's rendered `with`). A reference is used only
+ * where the value at its path is still exactly that reference; everything else is left as it is.
+ * Returns the resolved values too, for redaction.
+ */
+export async function resolveSecretRefsAt<T>(value: T, refs: readonly SecretRef[], env: NodeJS.ProcessEnv = process.env): Promise<{ value: T; secrets: string[] }> {
+  const resolver = new SecretResolver(env);
+  const secrets: string[] = [];
+  let current: unknown = value;
+  for (const { path, ref } of refs) {
+    if (!isSecretReference(ref) || valueAt(current, path) !== ref) continue;
+    const secret = await resolver.resolve(ref);
+    secrets.push(secret);
+    current = withValueAt(current, path, secret);
+  }
+  return { value: current as T, secrets };
+}
+
+/** One value written by the DAG author outside tasks (a `notify:` channel URL): resolved when it is a reference. */
+export async function resolveAuthorValue(value: string, env: NodeJS.ProcessEnv = process.env): Promise<{ value: string; secret?: string }> {
+  if (!isSecretReference(value)) return { value };
+  const secret = await new SecretResolver(env).resolve(value);
+  return { value: secret, secret };
 }

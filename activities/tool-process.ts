@@ -3,16 +3,25 @@ import { createWriteStream } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
 import { Context } from '@temporalio/activity';
 import { CancelledFailure } from '@temporalio/common';
+import type { Logger } from 'pino';
+import { formatSeconds } from '../dag-repos/schema/duration';
+import { closeLog } from './log-stream';
 import { OutputTail } from './output-tail';
 import { killProcessGroup } from './process-group';
-import { StreamRedactor } from './redact';
-import { closeLog } from './log-stream';
+import { createRedactor, StreamRedactor } from './redact';
+import { heartbeat } from './secret-scope';
 
-/** How a tool run ended; the caller turns it into outputs or a typed failure. */
+/**
+ * The one process runner of the activities: `shell` and every tool (ansible, kcli) start their
+ * processes here, so redaction of the log, the tails, the argv line and heartbeats cannot drift apart.
+ */
+
+/** How a process ended; the caller turns it into outputs or a typed failure. */
 export interface ToolRunResult {
+  pid?: number;
   exitCode: number | null;
   signal: string | null;
-  /** ENOENT/EACCES when the program could not start. */
+  /** ENOENT/EACCES/ENOTDIR when the program could not start. */
   spawnError?: string;
   timedOut: boolean;
   stdoutTail: string;
@@ -25,74 +34,100 @@ export interface ToolRunResult {
 export interface ToolRunOptions {
   file: string;
   args: readonly string[];
+  /** The whole environment of the process (nothing is inherited beyond it). */
   env: NodeJS.ProcessEnv;
   cwd?: string;
   logPath: string;
-  /** Values that must never reach logs or tails. */
+  /** Values that must never reach the log, the tails or heartbeats. */
   secrets: readonly string[];
   timeoutMs?: number;
   keepStdout?: boolean;
+  /** Bytes kept of each stream for the result (default 8192 of stdout, 4096 of stderr). */
+  tailBytes?: { stdout?: number; stderr?: number };
+  /** Shown in the log's header line, e.g. the activity attempt. */
+  attempt?: number;
   /** Called with each complete stdout line (redacted), e.g. to track the current ansible task; true sends a heartbeat now. */
   onLine?: (line: string) => boolean | void;
-  /** Heartbeat details, sent every second while the tool runs. */
+  /** More heartbeat details, sent every second while the process runs (with pid, elapsedMs, lastLine). */
   details?: () => Record<string, unknown>;
+  logger?: Logger;
 }
 
 const HEARTBEAT_MS = 1_000;
+const LAST_LINE_MAX = 200;
+
+interface Capture {
+  decoder: StringDecoder;
+  redactor: StreamRedactor;
+  tail: OutputTail;
+  partial: string;
+}
 
 /**
- * Runs a tool as its own process group inside an activity: redacted log file, bounded tails,
- * heartbeats, and cancellation or timeout kill the whole group. Never throws for a failed exit.
+ * Runs a program as its own process group inside an activity: redacted log file, bounded tails,
+ * heartbeats with the last output line; cancellation or timeout kill the whole group.
+ * Never throws for a failed exit or a program that cannot start; throws CancelledFailure when cancelled.
  */
 export async function runTool(options: ToolRunOptions): Promise<ToolRunResult> {
   const ctx = Context.current();
   if (ctx.cancellationSignal.aborted) throw asCancellation(ctx.cancellationSignal.reason);
+  const redact = createRedactor(options.secrets);
   const startedAt = Date.now();
   const log = createWriteStream(options.logPath, { flags: 'a' });
-  log.on('error', () => undefined); // A full disk must not crash the worker; tails still reach the result.
-  log.write(`=== ${new Date(startedAt).toISOString()} ${[options.file, ...options.args].join(' ')} ===\n`);
+  // A full disk must not crash the worker; the tails still reach the result.
+  log.on('error', (error) => options.logger?.warn({ logPath: options.logPath, err: error }, 'cannot write the task log'));
+  const attempt = options.attempt === undefined ? '' : ` attempt ${options.attempt}:`;
+  const where = options.cwd === undefined ? '' : ` (cwd ${options.cwd})`;
+  log.write(`=== ${new Date(startedAt).toISOString()}${attempt} ${redact(commandLine(options.file, options.args))}${where} ===\n`);
 
   const child = spawn(options.file, options.args, { cwd: options.cwd, env: options.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-  const streams = {
-    out: { decoder: new StringDecoder('utf8'), redactor: new StreamRedactor(options.secrets), tail: new OutputTail(8192), partial: '' },
-    err: { decoder: new StringDecoder('utf8'), redactor: new StreamRedactor(options.secrets), tail: new OutputTail(4096), partial: '' },
-  };
+  const capture = (bytes: number): Capture => ({ decoder: new StringDecoder('utf8'), redactor: new StreamRedactor(options.secrets), tail: new OutputTail(bytes), partial: '' });
+  const streams = { out: capture(options.tailBytes?.stdout ?? 8192), err: capture(options.tailBytes?.stderr ?? 4096) };
   const whole: string[] = [];
-  const beat = (): void => ctx.heartbeat({ pid: child.pid, elapsedMs: Date.now() - startedAt, ...options.details?.() });
+  const lastLine = new LastLine();
+  let logEndsWithNewline = true;
+  const beat = (): void => heartbeat({ pid: child.pid, elapsedMs: Date.now() - startedAt, lastLine: lastLine.last(), ...options.details?.() });
   const emit = (which: 'out' | 'err', text: string): void => {
     if (text === '') return;
     const stream = streams[which];
     log.write(text);
+    logEndsWithNewline = text.endsWith('\n');
     stream.tail.push(text);
-    if (which === 'out') {
-      if (options.keepStdout) whole.push(text);
-      const lines = (stream.partial + text).split('\n');
-      stream.partial = lines.pop() ?? '';
-      for (const line of lines) if (options.onLine?.(line) === true) beat();
-    }
+    if (which !== 'out') return;
+    lastLine.push(text);
+    if (options.keepStdout) whole.push(text);
+    const lines = (stream.partial + text).split('\n');
+    stream.partial = lines.pop() ?? '';
+    for (const line of lines) if (options.onLine?.(line) === true) beat();
   };
   child.stdout.on('data', (chunk: Buffer) => emit('out', streams.out.redactor.write(streams.out.decoder.write(chunk))));
   child.stderr.on('data', (chunk: Buffer) => emit('err', streams.err.redactor.write(streams.err.decoder.write(chunk))));
 
   let stop: 'cancelled' | 'timeout' | undefined;
+  let killing: Promise<unknown> | undefined;
   const stopGroup = (reason: 'cancelled' | 'timeout'): void => {
     if (stop !== undefined || child.pid === undefined) return;
     stop = reason;
-    void killProcessGroup(child.pid).catch(() => undefined);
+    killing = killProcessGroup(child.pid).catch((error: unknown) => options.logger?.warn({ pid: child.pid, err: error }, 'could not kill process group'));
   };
   const onAbort = (): void => stopGroup('cancelled');
   ctx.cancellationSignal.addEventListener('abort', onAbort, { once: true });
   const timer = options.timeoutMs === undefined ? undefined : setTimeout(() => stopGroup('timeout'), options.timeoutMs);
   beat();
-  const heartbeat = setInterval(beat, HEARTBEAT_MS);
+  const heartbeats = setInterval(beat, HEARTBEAT_MS);
 
-  const ended = await new Promise<{ code: number | null; signal: string | null; spawnError?: string }>((resolve) => {
-    child.once('error', (error: NodeJS.ErrnoException) => resolve({ code: null, signal: null, spawnError: error.code ?? error.message }));
-    child.once('close', (code, signal) => resolve({ code, signal }));
-  });
-  clearInterval(heartbeat);
-  if (timer !== undefined) clearTimeout(timer);
-  ctx.cancellationSignal.removeEventListener('abort', onAbort);
+  let ended: { code: number | null; signal: string | null; spawnError?: string };
+  try {
+    ended = await new Promise((resolve) => {
+      child.once('error', (error: NodeJS.ErrnoException) => resolve({ code: null, signal: null, spawnError: error.code ?? redact(error.message) }));
+      child.once('close', (code, signal) => resolve({ code, signal }));
+    });
+    await killing;
+  } finally {
+    clearInterval(heartbeats);
+    if (timer !== undefined) clearTimeout(timer);
+    ctx.cancellationSignal.removeEventListener('abort', onAbort);
+  }
 
   for (const which of ['out', 'err'] as const) {
     const stream = streams[which];
@@ -100,10 +135,12 @@ export async function runTool(options: ToolRunOptions): Promise<ToolRunResult> {
     if (which === 'out' && stream.partial !== '') options.onLine?.(stream.partial);
   }
   const elapsedMs = Date.now() - startedAt;
-  log.write(`\n=== ${stop ?? (ended.code !== null ? `exit ${ended.code}` : `signal ${ended.signal ?? ended.spawnError ?? '?'}`)} after ${(elapsedMs / 1000).toFixed(1)}s ===\n`);
+  const ending = stop ?? (ended.code !== null ? `exit ${ended.code}` : ended.signal !== null ? `signal ${ended.signal}` : `could not start (${ended.spawnError ?? 'unknown error'})`);
+  log.write(`${logEndsWithNewline ? '' : '\n'}=== ${ending} after ${formatSeconds(elapsedMs)} ===\n`);
   await closeLog(log);
   if (stop === 'cancelled') throw asCancellation(ctx.cancellationSignal.reason);
   return {
+    ...(child.pid === undefined ? {} : { pid: child.pid }),
     exitCode: ended.code,
     signal: ended.signal,
     ...(ended.spawnError === undefined ? {} : { spawnError: ended.spawnError }),
@@ -120,6 +157,32 @@ export function stripAnsi(text: string): string {
   return text.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '');
 }
 
+/** The command as a shell would read it, for the log's header line (redacted by the caller). */
+export function commandLine(file: string, args: readonly string[]): string {
+  return [file, ...args].map((arg) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`)).join(' ');
+}
+
 function asCancellation(reason: unknown): Error {
   return reason instanceof CancelledFailure ? reason : new CancelledFailure('cancelled', [reason]);
+}
+
+function truncate(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
+/** Tracks the last non-empty line of a stream, for heartbeat details. */
+class LastLine {
+  private partial = '';
+  private complete = '';
+
+  push(text: string): void {
+    const parts = (this.partial + text).split('\n');
+    this.partial = (parts.pop() ?? '').slice(-4 * LAST_LINE_MAX);
+    const found = parts.map((part) => part.trim()).filter((part) => part !== '').at(-1);
+    if (found !== undefined) this.complete = found;
+  }
+
+  last(): string {
+    return truncate(this.partial.trim() || this.complete, LAST_LINE_MAX);
+  }
 }

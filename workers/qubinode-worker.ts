@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import type { QubinodeConfig } from '../config/config';
 import type { Logger } from '../config/logger';
-import { createActivities } from '../activities';
+import { createActivities, withSecretScope } from '../activities';
 import { createAiActivities } from '../activities/ai';
 import { createAiService } from '../ai/create-ai-service';
 import { connectionOptions } from '../client/connection';
@@ -51,7 +51,8 @@ export async function createQubinodeWorker(options: QubinodeWorkerOptions): Prom
   const gitCache = new GitCache(path.join(config.dataDir, 'git'));
   const checkout = (source: SyncedSource): Promise<string> => checkoutSource(gitCache, source);
   const activities = {
-    ...withAttemptInfo(withRepoCheckout({ ...createActivities({ logRoot: config.logDir, logger: options.logger, dagDirectories: config.dagDirectories }), ...pluginActivities(plugins) }, gitCache, config.dagDirectories)),
+    // The secret scope is outermost: it resolves the author's references and redacts everything that leaves an action.
+    ...withSecretScope(withAttemptInfo(withRepoCheckout({ ...createActivities({ logRoot: config.logDir, logger: options.logger, dagDirectories: config.dagDirectories }), ...pluginActivities(plugins) }, gitCache, config.dagDirectories))),
     ...platform.activities,
     // One AI service per worker: the model is loaded on the first analysis and shared by all.
     ...createAiActivities(createAiService(config), checkout),

@@ -2,6 +2,7 @@ import * as wf from '@temporalio/workflow';
 import { ActionRegistry } from '../dag-repos/actions/registry';
 import { RolloutInput, type RolloutCheck, type RolloutHook } from '../dag-repos/actions/rollout-inputs';
 import type { CompiledDag, CompiledTask } from '../dag-repos/compiler/compiled-dag';
+import { secretRefsUnder, type SecretRef } from '../dag-repos/compiler/secret-references';
 import { parseDuration } from '../dag-repos/schema/duration';
 import { resolveParams } from '../dag-repos/schema/params';
 import { abortSignal, ApprovalGates, childWaitingSignal } from './approvals';
@@ -22,6 +23,8 @@ export interface RolloutWorkflowInput {
   step: CompiledDag;
   /** The task's rendered `with`. */
   with: Record<string, unknown>;
+  /** The rollout task's author-written secret references (paths inside `with`); checks and hooks resolve theirs. */
+  secretRefs?: SecretRef[];
   /** Queue of workflows (the step runs); target work goes to the targets' queues through the step's runsOn. */
   taskQueue: string;
 }
@@ -55,7 +58,7 @@ function substitute(value: unknown, target: RolloutTargetRef): unknown {
 }
 
 /** A one-off action task (a check or a blue-green hook) as executeAction expects it. */
-function actionTask(id: string, call: RolloutCheck | RolloutHook): CompiledTask {
+function actionTask(id: string, call: RolloutCheck | RolloutHook, secretRefs: SecretRef[] = []): CompiledTask {
   const definition = registry.get(call.uses);
   if (definition?.execution.kind !== 'activity') throw wf.ApplicationFailure.nonRetryable(`rollout ${id}: "${call.uses}" cannot run here`, 'InvalidActionInput');
   return {
@@ -69,6 +72,7 @@ function actionTask(id: string, call: RolloutCheck | RolloutHook): CompiledTask 
     needs: [],
     trigger: 'all_success',
     retry: { maximumAttempts: 1, initialIntervalMs: 1000, backoffCoefficient: 2 },
+    ...(secretRefs.length > 0 ? { secretRefs } : {}),
   };
 }
 
@@ -291,7 +295,7 @@ class Rollout {
         for (const [index, check] of analysis.checks.entries()) {
           samples += 1;
           try {
-            const task = actionTask(`analysis.${batchNumber}.${target.name}.${index}.${sample}`, check);
+            const task = actionTask(`analysis.${batchNumber}.${target.name}.${index}.${sample}`, check, secretRefsUnder(this.input.secretRefs, ['analysis', 'checks', index, 'with']));
             const result = await executeAction({ task, inputs: substitute(check.with, target) as Record<string, unknown>, taskQueue: target.queue, runId: this.id, runKey: this.input.parentRunKey, dag: this.input.step });
             const problems = thresholdProblems(result.outputs, check.thresholds);
             if (problems.length > 0) throw new Error(`threshold: ${problems.join('; ')}`);
@@ -315,7 +319,7 @@ class Rollout {
 
   private async hook(name: string, hook: RolloutHook | undefined): Promise<void> {
     if (!hook) return;
-    await executeAction({ task: actionTask(`${name}`, hook), inputs: hook.with, taskQueue: this.input.taskQueue, runId: this.id, runKey: this.input.parentRunKey, dag: this.input.step });
+    await executeAction({ task: actionTask(`${name}`, hook, secretRefsUnder(this.input.secretRefs, [name === 'switch' ? 'switch' : 'switchBack', 'with'])), inputs: hook.with, taskQueue: this.input.taskQueue, runId: this.id, runKey: this.input.parentRunKey, dag: this.input.step });
   }
 
   /** blue-green after the green side is ready and verified: switch, then keep the blue side for the rollback window. */

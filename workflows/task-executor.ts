@@ -79,6 +79,8 @@ export async function executeAction(call: TaskInvocation): Promise<ExecutedActio
         taskId: task.id,
         ...(call.itemIndex === undefined ? {} : { itemIndex: call.itemIndex }),
         with: call.inputs,
+        // Only these author-written references are resolved; a plan compiled without them resolves none.
+        ...(task.secretRefs ? { secretRefs: task.secretRefs } : {}),
       });
       return { ...result, attempt: result.attempt ?? 1 };
     }
@@ -146,7 +148,7 @@ async function runRollout(call: TaskInvocation): Promise<{ outputs: Record<strin
   const progress = (await wf.executeChild('rollout', {
     workflowId,
     taskQueue: call.taskQueue,
-    args: [{ taskId: task.id, parentRunKey: `${call.runKey}${itemSuffix}`, step, with: call.inputs, taskQueue: call.taskQueue }],
+    args: [{ taskId: task.id, parentRunKey: `${call.runKey}${itemSuffix}`, step, with: call.inputs, taskQueue: call.taskQueue, ...(task.secretRefs ? { secretRefs: task.secretRefs } : {}) }],
     cancellationType: wf.ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED,
     parentClosePolicy: wf.ParentClosePolicy.REQUEST_CANCEL,
     staticSummary: `rollout of ${step.catalogId} (called by ${call.dag.catalogId} task ${task.id})`,

@@ -7,6 +7,7 @@ import type { CompiledActionCall, CompiledDag, CompiledTask, RetryPlan } from '.
 import { DagValidationError, type DagDiagnostic, type DiagnosticCode } from './diagnostics';
 import { ancestorsOf, findCycles, topologicalOrder } from './graph';
 import { checkExpressions, isTemplated } from './expression-checks';
+import { withSecretRefs } from './secret-references';
 import { protectScripts, type StringSpot } from './script-expressions';
 import { displayPath, locate, locateInString, parseYamlSource, type DocPath, type YamlSource } from './source-map';
 import { didYouMean } from './suggest';
@@ -228,8 +229,8 @@ export function checkDagFile(file: DagFile, context: CompileContext, stack: read
   const compiledTasks = new Map<string, CompiledTask>();
   spec.tasks.forEach((task, index) => {
     const at: DocPath = ['tasks', index];
-    const call = compileCall(report, context.registry, task.uses, task.with, at);
-    const compensate = task.compensate ? compileCall(report, context.registry, task.compensate.uses, task.compensate.with, [...at, 'compensate']) : undefined;
+    const call = withSecretRefs(compileCall(report, context.registry, task.uses, task.with, at), spec.params);
+    const compensate = task.compensate ? withSecretRefs(compileCall(report, context.registry, task.compensate.uses, task.compensate.with, [...at, 'compensate']), spec.params) : undefined;
     const ancestors = graphSound ? ancestorsOf(task.id, spec.tasks) : new Set(spec.tasks.map((t) => t.id));
     checkExpressions(report, task, index, { params: Object.keys(spec.params), ancestors, allTasks: spec.tasks.map((t) => t.id) });
     // A rollout runs its `with.dag` once per target, so that DAG is pinned like a `uses: dag` call.

@@ -2,6 +2,7 @@ import type { ActionExecution } from '../actions/registry';
 import type { ParamSpec, TriggerRule } from '../schema/dag-spec';
 import type { DagTriggers } from '../schema/triggers';
 import type { NotifyChannel, RollbackMode } from '../schema/rollback-notify';
+import type { SecretRef } from './secret-references';
 
 /**
  * What the dagRun workflow receives: a checked, self-contained plan pinned to one commit.
@@ -23,6 +24,8 @@ export interface CompiledActionCall {
   nonRetryableErrors: string[];
   heartbeatTimeoutMs?: number;
   defaultTimeoutMs: number;
+  /** Secret references written literally by the DAG author in `with`; the only ones an activity resolves. Absent in plans compiled before they were recorded: nothing is resolved. */
+  secretRefs?: SecretRef[];
 }
 
 export interface CompiledTask extends CompiledActionCall {

@@ -3,7 +3,11 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
-import { resolveSecretRefsAsync } from '../../activities/secret-refs';
+import { resolveSecretRefsAt } from '../../activities/secret-refs';
+import { collectSecretRefs } from '../../dag-repos/compiler/secret-references';
+
+/** Resolves every reference in a value written as a DAG author would write it. */
+const resolveSecretRefsAsync = <T>(value: T, env: NodeJS.ProcessEnv) => resolveSecretRefsAt(value, collectSecretRefs(value), env);
 
 /**
  * Boundary stand-in: no Vault server binary can be installed on this machine, so a local HTTP server
