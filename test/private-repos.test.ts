@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -158,6 +158,8 @@ describe('private repositories over https with a token (real git http-backend be
     const access = openGitAccess('http://127.0.0.1:1/team/dags.git', { name: 'r', tokenEnv: 'T' }, { sshDir: scratch, env: { T: 'secret-value' } });
     assert.equal(access.env.GIT_CONFIG_KEY_0, 'http.http://127.0.0.1:1/team/dags.git.extraHeader');
     assert.deepEqual(access.unsafe, { allowUnsafeConfigEnvCount: true });
+    const injected = openGitAccess('http://127.0.0.1:1/team/dags.git', { name: 'r', tokenEnv: 'T' }, { sshDir: scratch, env: { T: 'tok\r\nX-Injected: 1\n' } });
+    assert.doesNotMatch(injected.env.GIT_CONFIG_VALUE_0 ?? '', /[\r\n]|X-Injected/, 'a token must not add header lines');
     assert.throws(
       () => openGitAccess('http://git.example.invalid/team/dags.git', { name: 'r', tokenEnv: 'T' }, { sshDir: scratch, env: { T: 'secret-value' } }),
       rejectsWith('InsecureCredentialTransport', (message) => assert.ok(!message.includes('secret-value'))),
@@ -216,6 +218,17 @@ describe('private repositories over ssh with a key (Debian OpenSSH server on a l
     const second = new GitCache(path.join(scratch, 'key-text'));
     await second.fetch(sshd.url(git.bare), { name: 'private', sshKeyEnv: 'QUBINODE_TEST_SSH_KEY', knownHostsEnv: 'QUBINODE_TEST_KNOWN_HOSTS' });
     assert.deepEqual(readdirSync(second.sshDir).filter((entry) => entry.startsWith('run-')), [], 'a temporary key file was left behind');
+  });
+
+  it('passes a key file path with quotes, spaces and command substitutions to ssh as data', async () => {
+    const pwned = path.join(scratch, 'pwned');
+    const odd = path.join(scratch, `key dir '"$(touch ${pwned})\`touch ${pwned}\`;`);
+    mkdirSync(odd, { recursive: true });
+    const keyFile = path.join(odd, 'id');
+    writeFileSync(keyFile, sshd.clientKeyText, { mode: 0o600 });
+    process.env.QUBINODE_TEST_SSH_KEY_ODD = keyFile;
+    await new GitCache(path.join(scratch, 'odd')).fetch(sshd.url(git.bare), { name: 'private', sshKeyEnv: 'QUBINODE_TEST_SSH_KEY_ODD', knownHostsEnv: 'QUBINODE_TEST_KNOWN_HOSTS' });
+    assert.equal(existsSync(pwned), false, 'a command in the key path ran');
   });
 
   it('refuses a server whose host key is not the known one, and one whose key changed after it was pinned', async () => {
