@@ -39,15 +39,18 @@ describe('repository triggers: schedules, polling, commit statuses', () => {
     assert.equal(created.action.type === 'startWorkflow' ? created.action.workflowType : '', 'dagRun');
 
     git.write('dags/nightly.yaml', dagYaml('nightly', 'on:\n  schedule:\n    cron: "0 4 * * *"\n    overlap: allow_all\n'));
-    git.commitAndPush('move to 4am');
-    assert.equal((await syncAndWait(engine.client, repo)).state, 'accepted');
+    // The 2 s poll may sync the push before the requested sync does (which then finds it unchanged): either way it is live.
+    const moved = git.commitAndPush('move to 4am');
+    await syncAndWait(engine.client, repo);
+    assert.equal((await getRepo(engine.client, repo)).active?.commit, moved);
     const updated = await engine.client.schedule.getHandle(scheduleId).describe();
     assert.equal(updated.policies.overlap, 'ALLOW_ALL');
     assert.equal(updated.spec.timezone ?? 'UTC', 'UTC');
 
     git.write('dags/nightly.yaml', dagYaml('nightly'));
-    git.commitAndPush('no schedule');
-    assert.equal((await syncAndWait(engine.client, repo)).state, 'accepted');
+    const unscheduled = git.commitAndPush('no schedule');
+    await syncAndWait(engine.client, repo);
+    assert.equal((await getRepo(engine.client, repo)).active?.commit, unscheduled);
     assert.equal(await engine.client.schedule.getHandle(scheduleId).describe().then(() => true, () => false), false);
   });
 
