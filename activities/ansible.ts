@@ -13,6 +13,7 @@ import { findTool, toolPath } from '../config/tool-paths';
 import { INVALID_ACTION_INPUT, parseActionInput } from './action-input';
 import { isSecretReference } from '../dag-repos/compiler/secret-references';
 import type { ActionInvocation, ActionResult } from './action-types';
+import { writeExtraVarsFile } from './ansible-extra-vars';
 import { ansibleErrorLine, failedTasks, parseRecap, parseResults, statsFromResults, totals, type FailedTask, type HostStats } from './ansible-results';
 import { resolveRepoFile, type RepoFileDeps } from './repo-files';
 import { runTool, stripAnsi, type ToolRunResult } from './tool-process';
@@ -70,8 +71,9 @@ export function createAnsibleActivities(deps: AnsibleActivityDeps) {
         const playbookArgs: string[] = [];
         if (inventory !== undefined) playbookArgs.push('-i', inventory);
         if (input.extraVars !== undefined) {
-          const varsFile = path.join(scratch, 'extra-vars.json');
-          await writeFile(varsFile, JSON.stringify(input.extraVars), { mode: 0o600 });
+          // Every string in it is tagged !unsafe: values from params, outputs and payloads are data, never Jinja.
+          const varsFile = path.join(scratch, 'extra-vars.yml');
+          await writeExtraVarsFile(varsFile, input.extraVars);
           playbookArgs.push('-e', `@${varsFile}`);
         }
         if (input.vaultPasswordSecret !== undefined) {
@@ -219,9 +221,22 @@ function requireFile(deps: RepoFileDeps, dagId: string, file: string, what: stri
 /** Inline lists ("a,b," or an array) pass through; anything else is an inventory file or directory. */
 function inventoryArg(deps: RepoFileDeps, dagId: string, inventory: string | string[] | undefined, repoDir?: string): string | undefined {
   if (inventory === undefined) return undefined;
-  if (Array.isArray(inventory)) return `${inventory.join(',')},`;
-  if (inventory.includes(',')) return inventory;
+  if (Array.isArray(inventory)) return inlineHosts(inventory.join(','));
+  if (inventory.includes(',')) return inlineHosts(inventory);
   return requireFile(deps, dagId, inventory, 'inventory', repoDir);
+}
+
+/**
+ * An inline host list, whose names Ansible hands to ssh as arguments: a name starting with "-"
+ * would be read as an ssh option (-oProxyCommand=… runs a command), so names are refused that
+ * start with "-" or hold whitespace.
+ */
+function inlineHosts(list: string): string {
+  const bad = list.split(',').map((host) => host.trim()).find((host) => host.startsWith('-') || /\s/.test(host));
+  if (bad !== undefined) {
+    throw ApplicationFailure.create({ type: INVALID_ACTION_INPUT, nonRetryable: true, message: `invalid input for ansible.playbook: with.inventory: host ${JSON.stringify(bad)} must not start with "-" or contain whitespace` });
+  }
+  return list.endsWith(',') ? list : `${list},`;
 }
 
 function chooseRunner(wanted: AnsiblePlaybookInput['runner'], needsNavigator: boolean): [Runner, string] {

@@ -8,7 +8,8 @@ import { DagValidationError, type DagDiagnostic, type DiagnosticCode } from './d
 import { ancestorsOf, findCycles, topologicalOrder } from './graph';
 import { checkExpressions, isTemplated } from './expression-checks';
 import { withSecretRefs } from './secret-references';
-import { protectScripts, type StringSpot } from './script-expressions';
+import type { StringSpot } from './script-expressions';
+import { valuesAsData } from './values-as-data';
 import { displayPath, locate, locateInString, parseYamlSource, type DocPath, type YamlSource } from './source-map';
 import { didYouMean } from './suggest';
 import { shapeProblems } from './zod-issues';
@@ -84,9 +85,9 @@ function compileCall(
     return undefined;
   }
   checkActionInput(report, definition, input, [...at, 'with']);
-  // Expressions in shell scripts reach the script as environment variables, never as code.
-  const safe = protectScripts(definition.name, input);
-  for (const problem of safe.problems) report.add('script-expression', [...at, 'with', ...problem.path], problem.message, problem.path[0] === 'env', problem.spot);
+  // Values stay data: expressions in shell scripts reach the script as environment variables, never as code.
+  const safe = valuesAsData(definition.name, input);
+  for (const problem of safe.problems) report.add('unsafe-value', [...at, 'with', ...problem.path], problem.message, problem.atKey, problem.spot);
   return {
     action: definition.name,
     execution: definition.execution,

@@ -12,7 +12,7 @@ export type DiagnosticCode =
   | 'expression-syntax'
   | 'expression-reference'
   | 'sub-dag'
-  | 'script-expression';
+  | 'unsafe-value';
 
 export interface DagDiagnostic {
   code: DiagnosticCode;

@@ -25,6 +25,8 @@ export interface ScriptProblem {
   path: DocPath;
   message: string;
   spot?: StringSpot;
+  /** Point at the key of `path` rather than its value. */
+  atKey?: boolean;
 }
 
 export interface ProtectedInput {
@@ -75,7 +77,7 @@ function protectShellInput(input: Record<string, unknown>, placeholders: readonl
   if (isRecord(env)) {
     for (const key of Object.keys(env)) {
       if (key.startsWith(SCRIPT_ENV_PREFIX)) {
-        problems.push({ path: ['env', key], message: `environment variable names starting with ${SCRIPT_ENV_PREFIX} are reserved for values the engine passes into scripts; rename "${key}"` });
+        problems.push({ path: ['env', key], message: `environment variable names starting with ${SCRIPT_ENV_PREFIX} are reserved for values the engine passes into scripts; rename "${key}"`, atKey: true });
       }
     }
   }
