@@ -41,6 +41,34 @@ tasks:
     assert.ok(log.includes('token is ***') && !log.includes(SECRET), log);
   });
 
+  it('redacts the base64 and URL-encoded forms of a resolved secret from outputs, failures and logs', async () => {
+    const dag = engine.compile(`
+id: encoded-secret
+tasks:
+  - id: leak
+    uses: shell
+    with:
+      env: { VALUE: secret://env/QUBINODE_TEST_SECRET }
+      script: |
+        base64 <<< "$VALUE"
+        printf '%s' "$VALUE" | base64
+        printf 'x%s' "$VALUE" | base64
+        python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$VALUE"
+        base64 <<< "$VALUE" >&2
+        exit 3
+`);
+    const status = await engine.run(dag);
+    const task = status.tasks[0];
+    assert.equal(task?.error?.type, 'CommandFailed');
+    const encoded = [Buffer.from(`${SECRET}\n`).toString('base64').slice(0, 24), Buffer.from(SECRET).toString('base64').slice(0, 24), Buffer.from(`x${SECRET}`).toString('base64').slice(4, 24)];
+    const history = JSON.stringify(await engine.client.workflow.getHandle(status.runId).fetchHistory());
+    const log = readFileSync(String(task?.logPath), 'utf8');
+    for (const [where, text] of [['history', history], ['log', log], ['status', JSON.stringify(status)]] as const) {
+      for (const form of [SECRET, ...encoded]) assert.ok(!text.includes(form), `${form} in ${where}`);
+    }
+    assert.match(log, /\*\*\*/);
+  });
+
   it('fails without retrying when a referenced secret is missing on the worker', async () => {
     const dag = engine.compile(`
 id: missing-secret

@@ -51,8 +51,9 @@ export async function createQubinodeWorker(options: QubinodeWorkerOptions): Prom
   const gitCache = new GitCache(path.join(config.dataDir, 'git'));
   const checkout = (source: SyncedSource): Promise<string> => checkoutSource(gitCache, source);
   const activities = {
-    // The secret scope is outermost: it resolves the author's references and redacts everything that leaves an action.
-    ...withSecretScope(withAttemptInfo(withRepoCheckout({ ...createActivities({ logRoot: config.logDir, logger: options.logger, dagDirectories: config.dagDirectories }), ...pluginActivities(plugins) }, gitCache, config.dagDirectories))),
+    // The secret scope resolves the author's references and redacts whatever leaves an action; the attempt
+    // number is added around it, so a failure of the scope itself (a missing secret) carries it too.
+    ...withAttemptInfo(withSecretScope(withRepoCheckout({ ...createActivities({ logRoot: config.logDir, logger: options.logger, dagDirectories: config.dagDirectories }), ...pluginActivities(plugins) }, gitCache, config.dagDirectories))),
     ...platform.activities,
     // One AI service per worker: the model is loaded on the first analysis and shared by all.
     ...createAiActivities(createAiService(config), checkout),
