@@ -58,8 +58,11 @@ export async function authenticate(auth: Authenticators, header: string | undefi
   const given = bearerToken(header);
   if (!given) throw new AuthenticationError('no bearer token');
   if (given.startsWith(TOKEN_PREFIX)) {
-    const { tokensByHash, usersByName } = await auth.identities.get();
-    const token = tokensByHash.get(tokenHash(given));
+    const hash = tokenHash(given);
+    let { tokensByHash, usersByName } = await auth.identities.get();
+    // A token issued a moment ago may be newer than this copy: look once more in a fresh one.
+    if (!tokensByHash.has(hash)) ({ tokensByHash, usersByName } = await auth.identities.get(0));
+    const token = tokensByHash.get(hash);
     if (!token) throw new AuthenticationError('unknown personal token');
     if (token.revoked) throw new AuthenticationError(`token ${token.id} was revoked`);
     if (!(Date.parse(token.expires) > Date.now())) throw new AuthenticationError(`token ${token.id} expired`);

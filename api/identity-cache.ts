@@ -5,6 +5,9 @@ export class IdentityUnavailableError extends Error {
   override readonly name = 'IdentityUnavailableError';
 }
 
+/** However often unknown tokens arrive, the store is read at most this often. */
+const MIN_AGE_MS = 250;
+
 export interface IdentityIndex {
   usersByName: Map<string, UserRecord>;
   tokensByHash: Map<string, TokenRecord>;
@@ -31,9 +34,13 @@ export class IdentityCache {
     private readonly now: () => number = Date.now,
   ) {}
 
-  async get(): Promise<IdentityIndex> {
+  /**
+   * The identities, read again when the copy is older than `maxAgeMs` (or than `fresherThanMs`,
+   * which callers use for a token not found, so a token issued a moment ago works at once).
+   */
+  async get(fresherThanMs = this.maxAgeMs): Promise<IdentityIndex> {
     const current = this.current;
-    if (current && this.now() - current.at < this.maxAgeMs) return current.index;
+    if (current && this.now() - current.at < Math.max(fresherThanMs, MIN_AGE_MS)) return current.index;
     this.pending ??= this.refresh().finally(() => {
       this.pending = undefined;
     });

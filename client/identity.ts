@@ -39,7 +39,7 @@ export function parseLifetime(text: string): number {
 
 async function update<R, A>(store: IdentityStore, name: string, arg: A): Promise<R> {
   // The first write creates the store; later ones find it running.
-  await store.client.workflow.start('identityStore', { workflowId: store.workflowId, taskQueue: store.taskQueue, args: [], workflowIdConflictPolicy: 'USE_EXISTING', staticSummary: 'Qubinode users and API tokens' });
+  await store.client.workflow.start('identityStore', { workflowId: store.workflowId, taskQueue: store.taskQueue, args: [{}], workflowIdConflictPolicy: 'USE_EXISTING', staticSummary: 'Qubinode users and API tokens' });
   try {
     return await store.client.workflow.getHandle(store.workflowId).executeUpdate<R, [A]>(name, { args: [arg] });
   } catch (error) {

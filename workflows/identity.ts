@@ -25,6 +25,13 @@ export const issueTokenUpdate = wf.defineUpdate<TokenRecord, [IssueToken]>('issu
 export const revokeTokenUpdate = wf.defineUpdate<TokenRecord, [{ id: string }]>('revokeToken');
 
 const CHANGES_PER_HISTORY = 200;
+
+export interface IdentityStoreInput {
+  /** Users and tokens carried across continue-as-new. */
+  carried?: IdentityState;
+  /** Changes before continuing as new (default 200). */
+  changesPerHistory?: number;
+}
 /** Revoked or expired tokens stay listed this long, then are dropped at the next continue-as-new. */
 const KEEP_DEAD_TOKENS_MS = 30 * 24 * 3600 * 1000;
 
@@ -47,7 +54,9 @@ function live(token: TokenRecord, now: number): boolean {
  * API node reads the same identities and a revoked token stops working everywhere. Tokens arrive
  * already hashed; the secret never enters history. Continues as new to keep its history short.
  */
-export async function identityStore(carried?: IdentityState): Promise<void> {
+export async function identityStore(input: IdentityStoreInput = {}): Promise<void> {
+  const { carried } = input;
+  const changesPerHistory = input.changesPerHistory ?? CHANGES_PER_HISTORY;
   const users = new Map<string, UserRecord>((carried?.users ?? []).map((user) => [user.name, user]));
   const tokens = new Map<string, TokenRecord>((carried?.tokens ?? []).map((token) => [token.id, token]));
   let changes = 0;
@@ -149,9 +158,9 @@ export async function identityStore(carried?: IdentityState): Promise<void> {
     },
   );
 
-  await wf.condition(() => changes >= CHANGES_PER_HISTORY || wf.workflowInfo().continueAsNewSuggested);
+  await wf.condition(() => changes >= changesPerHistory || wf.workflowInfo().continueAsNewSuggested);
   await wf.condition(wf.allHandlersFinished);
   const cutoff = Date.now() - KEEP_DEAD_TOKENS_MS;
   const kept = state().tokens.filter((token) => Date.parse(token.revoked ?? token.expires) > cutoff);
-  await wf.continueAsNew<typeof identityStore>({ users: state().users, tokens: kept });
+  await wf.continueAsNew<typeof identityStore>({ carried: { users: state().users, tokens: kept }, ...(input.changesPerHistory ? { changesPerHistory: input.changesPerHistory } : {}) });
 }
