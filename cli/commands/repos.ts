@@ -4,6 +4,7 @@ import type { RepoView, SyncRecord } from '../../dag-repos/git/sync-types';
 import { blockingFindings, formatFinding, scanDagText, scanRepositoryTree, type Finding } from '../../dag-repos/security/scanner';
 import type { CliContext } from '../context';
 import { CliError } from '../context';
+import { audited } from '../local-audit';
 import { table } from '../output';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
@@ -20,7 +21,7 @@ function printRepo(view: RepoView): void {
   console.log(`repository ${config.name}
   url        ${config.url}
   branch     ${config.branch}    path ${config.path}/    forge ${config.forge}${config.poll ? `    poll every ${config.poll}` : ''}
-  secrets    webhook ${config.webhookSecretEnv ? `from $${config.webhookSecretEnv}` : 'not set'}; token ${config.tokenEnv ? `from $${config.tokenEnv}` : 'not set'}
+  secrets    webhook ${config.webhookSecretEnv ? `from $${config.webhookSecretEnv}` : 'not set'}; token ${config.tokenEnv ? `from $${config.tokenEnv}` : 'not set'}${config.sshKeyEnv ? `; ssh key from $${config.sshKeyEnv}` : ''}${config.sshKeyEnv || /^(ssh:\/\/|[^/:@]+@[^/:]+:)/i.test(config.url) ? `; host keys ${config.knownHostsEnv ? `from $${config.knownHostsEnv} (strict)` : 'pinned at first contact'}` : ''}
   active     ${view.active ? `${view.active.commit} (since ${view.active.syncedAt}), ${view.active.dags.length} DAG(s)` : 'none yet'}
   last sync  ${describeSync(view.lastSync)}${view.syncing ? '\n  now       syncing' : view.pending ? '\n  now       sync requested' : ''}`);
   for (const file of view.lastSync?.errors ?? []) for (const problem of file.problems) console.log(`    ${problem}`);
@@ -62,7 +63,7 @@ export function registerRepoCommands(program: Command, context: CliContext): voi
     .option('--no-wait', 'do not wait for the first sync')
     .action(async (name: string, url: string, options: { branch: string; path: string; secretEnv?: string; tokenEnv?: string; sshKeyEnv?: string; knownHostsEnv?: string; poll?: string; forge?: 'github' | 'gitlab' | 'bitbucket' | 'generic'; apiUrl?: string; wait: boolean }) => {
       const { client } = await context.temporal();
-      const config = await addRepo(
+      const config = await audited(context, { action: 'repo.add', target: name, detail: url }, () => addRepo(
         client,
         {
           name,
@@ -78,7 +79,7 @@ export function registerRepoCommands(program: Command, context: CliContext): voi
           ...(options.apiUrl ? { apiUrl: options.apiUrl } : {}),
         },
         context.config.taskQueue,
-      );
+      ));
       console.log(`registered ${config.name} (${config.url}, branch ${config.branch})`);
       if (!options.wait) return;
       const deadline = Date.now() + 120_000;
@@ -124,7 +125,7 @@ export function registerRepoCommands(program: Command, context: CliContext): voi
     .argument('<name>')
     .action(async (name: string) => {
       const { client } = await context.temporal();
-      const record = await syncAndWait(client, name);
+      const record = await audited(context, { action: 'repo.sync', target: name }, () => syncAndWait(client, name), (result) => `${result.state} ${result.commit.slice(0, 12)}`.trim());
       console.log(describeSync(record));
       for (const file of record.errors) for (const problem of file.problems) console.log(`  ${problem}`);
       for (const finding of record.findings) console.log(`  ${formatFinding(finding)}`);
@@ -137,7 +138,7 @@ export function registerRepoCommands(program: Command, context: CliContext): voi
     .argument('<name>')
     .action(async (name: string) => {
       const { client } = await context.temporal();
-      await removeRepo(client, name);
+      await audited(context, { action: 'repo.remove', target: name }, () => removeRepo(client, name));
       console.log(`removed ${name}`);
     });
 
