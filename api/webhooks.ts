@@ -1,6 +1,7 @@
 import type { Client } from '@temporalio/client';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { QubinodeConfig } from '../config/config';
+import { recordAudit, type AuditRecordInput } from '../client/audit';
 import { loadCatalog } from '../client/catalog';
 import { requestSync } from '../client/repos';
 import { RunAlreadyExistsError, startRun } from '../client/runs';
@@ -41,6 +42,14 @@ const TRIGGER_REFUSED: Record<TriggerRefusal, { error: string }> = {
 };
 
 const NOT_READY = { error: 'not ready, try again shortly' } as const;
+
+/**
+ * Audits what an authenticated delivery did. Forged requests are not audited: that would let a
+ * stranger make the API write to Temporal. A failed audit write is logged and does not undo the action.
+ */
+async function audit(deps: WebhookDependencies, request: FastifyRequest, entry: Omit<AuditRecordInput, 'via' | 'from'>): Promise<void> {
+  await recordAudit(deps.client, { ...entry, via: 'webhook', from: request.ip }).catch((error: Error) => request.log.error({ audit: entry, err: error.message }, 'audit entry not recorded'));
+}
 
 function parsePayload(request: FastifyRequest): unknown {
   const text = rawBody(request).toString('utf8');
@@ -129,6 +138,7 @@ export async function registerWebhookRoutes(app: FastifyInstance, deps: WebhookD
       const answer = await requestSync(deps.client, repo, { reason: `${forge} push ${event.deleted ? '(branch deleted)' : event.commit.slice(0, 12)}`, ...(id ? { deliveryId: id } : {}) });
       if (answer.duplicate) return reply.code(200).send({ accepted: false, duplicate: true, reason: 'delivery already processed' });
       cache.invalidate();
+      await audit(deps, request, { actor: `webhook:${forge}`, action: 'repo.sync', target: repo, outcome: 'ok', detail: `push ${event.deleted ? '(branch deleted)' : event.commit.slice(0, 12)}${id ? `, delivery ${id}` : ''}` });
       return reply.code(202).send({ accepted: true, repo, commit: event.commit, deleted: event.deleted });
     });
 
@@ -154,6 +164,8 @@ export async function registerWebhookRoutes(app: FastifyInstance, deps: WebhookD
 }
 
 async function startTriggeredRun(request: FastifyRequest, reply: FastifyReply, deps: WebhookDependencies, dag: CompiledDag, mapping: Record<string, unknown>, delivery: string): Promise<FastifyReply> {
+  // Whoever holds the DAG's trigger secret; the run and the audit trail name the trigger.
+  const actor = `trigger:${dag.catalogId}`;
   let payload: unknown;
   try {
     payload = parsePayload(request);
@@ -170,10 +182,12 @@ async function startTriggeredRun(request: FastifyRequest, reply: FastifyReply, d
   try {
     // The delivery id names the run: Temporal refuses a second start of the same id for as long as
     // the namespace retains the first run, which is far longer than the timestamp window.
-    const run = await startRun(deps.client, { dag, params, taskQueue: deps.config.taskQueue, runKey: `hook-${delivery}` });
+    const run = await startRun(deps.client, { dag, params, taskQueue: deps.config.taskQueue, runKey: `hook-${delivery}`, startedBy: actor });
+    await audit(deps, request, { actor, action: 'run.start', target: run.runId, outcome: 'ok', detail: `delivery ${delivery}` });
     return reply.code(202).send({ runId: run.runId });
   } catch (error) {
-    if (error instanceof RunAlreadyExistsError) return reply.code(409).send({ error: `delivery "${delivery}" was already accepted`, duplicate: true });
-    throw error;
+    if (!(error instanceof RunAlreadyExistsError)) throw error;
+    await audit(deps, request, { actor, action: 'run.start', target: dag.catalogId, outcome: 'refused', detail: `delivery ${delivery} was already accepted` });
+    return reply.code(409).send({ error: `delivery "${delivery}" was already accepted`, duplicate: true });
   }
 }

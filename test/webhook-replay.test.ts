@@ -9,6 +9,7 @@ import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { createCatalogCache, type CatalogCache } from '../api/catalog-cache';
 import { registerWebhookRoutes } from '../api/webhooks';
+import { listAudit } from '../client/audit';
 import { loadCatalog, type LoadedCatalog } from '../client/catalog';
 import { connectionOptions } from '../client/connection';
 import { addRepo, removeRepo } from '../client/repos';
@@ -128,6 +129,20 @@ tasks:
     assert.equal((await trigger('replay', body, headers)).status, 409);
     await until(async () => (await executionsOf(runId)) > 0, 20_000, `${runId} in visibility`);
     assert.equal(await executionsOf(runId), 1);
+
+    // The run and the audit trail name the trigger as the starter; the replays are recorded as refused.
+    const actor = `trigger:${local}/replay`;
+    assert.equal(((await engine.client.workflow.getHandle(runId).describe()).memo as { startedBy?: string }).startedBy, actor);
+    let outcomes: string[] = [];
+    await until(
+      async () => {
+        outcomes = (await listAudit(engine.client, { user: actor, action: 'run.start', since: new Date(Date.now() - 600_000) })).map((entry) => `${entry.outcome} ${entry.detail ?? ''}`);
+        return outcomes.length >= 3;
+      },
+      20_000,
+      'three audit entries of the trigger',
+    );
+    assert.deepEqual(outcomes.sort(), [`ok delivery ${delivery}`, `refused delivery ${delivery} was already accepted`, `refused delivery ${delivery} was already accepted`]);
   });
 
   it('refuses a captured request whose delivery id was changed, because the signature covers the delivery id', async () => {
