@@ -13,6 +13,7 @@ import { openGitAccess } from '../activities/git/credentials';
 import { GitCache } from '../activities/git/git-cache';
 import { ActionRegistry } from '../dag-repos/actions/registry';
 import { checkoutSource } from '../workers/repo-checkout';
+import { qubinodeFromSource } from './support/cli';
 import { startTestEngine, type TestEngine } from './support/engine';
 import { dagYaml, GitFixture } from './support/git-fixture';
 import { GitHttpServer, SshGitServer, sshdUnavailable } from './support/git-server';
@@ -175,7 +176,7 @@ describe('private repositories over ssh with a key (Debian OpenSSH server on a l
   let git: GitFixture;
   let sshd: SshGitServer;
   const scratch = mkdtempSync(path.join(tmpdir(), 'qubinode-private-ssh-'));
-  const names = { good: `s${randomUUID().slice(0, 8)}`, keyless: `k${randomUUID().slice(0, 8)}` };
+  const names = { good: `s${randomUUID().slice(0, 8)}`, keyless: `k${randomUUID().slice(0, 8)}`, cli: `c${randomUUID().slice(0, 8)}` };
 
   before(async () => {
     sshd = await new SshGitServer().start();
@@ -218,6 +219,17 @@ describe('private repositories over ssh with a key (Debian OpenSSH server on a l
     const second = new GitCache(path.join(scratch, 'key-text'));
     await second.fetch(sshd.url(git.bare), { name: 'private', sshKeyEnv: 'QUBINODE_TEST_SSH_KEY', knownHostsEnv: 'QUBINODE_TEST_KNOWN_HOSTS' });
     assert.deepEqual(readdirSync(second.sshDir).filter((entry) => entry.startsWith('run-')), [], 'a temporary key file was left behind');
+  });
+
+  it('registers an ssh repository from the CLI with --ssh-key-env and --known-hosts-env, showing names, never the key', async () => {
+    const env = { QUBINODE_TASK_QUEUE: engine.taskQueue };
+    const added = await qubinodeFromSource(['repo', 'add', names.cli, sshd.url(git.bare), '--ssh-key-env', 'QUBINODE_TEST_SSH_KEY', '--known-hosts-env', 'QUBINODE_TEST_KNOWN_HOSTS'], env);
+    assert.equal(added.code, 0, added.stderr);
+    assert.match(added.stdout, new RegExp(`accepted ${git.head().slice(0, 12)}`));
+    const shown = await qubinodeFromSource(['repo', 'show', names.cli], env);
+    assert.match(shown.stdout, /ssh key from \$QUBINODE_TEST_SSH_KEY; host keys from \$QUBINODE_TEST_KNOWN_HOSTS \(strict\)/);
+    const keyBody = sshd.clientKeyText.split('\n')[1] ?? 'no key body';
+    assert.ok(!`${added.stdout}${added.stderr}${shown.stdout}${shown.stderr}`.includes(keyBody), 'the CLI printed the key');
   });
 
   it('passes a key file path with quotes, spaces and command substitutions to ssh as data', async () => {
