@@ -20,6 +20,7 @@ import { registerRepoCommands } from './commands/repos';
 import { registerAiCommands } from './commands/ai';
 import { registerRunCommands } from './commands/runs';
 import { registerServiceCommands } from './commands/services';
+import { registerTriggerCommands } from './commands/trigger';
 import { CliContext, CliError } from './context';
 
 /** Errors whose message is the whole story: printed without a stack. */
@@ -38,6 +39,7 @@ function buildProgram(context: CliContext): Command {
   registerAuditCommands(program, context);
   registerAiCommands(program, context);
   registerRepoCommands(program, context);
+  registerTriggerCommands(program);
   registerIdentityCommands(program, context);
   registerDoctorCommands(program);
   registerHostCommands(program);

@@ -17,6 +17,7 @@ import { ActionRegistry } from '../dag-repos/actions/registry';
 import { CompositeCatalog } from '../dag-repos/catalog/composite-catalog';
 import { LocalCatalog } from '../dag-repos/catalog/local-catalog';
 import { hmacSignature, signTrigger } from '../dag-repos/git/webhook-verify';
+import { qubinodeFromSource } from './support/cli';
 import { startTestEngine, type TestEngine } from './support/engine';
 import { GitFixture, dagYaml } from './support/git-fixture';
 import { until } from './support/waiting';
@@ -143,6 +144,22 @@ tasks:
       'three audit entries of the trigger',
     );
     assert.deepEqual(outcomes.sort(), [`ok delivery ${delivery}`, `refused delivery ${delivery} was already accepted`, `refused delivery ${delivery} was already accepted`]);
+  });
+
+  it('starts a run from headers made by `qubinode trigger sign`, which reads the secret from the environment', async () => {
+    const bodyFile = path.join(dagDir, 'body.json');
+    writeFileSync(bodyFile, JSON.stringify({ vm: 'from-cli' }));
+    const signedByCli = await qubinodeFromSource(['trigger', 'sign', '--secret-env', 'QUBINODE_WEBHOOK_CLI_TEST', '--file', bodyFile], { QUBINODE_WEBHOOK_CLI_TEST: SECRET });
+    assert.equal(signedByCli.code, 0, signedByCli.stderr);
+    assert.doesNotMatch(signedByCli.stdout, new RegExp(SECRET));
+    const headers = Object.fromEntries(signedByCli.stdout.trim().split('\n').map((line) => line.split(': ') as [string, string]));
+    assert.deepEqual(Object.keys(headers).sort(), ['x-qubinode-delivery', 'x-qubinode-signature-256', 'x-qubinode-timestamp']);
+    const response = await trigger('replay', JSON.stringify({ vm: 'from-cli' }), headers);
+    assert.equal(response.status, 202, await response.clone().text());
+
+    const weak = await qubinodeFromSource(['trigger', 'sign', '--secret-env', 'QUBINODE_WEBHOOK_CLI_TEST', '--file', bodyFile], { QUBINODE_WEBHOOK_CLI_TEST: 'short' });
+    assert.equal(weak.code, 2);
+    assert.match(weak.stderr, /shorter than 32 characters/);
   });
 
   it('refuses a captured request whose delivery id was changed, because the signature covers the delivery id', async () => {
