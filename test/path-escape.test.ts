@@ -197,11 +197,11 @@ describe('paths are judged by real path, never by spelling', () => {
     });
 
     it('refuses branch names git would read as options or ranges, and URLs whose host reads as an ssh option', () => {
-      for (const branch of ['-x', '--upload-pack=sh', 'a..b', 'a b', 'main\n', 'a:b', '.hidden', 'x.lock']) {
+      for (const branch of ['-x', '--upload-pack=sh', 'a..b', 'a b', 'main\n', 'a:b', '.hidden', 'x.lock', 'a'.repeat(300), 'main\u0000x']) {
         assert.equal(RepoConfig.safeParse({ name: 'x', url: '/srv/git/x.git', branch }).success, false, JSON.stringify(branch));
       }
       assert.equal(RepoConfig.safeParse({ name: 'x', url: '/srv/git/x.git', branch: 'release/2026.1' }).success, true);
-      for (const url of ['ssh://-oProxyCommand=touch${IFS}x/repo.git', 'ssh://git@-oProxyCommand=x/repo.git', 'https://host/repo.git\nx', 'ext::sh -c touch% /tmp/x']) {
+      for (const url of ['ssh://-oProxyCommand=touch${IFS}x/repo.git', 'ssh://git@-oProxyCommand=x/repo.git', 'https://host/repo.git\nx', 'https://host/repo.git\u0000', 'ext::sh -c touch% /tmp/x']) {
         assert.equal(RepoConfig.safeParse({ name: 'x', url }).success, false, JSON.stringify(url));
       }
     });
