@@ -1,4 +1,4 @@
-import { stat, writeFile } from 'node:fs/promises';
+import { rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
@@ -72,7 +72,8 @@ export function createShellActivities(deps: ShellActivityDeps) {
       };
       if (inv.itemIndex !== undefined) env.QUBINODE_ITEM_INDEX = String(inv.itemIndex);
 
-      const result = await runTool({
+      // The outputs file is the task's scratch: it may hold secrets as written, so it never outlives the activity.
+      const ran = runTool({
         file,
         args,
         env,
@@ -84,6 +85,14 @@ export function createShellActivities(deps: ShellActivityDeps) {
         ...(input.timeout === undefined ? {} : { timeoutMs: parseDuration(input.timeout) }),
         ...(deps.logger ? { logger: deps.logger } : {}),
       });
+      let result: Awaited<typeof ran>;
+      let parsed: Awaited<ReturnType<typeof readOutputsFile>>;
+      try {
+        result = await ran;
+        parsed = await readOutputsFile(outputsPath, redact);
+      } finally {
+        await rm(outputsPath, { force: true });
+      }
       const { stdoutTail, stderrTail, elapsedMs } = result;
       deps.logger?.debug({ runId: inv.runId, taskId: inv.taskId, pid: result.pid, exitCode: result.exitCode, elapsedMs }, 'shell: finished');
 
@@ -118,7 +127,6 @@ export function createShellActivities(deps: ShellActivityDeps) {
         });
       }
 
-      const parsed = await readOutputsFile(outputsPath, redact);
       const warnings = [...parsed.warnings];
       const builtIn = { exitCode, stdout: stdoutTail, stderr: stderrTail };
       const reserved = Object.keys(parsed.outputs).filter((key) => key in builtIn);
