@@ -1,9 +1,10 @@
-import { lstatSync, readFileSync, statSync } from 'node:fs';
+import { lstatSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { Context } from '@temporalio/activity';
 import type { ActionRegistry } from '../dag-repos/actions/registry';
 import { readDagId, yamlFilesUnder } from '../dag-repos/catalog/local-catalog';
-import { checkDagFile, type DagFile } from '../dag-repos/compiler/compile';
+import { checkCatalogFile, readDagFileText } from '../dag-repos/catalog/catalog-file';
+import type { DagFile } from '../dag-repos/compiler/compile';
 import type { CompiledDag } from '../dag-repos/compiler/compiled-dag';
 import { formatDiagnostic } from '../dag-repos/compiler/diagnostics';
 import { credentialEnvOf, type RepoConfig } from '../dag-repos/git/repo-config';
@@ -53,16 +54,21 @@ export function checkCommitTree(root: string, config: RepoConfig, commit: string
   const { realRoot, files: found, problems } = dagFilesInside(root, config);
   if (found.length === 0 && problems.length > 0) return { dags: [], errors: problems, findings };
   const files = new Map<string, DagFile>();
+  const errors: FileProblem[] = [...problems];
   for (const absolute of found) {
-    const text = readFileSync(absolute, 'utf8');
-    const file: DagFile = { repo: config.name, path: path.relative(realRoot, absolute), commit, text };
-    files.set(`${config.name}/${readDagId(text) ?? file.path}`, file);
+    const read = readDagFileText(absolute, path.relative(realRoot, absolute));
+    // A file too large, not UTF-8 or unreadable is that file's error; the other DAGs still sync.
+    if (!read.ok) {
+      errors.push({ file: read.diagnostic.file, problems: [formatDiagnostic(read.diagnostic)] });
+      continue;
+    }
+    const file: DagFile = { repo: config.name, path: path.relative(realRoot, absolute), commit, text: read.text };
+    files.set(`${config.name}/${readDagId(read.text) ?? file.path}`, file);
   }
   const context = { registry, resolveDag: (ref: string) => files.get(ref) };
   const dags: CompiledDag[] = [];
-  const errors: FileProblem[] = [...problems];
   for (const file of files.values()) {
-    const result = checkDagFile(file, context);
+    const result = checkCatalogFile(file, context);
     findings.push(...scanDagText(file, result.spec));
     if (result.dag) {
       const credentialEnv = credentialEnvOf(config);

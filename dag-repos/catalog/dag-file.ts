@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { checkDagFile, type CheckResult, type CompileContext } from '../compiler/compile';
+import { readDagFileText } from './catalog-file';
 import { localCommit } from './git-info';
 
 /** Repository name given to DAG files run or validated straight from a path. */
@@ -8,8 +8,9 @@ export const LOCAL_REPO = 'local';
 
 /** Reads and checks a DAG file given by path; errors name the path as the user typed it. */
 export function checkDagPath(filePath: string, context: CompileContext): CheckResult {
-  const text = readFileSync(filePath, 'utf8');
-  return checkDagFile({ repo: LOCAL_REPO, path: filePath, commit: localCommit(path.dirname(path.resolve(filePath))), text }, context);
+  const read = readDagFileText(filePath, filePath);
+  if (!read.ok) return { diagnostics: [read.diagnostic] };
+  return checkDagFile({ repo: LOCAL_REPO, path: filePath, commit: localCommit(path.dirname(path.resolve(filePath))), text: read.text }, context);
 }
 
 export function looksLikePath(ref: string): boolean {

@@ -1,10 +1,11 @@
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import type { ActionRegistry } from '../actions/registry';
 import type { CompiledDag } from '../compiler/compiled-dag';
-import { checkDagFile, type DagFile } from '../compiler/compile';
+import type { DagFile } from '../compiler/compile';
 import type { DagDiagnostic } from '../compiler/diagnostics';
 import { didYouMean } from '../compiler/suggest';
+import { checkCatalogFile, readDagFileText } from './catalog-file';
 import { localCommit } from './git-info';
 
 export interface CatalogSource {
@@ -82,15 +83,17 @@ export class LocalCatalog {
       if (!existsSync(source.dir)) continue;
       const commit = localCommit(source.dir);
       for (const absolutePath of dagFilesIn(source.dir)) {
-        const text = readFileSync(absolutePath, 'utf8');
-        const file: DagFile = { repo: source.repo, path: path.relative(source.dir, absolutePath), commit, text };
+        const relative = path.relative(source.dir, absolutePath);
+        const read = readDagFileText(absolutePath, relative);
+        const text = read.ok ? read.text : '';
         const id = `${source.repo}/${readDagId(text) ?? path.basename(absolutePath).replace(DAG_FILE, '')}`;
-        catalog.files.set(id, file);
-        catalog.entries.set(id, { id, repo: source.repo, path: file.path, absolutePath, commit, description: '', valid: false, diagnostics: [] });
+        // A file that cannot be read is listed with its reason; the others load as usual.
+        if (read.ok) catalog.files.set(id, { repo: source.repo, path: relative, commit, text });
+        catalog.entries.set(id, { id, repo: source.repo, path: relative, absolutePath, commit, description: '', valid: false, diagnostics: read.ok ? [] : [read.diagnostic] });
       }
     }
     for (const [id, file] of catalog.files) {
-      const result = checkDagFile(file, catalog.compileContext());
+      const result = checkCatalogFile(file, catalog.compileContext());
       const entry = catalog.entries.get(id) as CatalogEntry;
       catalog.entries.set(id, {
         ...entry,

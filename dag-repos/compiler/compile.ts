@@ -2,6 +2,7 @@ import type { ActionDefinition, ActionRegistry } from '../actions/registry';
 import { DagCallInput } from '../actions/builtin-inputs';
 import { DagSpec, type TaskSpec } from '../schema/dag-spec';
 import { parseDuration } from '../schema/duration';
+import { linearRegexProblem } from '../schema/linear-regex';
 import { checkParamValue } from '../schema/params';
 import type { CompiledActionCall, CompiledDag, CompiledTask, RetryPlan } from './compiled-dag';
 import { DagValidationError, type DagDiagnostic, type DiagnosticCode } from './diagnostics';
@@ -10,7 +11,8 @@ import { checkExpressions, isTemplated } from './expression-checks';
 import { withSecretRefs } from './secret-references';
 import type { StringSpot } from './script-expressions';
 import { valuesAsData } from './values-as-data';
-import { displayPath, locate, locateInString, parseYamlSource, type DocPath, type YamlSource } from './source-map';
+import { limitDiagnostics, parseDagText } from './parse-limits';
+import { displayPath, locate, locateInString, type DocPath, type YamlSource } from './source-map';
 import { didYouMean } from './suggest';
 import { shapeProblems } from './zod-issues';
 
@@ -131,13 +133,10 @@ function checkGraph(report: Reporter, tasks: readonly TaskSpec[]): boolean {
 
 function checkParamDefaults(report: Reporter, spec: DagSpec): void {
   for (const [name, param] of Object.entries(spec.params)) {
-    if (param.pattern !== undefined) {
-      try {
-        new RegExp(param.pattern);
-      } catch {
-        report.add('param', ['params', name, 'pattern'], `invalid regular expression /${param.pattern}/`);
-        continue;
-      }
+    const patternProblem = param.pattern === undefined ? undefined : linearRegexProblem(param.pattern);
+    if (patternProblem !== undefined) {
+      report.add('param', ['params', name, 'pattern'], `invalid regular expression /${param.pattern}/: ${patternProblem}`);
+      continue;
     }
     if (param.default === undefined) continue;
     const problem = checkParamValue(param, param.default);
@@ -200,8 +199,9 @@ function compileChildDag(
 
 /** Parses, shape-checks and meaning-checks one DAG file. Never throws for a bad file: problems come back as diagnostics. */
 export function checkDagFile(file: DagFile, context: CompileContext, stack: readonly string[] = []): CheckResult {
-  const yaml = parseYamlSource(file.text);
-  const raw: unknown = yaml.document.errors.length === 0 ? yaml.document.toJS() : undefined;
+  const text = parseDagText(file.text);
+  if (!text.ok) return { diagnostics: limitDiagnostics(file, text) };
+  const { yaml, raw } = text;
   const rawTasks = (raw as { tasks?: unknown } | undefined)?.tasks;
   const taskIdAt = (index: number): string | undefined => {
     const task = Array.isArray(rawTasks) ? (rawTasks[index] as { id?: unknown } | undefined) : undefined;

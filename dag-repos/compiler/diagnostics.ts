@@ -1,6 +1,11 @@
 /** Kinds of problem a DAG file can have. Closed, so callers can switch on it. */
 export type DiagnosticCode =
+  | 'file-limit'
+  | 'encoding'
+  | 'unreadable'
+  | 'internal'
   | 'yaml-syntax'
+  | 'yaml-tag'
   | 'schema'
   | 'duplicate-task'
   | 'unknown-need'

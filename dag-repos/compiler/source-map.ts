@@ -7,9 +7,11 @@ export interface YamlSource {
   lineCounter: LineCounter;
 }
 
+/** Parses without judging size or depth: DAG files go through parseDagText (parse-limits.ts), which checks those first. */
 export function parseYamlSource(text: string): YamlSource {
   const lineCounter = new LineCounter();
-  const document = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  // Duplicate keys are found by parse-limits in one pass; the parser's own check compares every pair of keys.
+  const document = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: false });
   return { document, lineCounter };
 }
 

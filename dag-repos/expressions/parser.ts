@@ -1,3 +1,4 @@
+import { assertNever } from './ast';
 import type { BinaryOperator, Expr, LiteralValue, LogicalOperator } from './ast';
 import { ExpressionSyntaxError } from './errors';
 import { EXPRESSION_FUNCTIONS, lookupFunction } from './functions';
@@ -19,15 +20,62 @@ const LEVELS: readonly (readonly InfixOperator[])[] = [
 const KEYWORDS: Readonly<Record<string, LiteralValue>> = { true: true, false: false, null: null };
 
 /**
+ * Deepest expression tree accepted. Expressions come from pushed DAG files and every later step
+ * (reference checks, evaluation) walks the tree recursively, so `((((…` or `!!!!…` or a chain of
+ * thousands of `+` must end as a syntax error here, never as a stack overflow there.
+ */
+export const MAX_EXPRESSION_DEPTH = 100;
+
+/**
  * Parses the text inside `${{ }}` into an AST. Throws ExpressionSyntaxError with the
  * 0-based offset of the problem, including for calls to functions outside the whitelist.
  */
 export function parseExpression(source: string): Expr {
-  return new Parser(source, tokenize(source)).parseRoot();
+  const expr = new Parser(source, tokenize(source)).parseRoot();
+  const tooDeep = nodeBeyondDepth(expr);
+  if (tooDeep !== undefined) throw new ExpressionSyntaxError(`expression nested more than ${MAX_EXPRESSION_DEPTH} levels deep`, source, tooDeep.offset);
+  return expr;
+}
+
+function childrenOf(expr: Expr): readonly Expr[] {
+  switch (expr.kind) {
+    case 'literal':
+    case 'identifier':
+      return [];
+    case 'array':
+      return expr.elements;
+    case 'member':
+      return [expr.object];
+    case 'index':
+      return [expr.object, expr.index];
+    case 'call':
+      return expr.args;
+    case 'unary':
+      return [expr.operand];
+    case 'logical':
+    case 'binary':
+      return [expr.left, expr.right];
+    case 'conditional':
+      return [expr.test, expr.consequent, expr.alternate];
+    default:
+      return assertNever(expr);
+  }
+}
+
+// Iterative, since the tree being measured may be the deep one: operator and member chains are built in loops.
+function nodeBeyondDepth(root: Expr): Expr | undefined {
+  const pending: { expr: Expr; depth: number }[] = [{ expr: root, depth: 1 }];
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    if (next.depth > MAX_EXPRESSION_DEPTH) return next.expr;
+    for (const child of childrenOf(next.expr)) pending.push({ expr: child, depth: next.depth + 1 });
+  }
+  return undefined;
 }
 
 class Parser {
   private index = 0;
+  // Recursion through brackets, parentheses, calls, ternaries and unary operators; bounded so parsing itself cannot overflow.
+  private depth = 0;
   private readonly endToken: Token;
 
   constructor(
@@ -46,6 +94,10 @@ class Parser {
   }
 
   private parseConditional(): Expr {
+    return this.nested(() => this.parseConditionalAt());
+  }
+
+  private parseConditionalAt(): Expr {
     const test = this.parseInfix(0);
     const question = this.eat('?');
     if (question === undefined) return test;
@@ -76,7 +128,7 @@ class Parser {
     const token = this.peek();
     if (token.kind === 'punctuator' && (token.value === '!' || token.value === '-')) {
       this.index++;
-      return { kind: 'unary', operator: token.value, operand: this.parseUnary(), offset: token.offset };
+      return { kind: 'unary', operator: token.value, operand: this.nested(() => this.parseUnary()), offset: token.offset };
     }
     return this.parsePostfix();
   }
@@ -173,6 +225,16 @@ class Parser {
       if (this.eat(close) !== undefined) return items;
       const token = this.peek();
       throw this.error(`expected "," or "${close}" but found ${this.describe(token)}`, token.offset);
+    }
+  }
+
+  private nested(read: () => Expr): Expr {
+    if (this.depth >= MAX_EXPRESSION_DEPTH) throw this.error(`expression nested more than ${MAX_EXPRESSION_DEPTH} levels deep`, this.peek().offset);
+    this.depth++;
+    try {
+      return read();
+    } finally {
+      this.depth--;
     }
   }
 

@@ -1,5 +1,10 @@
-/** Minimal globs for trigger filters: `*` within a path segment, `**` across segments, `?` one character. */
-export function globToRegExp(glob: string): RegExp {
+import { compileLinearRegex, type LinearRegex } from '../schema/linear-regex';
+
+/** Longer globs are refused by the schema; branch names and paths are far shorter. */
+export const MAX_GLOB_LENGTH = 256;
+
+/** The regular expression (RE2 syntax) of a trigger glob: `*` within a path segment, `**` across segments, `?` one character. */
+function globToPattern(glob: string): string {
   let out = '';
   for (let index = 0; index < glob.length; index += 1) {
     const char = glob[index] ?? '';
@@ -12,9 +17,16 @@ export function globToRegExp(glob: string): RegExp {
     } else if (char === '?') out += '[^/]';
     else out += char.replace(/[.+^${}()|[\]\\]/g, '\\$&');
   }
-  return new RegExp(`^${out}$`);
+  return out;
 }
 
+// Matching is linear in the value (RE2), so a branch name or path from a webhook payload cannot stall a worker.
+function compileGlob(glob: string): LinearRegex {
+  // Each glob character becomes at most five pattern characters ('*' is '[^/]*').
+  return compileLinearRegex(globToPattern(glob), { maxLength: MAX_GLOB_LENGTH * 5 });
+}
+
+/** True when `value` matches one of `globs`; a glob over the length limit (refused at compile time) matches nothing. */
 export function matchesAny(value: string, globs: readonly string[]): boolean {
-  return globs.some((glob) => globToRegExp(glob).test(value));
+  return globs.some((glob) => glob.length <= MAX_GLOB_LENGTH && compileGlob(glob).matchesWhole(value));
 }

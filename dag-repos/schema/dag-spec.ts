@@ -37,7 +37,7 @@ export const ParamSpec = z
     default: z.unknown().optional().describe('Used when the caller gives no value; must satisfy the other rules.'),
     required: z.boolean().default(false).describe('A run without this param (and no default) is refused before it starts.'),
     enum: z.array(z.union([z.string(), z.number(), z.boolean()])).min(1).optional(),
-    pattern: z.string().optional().describe('Regular expression a string value must match (whole value).'),
+    pattern: z.string().optional().describe('Regular expression a string value must match (whole value), in RE2 syntax: no lookaround or backreferences, so matching always takes linear time.'),
     min: z.number().optional().describe('Minimum for numbers, minimum length for strings and arrays.'),
     max: z.number().optional().describe('Maximum for numbers, maximum length for strings and arrays.'),
     secret: z.boolean().default(false).describe('Masked in status output and logs.'),

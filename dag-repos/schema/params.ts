@@ -1,5 +1,6 @@
 import { didYouMean } from '../compiler/suggest';
 import type { ParamSpec } from './dag-spec';
+import { compileLinearRegex, PatternSyntaxError } from './linear-regex';
 
 /** Param checks shared by the CLI, the HTTP API, the compiler (defaults) and the workflow (sub-DAG calls). Pure. */
 
@@ -20,6 +21,33 @@ function describe(value: unknown): string {
   if (Array.isArray(value)) return 'an array';
   if (typeof value === 'string') return `"${value.length > 40 ? `${value.slice(0, 40)}…` : value}"`;
   return `${typeof value} ${JSON.stringify(value)}`;
+}
+
+/** Array and object params deeper than this are refused, so no later walk over a value can exhaust the stack. */
+export const MAX_PARAM_DEPTH = 32;
+
+// The pattern runs in linear time (RE2), so a long hostile value cannot stall the API or a workflow.
+// A pattern RE2 cannot compile (a DAG pinned before patterns were checked at compile time) refuses the value instead of throwing.
+function patternMismatch(pattern: string, value: string): string | undefined {
+  try {
+    return compileLinearRegex(pattern).matchesWhole(value) ? undefined : `must match /${pattern}/, got ${describe(value)}`;
+  } catch (error) {
+    if (error instanceof PatternSyntaxError) return `cannot be checked: ${error.message}`;
+    throw error;
+  }
+}
+
+// Iterative on purpose: the value may be a hostile JSON body nested a hundred thousand levels deep.
+function nestingDepth(value: object): number {
+  let deepest = 0;
+  const stack: { value: unknown; depth: number }[] = [{ value, depth: 1 }];
+  for (let next = stack.pop(); next !== undefined; next = stack.pop()) {
+    deepest = Math.max(deepest, next.depth);
+    if (deepest > MAX_PARAM_DEPTH) return deepest;
+    const children = Array.isArray(next.value) ? next.value : typeof next.value === 'object' && next.value !== null ? Object.values(next.value) : [];
+    for (const child of children) if (typeof child === 'object' && child !== null) stack.push({ value: child, depth: next.depth + 1 });
+  }
+  return deepest;
 }
 
 /** Turns a command-line string into the param's type; leaves it as is when it cannot (the check then says why). */
@@ -59,8 +87,12 @@ export function checkParamValue(spec: ParamSpec, value: unknown): string | undef
   if (spec.enum && !spec.enum.some((allowed) => allowed === value)) {
     return `must be one of ${spec.enum.map((allowed) => JSON.stringify(allowed)).join(', ')}, got ${describe(value)}`;
   }
-  if (spec.pattern !== undefined && typeof value === 'string' && !new RegExp(`^(?:${spec.pattern})$`).test(value)) {
-    return `must match /${spec.pattern}/, got ${describe(value)}`;
+  if (spec.pattern !== undefined && typeof value === 'string') {
+    const problem = patternMismatch(spec.pattern, value);
+    if (problem) return problem;
+  }
+  if (typeof value === 'object' && value !== null && nestingDepth(value) > MAX_PARAM_DEPTH) {
+    return `nested deeper than ${MAX_PARAM_DEPTH} levels`;
   }
   const size = typeof value === 'number' ? value : typeof value === 'string' || Array.isArray(value) ? value.length : undefined;
   const unit = typeof value === 'number' ? '' : typeof value === 'string' ? ' characters' : ' items';

@@ -1,11 +1,12 @@
 import { z } from 'zod';
+import { MAX_GLOB_LENGTH } from '../git/globs';
 
 /** What starts a DAG besides a person: pushes, schedules, and signed webhook calls. */
 
 export const PushTrigger = z
   .object({
-    branches: z.array(z.string().min(1)).default([]).describe('Branch globs (e.g. main, release/*); empty means the tracked branch.'),
-    paths: z.array(z.string().min(1)).default([]).describe('Path globs inside the repository; empty means any change.'),
+    branches: z.array(z.string().min(1).max(MAX_GLOB_LENGTH)).default([]).describe('Branch globs (e.g. main, release/*); empty means the tracked branch.'),
+    paths: z.array(z.string().min(1).max(MAX_GLOB_LENGTH)).default([]).describe('Path globs inside the repository; empty means any change.'),
     params: z.record(z.string(), z.unknown()).default({}).describe('Params for runs started by a push.'),
   })
   .strict();

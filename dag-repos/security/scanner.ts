@@ -1,7 +1,7 @@
 import { lstatSync, readdirSync, readlinkSync } from 'node:fs';
 import * as path from 'node:path';
 import type { DagSpec } from '../schema/dag-spec';
-import { locate, parseYamlSource, type DocPath } from '../compiler/source-map';
+import { locate, parseYamlSource, type DocPath, type YamlSource } from '../compiler/source-map';
 import { isWithin, realPath } from './real-paths';
 import { CREDENTIAL_KEY, DANGEROUS_COMMANDS, REPO_PATH_KEYS, SECRET_PATTERNS, type Severity } from './rules';
 
@@ -48,9 +48,11 @@ function escapesRepository(relative: string): boolean {
  * repository paths that escape it. `spec` is the parsed DAG when it validated (for per-task checks).
  */
 export function scanDagText(file: { path: string; text: string }, spec?: DagSpec): Finding[] {
-  const yaml = parseYamlSource(file.text);
+  // Parsed only to locate findings of a DAG that validated: a file the compiler refused may be too large or deep to parse again.
+  let yaml: YamlSource | undefined;
   const findings: Finding[] = [];
   const add = (rule: string, severity: Severity, at: DocPath, message: string, taskIndex?: number): void => {
+    yaml ??= parseYamlSource(file.text);
     const { line, column } = locate(yaml, at);
     const allow = taskIndex === undefined ? undefined : spec?.tasks[taskIndex]?.securityAllow?.find((entry) => entry.rule === rule);
     findings.push({ rule, severity, file: file.path, line, column, message, ...(allow ? { allowedBecause: allow.reason } : {}) });
