@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -217,6 +217,11 @@ describe('private repositories over ssh with a key (Debian OpenSSH server on a l
     assert.ok(existsSync(path.join(dir, 'dags', 'hello.yaml')));
     assert.match(readFileSync(path.join(cache.sshDir, 'known_hosts'), 'utf8'), new RegExp(`^\\[127\\.0\\.0\\.1\\]:${sshd.port} ssh-ed25519 `, 'm'));
     const second = new GitCache(path.join(scratch, 'key-text'));
+    // A key copy left by a worker killed mid-fetch an hour and more ago.
+    const stale = path.join(second.sshDir, 'run-killed');
+    mkdirSync(stale, { recursive: true });
+    writeFileSync(path.join(stale, 'id'), 'left behind');
+    utimesSync(stale, new Date(Date.now() - 2 * 3600_000), new Date(Date.now() - 2 * 3600_000));
     await second.fetch(sshd.url(git.bare), { name: 'private', sshKeyEnv: 'QUBINODE_TEST_SSH_KEY', knownHostsEnv: 'QUBINODE_TEST_KNOWN_HOSTS' });
     assert.deepEqual(readdirSync(second.sshDir).filter((entry) => entry.startsWith('run-')), [], 'a temporary key file was left behind');
   });

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { guessForge, type RepoConfig, type RepoCredentialEnv } from '../../dag-repos/git/repo-config';
@@ -75,6 +75,22 @@ function materialise(value: string, looksLikeText: boolean, file: () => string):
   return target;
 }
 
+/** Longer than any fetch may run (git's block timeout is two minutes): a scratch directory this old was left by a killed process. */
+const STALE_SCRATCH_MS = 60 * 60 * 1000;
+
+/** Key copies left behind by a process that died mid-fetch do not stay on disk. */
+function sweepStaleScratch(sshDir: string): void {
+  for (const entry of readdirSync(sshDir)) {
+    if (!entry.startsWith('run-')) continue;
+    const dir = path.join(sshDir, entry);
+    try {
+      if (Date.now() - statSync(dir).mtimeMs > STALE_SCRATCH_MS) rmSync(dir, { recursive: true, force: true });
+    } catch {
+      // Removed meanwhile by another fetch's sweep.
+    }
+  }
+}
+
 /**
  * ssh with the repository's key and host-key policy. With `knownHostsEnv` the server must match those
  * keys exactly (strict). Without it, the first key a server shows is trusted and pinned in this cache's
@@ -82,6 +98,7 @@ function materialise(value: string, looksLikeText: boolean, file: () => string):
  */
 function sshAccess(access: RepoAccess, env: NodeJS.ProcessEnv, sshDir: string): Pick<GitAccess, 'env' | 'secrets'> & { scratch?: string } {
   mkdirSync(sshDir, { recursive: true, mode: 0o700 });
+  sweepStaleScratch(sshDir);
   let scratch: string | undefined;
   const scratchFile = (name: string): string => {
     scratch ??= mkdtempSync(path.join(sshDir, 'run-'));
