@@ -135,7 +135,7 @@ function checkParamDefaults(report: Reporter, spec: DagSpec): void {
   for (const [name, param] of Object.entries(spec.params)) {
     const patternProblem = param.pattern === undefined ? undefined : linearRegexProblem(param.pattern);
     if (patternProblem !== undefined) {
-      report.add('param', ['params', name, 'pattern'], `invalid regular expression /${param.pattern}/: ${patternProblem}`);
+      report.add('param', ['params', name, 'pattern'], patternProblem);
       continue;
     }
     if (param.default === undefined) continue;

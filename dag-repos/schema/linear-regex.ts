@@ -53,13 +53,13 @@ export function compileLinearRegex(source: string, options: { maxLength?: number
   };
 }
 
-/** Why `source` cannot be used as a pattern, or undefined when it can. */
+/** Why `source` cannot be used as a pattern (`invalid regular expression /…/: reason`), or undefined when it can. */
 export function linearRegexProblem(source: string): string | undefined {
   try {
     compileLinearRegex(source);
     return undefined;
   } catch (error) {
-    if (error instanceof PatternSyntaxError) return error.reason;
+    if (error instanceof PatternSyntaxError) return error.message;
     throw error;
   }
 }
