@@ -1,10 +1,13 @@
 import type { LoadedCatalog } from '../client/catalog';
 import type { DagCatalog } from '../dag-repos/catalog/composite-catalog';
+import type { CompiledDag } from '../dag-repos/compiler/compiled-dag';
 import type { RepoConfig } from '../dag-repos/git/repo-config';
 
 /** One loaded catalog with the settings of every registered repository, by name. */
 export interface CatalogSnapshot {
   catalog: DagCatalog;
+  /** Valid DAGs by exact catalog id (`<repo>/<dag>`): what the trigger receiver looks up. */
+  dags: ReadonlyMap<string, CompiledDag>;
   repos: ReadonlyMap<string, RepoConfig>;
   warning?: string;
   loadedAtMs: number;
@@ -44,6 +47,7 @@ export class CatalogUnavailableError extends Error {
 function snapshotOf(loaded: LoadedCatalog, now: number): CatalogSnapshot {
   return {
     catalog: loaded.catalog,
+    dags: new Map(loaded.catalog.list().flatMap((entry) => (entry.dag ? [[entry.id, entry.dag] as const] : []))),
     repos: new Map(loaded.repos.map((repo) => [repo.name, repo])),
     ...(loaded.warning ? { warning: loaded.warning } : {}),
     loadedAtMs: now,

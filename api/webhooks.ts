@@ -6,7 +6,6 @@ import { loadCatalog } from '../client/catalog';
 import { requestSync } from '../client/repos';
 import { RunAlreadyExistsError, startRun } from '../client/runs';
 import type { ActionRegistry } from '../dag-repos/actions/registry';
-import { UnknownDagError } from '../dag-repos/catalog/local-catalog';
 import type { CompiledDag } from '../dag-repos/compiler/compiled-dag';
 import { renderValue } from '../dag-repos/expressions';
 import { deliveryId, parseForgeEvent, verifyDelivery, verifyTrigger, type Forge, type TriggerRefusal } from '../dag-repos/git/webhook-verify';
@@ -63,16 +62,6 @@ function parsePayload(request: FastifyRequest): unknown {
 
 function rawBody(request: FastifyRequest): Buffer {
   return (request.body as Buffer | undefined) ?? Buffer.alloc(0);
-}
-
-/** Looks a DAG up in the cached catalog only: no Temporal query, no compilation. */
-function cachedDag(snapshot: CatalogSnapshot, ref: string): CompiledDag | undefined {
-  try {
-    return snapshot.catalog.get(ref).dag;
-  } catch (error) {
-    if (error instanceof UnknownDagError) return undefined;
-    throw error;
-  }
 }
 
 /**
@@ -146,7 +135,8 @@ export async function registerWebhookRoutes(app: FastifyInstance, deps: WebhookD
       const { repo, dag: dagId } = request.params as { repo: string; dag: string };
       const snapshot = await snapshotOr503(reply);
       if (!snapshot) return reply;
-      const dag = cachedDag(snapshot, `${repo}/${dagId}`);
+      // Exact id only: no Temporal query, no compilation, no guessing at a DAG the caller did not name.
+      const dag = snapshot.dags.get(`${repo}/${dagId}`);
       const trigger = dag?.triggers?.webhook;
       const check = verifyTrigger({
         secret: usableSecret(trigger?.secretEnv, request.log),
