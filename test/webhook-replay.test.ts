@@ -222,6 +222,16 @@ tasks:
     assert.equal((await trigger('replay', body, signed(body, `huge-${randomUUID()}`))).status, 413);
   });
 
+  it('answers a signed but deeply nested or malformed payload with 400 and starts nothing', async () => {
+    const depth = 400_000;
+    for (const body of [`{"vm": ${'['.repeat(depth)}${']'.repeat(depth)}}`, `{"vm": ${'{"a":'.repeat(100_000)}1${'}'.repeat(100_000)}}`, '{"vm": "web-1"', 'not json at all']) {
+      const delivery = `nested-${randomUUID()}`;
+      const response = await trigger('replay', body, signed(body, delivery));
+      assert.equal(response.status, 400, body.slice(0, 40));
+      assert.equal(await engine.client.workflow.getHandle(`dag/${local}/replay/hook-${delivery}`).describe().then(() => 'exists', () => 'none'), 'none');
+    }
+  });
+
   it('refuses a correctly signed request when the DAG\'s secret is shorter than 32 characters', async () => {
     assert.equal((await cache.latest()).catalog.get(`${local}/weak`).dag?.triggers?.webhook?.secretEnv, 'QUBINODE_WEBHOOK_TEST_WEAK');
     const body = '{}';
