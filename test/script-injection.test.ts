@@ -358,3 +358,13 @@ describe('the example DAGs', () => {
     assert.deepEqual(found, []);
   });
 });
+
+describe('other values that could name a program', () => {
+  it('refuses a libvirt URI for diag.kvm that runs a command or hands ssh an option', async () => {
+    const { DiagKvmInput } = await import('../dag-repos/actions/diag-input');
+    for (const uri of ['qemu+ext:///system?command=/tmp/x', 'qemu+ssh://host/system?netcat=/tmp/x', 'qemu+ssh://-oProxyCommand=touch%20x/system', 'qemu:///system\nx'])
+      assert.equal(DiagKvmInput.safeParse({ libvirtUri: uri }).success, false, uri);
+    for (const uri of ['qemu:///system', 'qemu+ssh://root@hv1/system', 'qemu+tls://hv1.example.com/system?no_verify=1', 'test:///default'])
+      assert.equal(DiagKvmInput.safeParse({ libvirtUri: uri }).success, true, uri);
+  });
+});

@@ -13,9 +13,18 @@ export const DiagProcessInfoInput = z.strictObject({
   names: z.array(z.string().min(1)).optional().describe('Only processes with these command names.'),
   top: z.number().int().min(1).max(100).default(10).describe('How many processes, largest resident memory first.'),
 });
+// libvirt's ext transport runs the program named by ?command=, and ?netcat= names one on the remote
+// host; a host starting with "-" would reach ssh as an option.
+const LIBVIRT_URI = /^[a-z][a-z0-9]*(\+(unix|ssh|libssh|libssh2|tcp|tls))?:\/\/(?!-)[^\s]*$/;
+const PROGRAM_OR_FILE_PARAM = /[?&](command|netcat|socket|keyfile|known_hosts|pkipath)=/i;
 export const DiagKvmInput = z.strictObject({
   require: z.boolean().default(false).describe('Fail (KvmNotReady) when /dev/kvm, CPU virtualization or libvirtd is missing.'),
-  libvirtUri: z.string().min(1).default('qemu:///system'),
+  libvirtUri: z
+    .string()
+    .regex(LIBVIRT_URI, 'a libvirt URI such as qemu:///system or qemu+ssh://host/system (the ext transport, which runs a command, is refused)')
+    .refine((uri) => !PROGRAM_OR_FILE_PARAM.test(uri), 'URI parameters that name a program or a file (command, netcat, socket, keyfile, known_hosts, pkipath) are refused')
+    .default('qemu:///system')
+    .describe('libvirt connection URI; may come from a param, so it cannot name a program to run.'),
 });
 export const DiagNetworkInput = z.strictObject({
   resolve: z.array(z.string().min(1)).default(['localhost']).describe('Host names to resolve with the system resolver.'),
