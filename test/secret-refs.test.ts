@@ -146,6 +146,36 @@ tasks:
     assert.equal(String(swapped.tasks[0]?.outputs?.stdout).trim(), sha(`secret://env/${OTHER_ENV}`), 'a caller cannot point the param at another secret');
   });
 
+  it("resolves a reference written in a rollout check's with, on each target", async () => {
+    const step = `
+id: step
+tasks:
+  - id: change
+    uses: noop
+`;
+    const dag = engine.compile(
+      `
+id: roll-with-secret
+tasks:
+  - id: roll
+    uses: rollout
+    with:
+      dag: step
+      targets: [{ name: h1, queue: ${engine.taskQueue} }]
+      analysis:
+        checks:
+          - uses: shell
+            with:
+              env: { VALUE: secret://env/${CANARY_ENV} }
+              script: 'test "$(${hashOfValue})" = "${sha(CANARY)}"'
+`,
+      { step },
+    );
+    const status = await engine.run(dag);
+    assert.equal(status.state, 'succeeded', JSON.stringify(status.tasks[0]?.error));
+    assert.deepEqual(status.tasks[0]?.outputs?.updated, ['h1']);
+  });
+
   it('refuses an ansible vault password that arrives from a param', async () => {
     const dag = engine.compile(`
 id: vault-from-param
