@@ -57,6 +57,8 @@ function snapshotOf(loaded: LoadedCatalog, now: number): CatalogSnapshot {
 /** Starts loading at once and then on a timer; concurrent loads are coalesced into one. */
 export function createCatalogCache(options: CatalogCacheOptions): CatalogCache {
   let current: CatalogSnapshot | undefined;
+  // The newest snapshot that listed the repositories: kept through Temporal outages.
+  let lastComplete: CatalogSnapshot | undefined;
   let inFlight: Promise<CatalogSnapshot> | undefined;
   // Bumped by invalidate(): a load that started before it cannot satisfy fresh().
   let generation = 0;
@@ -68,8 +70,9 @@ export function createCatalogCache(options: CatalogCacheOptions): CatalogCache {
     inFlight = (async () => {
       try {
         const loaded = await options.load();
-        // A Temporal outage yields a catalog without repositories: keep the last good view of them.
-        const next = loaded.warning && current && !current.warning ? { ...current, warning: loaded.warning } : snapshotOf(loaded, Date.now());
+        // A Temporal outage yields a catalog without repositories: keep the last complete view of them.
+        const next = loaded.warning && lastComplete ? { ...lastComplete, warning: loaded.warning } : snapshotOf(loaded, Date.now());
+        if (!loaded.warning) lastComplete = next;
         current = next;
         loadedGeneration = startedGeneration;
         return next;

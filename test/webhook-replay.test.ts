@@ -15,6 +15,7 @@ import { connectionOptions } from '../client/connection';
 import { addRepo, removeRepo } from '../client/repos';
 import { ActionRegistry } from '../dag-repos/actions/registry';
 import { CompositeCatalog } from '../dag-repos/catalog/composite-catalog';
+import { RepoConfig } from '../dag-repos/git/repo-config';
 import { LocalCatalog } from '../dag-repos/catalog/local-catalog';
 import { hmacSignature, signTrigger } from '../dag-repos/git/webhook-verify';
 import { qubinodeFromSource } from './support/cli';
@@ -315,21 +316,30 @@ describe('catalog cache', () => {
     }
   });
 
-  it('keeps serving the last snapshot when a reload fails', async () => {
-    let fail = false;
+  it('keeps serving the last complete snapshot when reloads fail or cannot list repositories', async () => {
+    let mode: 'good' | 'throw' | 'no-repos' = 'good';
+    const repo = RepoConfig.parse({ name: 'infra', url: 'https://git.example.com/infra.git', webhookSecretEnv: 'QUBINODE_TEST_SECRET' });
     const cache = createCatalogCache({
       load: async () => {
-        if (fail) throw new Error('Temporal went away');
-        return loaded('good');
+        if (mode === 'throw') throw new Error('Temporal went away');
+        const base = loaded('');
+        return mode === 'good' ? { catalog: base.catalog, repos: [repo] } : { ...base, warning: 'Git repositories are not listed: unavailable' };
       },
       refreshMs: 3_600_000,
       onError: () => undefined,
     });
     try {
-      assert.equal((await cache.fresh()).warning, 'good');
-      fail = true;
+      assert.ok((await cache.fresh()).repos.has('infra'));
+      mode = 'throw';
       cache.invalidate();
-      assert.equal((await cache.fresh()).warning, 'good');
+      assert.ok((await cache.fresh()).repos.has('infra'));
+      mode = 'no-repos';
+      for (let round = 0; round < 2; round += 1) {
+        cache.invalidate();
+        const snapshot = await cache.fresh();
+        assert.ok(snapshot.repos.has('infra'), `round ${round}`);
+        assert.match(snapshot.warning ?? '', /not listed/);
+      }
     } finally {
       cache.close();
     }
