@@ -37,3 +37,19 @@ export function callerOf(request: { caller?: Caller }): Caller {
   if (!request.caller) throw new Error('no authenticated caller on a route that needs one (is the route in the policy table?)');
   return request.caller;
 }
+
+/** A path wildcard that held a bad percent-encoding: the caller's mistake (400), not a server failure. */
+export class BadPathError extends Error {
+  override readonly name = 'BadPathError';
+  readonly statusCode = 400;
+}
+
+/** Run and rollout ids travel raw or percent-encoded in the path's wildcard. */
+export function wildcardParam(request: { params: unknown }): string {
+  const raw = (request.params as { '*'?: string })['*'] ?? '';
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new BadPathError('the path holds a malformed percent-encoding');
+  }
+}

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { abortRun, ApprovalRefusedError, decideApproval, retryRun, rollbackRun, rolloutProgress } from '../client/run-control';
 import { listRuns, RunAlreadyExistsError, RunNotFoundError } from '../client/runs';
 import type { AuditTrail } from './audit-trail';
-import { callerOf, type Caller } from './caller';
+import { callerOf, wildcardParam, type Caller } from './caller';
 
 /**
  * HTTP side of approvals, abort, retry and rollback (docs/rollouts-and-approvals.md). Run ids hold
@@ -130,7 +130,7 @@ export function registerRunControlRoutes(app: FastifyInstance, deps: { client: C
 
   // Rollout ids hold slashes (rollout/<dag>/<key>.<task>): GET /api/rollouts/<rest of the id>, raw or percent-encoded.
   app.get('/api/rollouts/*', async (request, reply) => {
-    const rolloutId = `rollout/${decodeURIComponent((request.params as { '*': string })['*'])}`;
+    const rolloutId = `rollout/${wildcardParam(request)}`;
     try {
       return await rolloutProgress(deps.client, rolloutId);
     } catch (error) {

@@ -16,7 +16,7 @@ import { ParamValidationError } from '../dag-repos/schema/params';
 import { recordAudit, listAudit } from '../client/audit';
 import { readIdentity } from '../client/identity';
 import { AuditTrail, type AuditRecorder } from './audit-trail';
-import { callerOf } from './caller';
+import { callerOf, wildcardParam } from './caller';
 import { installGuard } from './guard';
 import { IdentityCache } from './identity-cache';
 import { registerIdentityRoutes } from './identity-routes';
@@ -139,7 +139,7 @@ export function buildApiServer(deps: ApiDependencies): FastifyInstance {
 
   // Run ids hold slashes (dag/examples/hello/KEY): accepted raw or percent-encoded.
   app.get('/api/runs/*', async (request, reply) => {
-    const runId = normaliseRunId(decodeURIComponent((request.params as { '*': string })['*']));
+    const runId = normaliseRunId(wildcardParam(request));
     try {
       const status = await getRunStatus(deps.client, runId);
       return { ...status, status: status.state };
@@ -149,7 +149,7 @@ export function buildApiServer(deps: ApiDependencies): FastifyInstance {
   });
 
   app.post('/api/runs/*', async (request, reply) => {
-    const rest = decodeURIComponent((request.params as { '*': string })['*']);
+    const rest = wildcardParam(request);
     if (!rest.endsWith('/cancel')) return reply.code(404).send({ error: 'POST /api/runs/:id/cancel is the only action on a run' });
     const target = normaliseRunId(rest.slice(0, -'/cancel'.length));
     try {

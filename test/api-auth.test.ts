@@ -104,6 +104,10 @@ describe('API authorisation by matched route', () => {
       assert.ok([400, 401, 404].includes(answer.status), `${spelling} answered ${answer.status}: ${answer.body.slice(0, 200)}`);
       assert.doesNotMatch(answer.body, /cli\/ok|"tasks"/, `${spelling} leaked the catalog`);
     }
+    for (const [method, spelling] of [['HEAD', '/%61pi/dags'], ['HEAD', '/api/dags'], ['OPTIONS', '/api/dags'], ['DELETE', '/api/dags']] as const) {
+      const answer = await raw(base, method, spelling);
+      assert.ok([401, 404].includes(answer.status), `${method} ${spelling} answered ${answer.status}`);
+    }
     // The decoded spelling really is the same route: with a token it answers the catalog.
     const authorised = await raw(base, 'GET', '/%61pi/dags', { authorization: `Bearer ${BOOTSTRAP}` });
     assert.equal(authorised.status, 200);
@@ -200,6 +204,14 @@ describe('API authorisation by matched route', () => {
       assert.ok(logged?.err?.message, 'the failure is logged with its request id');
     } finally {
       await failing.close();
+    }
+  });
+
+  it('answers a malformed percent-encoding in a run id with 400, not a failure', async () => {
+    for (const spelling of ['/api/runs/dag%2Fcli%2Fok%2F%E0%A4%A', '/api/rollouts/x%ZZ']) {
+      const answer = await raw(base, 'GET', spelling, { authorization: `Bearer ${BOOTSTRAP}` });
+      assert.equal(answer.status, 400, `${spelling}: ${answer.body}`);
+      assert.doesNotMatch(answer.body, /URIError|stack/);
     }
   });
 

@@ -14,8 +14,6 @@ import {
   type UserRecord,
 } from './identity-types';
 
-/** Default workflow id of the identity store (QUBINODE_IDENTITY_WORKFLOW_ID overrides it). */
-export const IDENTITY_WORKFLOW_ID = 'identity/users';
 export const IDENTITY_REFUSED = 'IdentityRefused';
 
 export const identityStateQuery = wf.defineQuery<IdentityState>('identity');
@@ -50,7 +48,8 @@ function live(token: TokenRecord, now: number): boolean {
 }
 
 /**
- * The users and personal API tokens (workflow id `identity/users`): one long-lived workflow, so every
+ * The users and personal API tokens (workflow id `identity/users` by default, from
+ * QUBINODE_IDENTITY_WORKFLOW_ID): one long-lived workflow, so every
  * API node reads the same identities and a revoked token stops working everywhere. Tokens arrive
  * already hashed; the secret never enters history. Continues as new to keep its history short.
  */
