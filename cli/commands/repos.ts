@@ -59,7 +59,7 @@ export function registerRepoCommands(program: Command, context: CliContext): voi
     .option('--known-hosts-env <VAR>', 'environment variable holding the SSH server\'s known_hosts lines (strict); without it the first host key seen is pinned')
     .option('--poll <interval>', 'also sync on this interval, e.g. 60s (for repositories without webhooks)')
     .option('--forge <forge>', 'github, gitlab, bitbucket or generic (guessed from the URL)')
-    .option('--api-url <url>', 'forge API base for commit statuses (GitHub Enterprise, self-hosted GitLab)')
+    .option('--api-url <url>', 'forge API base for commit statuses, only when it differs from the one derived from the URL\'s host (https; the token is sent only there)')
     .option('--no-wait', 'do not wait for the first sync')
     .action(async (name: string, url: string, options: { branch: string; path: string; secretEnv?: string; tokenEnv?: string; sshKeyEnv?: string; knownHostsEnv?: string; poll?: string; forge?: 'github' | 'gitlab' | 'bitbucket' | 'generic'; apiUrl?: string; wait: boolean }) => {
       const { client } = await context.temporal();
