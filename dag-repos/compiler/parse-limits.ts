@@ -68,6 +68,7 @@ function structureProblem(text: string): TextProblem | undefined {
 
 const PLAIN_TAGS = new Set(['str', 'int', 'float', 'bool', 'null', 'map', 'seq'].map((name) => `tag:yaml.org,2002:${name}`));
 
+// The text a key becomes in the parsed object; undefined for keys that are not scalars.
 function keyText(key: unknown): string | undefined {
   if (isScalar(key)) return String(key.value);
   return key === null || key === undefined ? 'null' : undefined;
@@ -96,7 +97,9 @@ function nodeProblems(document: Document.Parsed, text: string): TextProblem[] {
       for (const pair of node.items) {
         if (!isPair(pair)) continue;
         const key = keyText(pair.key);
-        if (key !== undefined && seen.has(key)) {
+        // A list, mapping or alias as a key would be turned into text by guesswork; DAG keys are names.
+        if (key === undefined) problems.push({ code: 'yaml-syntax', offset: (pair.key as Node | null)?.range?.[0] ?? at, message: 'YAML syntax: mapping keys must be plain names, not lists, mappings or aliases' });
+        else if (seen.has(key)) {
           problems.push({ code: 'yaml-syntax', offset: (pair.key as Node | null)?.range?.[0] ?? at, message: `YAML syntax: Map keys must be unique ("${key.length > 40 ? `${key.slice(0, 40)}…` : key}" appears twice)` });
         }
         if (key !== undefined) seen.add(key);
