@@ -5,7 +5,7 @@ import { ConfigError, PROJECT_ROOT } from '../config/config';
 import { IdentityError } from '../client/identity';
 import { RepoError } from '../client/repos';
 import { ApprovalRefusedError } from '../client/run-control';
-import { RunAlreadyExistsError, RunNotFoundError } from '../client/runs';
+import { BadRunRequestError, RunAlreadyExistsError, RunNotFoundError } from '../client/runs';
 import { UnknownDagError } from '../dag-repos/catalog/local-catalog';
 import { DagValidationError } from '../dag-repos/compiler/diagnostics';
 import { ParamValidationError } from '../dag-repos/schema/params';
@@ -24,7 +24,7 @@ import { registerTriggerCommands } from './commands/trigger';
 import { CliContext, CliError } from './context';
 
 /** Errors whose message is the whole story: printed without a stack. */
-const EXPECTED_ERRORS = [CliError, RepoError, ConfigError, UnknownDagError, DagValidationError, ParamValidationError, RunNotFoundError, RunAlreadyExistsError, TemporalStartError, ApprovalRefusedError, IdentityError];
+const EXPECTED_ERRORS = [CliError, RepoError, ConfigError, UnknownDagError, DagValidationError, ParamValidationError, RunNotFoundError, RunAlreadyExistsError, TemporalStartError, ApprovalRefusedError, IdentityError, BadRunRequestError];
 
 function buildProgram(context: CliContext): Command {
   const program = new Command('qubinode')

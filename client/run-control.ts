@@ -25,7 +25,11 @@ async function gateWorkflow(client: Client, runId: string, taskId: string): Prom
   return runId;
 }
 
-/** Approves or rejects a waiting approval (through the validated Update); returns the recorded decision. */
+/**
+ * Approves or rejects a waiting approval (through the validated Update); returns the recorded
+ * decision. `by` must be the authenticated caller; `onBehalfOf` names the approver an admin acts
+ * for (callers check the admin role before passing it).
+ */
 export async function decideApproval(client: Client, ref: string, decision: ApprovalDecision): Promise<ApprovalRecord> {
   const runId = normaliseRunId(ref);
   const workflowId = await gateWorkflow(client, runId, decision.taskId);
@@ -38,7 +42,7 @@ export async function decideApproval(client: Client, ref: string, decision: Appr
   }
 }
 
-/** Asks a run (or a rollout) to stop and roll back what it changed. */
+/** Asks a run (or a rollout) to stop and roll back what it changed; `by` is the authenticated caller. */
 export async function abortRun(client: Client, ref: string, request: AbortRequest): Promise<string> {
   const runId = ref.startsWith('rollout/') ? ref : normaliseRunId(ref);
   const description = await client.workflow.getHandle(runId).describe().catch(() => undefined);
@@ -81,14 +85,14 @@ export function reusableTasks(dag: CompiledDag, tasks: readonly TaskStatus[], fr
 }
 
 /** `qubinode retry`: a new run of the same pinned plan and params, reusing the outputs of upstream successes. */
-export async function retryRun(client: Client, ref: string, options: { from?: string; runKey?: string } = {}): Promise<StartedRun & { reused: string[] }> {
+export async function retryRun(client: Client, ref: string, options: { from?: string; runKey?: string; startedBy?: string } = {}): Promise<StartedRun & { reused: string[] }> {
   const oldRunId = normaliseRunId(ref);
   const input = await runInput(client, oldRunId);
   const status = await getRunStatus(client, oldRunId);
   if (status.state === 'running') throw new RunAlreadyExistsError(`run ${oldRunId} is still running; cancel or abort it first`);
   const reuse = reusableTasks(input.dag, status.tasks, options.from);
   const runKey = options.runKey ?? newRunKey();
-  const base = runStartOptions({ dag: input.dag, params: input.params, taskQueue: input.taskQueue, runKey });
+  const base = runStartOptions({ dag: input.dag, params: input.params, taskQueue: input.taskQueue, runKey, ...(options.startedBy ? { startedBy: options.startedBy } : {}) });
   try {
     const handle = await client.workflow.start('dagRun', {
       ...base,
@@ -105,12 +109,12 @@ export async function retryRun(client: Client, ref: string, options: { from?: st
 }
 
 /** `qubinode rollback`: runs the compensations of a finished run's completed tasks and waits for the result. */
-export async function rollbackRun(client: Client, ref: string, by: string): Promise<RollbackRecord> {
+export async function rollbackRun(client: Client, ref: string, who: { by: string; onBehalfOf?: string }): Promise<RollbackRecord> {
   const runId = normaliseRunId(ref);
   const input = await runInput(client, runId);
   const status = await getRunStatus(client, runId);
   if (status.state === 'running') throw new RunAlreadyExistsError(`run ${runId} is still running; abort it (qubinode abort) to stop and roll back`);
-  const args: DagRollbackInput = { runId, runKey: input.runKey, dag: input.dag, params: input.params, tasks: status.tasks, taskQueue: input.taskQueue, by };
+  const args: DagRollbackInput = { runId, runKey: input.runKey, dag: input.dag, params: input.params, tasks: status.tasks, taskQueue: input.taskQueue, by: who.by, ...(who.onBehalfOf && who.onBehalfOf !== who.by ? { onBehalfOf: who.onBehalfOf } : {}) };
   try {
     return await client.workflow.execute('dagRollback', { workflowId: `rollback/${runId}`, taskQueue: input.taskQueue, args: [args], workflowIdReusePolicy: 'REJECT_DUPLICATE', staticSummary: `rollback of ${runId}` });
   } catch (error) {

@@ -4,7 +4,8 @@ import type { CompiledDag } from '../dag-repos/compiler/compiled-dag';
 import { maskSecretParams } from '../dag-repos/schema/params';
 import type { DagRunInput } from '../workflows/dag-run';
 import type { DagRunStatus, RunState, TaskStatus } from '../workflows/run-status';
-import { COMMIT_KEY, DAG_KEY, REPO_KEY, STATUS_KEY } from '../workflows/search-attributes';
+import { COMMIT_KEY, DAG_KEY, REPO_KEY, STARTED_BY_KEY, STATUS_KEY } from '../workflows/search-attributes';
+import { isPlainName } from '../workflows/audit-entry';
 import { newRunKey, normaliseRunId, runWorkflowId } from './run-ids';
 import { attachAnalyses } from './analysis';
 
@@ -16,12 +17,24 @@ export class RunAlreadyExistsError extends Error {
   override readonly name = 'RunAlreadyExistsError';
 }
 
+/** A run request or run filter naming a person in a form that could not be shown or searched safely. */
+export class BadRunRequestError extends Error {
+  override readonly name = 'BadRunRequestError';
+}
+
+function checkedPerson(field: string, value: string | undefined): string | undefined {
+  if (value !== undefined && !isPlainName(value)) throw new BadRunRequestError(`${field} must be a plain one-line name of at most 200 characters`);
+  return value;
+}
+
 export interface StartRunRequest {
   dag: CompiledDag;
   /** Resolved params (see resolveParams). */
   params: Record<string, unknown>;
   taskQueue: string;
   runKey?: string;
+  /** Who starts it: the authenticated caller (API), the OS user (local CLI), or a trigger such as `webhook:<repo>`. */
+  startedBy?: string;
 }
 
 export interface StartedRun {
@@ -42,6 +55,7 @@ function staticDetails(dag: CompiledDag, params: Record<string, unknown>): strin
 
 /** Workflow options of a DAG run (also the action of a schedule): pinned plan, search attributes, summary and details. */
 export function runStartOptions(request: StartRunRequest & { runKey: string }) {
+  checkedPerson('startedBy', request.startedBy);
   const input: DagRunInput = { dag: request.dag, params: request.params, runKey: request.runKey, taskQueue: request.taskQueue };
   return {
     workflowId: runWorkflowId(request.dag.catalogId, request.runKey),
@@ -49,12 +63,13 @@ export function runStartOptions(request: StartRunRequest & { runKey: string }) {
     args: [input] as [DagRunInput],
     staticSummary: `${request.dag.catalogId} @ ${request.dag.origin.commit.slice(0, 12)}`,
     staticDetails: staticDetails(request.dag, request.params),
-    memo: { dag: request.dag.catalogId, description: request.dag.description, params: maskSecretParams(request.dag.params, request.params) },
+    memo: { dag: request.dag.catalogId, description: request.dag.description, params: maskSecretParams(request.dag.params, request.params), ...(request.startedBy ? { startedBy: request.startedBy } : {}) },
     typedSearchAttributes: [
       { key: DAG_KEY, value: request.dag.catalogId },
       { key: REPO_KEY, value: request.dag.origin.repo },
       { key: COMMIT_KEY, value: request.dag.origin.commit },
       { key: STATUS_KEY, value: 'running' },
+      ...(request.startedBy ? [{ key: STARTED_BY_KEY, value: request.startedBy }] : []),
     ],
   };
 }
@@ -167,21 +182,33 @@ export interface RunSummary {
   commit: string;
   startedAt: string;
   endedAt?: string;
+  startedBy?: string;
 }
 
-function visibilityQuery(filter: { dag?: string; status?: string }): string {
+export interface RunFilter {
+  dag?: string;
+  status?: string;
+  /** Only runs started by this person (QubinodeStartedBy). */
+  startedBy?: string;
+  limit?: number;
+}
+
+function visibilityQuery(filter: RunFilter): string {
   const clauses = [`WorkflowType = 'dagRun'`];
-  const quote = (value: string): string => `'${value.replace(/'/g, "''")}'`;
+  // Temporal's query parser reads backslash escapes as well as doubled quotes: both are escaped.
+  const quote = (value: string): string => `'${value.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
   if (filter.dag) clauses.push(`QubinodeDag = ${quote(filter.dag)}`);
   if (filter.status) clauses.push(`QubinodeStatus = ${quote(filter.status)}`);
+  if (filter.startedBy !== undefined) clauses.push(`QubinodeStartedBy = ${quote(checkedPerson('startedBy', filter.startedBy) as string)}`);
   return clauses.join(' AND ');
 }
 
 /** Runs from Temporal visibility, newest first. */
-export async function listRuns(client: Client, filter: { dag?: string; status?: string; limit?: number }): Promise<RunSummary[]> {
+export async function listRuns(client: Client, filter: RunFilter): Promise<RunSummary[]> {
   const runs: RunSummary[] = [];
   for await (const execution of client.workflow.list({ query: visibilityQuery(filter), pageSize: 100 })) {
     const attributes = execution.typedSearchAttributes;
+    const startedBy = attributes.get(STARTED_BY_KEY);
     runs.push({
       runId: execution.workflowId,
       dagId: String(attributes.get(DAG_KEY) ?? ''),
@@ -189,6 +216,7 @@ export async function listRuns(client: Client, filter: { dag?: string; status?: 
       commit: String(attributes.get(COMMIT_KEY) ?? ''),
       startedAt: execution.startTime.toISOString(),
       ...(execution.closeTime ? { endedAt: execution.closeTime.toISOString() } : {}),
+      ...(startedBy ? { startedBy: String(startedBy) } : {}),
     });
     if (runs.length >= (filter.limit ?? 50)) break;
   }

@@ -7,7 +7,7 @@ import { PROJECT_ROOT } from '../config/config';
 import type { Logger } from '../config/logger';
 
 /** Custom search attributes every Qubinode namespace needs (all Keyword). */
-export const SEARCH_ATTRIBUTE_NAMES = ['QubinodeDag', 'QubinodeRepo', 'QubinodeCommit', 'QubinodeStatus', 'QubinodeRetryOf'] as const;
+export const SEARCH_ATTRIBUTE_NAMES = ['QubinodeDag', 'QubinodeRepo', 'QubinodeCommit', 'QubinodeStatus', 'QubinodeRetryOf', 'QubinodeStartedBy'] as const;
 
 /** SQLite settings of the dev server's database file; WAL lets readers (visibility, UI) work while the server writes. */
 export const SQLITE_PRAGMAS = ['journal_mode=wal', 'synchronous=normal'] as const;

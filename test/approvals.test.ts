@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { randomUUID } from 'node:crypto';
 import { buildApiServer } from '../api/server';
+import { addUser, issueToken } from '../client/identity';
 import { createLogger } from '../config/logger';
 import { ActionRegistry } from '../dag-repos/actions/registry';
 import { ApprovalRefusedError, decideApproval } from '../client/run-control';
@@ -34,10 +36,18 @@ describe('approval gates', { concurrency: true }, () => {
   let api: ReturnType<typeof buildApiServer>;
   let base: string;
   const TOKEN = 'approvals-test-token-0123456789';
-  const post = (url: string, body: unknown): Promise<Response> => fetch(`${base}${url}`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const tokens = { bob: '', mallory: '' };
+  const post = (url: string, body: unknown, token = TOKEN): Promise<Response> => fetch(`${base}${url}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
   before(async () => {
     engine = await startTestEngine();
-    api = buildApiServer({ config: { ...engine.config, taskQueue: engine.taskQueue }, logger: createLogger('error', 'approvals-test'), client: engine.client, registry: new ActionRegistry(), token: TOKEN });
+    const config = { ...engine.config, taskQueue: engine.taskQueue, identity: { workflowId: `identity/test-${randomUUID()}` } };
+    api = buildApiServer({ config, logger: createLogger('error', 'approvals-test'), client: engine.client, registry: new ActionRegistry(), token: TOKEN });
+    // Approvers call the API with their own tokens: the gate sees who they are, not a name they claim.
+    const store = { client: engine.client, workflowId: config.identity.workflowId, taskQueue: engine.taskQueue };
+    for (const name of ['bob', 'mallory'] as const) {
+      await addUser(store, name, ['approver']);
+      tokens[name] = (await issueToken(store, { user: name, lifetime: '1h' })).token;
+    }
     await api.listen({ host: '127.0.0.1', port: 0 });
     base = `http://127.0.0.1:${(api.server.address() as AddressInfo).port}`;
   });
@@ -53,7 +63,12 @@ describe('approval gates', { concurrency: true }, () => {
     assert.deepEqual(waiting.approvals?.[0]?.approvers, ['alice', 'bob']);
     await until(async () => (await listRuns(engine.client, { status: 'waiting', limit: 500 })).some((run) => run.runId === runId), 15_000, 'the run to be listed as waiting');
 
-    await assert.rejects(decideApproval(engine.client, runId, { taskId: 'gate', approve: true, by: 'mallory' }), (error: Error) => error instanceof ApprovalRefusedError && /"mallory" may not decide task "gate"; approvers: alice, bob/.test(error.message));
+    await assert.rejects(decideApproval(engine.client, runId, { taskId: 'gate', approve: true, by: 'mallory' }), (error: Error) => {
+      assert.ok(error instanceof ApprovalRefusedError);
+      assert.match(error.message, /"mallory" is not an approver of task "gate"/);
+      assert.doesNotMatch(error.message, /alice|bob/, 'a refusal does not reveal who may approve');
+      return true;
+    });
     await assert.rejects(decideApproval(engine.client, runId, { taskId: 'gate', approve: false, by: 'alice' }), /rejecting task "gate" needs a comment/);
     const record = await decideApproval(engine.client, runId, { taskId: 'gate', approve: true, by: 'alice', comment: 'canary looked fine' });
     assert.equal(record.state, 'approved');
@@ -65,6 +80,31 @@ describe('approval gates', { concurrency: true }, () => {
     assert.equal(status.approvals?.[0]?.comment, 'canary looked fine');
     const memo = (await engine.client.workflow.getHandle(runId).describe()).memo as { approvals?: { by?: string; state?: string }[] };
     assert.deepEqual(memo.approvals?.map((entry) => [entry.state, entry.by]), [['approved', 'alice']]);
+  });
+
+  it('records who decided and for whom when someone decides for an approver, and checks the approver, not the decider', async () => {
+    const runId = await engine.start(engine.compile(gateDag()));
+    await untilTaskState(engine.client, runId, 'gate', 'waiting');
+    await assert.rejects(decideApproval(engine.client, runId, { taskId: 'gate', approve: true, by: 'alice', onBehalfOf: 'mallory' }), /"mallory" is not an approver of task "gate"/);
+    const record = await decideApproval(engine.client, runId, { taskId: 'gate', approve: true, by: 'root', onBehalfOf: 'bob', comment: 'bob is on a plane' });
+    assert.deepEqual([record.by, record.onBehalfOf], ['root', 'bob']);
+    const status = await engine.wait(runId);
+    assert.equal(status.state, 'succeeded');
+    assert.deepEqual([status.approvals?.[0]?.by, status.approvals?.[0]?.onBehalfOf], ['root', 'bob']);
+    assert.equal(taskOf(status, 'gate').summary, 'approved by root for bob: bob is on a plane');
+    const memo = (await engine.client.workflow.getHandle(runId).describe()).memo as { approvals?: { by?: string; onBehalfOf?: string }[] };
+    assert.deepEqual(memo.approvals?.map((entry) => [entry.by, entry.onBehalfOf]), [['root', 'bob']]);
+  });
+
+  it('refuses a decider or approver name with a newline or invisible characters', async () => {
+    const runId = await engine.start(engine.compile(gateDag()));
+    await untilTaskState(engine.client, runId, 'gate', 'waiting');
+    await assert.rejects(decideApproval(engine.client, runId, { taskId: 'gate', approve: true, by: 'alice\napproved by bob' }), /plain one-line name/);
+    await assert.rejects(decideApproval(engine.client, runId, { taskId: 'gate', approve: true, by: 'root', onBehalfOf: 'bob\u200b' }), /plain one-line name/);
+    await assert.rejects(decideApproval(engine.client, runId, { taskId: 'gate', approve: true, by: ' alice' }), /plain one-line name/);
+    const record = await decideApproval(engine.client, runId, { taskId: 'gate', approve: true, by: 'alice' });
+    assert.equal(record.by, 'alice');
+    assert.equal((await engine.wait(runId)).state, 'succeeded');
   });
 
   it('fails the gate with the reason when rejected, through the Web UI signal form', async () => {
@@ -81,20 +121,43 @@ describe('approval gates', { concurrency: true }, () => {
     assert.deepEqual(status.approvals?.map((entry) => [entry.state, entry.by, entry.comment]), [['rejected', 'bob', 'change freeze']]);
   });
 
-  it('takes decisions over the HTTP API, refusing an unauthorised approver with 403', async () => {
+  it('takes decisions over the HTTP API as the authenticated caller, refusing an unauthorised approver with 403 without naming the approvers', async () => {
     const runId = await engine.start(engine.compile(gateDag()));
     await untilTaskState(engine.client, runId, 'gate', 'waiting');
     const waiting = (await (await fetch(`${base}/api/approvals`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as { runId: string }[];
     assert.ok(Array.isArray(waiting));
-    const refused = await post('/api/approvals', { run: runId, task: 'gate', decision: 'approve', by: 'mallory' });
+    // The shared token is the bootstrap admin: it decides for an approver, never as a claimed name.
+    assert.equal((await post('/api/approvals', { run: runId, task: 'gate', decision: 'approve', by: 'bob' })).status, 400, 'a claimed name is not accepted');
+    const refused = await post('/api/approvals', { run: runId, task: 'gate', decision: 'approve', onBehalfOf: 'mallory' });
     assert.equal(refused.status, 403);
-    assert.match(((await refused.json()) as { error: string }).error, /"mallory" may not decide/);
-    assert.equal((await post('/api/approvals', { run: runId, task: 'gate', decision: 'maybe', by: 'bob' })).status, 400);
-    const decided = await post('/api/approvals', { run: runId, task: 'gate', decision: 'approve', by: 'bob', comment: 'via API' });
+    const refusal = ((await refused.json()) as { error: string }).error;
+    assert.match(refusal, /"mallory" is not an approver of task "gate"/);
+    assert.doesNotMatch(refusal, /alice|bob/);
+    assert.equal((await post('/api/approvals', { run: runId, task: 'gate', decision: 'maybe', onBehalfOf: 'bob' })).status, 400);
+    const decided = await post('/api/approvals', { run: runId, task: 'gate', decision: 'approve', onBehalfOf: 'bob', comment: 'via API' });
     assert.equal(decided.status, 200);
-    assert.equal(((await decided.json()) as { state: string }).state, 'approved');
+    const record = (await decided.json()) as { state: string; by: string; onBehalfOf?: string };
+    assert.deepEqual([record.state, record.by, record.onBehalfOf], ['approved', 'bootstrap-admin', 'bob']);
     assert.equal((await engine.wait(runId)).state, 'succeeded');
-    assert.equal((await post('/api/aborts', { run: runId, by: 'bob' })).status, 404, 'a finished run cannot be aborted');
+    assert.equal((await post('/api/aborts', { run: runId })).status, 404, 'a finished run cannot be aborted');
+  });
+
+  it('decides as the holder of a personal token: a non-approver is refused without learning the approvers, and only admins act for others', async () => {
+    const runId = await engine.start(engine.compile(gateDag()));
+    await untilTaskState(engine.client, runId, 'gate', 'waiting');
+    assert.equal((await post('/api/approvals', { run: runId, task: 'gate', decision: 'approve', by: 'bob' }, tokens.mallory)).status, 400, 'a claimed name is not accepted');
+    const refused = await post('/api/approvals', { run: runId, task: 'gate', decision: 'approve' }, tokens.mallory);
+    assert.equal(refused.status, 403);
+    const refusal = JSON.stringify(await refused.json());
+    assert.match(refusal, /mallory/);
+    assert.doesNotMatch(refusal, /alice|bob|approvers/);
+    assert.equal((await post('/api/approvals', { run: runId, task: 'gate', decision: 'approve', onBehalfOf: 'bob' }, tokens.mallory)).status, 403, 'only an admin may act for someone else');
+    const decided = await post('/api/approvals', { run: runId, task: 'gate', decision: 'approve', comment: 'mine to give' }, tokens.bob);
+    assert.equal(decided.status, 200);
+    const record = (await decided.json()) as { by: string; onBehalfOf?: string };
+    assert.deepEqual([record.by, record.onBehalfOf], ['bob', undefined]);
+    assert.equal((await engine.wait(runId)).state, 'succeeded');
+    assert.equal((await post('/api/aborts', { run: runId }, tokens.bob)).status, 403, 'an approver is not an operator');
   });
 
   it('decides by the default outcome when nobody answers in time', async () => {

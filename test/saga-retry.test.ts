@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { listAudit, type AuditEntry } from '../client/audit';
 import { retryRun, rollbackRun } from '../client/run-control';
 import { RETRY_OF_KEY } from '../workflows/search-attributes';
 import { qubinodeFromSource } from './support/cli';
 import { startTestEngine, taskStates, type TestEngine } from './support/engine';
-import { taskOf, untilTaskState } from './support/waiting';
+import { taskOf, until, untilTaskState } from './support/waiting';
 
 const lines = (file: string): string[] => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : []);
 
@@ -74,7 +75,7 @@ describe('compensation, abort and retry from failure', { concurrency: true }, ()
     assert.equal(status.state, 'failed');
     assert.equal(status.rollback, undefined);
     assert.equal(lines(journal).filter((line) => line.startsWith('undo')).length, 0);
-    const record = await rollbackRun(engine.client, status.runId, 'carol');
+    const record = await rollbackRun(engine.client, status.runId, { by: 'carol' });
     assert.equal(record.mode, 'manual');
     assert.equal(record.reason, 'requested by carol');
     assert.deepEqual(record.compensations.map((entry) => entry.taskId), lines(journal).filter((line) => line.startsWith('undo')).map((line) => line.split(' ')[1]));
@@ -82,6 +83,8 @@ describe('compensation, abort and retry from failure', { concurrency: true }, ()
     const again = await qubinodeFromSource(['rollback', status.runId]);
     assert.equal(again.code, 1);
     assert.match(again.stderr, /was already rolled back/);
+    // The CLI talks to Temporal directly as the person logged in here, and says so in the audit trail.
+    await until(async () => (await listAudit(engine.client, { user: userInfo().username, action: 'run.rollback', since: new Date(Date.now() - 600_000) })).some((entry) => entry.target === status.runId && entry.outcome === 'refused'), 30_000, 'the refused rollback in the audit trail');
   });
 
   it('stops and rolls back on `abort`, recording the trigger', async () => {
@@ -93,7 +96,17 @@ describe('compensation, abort and retry from failure', { concurrency: true }, ()
     assert.match(aborted.stdout, /abort requested for dag\/test\/saga\//);
     const status = await engine.wait(runId);
     assert.equal(status.state, 'cancelled');
-    assert.equal(status.reason, 'aborted by dave: error budget burnt');
+    assert.equal(status.reason, `aborted by ${userInfo().username} for dave: error budget burnt`, '--as names whom the OS user acts for, never who acted');
+    let entries: AuditEntry[] = [];
+    await until(
+      async () => {
+        entries = (await listAudit(engine.client, { user: 'dave', action: 'run.abort', since: new Date(Date.now() - 600_000) })).filter((entry) => entry.target === runId);
+        return entries.length > 0;
+      },
+      30_000,
+      'the abort in the audit trail',
+    );
+    assert.deepEqual(entries.map((entry) => [entry.actor, entry.via, entry.onBehalfOf, entry.outcome, entry.detail]), [[userInfo().username, 'local', 'dave', 'ok', 'error budget burnt']]);
     assert.equal(status.rollback?.trigger, 'manual-abort');
     assert.equal(status.rollback?.compensations.length, 4);
     assert.equal(taskOf(status, 'boom').state, 'cancelled');

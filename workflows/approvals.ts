@@ -1,4 +1,5 @@
 import * as wf from '@temporalio/workflow';
+import { actorText, isPlainName } from './audit-entry';
 import type { AbortRequest, ApprovalRecord } from './rollback-status';
 import { STATUS_KEY } from './search-attributes';
 
@@ -7,8 +8,13 @@ export interface ApprovalDecision {
   /** The approval task (or the rollout task whose step waits). */
   taskId: string;
   approve: boolean;
-  /** Who decides; checked against the gate's approvers. */
+  /** Who decides: the authenticated caller, never a name the caller claims. */
   by: string;
+  /**
+   * The approver `by` acts for (only admins may; the API and CLI check that before sending). The
+   * gate's approvers are checked against this person when set, else against `by`.
+   */
+  onBehalfOf?: string;
   /** Required to reject. */
   comment?: string;
 }
@@ -30,7 +36,11 @@ export interface GateOptions {
   onTimeout: 'approve' | 'reject';
 }
 
+export { actorText };
+
 export const APPROVAL_REFUSED = 'ApprovalRefused';
+/** Patch id: approval decisions refuse names with hidden characters and may act for someone (onBehalfOf). */
+const IDENTITY_CHECKS_PATCH = 'approval-identity-checks';
 export const APPROVAL_REJECTED = 'ApprovalRejected';
 
 /**
@@ -54,10 +64,15 @@ export class ApprovalGates {
     wf.setHandler(approveUpdate, (decision) => this.decide(decision), { validator: (decision) => this.validate(decision) });
     wf.setHandler(approvalSignal, (decision) => {
       try {
-        this.validate(decision);
-        this.decide(decision);
+        // Signals replay from history: a run that took a signal before names were checked and
+        // onBehalfOf existed decides it as it did then.
+        const current = wf.patched(IDENTITY_CHECKS_PATCH);
+        const { onBehalfOf: _ignored, ...legacy } = decision ?? ({} as ApprovalDecision);
+        const checked = current ? decision : legacy;
+        this.validate(checked, current);
+        this.decide(checked);
       } catch (error) {
-        wf.log.warn('approval signal ignored', { taskId: decision.taskId, by: decision.by, error: (error as Error).message });
+        wf.log.warn('approval signal ignored', { taskId: decision?.taskId, error: (error as Error).message });
       }
     });
   }
@@ -66,14 +81,15 @@ export class ApprovalGates {
     return [...this.records.values()];
   }
 
-  private validate(decision: ApprovalDecision): void {
+  private validate(decision: ApprovalDecision, checkNames = true): void {
     const record = this.records.get(decision?.taskId);
     if (!record) throw wf.ApplicationFailure.nonRetryable(`task "${String(decision?.taskId)}" has no approval gate in this run`, APPROVAL_REFUSED);
     if (record.state !== 'waiting') throw wf.ApplicationFailure.nonRetryable(`task "${record.taskId}" was already ${record.state} by ${record.by ?? '?'}`, APPROVAL_REFUSED);
-    if (typeof decision.by !== 'string' || decision.by.trim() === '') throw wf.ApplicationFailure.nonRetryable('the decision must say who decides (by)', APPROVAL_REFUSED);
-    if (record.approvers.length > 0 && !record.approvers.includes(decision.by)) {
-      throw wf.ApplicationFailure.nonRetryable(`"${decision.by}" may not decide task "${record.taskId}"; approvers: ${record.approvers.join(', ')}`, APPROVAL_REFUSED);
-    }
+    if (typeof decision.by !== 'string' || decision.by.trim() === '' || (checkNames && !isPlainName(decision.by))) throw wf.ApplicationFailure.nonRetryable('the decision must say who decides (by), as a plain one-line name', APPROVAL_REFUSED);
+    if (decision.onBehalfOf !== undefined && checkNames && !isPlainName(decision.onBehalfOf)) throw wf.ApplicationFailure.nonRetryable('onBehalfOf must be a plain one-line name', APPROVAL_REFUSED);
+    const approver = decision.onBehalfOf ?? decision.by;
+    // The refusal never lists the approvers: who may approve is not for whoever asks to know.
+    if (record.approvers.length > 0 && !record.approvers.includes(approver)) throw wf.ApplicationFailure.nonRetryable(`"${approver}" is not an approver of task "${record.taskId}"`, APPROVAL_REFUSED);
     if (!decision.approve && !decision.comment?.trim()) throw wf.ApplicationFailure.nonRetryable(`rejecting task "${record.taskId}" needs a comment saying why`, APPROVAL_REFUSED);
   }
 
@@ -83,6 +99,7 @@ export class ApprovalGates {
       ...record,
       state: decision.approve ? 'approved' : 'rejected',
       by: decision.by,
+      ...(decision.onBehalfOf !== undefined && decision.onBehalfOf !== decision.by ? { onBehalfOf: decision.onBehalfOf } : {}),
       decidedAt: new Date().toISOString(),
       ...(decision.comment?.trim() ? { comment: decision.comment.trim() } : {}),
     };
@@ -145,12 +162,13 @@ export class ApprovalGates {
 
 /** What an approval task returns or throws, given its gate's decision. */
 export function approvalOutcome(record: ApprovalRecord): { outputs: Record<string, unknown>; summary: string } {
-  const facts = { approved: record.state === 'approved', by: record.by ?? '', decidedAt: record.decidedAt ?? '', comment: record.comment ?? '', timedOut: record.timedOut ?? false };
-  if (record.state === 'approved') return { outputs: facts, summary: `approved by ${record.by ?? '?'}${record.comment ? `: ${record.comment}` : ''}` };
+  const facts = { approved: record.state === 'approved', by: record.by ?? '', ...(record.onBehalfOf ? { onBehalfOf: record.onBehalfOf } : {}), decidedAt: record.decidedAt ?? '', comment: record.comment ?? '', timedOut: record.timedOut ?? false };
+  const who = actorText({ by: record.by ?? '?', ...(record.onBehalfOf ? { onBehalfOf: record.onBehalfOf } : {}) });
+  if (record.state === 'approved') return { outputs: facts, summary: `approved by ${who}${record.comment ? `: ${record.comment}` : ''}` };
   throw wf.ApplicationFailure.create({
     type: APPROVAL_REJECTED,
     nonRetryable: true,
-    message: `rejected by ${record.by ?? '?'}${record.comment ? `: ${record.comment}` : ''}`,
+    message: `rejected by ${who}${record.comment ? `: ${record.comment}` : ''}`,
     details: [facts],
   });
 }

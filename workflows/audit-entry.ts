@@ -14,6 +14,16 @@ export const AUDIT_LIMITS = { name: 200, via: 32, action: 64, target: 512, from:
 const HIDDEN = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u;
 const HIDDEN_ALL = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu;
 
+/** Whether a name is printable on one line with no surrounding blanks (people in approvals, aborts, audit). */
+export function isPlainName(value: unknown, max: number = AUDIT_LIMITS.name): value is string {
+  return typeof value === 'string' && value.length > 0 && value.length <= max && !HIDDEN.test(value) && value.trim() === value;
+}
+
+/** "who" for messages: the person, or "admin for alice" when someone acted for another. */
+export function actorText(who: { by: string; onBehalfOf?: string }): string {
+  return who.onBehalfOf && who.onBehalfOf !== who.by ? `${who.by} for ${who.onBehalfOf}` : who.by;
+}
+
 /** A person or service name: printable, no surrounding blanks. Refused, never rewritten, because it identifies someone. */
 const Name = z
   .string()

@@ -1,5 +1,6 @@
 import * as wf from '@temporalio/workflow';
 import type { CompiledDag } from '../dag-repos/compiler/compiled-dag';
+import { actorText } from './approvals';
 import { rollBack } from './compensation';
 import type { RollbackRecord } from './rollback-status';
 import type { TaskStatus } from './run-status';
@@ -12,7 +13,9 @@ export interface DagRollbackInput {
   params: Record<string, unknown>;
   tasks: TaskStatus[];
   taskQueue: string;
+  /** Who asked (the authenticated caller), and the person they acted for if an admin acted for someone. */
   by: string;
+  onBehalfOf?: string;
 }
 
 export const rollbackQuery = wf.defineQuery<RollbackRecord | undefined>('rollback');
@@ -23,7 +26,7 @@ export async function dagRollback(input: DagRollbackInput): Promise<RollbackReco
   wf.setHandler(rollbackQuery, () => current);
   const record = await rollBack(
     { dag: input.dag, tasks: input.tasks, params: input.params, taskQueue: input.taskQueue, runId: input.runId, runKey: input.runKey },
-    { mode: 'manual', trigger: 'manual', reason: `requested by ${input.by}` },
+    { mode: 'manual', trigger: 'manual', reason: `requested by ${actorText(input)}` },
     (next) => {
       current = next;
     },

@@ -15,8 +15,10 @@ export interface ApprovalRecord {
   timeoutAt?: string;
   onTimeout?: 'approve' | 'reject';
   decidedAt?: string;
-  /** The approver, or "timeout". */
+  /** The authenticated person who decided, or "timeout". */
   by?: string;
+  /** The approver `by` acted for, when an admin decided for someone else. */
+  onBehalfOf?: string;
   comment?: string;
   timedOut?: boolean;
 }
@@ -52,6 +54,8 @@ export interface RollbackRecord {
 /** Who asked a run to stop and roll back. */
 export interface AbortRequest {
   by: string;
+  /** The person `by` acted for, when an admin aborted for someone else. */
+  onBehalfOf?: string;
   reason?: string;
 }
 

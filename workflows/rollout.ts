@@ -5,7 +5,7 @@ import type { CompiledDag, CompiledTask } from '../dag-repos/compiler/compiled-d
 import { secretRefsUnder, type SecretRef } from '../dag-repos/compiler/secret-references';
 import { parseDuration } from '../dag-repos/schema/duration';
 import { resolveParams } from '../dag-repos/schema/params';
-import { abortSignal, ApprovalGates, childWaitingSignal } from './approvals';
+import { abortSignal, actorText, ApprovalGates, childWaitingSignal } from './approvals';
 import { runCompensations } from './compensation';
 import { toTaskError } from './failures';
 import type { AbortRequest, RollbackTrigger, RolloutProgress, RolloutTargetStatus } from './rollback-status';
@@ -148,7 +148,7 @@ class Rollout {
   }
 
   private abortHalt(): Halt | undefined {
-    if (this.aborted) return { trigger: 'manual-abort', reason: `aborted by ${this.aborted.by}${this.aborted.reason ? `: ${this.aborted.reason}` : ''}` };
+    if (this.aborted) return { trigger: 'manual-abort', reason: `aborted by ${actorText(this.aborted)}${this.aborted.reason ? `: ${this.aborted.reason}` : ''}` };
     if (this.root.consideredCancelled) return { trigger: 'manual-abort', reason: 'the parent run was cancelled or aborted' };
     return undefined;
   }

@@ -1,6 +1,6 @@
 import * as wf from '@temporalio/workflow';
 import type { CompiledDag } from '../dag-repos/compiler/compiled-dag';
-import { abortSignal, ApprovalGates, childWaitingSignal } from './approvals';
+import { abortSignal, actorText, ApprovalGates, childWaitingSignal } from './approvals';
 import { rollBack } from './compensation';
 import { sendNotification } from './notifications';
 import type { AbortRequest, RollbackRecord } from './rollback-status';
@@ -60,7 +60,7 @@ export class RunExtensions {
   }
 
   private abortReason(): string {
-    return `aborted by ${this.abortRequest?.by ?? '?'}${this.abortRequest?.reason ? `: ${this.abortRequest.reason}` : ''}`;
+    return `aborted by ${this.abortRequest ? actorText(this.abortRequest) : '?'}${this.abortRequest?.reason ? `: ${this.abortRequest.reason}` : ''}`;
   }
 
   /** The runner's way to stop scheduling on abort; called at once if the abort came first. */

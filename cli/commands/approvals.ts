@@ -1,17 +1,24 @@
-import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import { abortRun, decideApproval, retryRun, rollbackRun, rolloutProgress } from '../../client/run-control';
 import { getRunStatus } from '../../client/runs';
 import { normaliseRunId } from '../../client/run-ids';
 import { runUrl } from '../../client/ui-links';
+import { actorText } from '../../workflows/audit-entry';
 import type { RollbackRecord, RolloutProgress } from '../../workflows/rollback-status';
 import type { DagRunStatus } from '../../workflows/run-status';
 import { CliError, type CliContext } from '../context';
+import { audited, localUser } from '../local-audit';
 import { table } from '../output';
 
-/** Who the CLI acts as: --as, else QUBINODE_USER, else the login name. Approvers are checked against it. */
-function actor(given: string | undefined): string {
-  return given ?? process.env.QUBINODE_USER ?? userInfo().username;
+/**
+ * Who the CLI acts as: always the OS user logged in here (direct Temporal access is an admin's).
+ * `--as` (or QUBINODE_USER) names the person acted for, recorded as onBehalfOf and checked against the
+ * approvers; it never replaces who acted.
+ */
+function acting(given: string | undefined): { by: string; onBehalfOf?: string } {
+  const by = localUser();
+  const forWhom = given ?? process.env.QUBINODE_USER;
+  return forWhom && forWhom !== by ? { by, onBehalfOf: forWhom } : { by };
 }
 
 function rollbackText(record: RollbackRecord): string {
@@ -29,7 +36,7 @@ export function runControlText(status: DagRunStatus): string {
   const lines: string[] = [];
   if (status.retryOf) lines.push(`retry of ${status.retryOf}; reused ${status.tasks.filter((task) => task.reusedFrom).map((task) => task.id).join(', ') || 'nothing'}`);
   for (const gate of status.approvals ?? []) {
-    const decided = gate.state === 'waiting' ? `waiting${gate.approvers.length ? ` for ${gate.approvers.join(' or ')}` : ''}${gate.timeoutAt ? ` until ${gate.timeoutAt} (then ${gate.onTimeout ?? 'reject'})` : ''}` : `${gate.state} by ${gate.by ?? '?'} at ${gate.decidedAt ?? '?'}${gate.comment ? ` — ${gate.comment}` : ''}`;
+    const decided = gate.state === 'waiting' ? `waiting${gate.approvers.length ? ` for ${gate.approvers.join(' or ')}` : ''}${gate.timeoutAt ? ` until ${gate.timeoutAt} (then ${gate.onTimeout ?? 'reject'})` : ''}` : `${gate.state} by ${actorText({ by: gate.by ?? '?', ...(gate.onBehalfOf ? { onBehalfOf: gate.onBehalfOf } : {}) })} at ${gate.decidedAt ?? '?'}${gate.comment ? ` — ${gate.comment}` : ''}`;
     lines.push(`approval ${gate.taskId}: ${decided}`);
   }
   if (status.rollback) lines.push(rollbackText(status.rollback));
@@ -54,12 +61,17 @@ export function registerApprovalCommands(program: Command, context: CliContext):
     .argument('<task>', 'the approval task (or rollout task) id')
     .option('--reject', 'reject instead of approving (needs --comment)')
     .option('-c, --comment <text>', 'why; recorded in the run status and memo')
-    .option('--as <name>', 'approver name (default $QUBINODE_USER or the login name)')
+    .option('--as <name>', 'decide for this approver (recorded as acting for them; default $QUBINODE_USER, else yourself)')
     .action(async (run: string, task: string, options: { reject?: boolean; comment?: string; as?: string }) => {
       if (options.reject && !options.comment?.trim()) throw new CliError('--reject needs --comment saying why', 2);
       const { client } = await context.temporal();
-      const record = await decideApproval(client, run, { taskId: task, approve: !options.reject, by: actor(options.as), ...(options.comment ? { comment: options.comment } : {}) });
-      console.log(`${task}: ${record.state} by ${record.by ?? '?'}${record.comment ? ` — ${record.comment}` : ''}`);
+      const who = acting(options.as);
+      const record = await audited(
+        context,
+        { action: options.reject ? 'approval.reject' : 'approval.approve', target: `${normaliseRunId(run)} ${task}`, ...(who.onBehalfOf ? { onBehalfOf: who.onBehalfOf } : {}), ...(options.comment ? { detail: options.comment } : {}) },
+        () => decideApproval(client, run, { taskId: task, approve: !options.reject, ...who, ...(options.comment ? { comment: options.comment } : {}) }),
+      );
+      console.log(`${task}: ${record.state} by ${actorText({ by: record.by ?? '?', ...(record.onBehalfOf ? { onBehalfOf: record.onBehalfOf } : {}) })}${record.comment ? ` — ${record.comment}` : ''}`);
     });
 
   program
@@ -67,10 +79,15 @@ export function registerApprovalCommands(program: Command, context: CliContext):
     .description('Stop a run (or a rollout) and roll back what it changed (rollback: auto DAGs and rollouts)')
     .argument('<run>', 'run id, or a rollout id (rollout/...)')
     .option('-r, --reason <text>', 'why; recorded with the rollback trigger')
-    .option('--as <name>', 'who aborts (default $QUBINODE_USER or the login name)')
+    .option('--as <name>', 'abort for this person (recorded as acting for them)')
     .action(async (run: string, options: { reason?: string; as?: string }) => {
       const { client } = await context.temporal();
-      const id = await abortRun(client, run, { by: actor(options.as), ...(options.reason ? { reason: options.reason } : {}) });
+      const who = acting(options.as);
+      const id = await audited(
+        context,
+        { action: 'run.abort', target: run.startsWith('rollout/') ? run : normaliseRunId(run), ...(who.onBehalfOf ? { onBehalfOf: who.onBehalfOf } : {}), ...(options.reason ? { detail: options.reason } : {}) },
+        () => abortRun(client, run, { ...who, ...(options.reason ? { reason: options.reason } : {}) }),
+      );
       console.log(`abort requested for ${id}`);
     });
 
@@ -82,7 +99,12 @@ export function registerApprovalCommands(program: Command, context: CliContext):
     .option('--json', 'print as JSON')
     .action(async (run: string, options: { from?: string; json?: boolean }) => {
       const { client } = await context.temporal();
-      const started = await retryRun(client, run, options.from ? { from: options.from } : {});
+      const started = await audited(
+        context,
+        { action: 'run.retry', target: normaliseRunId(run), ...(options.from ? { detail: `from ${options.from}` } : {}) },
+        () => retryRun(client, run, { startedBy: localUser(), ...(options.from ? { from: options.from } : {}) }),
+        (result) => `started ${result.runId}`,
+      );
       if (options.json) console.log(JSON.stringify({ ...started, retryOf: normaliseRunId(run) }, null, 2));
       else console.log(`started ${started.runId} (retry of ${normaliseRunId(run)}; reused ${started.reused.join(', ') || 'nothing'})\n  web UI  ${runUrl(context.config.temporal, started.runId)}`);
     });
@@ -91,11 +113,17 @@ export function registerApprovalCommands(program: Command, context: CliContext):
     .command('rollback')
     .description("Run the compensations of a finished run's completed tasks, last completed first, and print the results")
     .argument('<run>', 'run id')
-    .option('--as <name>', 'who asks (default $QUBINODE_USER or the login name)')
+    .option('--as <name>', 'roll back for this person (recorded as acting for them)')
     .option('--json', 'print as JSON')
     .action(async (run: string, options: { as?: string; json?: boolean }) => {
       const { client } = await context.temporal();
-      const record = await rollbackRun(client, run, actor(options.as));
+      const who = acting(options.as);
+      const record = await audited(
+        context,
+        { action: 'run.rollback', target: normaliseRunId(run), ...(who.onBehalfOf ? { onBehalfOf: who.onBehalfOf } : {}) },
+        () => rollbackRun(client, run, who),
+        (result) => `rollback ${result.state}`,
+      );
       console.log(options.json ? JSON.stringify(record, null, 2) : rollbackText(record));
       if (record.state !== 'succeeded') process.exitCode = 1;
     });

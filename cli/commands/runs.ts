@@ -10,6 +10,7 @@ import { runUrl } from '../../client/ui-links';
 import type { CompiledDag } from '../../dag-repos/compiler/compiled-dag';
 import type { DagRunStatus } from '../../workflows/run-status';
 import { CliError, type CliContext } from '../context';
+import { audited, localUser } from '../local-audit';
 import { runControlText } from './approvals';
 import { analysisText, durationBetween, runHeader, runJson, stateIcon, table, taskTable } from '../output';
 
@@ -96,7 +97,12 @@ export function registerRunCommands(program: Command, context: CliContext): void
       const given = { ...(options.paramsFile ? readParamsFile(options.paramsFile) : {}), ...options.param };
       const prepared = prepareRun(looksLikePath(ref) ? context.localCatalog() : await context.catalog(), context.registry, ref, given, { fromStrings: true });
       const { client } = await context.temporal();
-      const started = await startRun(client, { ...prepared, taskQueue: context.config.taskQueue, ...(options.key ? { runKey: options.key } : {}) });
+      const started = await audited(
+        context,
+        { action: 'run.start', target: prepared.dag.catalogId },
+        () => startRun(client, { ...prepared, taskQueue: context.config.taskQueue, startedBy: localUser(), ...(options.key ? { runKey: options.key } : {}) }),
+        (result) => `started ${result.runId}`,
+      );
       const url = runUrl(context.config.temporal, started.runId);
       if (!options.json) {
         console.log(`started ${started.runId}`);
@@ -121,18 +127,19 @@ export function registerRunCommands(program: Command, context: CliContext): void
     .option('--dag <id>', 'only runs of this DAG')
     .option('--status <state>', 'running, succeeded, failed or cancelled')
     .option('--waiting', 'only runs waiting for an approval (same as --status waiting)')
+    .option('--started-by <user>', 'only runs started by this person')
     .option('--limit <n>', 'at most this many', (value) => Number.parseInt(value, 10), 50)
     .option('--json', 'print as JSON')
-    .action(async (options: { dag?: string; status?: string; waiting?: boolean; limit: number; json?: boolean }) => {
+    .action(async (options: { dag?: string; status?: string; waiting?: boolean; startedBy?: string; limit: number; json?: boolean }) => {
       if (options.waiting) options.status = 'waiting';
       if (options.status && !['running', 'succeeded', 'failed', 'cancelled', 'waiting'].includes(options.status)) {
         throw new CliError(`--status must be running, succeeded, failed, cancelled or waiting, got "${options.status}"`, 2);
       }
       const { client } = await context.temporal();
-      const runs = await listRuns(client, { ...(options.dag ? { dag: options.dag } : {}), ...(options.status ? { status: options.status } : {}), limit: options.limit });
+      const runs = await listRuns(client, { ...(options.dag ? { dag: options.dag } : {}), ...(options.status ? { status: options.status } : {}), ...(options.startedBy !== undefined ? { startedBy: options.startedBy } : {}), limit: options.limit });
       if (options.json) console.log(JSON.stringify(runs, null, 2));
       else if (runs.length === 0) console.log('no runs');
-      else console.log(table(['RUN', 'STATE', 'STARTED', 'TIME', 'COMMIT'], runs.map((run) => [run.runId, run.state, run.startedAt, durationBetween(run.startedAt, run.endedAt), run.commit.slice(0, 12)])));
+      else console.log(table(['RUN', 'STATE', 'STARTED', 'TIME', 'COMMIT', 'BY'], runs.map((run) => [run.runId, run.state, run.startedAt, durationBetween(run.startedAt, run.endedAt), run.commit.slice(0, 12), run.startedBy ?? ''])));
     });
 
   program
@@ -163,7 +170,7 @@ export function registerRunCommands(program: Command, context: CliContext): void
     .argument('<run>', 'run id')
     .action(async (run: string) => {
       const { client } = await context.temporal();
-      console.log(`cancellation requested for ${await cancelRun(client, run)}`);
+      console.log(`cancellation requested for ${await audited(context, { action: 'run.cancel', target: normaliseRunId(run) }, () => cancelRun(client, run))}`);
     });
 
   program
