@@ -15,6 +15,7 @@ import { PROJECT_ROOT } from '../config/config';
 import { createLogger } from '../config/logger';
 import { ActionRegistry } from '../dag-repos/actions/registry';
 import { startTestEngine, type TestEngine } from './support/engine';
+import { until } from './support/waiting';
 
 const BOOTSTRAP = 'auth-test-bootstrap-token-0123456789';
 
@@ -162,6 +163,32 @@ describe('API authorisation by matched route', () => {
     assert.ok(mine.some((run) => run.runId === runId));
     const others = (await (await call('GET', '/api/runs?startedBy=admin-user&limit=500', tokens.viewer as string)).json()) as { runId: string }[];
     assert.ok(!others.some((run) => run.runId === runId));
+  });
+
+  it('records starts and refusals in the audit trail with the caller, how they authenticated and their address, readable by admins', async () => {
+    const since = new Date(Date.now() - 1000).toISOString();
+    const started = await call('POST', '/api/runs', tokens.operator as string, { dag: 'cli/ok', params: { word: 'audit' } });
+    assert.equal(started.status, 201);
+    const { runId } = (await started.json()) as { runId: string };
+    assert.equal((await call('POST', '/api/runs', tokens.viewer as string, { dag: 'cli/ok' })).status, 403);
+    type Entry = { actor: string; via: string; action: string; target: string; outcome: string; from?: string };
+    let entries: Entry[] = [];
+    await until(
+      async () => {
+        const answer = await call('GET', `/api/audit?since=${encodeURIComponent(since)}&action=run.start&limit=1000`, tokens.admin as string);
+        entries = (await answer.json()) as Entry[];
+        return entries.some((entry) => entry.target === runId) && entries.some((entry) => entry.actor === 'viewer-user');
+      },
+      20_000,
+      'the start and the refusal to reach the audit trail',
+    );
+    const ok = entries.find((entry) => entry.target === runId);
+    assert.deepEqual([ok?.actor, ok?.via, ok?.outcome, ok?.from], ['operator-user', 'token', 'ok', '127.0.0.1']);
+    assert.equal(entries.find((entry) => entry.actor === 'viewer-user')?.outcome, 'refused');
+    for (const bad of ['since=yesterday', 'limit=100000', 'limit=-1', `user=${'u'.repeat(500)}`]) {
+      assert.equal((await call('GET', `/api/audit?${bad}`, tokens.admin as string)).status, 400, bad);
+    }
+    await engine.wait(runId);
   });
 
   it('tells strangers on /healthz only that it is up, and callers the details on /api/health', async () => {
