@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { QubinodeConfig } from '../config/config';
 import { recordAudit, type AuditRecordInput } from '../client/audit';
 import { loadCatalog } from '../client/catalog';
-import { requestSync } from '../client/repos';
+import { RepoError, requestSync } from '../client/repos';
 import { RunAlreadyExistsError, startRun } from '../client/runs';
 import type { ActionRegistry } from '../dag-repos/actions/registry';
 import type { CompiledDag } from '../dag-repos/compiler/compiled-dag';
@@ -124,7 +124,15 @@ export async function registerWebhookRoutes(app: FastifyInstance, deps: WebhookD
       if (event.kind === 'ignored') return reply.code(202).send({ accepted: false, reason: `event ${event.event} is not acted on` });
       if (event.branch !== config.branch) return reply.code(202).send({ accepted: false, reason: `branch "${event.branch}" is not tracked (tracking "${config.branch}")` });
       const id = deliveryId(forge, request.headers);
-      const answer = await requestSync(deps.client, repo, { reason: `${forge} push ${event.deleted ? '(branch deleted)' : event.commit.slice(0, 12)}`, ...(id ? { deliveryId: id } : {}) });
+      let answer;
+      try {
+        answer = await requestSync(deps.client, repo, { reason: `${forge} push ${event.deleted ? '(branch deleted)' : event.commit.slice(0, 12)}`, ...(id ? { deliveryId: id } : {}) });
+      } catch (error) {
+        if (!(error instanceof RepoError)) throw error;
+        // Removed since the cache was loaded: from now on it is unknown, and answered as such.
+        cache.invalidate();
+        return reply.code(401).send(PUSH_REFUSED);
+      }
       if (answer.duplicate) return reply.code(200).send({ accepted: false, duplicate: true, reason: 'delivery already processed' });
       cache.invalidate();
       await audit(deps, request, { actor: `webhook:${forge}`, action: 'repo.sync', target: repo, outcome: 'ok', detail: `push ${event.deleted ? '(branch deleted)' : event.commit.slice(0, 12)}${id ? `, delivery ${id}` : ''}` });
