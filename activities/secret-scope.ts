@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { Context } from '@temporalio/activity';
 import type { ActionInvocation } from './action-types';
-import { createRedactor, redactDeep, redactFailure, secretEnvValues } from './redact';
+import { createRedactor, redactDeep, redactFailure } from './redact';
 import { resolveSecretRefsAt } from './secret-refs';
 
 type AnyActivity = (...args: never[]) => Promise<unknown>;
@@ -17,12 +17,7 @@ function isInvocation(value: unknown): value is ActionInvocation {
   return value !== null && typeof value === 'object' && 'taskId' in value && 'with' in value;
 }
 
-function envOf(input: unknown): Record<string, unknown> | undefined {
-  const env = input !== null && typeof input === 'object' ? (input as { env?: unknown }).env : undefined;
-  return env !== null && typeof env === 'object' && !Array.isArray(env) ? (env as Record<string, unknown>) : undefined;
-}
-
-/** The redactor of the action running now: its resolved secrets and secret-named env values (identity outside one). */
+/** The redactor of the action running now: its resolved secrets (identity outside one). */
 export function currentRedactor(): (text: string) => string {
   return scopes.getStore()?.redact ?? identity;
 }
@@ -48,7 +43,9 @@ export function withSecretScope<T extends Record<string, AnyActivity>>(activitie
       // `secrets` is the worker's to set: a value claimed in the input is dropped.
       const { secrets: _claimed, ...invocation } = first;
       const resolved = await resolveSecretRefsAt(invocation.with, invocation.secretRefs ?? [], env);
-      const secrets = [...resolved.secrets, ...secretEnvValues(envOf(resolved.value))];
+      // Only resolved values: guessing secrets from env names (ANSIBLE_HOST_KEY_CHECKING: "False") would
+      // blank ordinary words out of every action's output; shell does that for its own env, as it always has.
+      const secrets = resolved.secrets;
       const call = (): Promise<unknown> => activity(...([{ ...invocation, with: resolved.value, secrets }, ...rest] as never[]));
       if (secrets.length === 0) return scopes.run({ redact: identity }, call);
       const redact = createRedactor(secrets);

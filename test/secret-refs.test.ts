@@ -263,7 +263,7 @@ describe('the worker secret scope', () => {
         return { outputs: { echoed: `got ${String((inv.with.env as Record<string, string>).X)}`, [SECRET]: 1, b64: Buffer.from(`${SECRET}\n`).toString('base64') }, summary: SECRET };
       },
     }, env);
-    const result = await new MockActivityEnvironment(undefined, { logger: quiet }).run(act, invocation({ env: { X: 'secret://env/SCOPE_SECRET' } }));
+    const result = (await new MockActivityEnvironment(undefined, { logger: quiet }).run(act, invocation({ env: { X: 'secret://env/SCOPE_SECRET' } }))) as { summary: string };
     assert.equal((seen[0]?.with.env as Record<string, string>).X, SECRET);
     assert.deepEqual(seen[0]?.secrets, [SECRET]);
     assert.ok(!JSON.stringify(result).includes(SECRET), JSON.stringify(result));
