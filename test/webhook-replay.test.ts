@@ -280,6 +280,17 @@ tasks:
     assert.equal(genuine.status, 202, await genuine.clone().text());
     assert.ok(calls.slice(before).some((method) => method.endsWith('/StartWorkflowExecution')), calls.slice(before).join(', '));
   });
+
+  // Last: it removes the repository.
+  it('answers a signed push for a repository removed since the cache loaded like an unknown one, not with a 500', async () => {
+    const body = JSON.stringify({ ref: 'refs/heads/main', after: git.head() });
+    const push = (signature: string): Promise<Response> =>
+      fetch(`${base}/hooks/github/${repo}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-github-event': 'push', 'x-github-delivery': randomUUID(), 'x-hub-signature-256': signature }, body });
+    const unknown = await answer(await push(hmacSignature('a-guess-at-the-secret', body)));
+    await removeRepo(engine.client, repo);
+    assert.ok((await cache.latest()).repos.has(repo), 'the cache still lists the removed repository');
+    assert.deepEqual(await answer(await push(hmacSignature(PUSH_SECRET, body))), unknown);
+  });
 });
 
 describe('catalog cache', () => {
