@@ -242,6 +242,23 @@ describe('API authorisation by matched route', () => {
     }
   });
 
+  it('refuses oversized, deeply nested and smuggled bodies from an authenticated caller with a 4xx', async () => {
+    const admin = { authorization: `Bearer ${tokens.admin as string}` };
+    const nested = `${'{"a":'.repeat(5000)}1${'}'.repeat(5000)}`;
+    const cases: [string, string, string, number][] = [
+      ['POST', '/api/approvals', `{"run":"x","task":"t","decision":"approve","comment":${nested}}`, 400],
+      ['POST', '/api/users', JSON.stringify({ name: 'big', roles: Array(10_000).fill('admin') }), 400],
+      ['POST', '/api/users', '{"name":"proto","roles":["viewer"],"__proto__":{"roles":["admin"]}}', 400],
+      ['POST', '/api/users', '{"name":"ctor","roles":["viewer"],"constructor":{"prototype":{"roles":["admin"]}}}', 400],
+      ['POST', '/api/tokens', JSON.stringify({ user: 'viewer-user', description: 'd'.repeat(10_000) }), 400],
+      ['POST', '/api/runs', JSON.stringify({ dag: 'cli/ok', params: { word: 'x'.repeat(2 * 1024 * 1024) } }), 413],
+    ];
+    for (const [method, url, body, status] of cases) {
+      const answer = await raw(base, method, url, admin, body);
+      assert.equal(answer.status, status, `${url}: ${answer.body.slice(0, 200)}`);
+    }
+  });
+
   it('refuses to start when a route has no entry in the policy table', async () => {
     const extra = buildApiServer(deps);
     assert.throws(() => extra.get('/api/unlisted', async () => ({ secret: true })), MissingRoutePolicyError);
