@@ -368,3 +368,26 @@ describe('other values that could name a program', () => {
       assert.equal(DiagKvmInput.safeParse({ libvirtUri: uri }).success, true, uri);
   });
 });
+
+describe('kcli inputs that kcli would render as Jinja on the worker', () => {
+  it('refuses Jinja in cloud-init commands, files read by origin and scripts, whether written or rendered from a value', async () => {
+    const { KcliVmCreateInput } = await import('../dag-repos/actions/kcli-input');
+    const ssti = "{{ cycler.__init__.__globals__.os.popen('touch /tmp/x').read() }}";
+    const refused = [
+      { cloudInit: { cmds: [`echo ${ssti}`] } },
+      { cloudInit: { cmds: ['{% if true %}id{% endif %}'] } },
+      { cloudInit: { files: [{ path: '/etc/motd', origin: '/etc/shadow' }] } },
+      { params: { scripts: ['setup.sh'] } },
+      { params: { cmds: [ssti] } },
+    ];
+    for (const extra of refused) assert.equal(KcliVmCreateInput.safeParse({ name: 'vm1', ...extra }).success, false, JSON.stringify(extra));
+    for (const extra of [{ cloudInit: { cmds: ['echo hello'], files: [{ path: '/etc/motd', content: 'hi' }] } }, { params: { virttype: 'qemu' } }])
+      assert.equal(KcliVmCreateInput.safeParse({ name: 'vm1', ...extra }).success, true, JSON.stringify(extra));
+  });
+
+  it('compiles a DAG that passes a value into a cloud-init command, and refuses one that writes Jinja there', () => {
+    const dag = (cmd: string): string => `id: d\nparams: {m: {type: string}}\ntasks:\n  - id: vm\n    uses: kcli.vm.create\n    with: { name: vm1, cloudInit: { cmds: [${JSON.stringify(cmd)}] } }\n`;
+    assert.deepEqual(check(dag('echo ${{ params.m }}')).diagnostics.map(formatDiagnostic), []);
+    assert.match(check(dag('echo {{ config }}')).diagnostics.map(formatDiagnostic).join('\n'), /tasks\.vm\.with\.cloudInit: kcli would run "echo \{\{ config \}\}" as a Jinja template/);
+  });
+});

@@ -8,6 +8,25 @@ const ifExists = z.enum(['skip', 'fail', 'replace']).default('fail').describe('W
 const ifMissing = z.enum(['skip', 'fail']).default('skip').describe('When it does not exist: skip (succeed; safe as a compensation) or fail.');
 const kcliValue = z.union([z.string(), z.number(), z.boolean(), z.array(z.unknown()), z.record(z.string(), z.unknown())]);
 
+// kcli renders every cloud-init command, and every file it reads by `origin`, as a Jinja2 template
+// in its own process without a sandbox, so `{{ … }}` there runs Python on the worker. Values and DAG
+// text alike stay out of it: no Jinja delimiters in cloudInit or params, no origin files, no scripts.
+const JINJA = /\{\{|\{%|\{#/;
+/** The engine's own `${{ }}` expressions are rendered before kcli sees the input, so they are not Jinja. */
+const EXPRESSION = /\$\{\{[\s\S]*?\}\}/g;
+function kcliTemplateProblem(value: unknown, depth = 0): string | undefined {
+  if (typeof value === 'string') return JINJA.test(value.replace(EXPRESSION, '')) ? `kcli would run ${JSON.stringify(value.slice(0, 60))} as a Jinja template; "{{", "{%" and "{#" are refused here` : undefined;
+  if (depth > 32) return 'nested too deep';
+  if (Array.isArray(value)) return value.map((item: unknown) => kcliTemplateProblem(item, depth + 1)).find(Boolean);
+  if (value !== null && typeof value === 'object') {
+    const record = value as Record<string, unknown>;
+    if ('origin' in record) return 'files read by origin are rendered as Jinja templates on the worker; give their content instead';
+    if ('scripts' in record) return 'scripts are files on the worker rendered as Jinja templates; use cloudInit.cmds';
+    return Object.values(record).map((item) => kcliTemplateProblem(item, depth + 1)).find(Boolean);
+  }
+  return undefined;
+}
+
 export const KcliVmCreateInput = z
   .strictObject({
     name,
@@ -31,7 +50,13 @@ export const KcliVmCreateInput = z
     ifExists,
     client,
   })
-  .refine((input) => !(input.image !== undefined && input.profile !== undefined), { message: 'give image or profile, not both', path: ['profile'] });
+  .refine((input) => !(input.image !== undefined && input.profile !== undefined), { message: 'give image or profile, not both', path: ['profile'] })
+  .superRefine((input, ctx) => {
+    for (const field of ['cloudInit', 'params'] as const) {
+      const problem = kcliTemplateProblem(input[field]);
+      if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem, path: [field] });
+    }
+  });
 
 export const KcliVmNameInput = z.strictObject({ name, client });
 export const KcliVmDeleteInput = z.strictObject({ name, ifMissing, client });
