@@ -8,7 +8,7 @@ import { ActionRegistry } from '../dag-repos/actions/registry';
 import { checkDagPath } from '../dag-repos/catalog/dag-file';
 import { readDagFileText } from '../dag-repos/catalog/catalog-file';
 import { LocalCatalog } from '../dag-repos/catalog/local-catalog';
-import { checkDagFile } from '../dag-repos/compiler/compile';
+import { checkDagFile, MAX_SUB_DAG_DEPTH, type DagFile } from '../dag-repos/compiler/compile';
 import { formatDiagnostic, type DiagnosticCode } from '../dag-repos/compiler/diagnostics';
 import { DAG_FILE_LIMITS } from '../dag-repos/compiler/parse-limits';
 import { RepoConfig } from '../dag-repos/git/repo-config';
@@ -95,6 +95,42 @@ tasks:
     const result = checkDagFile({ repo: 'test', path: 'dags/anchors.yaml', commit: 'test', text }, { registry });
     assert.deepEqual(result.diagnostics.map(formatDiagnostic), []);
     assert.deepEqual(result.dag?.tasks[1]?.with, { retries: 3, zone: 'a' });
+  });
+});
+
+/** `count` DAGs where each calls the next `fanOut` times; returns the first and a resolver that counts its calls. */
+function callChain(count: number, fanOut: number): { first: DagFile; resolveDag: (ref: string) => DagFile | undefined; resolved: () => number } {
+  const files = new Map<string, DagFile>();
+  for (let index = 0; index < count; index += 1) {
+    const calls = index + 1 < count ? Array.from({ length: fanOut }, (_, call) => `  - { id: call${call}, uses: dag, with: { dag: d${index + 1} } }`) : ['  - { id: leaf, uses: noop }'];
+    files.set(`chain/d${index}`, { repo: 'chain', path: `dags/d${index}.yaml`, commit: 'test', text: `id: d${index}\ntasks:\n${calls.join('\n')}\n` });
+  }
+  let resolved = 0;
+  return {
+    first: files.get('chain/d0') as DagFile,
+    resolveDag: (ref) => {
+      resolved += 1;
+      return files.get(ref);
+    },
+    resolved: () => resolved,
+  };
+}
+
+describe('sub-DAG calls are bounded in depth and compiled once each', () => {
+  it(`refuses a line of 3,000 DAGs calling one another at ${MAX_SUB_DAG_DEPTH} levels instead of overflowing the stack`, () => {
+    const chain = callChain(3_000, 1);
+    const result = checkDagFile(chain.first, { registry, resolveDag: chain.resolveDag });
+    assert.equal(result.dag, undefined);
+    assert.match(result.diagnostics.map(formatDiagnostic).join('\n'), /sub-DAG calls nested more than 16 deep \(chain\/d0 -> … -> chain\/d17\)/);
+    assert.ok(chain.resolved() <= MAX_SUB_DAG_DEPTH + 1, `resolved ${chain.resolved()} DAGs`);
+  });
+
+  it('compiles DAGs that each call the next one twice, 14 levels deep, resolving each call once instead of 2^14 times', () => {
+    const chain = callChain(14, 2);
+    const result = checkDagFile(chain.first, { registry, resolveDag: chain.resolveDag });
+    assert.deepEqual(result.diagnostics, []);
+    assert.ok(result.dag?.children['chain/d1']);
+    assert.equal(chain.resolved(), 13 * 2);
   });
 });
 

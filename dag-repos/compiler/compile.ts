@@ -144,6 +144,12 @@ function checkParamDefaults(report: Reporter, spec: DagSpec): void {
   }
 }
 
+/**
+ * Deepest chain of `uses: dag` calls. Each level compiles the next one recursively, so a repository
+ * of thousands of DAGs calling one another in a line would otherwise exhaust the stack.
+ */
+export const MAX_SUB_DAG_DEPTH = 16;
+
 function compileChildDag(
   report: Reporter,
   file: DagFile,
@@ -152,6 +158,7 @@ function compileChildDag(
   task: TaskSpec,
   index: number,
   children: Record<string, CompiledDag>,
+  compiled: Map<string, CheckResult>,
 ): string | undefined {
   // Params given as one expression are checked when the task runs; the called DAG must still be pinned now.
   const templatedParams = isTemplated(task.with.params);
@@ -166,13 +173,19 @@ function compileChildDag(
     report.add('sub-dag', ['tasks', index, 'with', 'dag'], `DAG calls itself through ${[...stack, ref].join(' -> ')}`);
     return undefined;
   }
+  if (stack.length > MAX_SUB_DAG_DEPTH) {
+    report.add('sub-dag', ['tasks', index, 'with', 'dag'], `sub-DAG calls nested more than ${MAX_SUB_DAG_DEPTH} deep (${stack[0] ?? ''} -> … -> ${ref})`);
+    return undefined;
+  }
   const childFile = context.resolveDag?.(ref, file);
   if (!childFile) {
     report.add('sub-dag', ['tasks', index, 'with', 'dag'], `unknown DAG "${ref}"`);
     return undefined;
   }
-  // The child adds its own id to the stack, as every DAG does.
-  const child = checkDagFile(childFile, context, stack);
+  // The child adds its own id to the stack, as every DAG does. Each DAG is compiled once per top-level
+  // check: DAGs that call the next one twice over would otherwise take time doubling with every level.
+  const child = compiled.get(ref) ?? checkDagFile(childFile, context, stack, compiled);
+  compiled.set(ref, child);
   if (!child.dag) {
     report.add('sub-dag', ['tasks', index, 'with', 'dag'], `DAG "${ref}" is invalid:\n    ${child.diagnostics.map((d) => `${d.file}:${d.line}:${d.column} ${d.path}: ${d.message}`).join('\n    ')}`);
     return undefined;
@@ -198,7 +211,7 @@ function compileChildDag(
 }
 
 /** Parses, shape-checks and meaning-checks one DAG file. Never throws for a bad file: problems come back as diagnostics. */
-export function checkDagFile(file: DagFile, context: CompileContext, stack: readonly string[] = []): CheckResult {
+export function checkDagFile(file: DagFile, context: CompileContext, stack: readonly string[] = [], compiled = new Map<string, CheckResult>()): CheckResult {
   const text = parseDagText(file.text);
   if (!text.ok) return { diagnostics: limitDiagnostics(file, text) };
   const { yaml, raw } = text;
@@ -235,7 +248,7 @@ export function checkDagFile(file: DagFile, context: CompileContext, stack: read
     const ancestors = graphSound ? ancestorsOf(task.id, spec.tasks) : new Set(spec.tasks.map((t) => t.id));
     checkExpressions(report, task, index, { params: Object.keys(spec.params), ancestors, allTasks: spec.tasks.map((t) => t.id) });
     // A rollout runs its `with.dag` once per target, so that DAG is pinned like a `uses: dag` call.
-    const childDag = call?.execution.kind === 'child-dag' || call?.execution.kind === 'rollout' ? compileChildDag(report, file, context, [...stack, `${file.repo}/${spec.id}`], task, index, children) : undefined;
+    const childDag = call?.execution.kind === 'child-dag' || call?.execution.kind === 'rollout' ? compileChildDag(report, file, context, [...stack, `${file.repo}/${spec.id}`], task, index, children, compiled) : undefined;
     if (!call) return;
     compiledTasks.set(task.id, {
       ...call,
