@@ -28,8 +28,6 @@ export const WEBHOOK_BODY_LIMIT = 1024 * 1024;
 // One answer for every push that cannot be authenticated — unknown forge, unknown repository, no
 // secret configured, wrong signature — so strangers cannot tell which repositories exist.
 const PUSH_REFUSED = { error: 'signature or token does not match' } as const;
-// Checked when the forge is unknown or the repository has no usable secret, so refusals all cost one HMAC.
-const STAND_IN_SECRET = 'qubinode-no-such-repository-stand-in-key';
 
 const TRIGGER_REFUSED: Record<TriggerRefusal, { error: string }> = {
   'missing-headers': { error: 'X-Qubinode-Timestamp, X-Qubinode-Delivery and X-Qubinode-Signature-256 are required' },
@@ -110,8 +108,9 @@ export async function registerWebhookRoutes(app: FastifyInstance, deps: WebhookD
       const config = forge ? snapshot.repos.get(repo) : undefined;
       // Repository webhook secrets are set by an admin with `repo add --secret-env`; any length a forge accepts.
       const secret = config?.webhookSecretEnv ? env[config.webhookSecretEnv] || undefined : undefined;
-      const verified = verifyDelivery(forge ?? 'github', secret ?? STAND_IN_SECRET, request.headers, rawBody(request));
-      if (!verified || !forge || !config || !secret) return reply.code(401).send(PUSH_REFUSED);
+      // An unknown forge is checked as GitHub would be, so it too costs one HMAC.
+      const verified = verifyDelivery(forge ?? 'github', secret, request.headers, rawBody(request));
+      if (!verified || !forge || !config) return reply.code(401).send(PUSH_REFUSED);
 
       let payload: unknown;
       try {

@@ -2,6 +2,18 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 
 export type Forge = 'github' | 'gitlab' | 'bitbucket';
 
+type Headers = Record<string, string | string[] | undefined>;
+
+/** A header's value as one string (the first, if repeated); '' when absent. */
+function headerValue(headers: Headers, name: string): string {
+  const value = headers[name];
+  return Array.isArray(value) ? (value[0] ?? '') : (value ?? '');
+}
+
+// Checked when there is no usable secret (unknown repository or DAG, unset or short variable), so
+// every refusal costs one HMAC and timing says little about which case it was.
+const STAND_IN_SECRET = 'qubinode-no-such-webhook-secret-stand-in-key';
+
 function safeEqual(a: string, b: string): boolean {
   const left = Buffer.from(a);
   const right = Buffer.from(b);
@@ -49,18 +61,10 @@ export type TriggerCheck = { ok: true; delivery: string; timestamp: number } | {
 export interface TriggerCheckInput {
   /** The DAG's secret; undefined (unset or too short) still costs an HMAC, then fails. */
   secret: string | undefined;
-  headers: Record<string, string | string[] | undefined>;
+  headers: Headers;
   rawBody: Buffer;
   nowMs: number;
   windowSeconds: number;
-}
-
-// Unknown DAGs and unusable secrets are checked against this key, so they cost what a real check costs.
-const STAND_IN_SECRET = 'qubinode-no-such-trigger-secret-stand-in-key';
-
-function single(headers: Record<string, string | string[] | undefined>, name: string): string {
-  const value = headers[name];
-  return Array.isArray(value) ? (value.length === 1 ? (value[0] ?? '') : '') : (value ?? '');
 }
 
 /**
@@ -69,9 +73,9 @@ function single(headers: Record<string, string | string[] | undefined>, name: st
  * refusal for a missing secret takes as long as one for a wrong signature.
  */
 export function verifyTrigger(input: TriggerCheckInput): TriggerCheck {
-  const timestamp = single(input.headers, TRIGGER_HEADERS.timestamp);
-  const delivery = single(input.headers, TRIGGER_HEADERS.delivery);
-  const signature = single(input.headers, TRIGGER_HEADERS.signature);
+  const timestamp = headerValue(input.headers, TRIGGER_HEADERS.timestamp);
+  const delivery = headerValue(input.headers, TRIGGER_HEADERS.delivery);
+  const signature = headerValue(input.headers, TRIGGER_HEADERS.signature);
   const expected = triggerSignature(input.secret ?? STAND_IN_SECRET, timestamp, delivery, input.rawBody);
   const matches = safeEqual(signature, expected) && input.secret !== undefined;
   if (!timestamp || !delivery || !signature) return { ok: false, refusal: 'missing-headers' };
@@ -84,32 +88,32 @@ export function verifyTrigger(input: TriggerCheckInput): TriggerCheck {
   return { ok: true, delivery, timestamp: Number(timestamp) };
 }
 
-/** Checks a delivery's signature or token against the repository's secret, over the raw bytes received. */
-export function verifyDelivery(forge: Forge, secret: string, headers: Record<string, string | string[] | undefined>, rawBody: Buffer): boolean {
-  const header = (name: string): string => {
-    const value = headers[name];
-    return Array.isArray(value) ? (value[0] ?? '') : (value ?? '');
-  };
+/**
+ * Checks a delivery's signature or token against the repository's secret, over the raw bytes
+ * received. Without a secret (unknown repository, variable unset) the same work is done against a
+ * stand-in key and the answer is false.
+ */
+export function verifyDelivery(forge: Forge, secret: string | undefined, headers: Headers, rawBody: Buffer): boolean {
+  const key = secret ?? STAND_IN_SECRET;
+  const header = (name: string): string => headerValue(headers, name);
+  let matches: boolean;
   switch (forge) {
     case 'github':
-      return safeEqual(header('x-hub-signature-256'), hmacSignature(secret, rawBody));
+      matches = safeEqual(header('x-hub-signature-256'), hmacSignature(key, rawBody));
+      break;
     case 'bitbucket':
-      return safeEqual(header('x-hub-signature'), hmacSignature(secret, rawBody));
+      matches = safeEqual(header('x-hub-signature'), hmacSignature(key, rawBody));
+      break;
     case 'gitlab':
-      return header('x-gitlab-token') !== '' && safeEqual(header('x-gitlab-token'), secret);
+      matches = header('x-gitlab-token') !== '' && safeEqual(header('x-gitlab-token'), key);
+      break;
   }
+  return matches && secret !== undefined;
 }
 
 /** The id a forge gives each delivery, so a redelivered event is recognised. */
-export function deliveryId(forge: Forge, headers: Record<string, string | string[] | undefined>): string | undefined {
-  const first = (...names: string[]): string | undefined => {
-    for (const name of names) {
-      const value = headers[name];
-      const text = Array.isArray(value) ? value[0] : value;
-      if (text) return text;
-    }
-    return undefined;
-  };
+export function deliveryId(forge: Forge, headers: Headers): string | undefined {
+  const first = (...names: string[]): string | undefined => names.map((name) => headerValue(headers, name)).find((text) => text !== '');
   const id = forge === 'github' ? first('x-github-delivery') : forge === 'gitlab' ? first('idempotency-key', 'x-gitlab-event-uuid') : first('x-request-uuid');
   return id ? `${forge}:${id}` : undefined;
 }
@@ -119,9 +123,9 @@ export type ForgeEvent = { kind: 'ping' } | { kind: 'push'; branch: string; comm
 const ZERO_SHA = /^0{40}$/;
 
 /** What a verified delivery asks for: a ping, a push to a branch, or something this receiver does not act on. */
-export function parseForgeEvent(forge: Forge, headers: Record<string, string | string[] | undefined>, payload: unknown): ForgeEvent {
+export function parseForgeEvent(forge: Forge, headers: Headers, payload: unknown): ForgeEvent {
   const body = (payload ?? {}) as Record<string, unknown>;
-  const header = (name: string): string => String(headers[name] ?? '');
+  const header = (name: string): string => headerValue(headers, name);
   if (forge === 'github') {
     const event = header('x-github-event');
     if (event === 'ping') return { kind: 'ping' };
