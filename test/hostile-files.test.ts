@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
+import { z } from 'zod';
 import { checkCommitTree } from '../activities/git-sync';
 import { ActionRegistry } from '../dag-repos/actions/registry';
 import { checkDagPath } from '../dag-repos/catalog/dag-file';
@@ -223,5 +224,33 @@ describe('one bad file never takes its directory down', () => {
     }
     assert.match(byFile['huge.yaml'] ?? '', /limited to 1 MiB/);
     assert.match(byFile['bomb.yaml'] ?? '', /alias bomb/);
+  });
+});
+
+describe('a compiler failure on one file stays that file\'s problem', () => {
+  const root = mkdtempSync(path.join(tmpdir(), 'qubinode-buggy-'));
+  after(() => rmSync(root, { recursive: true, force: true }));
+
+  it('lists the other DAGs when a plugin action\'s input check throws instead of reporting', () => {
+    // A plugin's schema is code the compiler calls; a bug in it must not end the listing.
+    const buggy = registry.extend([
+      {
+        name: 'buggy.action',
+        description: 'throws while checking its input',
+        input: z.object({}).passthrough().superRefine(() => {
+          throw new TypeError('plugin bug');
+        }),
+        execution: { kind: 'activity', activity: 'noop' } as never,
+        nonRetryableErrors: [],
+        defaultTimeoutMs: 1000,
+      },
+    ]);
+    writeFileSync(path.join(root, 'good.yaml'), GOOD);
+    writeFileSync(path.join(root, 'uses-buggy.yaml'), 'id: uses-buggy\ntasks:\n  - id: t\n    uses: buggy.action\n');
+    const catalog = LocalCatalog.load([{ repo: 'local', dir: root }], buggy);
+    assert.equal(catalog.get('local/good').valid, true);
+    const broken = catalog.get('local/uses-buggy');
+    assert.equal(broken.valid, false);
+    assert.equal(formatDiagnostic(broken.diagnostics[0] as never), 'uses-buggy.yaml:1:1 the compiler failed on this file (TypeError: plugin bug); please report it');
   });
 });
