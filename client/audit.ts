@@ -72,12 +72,22 @@ async function shardIds(client: Client, since: Date, now: Date): Promise<string[
   return [...ids].sort().reverse();
 }
 
+const QUERY_ATTEMPTS = 6;
+
+/**
+ * Asks one hour's log. A query fails while the workflow's last task is being retried (a worker
+ * that held it in its cache stopped, or the machine is slow); that passes, so it is asked again.
+ */
 async function queryShard(client: Client, shard: string, filter: AuditFilter): Promise<AuditShardView | undefined> {
-  try {
-    return await client.workflow.getHandle(shard).query<AuditShardView, [AuditFilter]>('entries', filter);
-  } catch (error) {
-    if ((error as { name?: string }).name === 'WorkflowNotFoundError') return undefined;
-    throw error;
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await client.workflow.getHandle(shard).query<AuditShardView, [AuditFilter]>('entries', filter);
+    } catch (error) {
+      if ((error as { name?: string }).name === 'WorkflowNotFoundError') return undefined;
+      const transient = /FAILED_PRECONDITION|DEADLINE_EXCEEDED|UNAVAILABLE|Workflow Task in failed state/i.test(`${(error as Error).message} ${String((error as { cause?: Error }).cause?.message ?? '')}`);
+      if (!transient || attempt >= QUERY_ATTEMPTS) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 250 * 2 ** (attempt - 1)));
+    }
   }
 }
 

@@ -10,7 +10,8 @@ import { resolveParams } from '../dag-repos/schema/params';
 import { STARTED_BY_KEY } from '../workflows/search-attributes';
 import { qubinodeFromSource } from './support/cli';
 import { startTestEngine, type TestEngine } from './support/engine';
-import { until } from './support/waiting';
+import { dagYaml, GitFixture } from './support/git-fixture';
+import { until, untilTaskState } from './support/waiting';
 
 const napDag = `
 id: nap
@@ -19,6 +20,15 @@ tasks:
     uses: shell
     with:
       command: [sleep, "300"]
+`;
+
+const gateDag = `
+id: gated
+tasks:
+  - id: gate
+    uses: approval
+    with:
+      approvers: [alice, bob]
 `;
 
 describe('runs carry who started them', { concurrency: true }, () => {
@@ -119,6 +129,65 @@ describe('runs carry who started them', { concurrency: true }, () => {
       ]);
     } finally {
       await cancel(runId).catch(() => undefined);
+    }
+  });
+
+  it('records local approvals as the OS user acting for the --as approver, refusals included', async () => {
+    const env = { QUBINODE_TASK_QUEUE: engine.taskQueue, QUBINODE_LOG_DIR: engine.logDir };
+    const me = userInfo().username;
+    const runId = await engine.start(engine.compile(gateDag));
+    await untilTaskState(engine.client, runId, 'gate', 'waiting');
+    const refused = await qubinodeFromSource(['approve', runId, 'gate', '--as', 'mallory'], env);
+    assert.equal(refused.code, 1);
+    assert.doesNotMatch(refused.stderr, /alice|bob/, 'the refusal does not list the approvers');
+    const approved = await qubinodeFromSource(['approve', runId, 'gate', '--as', 'bob', '--comment', 'looks good'], env);
+    assert.equal(approved.code, 0, approved.stderr);
+    assert.equal((await engine.wait(runId)).state, 'succeeded');
+    let entries: AuditEntry[] = [];
+    await until(
+      async () => {
+        entries = (await listAudit(engine.client, { user: me, action: 'approval.', since: new Date(Date.now() - 600_000) })).filter((entry) => entry.target === `${runId} gate`);
+        return entries.length >= 2;
+      },
+      30_000,
+      'both decisions in the audit trail',
+    );
+    assert.deepEqual(entries.map((entry) => [entry.action, entry.actor, entry.onBehalfOf, entry.outcome]), [
+      ['approval.approve', me, 'bob', 'ok'],
+      ['approval.approve', me, 'mallory', 'refused'],
+    ]);
+    assert.equal(entries[0]?.detail, 'looks good');
+  });
+
+  it('records repo add, sync and remove by the local CLI', async () => {
+    const env = { QUBINODE_TASK_QUEUE: engine.taskQueue, QUBINODE_LOG_DIR: engine.logDir };
+    const me = userInfo().username;
+    const git = new GitFixture();
+    const name = `audit${randomUUID().slice(0, 8)}`;
+    try {
+      git.write('dags/hello.yaml', dagYaml('hello'));
+      git.commitAndPush('first');
+      assert.equal((await qubinodeFromSource(['repo', 'add', name, git.bare], env)).code, 0);
+      assert.equal((await qubinodeFromSource(['repo', 'sync', name], env)).code, 0);
+      assert.equal((await qubinodeFromSource(['repo', 'remove', name], env)).code, 0);
+      let entries: AuditEntry[] = [];
+      await until(
+        async () => {
+          entries = (await listAudit(engine.client, { user: me, action: 'repo.', since: new Date(Date.now() - 600_000) })).filter((entry) => entry.target === name);
+          return entries.length >= 3;
+        },
+        30_000,
+        'repo add, sync and remove in the audit trail',
+      );
+      assert.deepEqual(entries.map((entry) => [entry.action, entry.via, entry.outcome]), [
+        ['repo.remove', 'local', 'ok'],
+        ['repo.sync', 'local', 'ok'],
+        ['repo.add', 'local', 'ok'],
+      ]);
+      assert.equal(entries[2]?.detail, git.bare);
+    } finally {
+      await qubinodeFromSource(['repo', 'remove', name], env);
+      git.cleanup();
     }
   });
 });

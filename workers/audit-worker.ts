@@ -22,6 +22,9 @@ export async function createAuditWorker(config: QubinodeConfig, workflowBundle?:
     ...(workflowBundle ? { workflowBundle } : { workflowsPath: workflowsPath() }),
     maxCachedWorkflows: Math.min(config.workflowCacheSize, 100),
     shutdownGraceTime: '5s',
+    // Workers come and go (every test engine serves this queue): a log cached by a stopped worker
+    // moves to another one after two seconds rather than the default ten, and queries wait less.
+    stickyQueueScheduleToStartTimeout: '2s',
   });
   return { worker, close: () => connection.close() };
 }
