@@ -87,9 +87,8 @@ export function createCatalogCache(options: CatalogCacheOptions): CatalogCache {
     return inFlight;
   };
 
-  const first = load();
-  // The first load's failure is reported to whoever awaits it; the timer tries again.
-  first.catch(() => undefined);
+  // Whoever awaits the first load (latest() meanwhile) sees its failure; the timer tries again.
+  void load().catch(() => undefined);
   const timer = setInterval(() => void load().catch(() => undefined), options.refreshMs ?? DEFAULT_CATALOG_REFRESH_MS);
   timer.unref();
 
