@@ -1,6 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { ApplicationFailure } from '@temporalio/common';
 import { Document, isMap, isScalar, visit } from 'yaml';
+import { isPlainObject } from '../dag-repos/expressions';
 import { INVALID_ACTION_INPUT } from './action-input';
 
 // Ansible renders every string it is given as a Jinja template, so an extra var holding
@@ -70,7 +71,7 @@ function checkValue(value: unknown, at: string, depth: number): void {
     value.forEach((item: unknown, index) => checkValue(item, `${at}[${index}]`, depth + 1));
     return;
   }
-  if (typeof value === 'object' && [Object.prototype, null].includes(Object.getPrototypeOf(value) as object | null)) {
+  if (isPlainObject(value)) {
     for (const [key, item] of Object.entries(value)) checkValue(item, `${at}.${key}`, depth + 1);
     return;
   }

@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse } from 'yaml';
+import { DiagKvmInput } from '../dag-repos/actions/diag-input';
+import { KcliVmCreateInput } from '../dag-repos/actions/kcli-input';
 import { ActionRegistry } from '../dag-repos/actions/registry';
 import { checkDagFile, type CompileContext, type DagFile } from '../dag-repos/compiler/compile';
 import type { CompiledDag } from '../dag-repos/compiler/compiled-dag';
@@ -360,8 +362,7 @@ describe('the example DAGs', () => {
 });
 
 describe('other values that could name a program', () => {
-  it('refuses a libvirt URI for diag.kvm that runs a command or hands ssh an option', async () => {
-    const { DiagKvmInput } = await import('../dag-repos/actions/diag-input');
+  it('refuses a libvirt URI for diag.kvm that runs a command or hands ssh an option', () => {
     for (const uri of ['qemu+ext:///system?command=/tmp/x', 'qemu+ssh://host/system?netcat=/tmp/x', 'qemu+ssh://-oProxyCommand=touch%20x/system', 'qemu:///system\nx'])
       assert.equal(DiagKvmInput.safeParse({ libvirtUri: uri }).success, false, uri);
     for (const uri of ['qemu:///system', 'qemu+ssh://root@hv1/system', 'qemu+tls://hv1.example.com/system?no_verify=1', 'test:///default'])
@@ -370,8 +371,7 @@ describe('other values that could name a program', () => {
 });
 
 describe('kcli inputs that kcli would render as Jinja on the worker', () => {
-  it('refuses Jinja in cloud-init commands, files read by origin and scripts, whether written or rendered from a value', async () => {
-    const { KcliVmCreateInput } = await import('../dag-repos/actions/kcli-input');
+  it('refuses Jinja in cloud-init commands, files read by origin and scripts, whether written or rendered from a value', () => {
     const ssti = "{{ cycler.__init__.__globals__.os.popen('touch /tmp/x').read() }}";
     const refused = [
       { cloudInit: { cmds: [`echo ${ssti}`] } },

@@ -4,7 +4,7 @@
 // `h1'; touch /tmp/x; echo '` became shell code. The compiler now moves every expression of a
 // script into an environment variable of the task and leaves a variable reference in its place;
 // env values are rendered and handed to the process as environment, never parsed by a shell.
-import { ExpressionSyntaxError, parseTemplate } from '../expressions';
+import { ExpressionSyntaxError, isPlainObject, parseTemplate } from '../expressions';
 import { placeHoles, type HolePlacement, type RefusalReason, type ScriptUnit } from './shell-context';
 import type { DocPath } from './source-map';
 
@@ -54,7 +54,7 @@ function protectRolloutInput(input: Record<string, unknown>): ProtectedInput {
   // Checks run once per target with "{target}" and "{queue}" replaced in every string: in a script
   // those are values too.
   const analysis = input.analysis;
-  if (isRecord(analysis) && Array.isArray(analysis.checks)) {
+  if (isPlainObject(analysis) && Array.isArray(analysis.checks)) {
     const checks = analysis.checks.map((check: unknown, index) => nestedCall(check, ['analysis', 'checks', index], ['target', 'queue'], problems));
     out.analysis = { ...analysis, checks };
   }
@@ -65,7 +65,7 @@ function protectRolloutInput(input: Record<string, unknown>): ProtectedInput {
 }
 
 function nestedCall(call: unknown, at: DocPath, placeholders: readonly string[], problems: ScriptProblem[]): unknown {
-  if (!isRecord(call) || call.uses !== 'shell' || !isRecord(call.with)) return call;
+  if (!isPlainObject(call) || call.uses !== 'shell' || !isPlainObject(call.with)) return call;
   const inner = protectShellInput(call.with, placeholders);
   problems.push(...inner.problems.map((problem) => ({ ...problem, path: [...at, 'with', ...problem.path] })));
   return { ...call, with: inner.with };
@@ -74,7 +74,7 @@ function nestedCall(call: unknown, at: DocPath, placeholders: readonly string[],
 function protectShellInput(input: Record<string, unknown>, placeholders: readonly string[]): ProtectedInput {
   const problems: ScriptProblem[] = [];
   const env = input.env;
-  if (isRecord(env)) {
+  if (isPlainObject(env)) {
     for (const key of Object.keys(env)) {
       if (key.startsWith(SCRIPT_ENV_PREFIX)) {
         problems.push({ path: ['env', key], message: `environment variable names starting with ${SCRIPT_ENV_PREFIX} are reserved for values the engine passes into scripts; rename "${key}"`, atKey: true });
@@ -103,7 +103,7 @@ function protectShellInput(input: Record<string, unknown>, placeholders: readonl
     });
     return { with: input, problems };
   }
-  if (env !== undefined && !isRecord(env)) {
+  if (env !== undefined && !isPlainObject(env)) {
     problems.push({ path: ['env'], message: 'env must be a mapping written in the DAG when the script uses expressions (the engine adds the values of those expressions to it)' });
     return { with: input, problems };
   }
@@ -242,10 +242,6 @@ function safeForm(hole: HoleSource): { name: string; env: string } {
 
 function spotOf(hole: HoleSource): StringSpot {
   return hole.kind === 'expr' ? { needle: '${{', occurrence: hole.occurrence } : { needle: `{${hole.name}}`, occurrence: hole.occurrence };
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function assertNever(value: never): never {

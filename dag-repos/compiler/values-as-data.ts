@@ -1,5 +1,5 @@
 // Pure: part of the compiler, which runs inside workflows.
-import { hasTemplate } from '../expressions';
+import { hasTemplate, isPlainObject } from '../expressions';
 import { protectScripts, type ProtectedInput, type ScriptProblem } from './script-expressions';
 
 /** What Ansible accepts as a top-level variable name. */
@@ -27,7 +27,7 @@ function ansibleProblems(input: Record<string, unknown>): ScriptProblem[] {
       message: 'extraVars must be a mapping written in the DAG, so a value cannot choose variable names (such as ansible_ssh_common_args); name each variable: extraVars: {vm_name: "${{ params.name }}"}',
     });
   }
-  if (isRecord(extraVars)) {
+  if (isPlainObject(extraVars)) {
     for (const [key, value] of Object.entries(extraVars)) {
       if (!VARIABLE_NAME.test(key)) {
         problems.push({ path: ['extraVars', key], message: `"${key}" is not an Ansible variable name (letters, digits and "_", not starting with a digit)`, atKey: true });
@@ -36,7 +36,7 @@ function ansibleProblems(input: Record<string, unknown>): ScriptProblem[] {
       }
     }
   }
-  if (isRecord(env)) {
+  if (isPlainObject(env)) {
     for (const [key, value] of Object.entries(env)) {
       if (key.toUpperCase().startsWith('ANSIBLE_') && holdsTemplate(value)) {
         problems.push({ path: ['env', key], message: `${key} is an Ansible setting, which can name programs and command options; write it literally` });
@@ -50,10 +50,6 @@ function holdsTemplate(value: unknown, depth = 0): boolean {
   if (typeof value === 'string') return hasTemplate(value);
   if (depth > 64) return true;
   if (Array.isArray(value)) return value.some((item) => holdsTemplate(item, depth + 1));
-  if (isRecord(value)) return Object.values(value).some((item) => holdsTemplate(item, depth + 1));
+  if (isPlainObject(value)) return Object.values(value).some((item) => holdsTemplate(item, depth + 1));
   return false;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

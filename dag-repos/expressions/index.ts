@@ -10,3 +10,4 @@ export { hasTemplate, parseTemplate, renderTemplate } from './template';
 export type { TemplatePart } from './template';
 export { collectTemplateErrors, collectValueReferences, renderValue } from './deep-values';
 export type { TemplateSyntaxIssue, ValuePath } from './deep-values';
+export { isPlainObject } from './values';
