@@ -55,6 +55,7 @@ const HOSTILE: Hostile[] = [
   { name: '50,000 compact sequence indicators on one line', text: () => `id: deep\nx:\n  ${'- '.repeat(50_000)}x\n`, code: 'file-limit', at: '3:', message: /^nested more than 64 levels deep$/ },
   { name: 'a text over the size limit', text: () => `id: big\n# ${'x'.repeat(DAG_FILE_LIMITS.maxBytes)}\n${TASKS}`, code: 'file-limit', at: '1:1', message: /^file is \d+ bytes; DAG files are limited to 1 MiB/ },
   { name: 'a flow list of 200,000 items', text: () => `id: wide\nx: [${'1,'.repeat(200_000)}]\n${TASKS}`, code: 'file-limit', at: '2:', message: /^more than 100000 YAML tokens/ },
+  { name: 'a flow list of 30,000 items, under the token limit', text: () => `id: wide\nx: [${'1,'.repeat(30_000)}]\n${TASKS}`, code: 'schema', at: '2:1', message: /unknown field "x"/ },
   { name: 'a 200 KiB string', text: () => `id: long\ndescription: "${'x'.repeat(200 * KiB)}"\n${TASKS}`, code: 'file-limit', at: '2:14', message: /^string of 204800 characters; strings are limited to 131072/ },
   { name: 'an alias bomb (billion laughs)', text: aliasBomb, code: 'file-limit', at: '3:10', message: /^YAML aliases expand to more than 100 values/ },
   { name: 'an alias that contains itself', text: () => `id: loop\nx: &x [ *x ]\n${TASKS}`, code: 'file-limit', at: '2:9', message: /^nested more than 64 levels deep once aliases are expanded$/ },

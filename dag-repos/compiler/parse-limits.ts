@@ -106,7 +106,8 @@ function nodeProblems(document: Document.Parsed, text: string): TextProblem[] {
         pending.push(pair.key, pair.value);
       }
     } else if (isSeq(node)) {
-      pending.push(...node.items);
+      // One by one: spreading tens of thousands of items as arguments can itself overflow the stack.
+      for (const item of node.items) pending.push(item);
     }
   }
   return problems.sort((a, b) => a.offset - b.offset);
@@ -118,7 +119,7 @@ function firstAlias(document: Document.Parsed): number {
   for (let node = pending.pop(); pending.length > 0 || node !== undefined; node = pending.pop()) {
     if (isAlias(node)) first = Math.min(first, node.range?.[0] ?? 0);
     else if (isMap(node)) for (const pair of node.items) pending.push(pair.key, pair.value);
-    else if (isSeq(node)) pending.push(...node.items);
+    else if (isSeq(node)) for (const item of node.items) pending.push(item);
   }
   return Number.isFinite(first) ? first : 0;
 }
