@@ -76,6 +76,20 @@ describe('runs carry who started them', { concurrency: true }, () => {
     }
   });
 
+  it('gives a sub-DAG child run the starter of its parent', async () => {
+    const person = `tester-${randomUUID().slice(0, 8)}`;
+    const dag = engine.compile(`
+id: parent
+tasks:
+  - { id: call, uses: dag, with: { dag: kid } }
+`, { kid: 'id: kid\ntasks:\n  - { id: one, uses: noop }\n' });
+    const started = await startRun(engine.client, { dag, params: {}, taskQueue: engine.taskQueue, runKey: randomUUID().slice(0, 12), startedBy: person });
+    assert.equal((await engine.wait(started.runId)).state, 'succeeded');
+    const childId = `dag/test/kid/${started.runKey}.call`;
+    const runs = await listedBy(person, childId);
+    assert.deepEqual(runs.map((run) => run.runId).sort(), [childId, started.runId].sort());
+  });
+
   it('matches a name holding a quote exactly, and a filter with quotes or backslashes cannot widen the visibility query', async () => {
     const odd = `o'brien-${randomUUID().slice(0, 6)}`;
     const mine = await startAs(odd);

@@ -13,7 +13,7 @@ import { batchConcurrency, normaliseTargets, overErrorRate, overThreshold, planB
 import type { DagRunStatus } from './run-status';
 import { COMMIT_KEY, DAG_KEY, REPO_KEY, STATUS_KEY } from './search-attributes';
 import { Semaphore } from './semaphore';
-import { executeAction } from './task-executor';
+import { executeAction, inheritedStartedBy } from './task-executor';
 
 export interface RolloutWorkflowInput {
   /** The parent's rollout task: approval gates between steps use this id. */
@@ -260,6 +260,7 @@ class Rollout {
             { key: REPO_KEY, value: step.origin.repo },
             { key: COMMIT_KEY, value: step.origin.commit },
             { key: STATUS_KEY, value: 'running' },
+            ...inheritedStartedBy(),
           ],
         }) as Promise<DagRunStatus>;
       const limitMs = this.spec.stepTimeout ? parseDuration(this.spec.stepTimeout) : undefined;

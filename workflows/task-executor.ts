@@ -8,7 +8,7 @@ import { ApprovalInput } from '../dag-repos/actions/rollout-inputs';
 import { approvalOutcome, type ApprovalGates } from './approvals';
 import type { RolloutProgress } from './rollback-status';
 import { assertNever, type DagRunStatus } from './run-status';
-import { COMMIT_KEY, DAG_KEY, REPO_KEY, STATUS_KEY } from './search-attributes';
+import { COMMIT_KEY, DAG_KEY, REPO_KEY, STARTED_BY_KEY, STATUS_KEY } from './search-attributes';
 
 /** Where and as what one task (or one forEach item) runs. */
 export interface TaskInvocation {
@@ -124,7 +124,18 @@ function childSearchAttributes(child: CompiledDag): SearchAttributePair[] {
     { key: REPO_KEY, value: child.origin.repo },
     { key: COMMIT_KEY, value: child.origin.commit },
     { key: STATUS_KEY, value: 'running' },
+    ...inheritedStartedBy(),
   ];
+}
+
+/**
+ * Child runs and rollouts carry who started the run above them, so filtering by person finds them
+ * too. Empty for runs without a starter (all runs recorded before starters existed), whose child
+ * commands therefore stay exactly as they were.
+ */
+export function inheritedStartedBy(): SearchAttributePair[] {
+  const startedBy = wf.workflowInfo().typedSearchAttributes.get(STARTED_BY_KEY);
+  return startedBy ? [{ key: STARTED_BY_KEY, value: startedBy }] : [];
 }
 
 async function waitForApproval(call: TaskInvocation): Promise<{ outputs: Record<string, unknown>; summary: string }> {
@@ -155,6 +166,7 @@ async function runRollout(call: TaskInvocation): Promise<{ outputs: Record<strin
     typedSearchAttributes: [
       { key: DAG_KEY, value: call.dag.catalogId },
       { key: STATUS_KEY, value: 'running' },
+      ...inheritedStartedBy(),
     ],
   })) as RolloutProgress;
   const names = (state: string): string[] => progress.targets.filter((target) => target.state === state).map((target) => target.name);
