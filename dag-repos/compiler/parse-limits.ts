@@ -1,6 +1,6 @@
-import { isAlias, isMap, isPair, isScalar, isSeq, Lexer, Parser, type Document, type Node } from 'yaml';
+import { Composer, isAlias, isMap, isPair, isScalar, isSeq, Lexer, LineCounter, Parser, YAMLParseError, type CST, type Document, type Node } from 'yaml';
 import type { DagDiagnostic } from './diagnostics';
-import { parseYamlSource, type YamlSource } from './source-map';
+import type { YamlSource } from './source-map';
 
 /**
  * DAG files come from pushed repositories, so they are hostile until parsed. These limits keep a bad
@@ -47,23 +47,37 @@ function characterProblem(text: string): TextProblem | undefined {
   return { code: 'encoding', offset: match.index, message: `control character U+${code} is not allowed in YAML; is this a binary file?` };
 }
 
-// Runs the YAML lexer and CST parser (both iterative) only to measure nesting and size, stopping at
-// the first limit: composing a document ten thousand levels deep takes seconds and ends in a stack overflow.
-function structureProblem(text: string): TextProblem | undefined {
-  const parser = new Parser();
-  let tokens = 0;
+// The YAML lexer and CST parser do not recurse, so nesting and size are measured while they run and
+// reading stops at the first limit: composing a document ten thousand levels deep takes seconds and
+// ends in a stack overflow. Below the limits the same tokens are composed, so the text is parsed once.
+function parseWithinLimits(text: string): TextProblem | YamlSource {
+  const lineCounter = new LineCounter();
+  const parser = new Parser(lineCounter.addNewLine);
+  lineCounter.addNewLine(0);
+  const tokens: CST.Token[] = [];
+  let lexemes = 0;
   for (const lexeme of new Lexer().lex(text)) {
-    tokens += 1;
-    if (tokens > DAG_FILE_LIMITS.maxTokens) {
+    lexemes += 1;
+    if (lexemes > DAG_FILE_LIMITS.maxTokens) {
       return { code: 'file-limit', offset: parser.offset, message: `more than ${DAG_FILE_LIMITS.maxTokens} YAML tokens; split the DAG into smaller DAGs (uses: dag)` };
     }
-    for (const token of parser.next(lexeme)) void token;
+    for (const token of parser.next(lexeme)) tokens.push(token);
     // The stack holds the document and the collection (or scalar) being read at each level.
     if (parser.stack.length > DAG_FILE_LIMITS.maxDepth + 2) {
       return { code: 'file-limit', offset: parser.offset, message: `nested more than ${DAG_FILE_LIMITS.maxDepth} levels deep` };
     }
   }
-  return undefined;
+  for (const token of parser.end()) tokens.push(token);
+  // As parseYamlSource does (source-map.ts): one document, duplicate keys left to nodeProblems.
+  let document: Document.Parsed | undefined;
+  for (const next of new Composer({ prettyErrors: false, uniqueKeys: false }).compose(tokens, true, text.length)) {
+    if (!document) document = next;
+    else {
+      document.errors.push(new YAMLParseError([next.range[0], next.range[1]], 'MULTIPLE_DOCS', 'a DAG file holds one YAML document; this one has more (a second "---"?)'));
+      break;
+    }
+  }
+  return { document: document as Document.Parsed, lineCounter };
 }
 
 const PLAIN_TAGS = new Set(['str', 'int', 'float', 'bool', 'null', 'map', 'seq'].map((name) => `tag:yaml.org,2002:${name}`));
@@ -142,9 +156,10 @@ function tooDeep(value: unknown): boolean {
  */
 export function parseDagText(text: string): ParsedDagText {
   if (text.length > DAG_FILE_LIMITS.maxBytes) return { ok: false, problems: [{ code: 'file-limit', offset: 0, message: tooLargeMessage(text.length) }] };
-  const early = characterProblem(text) ?? structureProblem(text);
+  const early = characterProblem(text);
   if (early) return { ok: false, problems: [early] };
-  const yaml = parseYamlSource(text);
+  const yaml = parseWithinLimits(text);
+  if (!('document' in yaml)) return { ok: false, problems: [yaml] };
   if (yaml.document.errors.length > 0) return { ok: true, yaml, raw: undefined };
   const problems = nodeProblems(yaml.document, text);
   if (problems.length > 0) return { ok: false, yaml, problems };
