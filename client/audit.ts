@@ -74,6 +74,11 @@ async function shardIds(client: Client, since: Date, now: Date): Promise<string[
 
 const QUERY_ATTEMPTS = 6;
 
+/** Reading the log needs a worker on its queue; none is polling. */
+export class AuditUnavailableError extends Error {
+  override readonly name = 'AuditUnavailableError';
+}
+
 /**
  * Asks one hour's log. A query fails while the workflow's last task is being retried (a worker
  * that held it in its cache stopped, or the machine is slow); that passes, so it is asked again.
@@ -84,7 +89,11 @@ async function queryShard(client: Client, shard: string, filter: AuditFilter): P
       return await client.workflow.getHandle(shard).query<AuditShardView, [AuditFilter]>('entries', filter);
     } catch (error) {
       if ((error as { name?: string }).name === 'WorkflowNotFoundError') return undefined;
-      const transient = /FAILED_PRECONDITION|DEADLINE_EXCEEDED|UNAVAILABLE|Workflow Task in failed state/i.test(`${(error as Error).message} ${String((error as { cause?: Error }).cause?.message ?? '')}`);
+      const message = `${(error as Error).message} ${String((error as { cause?: Error }).cause?.message ?? '')}`;
+      // A log terminated before it ever ran (visibility may still list it as running) holds nothing.
+      if (/closed before WorkflowTaskStarted/i.test(message)) return undefined;
+      if (/no poller seen/i.test(message)) throw new AuditUnavailableError(`cannot read the audit log ${shard}: no worker serves its queue "${AUDIT_TASK_QUEUE}" (start one with \`qubinode up\` or \`qubinode worker\`); entries recorded meanwhile are kept`);
+      const transient = /Workflow Task in failed state|DEADLINE_EXCEEDED|UNAVAILABLE/i.test(message);
       if (!transient || attempt >= QUERY_ATTEMPTS) throw error;
       await new Promise((resolve) => setTimeout(resolve, 250 * 2 ** (attempt - 1)));
     }

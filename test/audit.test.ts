@@ -68,6 +68,14 @@ describe('audit trail', { concurrency: true }, () => {
     assert.match(text.stdout, new RegExp(`${actor} \\(for alice\\)`), 'an entry done for someone lists under their name too');
   });
 
+  it('refuses a malformed --since or --limit with a usage error, before asking Temporal', async () => {
+    for (const args of [['--since', 'yesterday'], ['--since', '2h; rm -rf /'], ['--since', '9999999h'], ['--limit', '0'], ['--limit', '1e9'], ['--limit', '5000']]) {
+      const result = await qubinodeFromSource(['audit', ...args]);
+      assert.equal(result.code, 2, `${args.join(' ')}: ${result.stderr}`);
+      assert.match(result.stderr, /--(since|limit) expects/);
+    }
+  });
+
   it('filters entries by user, by action (exact or a family ending in a dot) and by since', async () => {
     const [ann, ben] = [someone(), someone()];
     await recordAudit(engine.client, entry(ann, { action: 'repo.add', target: 'infra' }));
@@ -136,6 +144,36 @@ describe('audit trail', { concurrency: true }, () => {
     assert.equal((await listAudit(engine.client, { user: `${actor}\nadmin` })).length, 0);
   });
 
+  it('continues as new when its history grows, carrying every entry and the counts', async () => {
+    const hour = new Date(Date.UTC(2002, 0, 1 + Math.floor(Math.random() * 360), Math.floor(Math.random() * 24)));
+    const shard = auditShardId(hour);
+    const actor = someone();
+    // On this engine's own queue: only this process's workers (and code) serve it.
+    const handle = await engine.client.workflow.start('auditLog', { workflowId: shard, taskQueue: engine.taskQueue, args: [{ shard, closeAt: new Date(Date.now() + 3_600_000).toISOString(), eventsPerRun: 12 }] });
+    try {
+      await handle.signal('record', { actor: 'forged' });
+      for (let index = 0; index < 20; index += 1) {
+        await handle.signal('record', { at: new Date(hour.getTime() + index * 1000).toISOString(), actor, via: 'api', action: 'run.start', target: `run-${index}`, outcome: 'ok' });
+      }
+      let view: AuditShardView | undefined;
+      await until(
+        async () => {
+          view = await handle.query<AuditShardView, [AuditFilter]>('entries', { user: actor, limit: 100 });
+          return view.total >= 20;
+        },
+        60_000,
+        'all twenty entries to be held',
+      );
+      assert.deepEqual(view?.entries.map((found) => found.target), Array.from({ length: 20 }, (_, index) => `run-${19 - index}`), 'every entry carried, newest first');
+      assert.equal(view?.rejected, 1, 'the rejected count is carried too');
+      await until(async () => (await handle.describe()).runId !== handle.firstExecutionRunId, 30_000, 'the log to continue as new');
+      const first = await engine.client.workflow.getHandle(shard, handle.firstExecutionRunId).describe();
+      assert.equal(first.status.name, 'CONTINUED_AS_NEW');
+    } finally {
+      await handle.terminate('test done');
+    }
+  });
+
   it('drops entries once an hour is full and says so in the query and the listing', async () => {
     // An hour of its own in the past, already nearly full, kept open for the test: the bound is
     // reached without thousands of signals.
@@ -145,7 +183,7 @@ describe('audit trail', { concurrency: true }, () => {
     const filler = { at: hour.toISOString(), actor: 'filler', via: 'api', action: 'run.start', target: 't', outcome: 'ok', detail: 'z'.repeat(1900) };
     const size = JSON.stringify(filler).length + 1;
     const entries = Array.from({ length: Math.floor(AUDIT_SHARD_MAX_BYTES / size) }, () => filler);
-    const handle = await engine.client.workflow.start('auditLog', { workflowId: shard, taskQueue: AUDIT_TASK_QUEUE, args: [{ shard, entries, closeAt: new Date(Date.now() + 3_600_000).toISOString() }] });
+    const handle = await engine.client.workflow.start('auditLog', { workflowId: shard, taskQueue: engine.taskQueue, args: [{ shard, entries, closeAt: new Date(Date.now() + 3_600_000).toISOString() }] });
     try {
       await handle.signal('record', { ...filler, actor: late, detail: 'y'.repeat(1900) });
       await handle.signal('record', { ...filler, actor: late, detail: 'w'.repeat(1900) });

@@ -19,6 +19,8 @@ export interface AuditLogInput {
   rejected?: number;
   /** When the shard closes (ISO); derived from the shard id when absent. */
   closeAt?: string;
+  /** History events per run before continuing as new (default 4,000; tests use fewer). */
+  eventsPerRun?: number;
 }
 
 export interface AuditShardView {
@@ -78,10 +80,11 @@ export async function auditLog(input: AuditLogInput): Promise<{ shard: string; t
     return { shard: input.shard, entries: ordered.slice(0, limit).map(({ entry }) => entry), matched: matching.length, total: entries.length, dropped, rejected };
   });
 
-  const tooLong = () => wf.workflowInfo().continueAsNewSuggested || wf.workflowInfo().historyLength > EVENTS_PER_RUN;
+  const eventsPerRun = Math.max(10, input.eventsPerRun ?? EVENTS_PER_RUN);
+  const tooLong = () => wf.workflowInfo().continueAsNewSuggested || wf.workflowInfo().historyLength > eventsPerRun;
   const remaining = closeAt - Date.now();
   const closing = remaining <= 0 || !(await wf.condition(tooLong, remaining));
   if (closing) return { shard: input.shard, total: entries.length, dropped, rejected };
   await wf.condition(wf.allHandlersFinished);
-  return wf.continueAsNew<typeof auditLog>({ shard: input.shard, entries, dropped, rejected, closeAt: new Date(closeAt).toISOString() });
+  return wf.continueAsNew<typeof auditLog>({ shard: input.shard, entries, dropped, rejected, closeAt: new Date(closeAt).toISOString(), ...(input.eventsPerRun !== undefined ? { eventsPerRun: input.eventsPerRun } : {}) });
 }
