@@ -266,6 +266,24 @@ tasks:
       return engine.wait(runId);
     },
   },
+  // Issue 9: a gate decided by someone acting for the approver, after an ignored signal (the patched path).
+  {
+    name: 'approval-identity',
+    expect: 'succeeded',
+    dag: () => `
+id: approval-identity
+tasks:
+  - { id: gate, uses: approval, with: { approvers: [ops] } }
+  - { id: after, uses: noop, needs: gate, with: { by: "\${{ tasks.gate.outputs.by }}" } }
+`,
+    drive: async (engine, runId) => {
+      await until(async () => (await getRunStatus(engine.client, runId)).tasks.some((task) => task.id === 'gate' && task.state === 'waiting'), 15_000, 'the gate to wait');
+      const handle = engine.client.workflow.getHandle(runId);
+      await handle.signal('approval', { taskId: 'gate', approve: true, by: 'mallory' });
+      await handle.executeUpdate('approve', { args: [{ taskId: 'gate', approve: true, by: 'root', onBehalfOf: 'ops', comment: 'for ops' }] });
+      return engine.wait(runId);
+    },
+  },
   // Issue 5: a canary rollout whose second target fails; the first is rolled back.
   {
     name: 'rollout-canary',
