@@ -1,5 +1,6 @@
 // Types only: workflows import this file, so it must stay free of runtime code.
 import type { SecretRef } from '../dag-repos/compiler/secret-references';
+import type { RepoCredentialEnv } from '../dag-repos/git/repo-config';
 
 /** What a workflow passes to every action activity. */
 export interface ActionInvocation<W = Record<string, unknown>> {
@@ -14,7 +15,7 @@ export interface ActionInvocation<W = Record<string, unknown>> {
   /** The action's already-rendered inputs; the activity validates them again with its schema. */
   with: W;
   /** The repository and commit the run is pinned to. */
-  source?: { repo: string; commit: string; url?: string; credentialEnv?: { tokenEnv?: string; sshKeyEnv?: string } };
+  source?: { repo: string; commit: string; url?: string; credentialEnv?: RepoCredentialEnv };
   /** Set by the worker, never by workflows: this worker's checkout of `source` (files a task may read). */
   repoDir?: string;
   /**

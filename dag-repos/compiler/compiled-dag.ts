@@ -2,6 +2,7 @@ import type { ActionExecution } from '../actions/registry';
 import type { ParamSpec, TriggerRule } from '../schema/dag-spec';
 import type { DagTriggers } from '../schema/triggers';
 import type { NotifyChannel, RollbackMode } from '../schema/rollback-notify';
+import type { RepoCredentialEnv } from '../git/repo-config';
 import type { SecretRef } from './secret-references';
 
 /**
@@ -51,7 +52,7 @@ export interface DagOrigin {
   /** Where the repository is fetched from, for DAGs synced from Git (workers check the commit out by SHA). */
   url?: string;
   /** Names (never values) of the environment variables holding the repository's credentials on workers. */
-  credentialEnv?: { tokenEnv?: string; sshKeyEnv?: string };
+  credentialEnv?: RepoCredentialEnv;
 }
 
 export interface CompiledDag {
