@@ -193,7 +193,7 @@ describe('audit trail', { concurrency: true }, () => {
           view = await handle.query<AuditShardView, [AuditFilter]>('entries', { user: late });
           return view.dropped >= 2;
         },
-        30_000,
+        90_000,
         'the full hour to count dropped entries',
       );
       assert.equal(view?.entries.length, 0, 'nothing past the bound is stored');
@@ -204,7 +204,7 @@ describe('audit trail', { concurrency: true }, () => {
           dropped = (await listAuditWithNotes(engine.client, { since: hour, user: late })).dropped;
           return dropped.some((note) => note.shard === shard);
         },
-        30_000,
+        90_000,
         'the listing to name the full hour',
       );
       assert.deepEqual(dropped.find((note) => note.shard === shard), { shard, count: 2 });
