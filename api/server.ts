@@ -22,6 +22,7 @@ import { IdentityCache } from './identity-cache';
 import { registerIdentityRoutes } from './identity-routes';
 import { createOidcVerifier } from './oidc';
 import { registerRunControlRoutes } from './run-control';
+import { createCatalogCache } from './catalog-cache';
 import { registerWebhookRoutes } from './webhooks';
 import { z } from 'zod';
 
@@ -82,7 +83,10 @@ export function buildApiServer(deps: ApiDependencies): FastifyInstance {
     // One spelling per route: no case folding, no trailing or doubled slashes.
     routerOptions: { caseSensitive: true, ignoreTrailingSlash: false, ignoreDuplicateSlashes: false },
   });
-  const catalog = async (): Promise<DagCatalog> => (await loadCatalog(deps.config, deps.registry, deps.client)).catalog;
+  // One catalog per process for the webhooks and the API alike, so no request compiles the catalog itself.
+  const catalogCache = createCatalogCache({ load: () => loadCatalog(deps.config, deps.registry, deps.client), onError: (error) => app.log.error({ err: error }, 'catalog load failed') });
+  app.addHook('onClose', async () => catalogCache.close());
+  const catalog = async (): Promise<DagCatalog> => (await catalogCache.fresh()).catalog;
   const store = { client: deps.client, workflowId: deps.config.identity.workflowId, taskQueue: deps.config.taskQueue };
   const identities = new IdentityCache(() => readIdentity(store), deps.identityMaxAgeMs ?? 2000);
   const oidc = deps.config.identity.oidc ? createOidcVerifier(deps.config.identity.oidc) : undefined;
@@ -162,7 +166,7 @@ export function buildApiServer(deps: ApiDependencies): FastifyInstance {
     }
   });
 
-  void app.register(async (scope) => registerWebhookRoutes(scope, deps));
+  void app.register(async (scope) => registerWebhookRoutes(scope, { ...deps, catalogCache }));
   registerRunControlRoutes(app, { client: deps.client, audit });
   registerIdentityRoutes(app, { store, audit });
   return app;
