@@ -1,18 +1,7 @@
 import type { Client } from '@temporalio/client';
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
+import type { AuditRecordInput as AuditInput } from '../client/audit';
 import type { Caller } from './caller';
-
-/** One audit entry as client/audit.ts records it. */
-export interface AuditInput {
-  actor: string;
-  via: string;
-  action: string;
-  target: string;
-  outcome: 'ok' | 'refused' | 'failed';
-  from?: string;
-  onBehalfOf?: string;
-  detail?: string;
-}
 
 export type AuditRecorder = (client: Client, entry: AuditInput) => Promise<void>;
 
