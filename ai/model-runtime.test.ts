@@ -7,7 +7,7 @@ import { LABELLED_FAILURES } from '../test/fixtures/ai/failure-logs';
 import { MODEL_OUTPUT_SCHEMA, ModelOutput } from './analysis';
 import { buildPrompt } from './llm-analyser';
 import { testModelChunks } from './model-path';
-import { ModelRuntime, ModelUnavailableError } from './model-runtime';
+import { ModelOutputTruncatedError, ModelRuntime, ModelUnavailableError } from './model-runtime';
 
 const RECORDED = ['dnf-no-match', 'ansible-unreachable', 'virsh-libvirt-down'];
 const modelsDir = path.join(PROJECT_ROOT, '.data', 'models');
@@ -25,7 +25,15 @@ describe('the local GGUF model runtime (Gemma 3 270M from the venv)', { skip: in
       const failure = LABELLED_FAILURES.find((entry) => entry.name === name);
       assert.ok(failure);
       const started = Date.now();
-      const raw = await runtime.generateJson({ system: 'Explain the failure as JSON.', prompt: buildPrompt(failure.facts, []), schema: MODEL_OUTPUT_SCHEMA, maxTokens: 300, signal: AbortSignal.timeout(90_000) });
+      // The contract, whatever the sample: complete JSON valid against the schema, or a typed refusal.
+      let raw: string;
+      try {
+        raw = await runtime.generateJson({ system: 'Explain the failure as JSON.', prompt: buildPrompt(failure.facts, []), schema: MODEL_OUTPUT_SCHEMA, maxTokens: 300, signal: AbortSignal.timeout(90_000) });
+      } catch (error) {
+        assert.ok(error instanceof ModelOutputTruncatedError, String(error));
+        t.diagnostic(`${Date.now() - started}ms: refused (${error.message})`);
+        return;
+      }
       t.diagnostic(`${Date.now() - started}ms: ${raw.replace(/\s+/g, ' ').slice(0, 200)}`);
       const json: unknown = JSON.parse(raw);
       const validate = new Ajv({ strict: false }).compile(MODEL_OUTPUT_SCHEMA);
@@ -33,6 +41,15 @@ describe('the local GGUF model runtime (Gemma 3 270M from the venv)', { skip: in
       assert.ok(ModelOutput.omit({ summary: true, likelyCause: true }).safeParse(json).success);
     });
   }
+
+  it('refuses an answer cut off by the token cap with a typed error instead of broken JSON', async () => {
+    const failure = LABELLED_FAILURES.find((entry) => entry.name === 'dnf-no-match');
+    assert.ok(failure);
+    await assert.rejects(
+      runtime.generateJson({ system: 'Explain the failure as JSON.', prompt: buildPrompt(failure.facts, []), schema: MODEL_OUTPUT_SCHEMA, maxTokens: 8, signal: AbortSignal.timeout(90_000) }),
+      (error: unknown) => error instanceof ModelOutputTruncatedError && error.stopReason === 'maxTokens',
+    );
+  });
 
   it('loads the model once and reports its file', async () => {
     assert.equal(await runtime.modelName(), 'gemma-3-270m-q4_k_m.gguf');

@@ -26,6 +26,24 @@ export class ModelUnavailableError extends Error {
 }
 
 /**
+ * The model stopped before its JSON was complete (token cap, abort) or wrote text that does not
+ * parse. A grammar only constrains the tokens written, so a capped answer is cut mid-value; it is
+ * refused whole, never repaired into something the model did not say.
+ */
+export class ModelOutputTruncatedError extends Error {
+  override readonly name = 'ModelOutputTruncatedError';
+  constructor(
+    readonly stopReason: string,
+    readonly length: number,
+  ) {
+    super(`model output not usable: stopped by ${stopReason} after ${length} characters without complete JSON`);
+  }
+}
+
+/** Small models loop on one sentence; a penalty on recent tokens keeps a capped answer from being all repetition. */
+const JSON_REPEAT_PENALTY = { lastTokens: 64, penalty: 1.15, frequencyPenalty: 0.1, presencePenalty: 0.1 };
+
+/**
  * One GGUF model per process, loaded on first use and shared by every analysis. Generations are
  * serialised: a 2-core host gains nothing from two at once, and one context sequence keeps memory flat.
  */
@@ -96,7 +114,26 @@ export class ModelRuntime {
   async generateJson(options: { system: string; prompt: string; schema: object; maxTokens: number; signal?: AbortSignal }): Promise<string> {
     const loaded = await this.load();
     const grammar = await this.grammarFor(loaded.llama, options.schema);
-    return this.exclusive(options.signal, () => this.prompt(loaded, options.system, options.prompt, { grammar, maxTokens: options.maxTokens, ...(options.signal ? { signal: options.signal } : {}) }));
+    const { text, stopReason } = await this.exclusive(options.signal, () => this.promptJson(loaded, options.system, options.prompt, { grammar, maxTokens: options.maxTokens, ...(options.signal ? { signal: options.signal } : {}) }));
+    if (stopReason !== 'eogToken' && stopReason !== 'stopGenerationTrigger') throw new ModelOutputTruncatedError(stopReason, text.length);
+    try {
+      JSON.parse(text);
+    } catch {
+      throw new ModelOutputTruncatedError(stopReason, text.length);
+    }
+    return text;
+  }
+
+  private async promptJson(loaded: Loaded, system: string, text: string, options: { grammar: LlamaGrammar; maxTokens: number; signal?: AbortSignal }): Promise<{ text: string; stopReason: string }> {
+    const { LlamaChatSession } = await import('node-llama-cpp');
+    await loaded.sequence.clearHistory();
+    const session = new LlamaChatSession({ contextSequence: loaded.sequence, autoDisposeSequence: false, systemPrompt: system });
+    try {
+      const answer = await session.promptWithMeta(text, { grammar: options.grammar, maxTokens: options.maxTokens, repeatPenalty: JSON_REPEAT_PENALTY, ...(options.signal ? { signal: options.signal } : {}) });
+      return { text: answer.responseText, stopReason: answer.stopReason };
+    } finally {
+      session.dispose({ disposeSequence: false });
+    }
   }
 
   /** A free-text answer; the model may call `functions` (read-only tools) while answering. */
@@ -107,12 +144,11 @@ export class ModelRuntime {
     );
   }
 
-  private async prompt(loaded: Loaded, system: string, text: string, options: { grammar?: LlamaGrammar; maxTokens: number; functions?: ChatSessionModelFunctions; signal?: AbortSignal }): Promise<string> {
+  private async prompt(loaded: Loaded, system: string, text: string, options: { maxTokens: number; functions?: ChatSessionModelFunctions; signal?: AbortSignal }): Promise<string> {
     const { LlamaChatSession } = await import('node-llama-cpp');
     await loaded.sequence.clearHistory();
     const session = new LlamaChatSession({ contextSequence: loaded.sequence, autoDisposeSequence: false, systemPrompt: system });
     try {
-      if (options.grammar) return await session.prompt(text, { grammar: options.grammar, maxTokens: options.maxTokens, ...(options.signal ? { signal: options.signal } : {}) });
       return await session.prompt(text, { maxTokens: options.maxTokens, ...(options.functions ? { functions: options.functions } : {}), ...(options.signal ? { signal: options.signal } : {}) });
     } finally {
       session.dispose({ disposeSequence: false });
