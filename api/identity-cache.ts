@@ -25,7 +25,11 @@ function index(state: IdentityState): IdentityIndex {
  */
 export class IdentityCache {
   private current: { index: IdentityIndex; at: number } | undefined;
-  private pending: Promise<IdentityIndex> | undefined;
+  /** The read in flight and when it started. */
+  private pending: { startedAt: number; promise: Promise<IdentityIndex> } | undefined;
+  /** The next read, queued behind the one in flight and the rate limit; every caller waiting for a newer copy shares it. */
+  private queued: Promise<IdentityIndex> | undefined;
+  private lastStartedAt = -Infinity;
 
   constructor(
     private readonly read: () => Promise<IdentityState>,
@@ -35,23 +39,37 @@ export class IdentityCache {
   ) {}
 
   /**
-   * The identities, read again when the copy is older than `maxAgeMs` (or than `fresherThanMs`,
-   * which callers use for a token not found, so a token issued a moment ago works at once).
+   * The identities as read at most `fresherThanMs` before this call (default `maxAgeMs`). Callers
+   * pass 0 for a token not found, so a token issued a moment ago works at once: such a call waits
+   * for a read that starts after it, and reads start at most every MIN_AGE_MS however many arrive.
    */
   async get(fresherThanMs = this.maxAgeMs): Promise<IdentityIndex> {
+    const asked = this.now();
     const current = this.current;
-    if (current && this.now() - current.at < Math.max(fresherThanMs, MIN_AGE_MS)) return current.index;
-    this.pending ??= this.refresh().finally(() => {
-      this.pending = undefined;
-    });
-    return this.pending;
+    if (current && asked - current.at < fresherThanMs) return current.index;
+    if (this.pending && this.pending.startedAt >= asked - fresherThanMs) return this.pending.promise;
+    this.queued ??= this.readNext();
+    return this.queued;
   }
 
-  private async refresh(): Promise<IdentityIndex> {
-    const started = this.now();
+  private async readNext(): Promise<IdentityIndex> {
+    await this.pending?.promise.catch(() => undefined);
+    const wait = this.lastStartedAt + MIN_AGE_MS - this.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    const startedAt = this.now();
+    this.lastStartedAt = startedAt;
+    const promise = this.refresh(startedAt).finally(() => {
+      if (this.pending?.promise === promise) this.pending = undefined;
+    });
+    this.pending = { startedAt, promise };
+    this.queued = undefined;
+    return promise;
+  }
+
+  private async refresh(startedAt: number): Promise<IdentityIndex> {
     try {
       const fresh = index(await this.read());
-      this.current = { index: fresh, at: started };
+      this.current = { index: fresh, at: startedAt };
       return fresh;
     } catch (error) {
       const last = this.current;

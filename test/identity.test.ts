@@ -201,6 +201,20 @@ describe('bearer token checks', () => {
     await assert.rejects(authenticate({ bootstrapToken: token, identities }, `Bearer ${token}`, '127.0.0.1'), AuthenticationError);
   });
 
+  it('finds a token issued right after another unknown token was looked up, reading the store at most every 250 ms', async () => {
+    let records: IdentityState['tokens'] = [];
+    let reads = 0;
+    const identities = new IdentityCache(async () => {
+      reads += 1;
+      return state(records);
+    });
+    await identities.get(0);
+    records = [{ ...record, expires: new Date(Date.now() + 60_000).toISOString() }];
+    const lookups = await Promise.all(Array.from({ length: 20 }, () => identities.get(0)));
+    assert.ok(lookups.every((found) => found.tokensByHash.has(record.hash)), 'a look-up made after the token was issued must see it');
+    assert.equal(reads, 2, 'twenty look-ups at once share one read');
+  });
+
   it('serves the last copy of the identities briefly when the store cannot be read, then refuses personal tokens', async () => {
     let now = 0;
     let failing = false;
