@@ -8,7 +8,22 @@ say() { printf '[setup-libvirt] %s\n' "$*" >&2; }
 packages=(libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils dnsmasq-base iptables)
 
 ready() { virsh -c qemu:///system uri >/dev/null 2>&1; }
-if command -v virsh >/dev/null 2>&1 && ready; then exit 0; fi
+# libvirt re-probes every QEMU binary on each capabilities call (seconds each; a kcli create then takes
+# minutes) when a /dev/kvm node exists that the qemu user cannot open ("KVM was enabled when probing ... but
+# it is not available now"), as in sandboxes exposing /dev/kvm as root:root 0600 without a kvm group. Giving
+# the kvm group access, as udev does on a normal host, keeps the capability cache valid. Guests here still run
+# in software emulation where the DAG asks for it (kcli: -P virttype=qemu).
+kvm_access() {
+  [ -e /dev/kvm ] && [ "$(id -u)" = 0 ] || return 0
+  getent passwd libvirt-qemu >/dev/null || return 0
+  getent group kvm >/dev/null || groupadd -r kvm
+  if [ "$(stat -c %G /dev/kvm)" = root ] && [ "$(stat -c %a /dev/kvm)" = 600 ]; then
+    chgrp kvm /dev/kvm && chmod 660 /dev/kvm && say "gave the kvm group access to /dev/kvm"
+  fi
+  id -nG libvirt-qemu | grep -qw kvm || usermod -a -G kvm libvirt-qemu
+}
+
+if command -v virsh >/dev/null 2>&1 && ready; then kvm_access; exit 0; fi
 
 if [ "$(id -u)" != 0 ]; then say "not root: cannot install or start libvirtd"; exit 2; fi
 if ! command -v apt-get >/dev/null 2>&1; then say "no apt-get: install libvirt yourself"; exit 2; fi
@@ -31,14 +46,7 @@ fi
 getent passwd libvirt-qemu >/dev/null || useradd -r -s /usr/sbin/nologin libvirt-qemu
 getent group libvirt >/dev/null || groupadd -r libvirt
 mkdir -p /var/log/libvirt /var/run/libvirt /var/lib/libvirt/images
-# libvirt re-probes every QEMU binary on each capabilities call (seconds each) when a /dev/kvm node exists
-# that the qemu user cannot open ("KVM was enabled when probing ... but it is not available now"), as in
-# sandboxes exposing /dev/kvm. Membership of the kvm group keeps its capability cache valid. Guests on such
-# hosts still run in software emulation (kcli: -P virttype=qemu).
-if [ -e /dev/kvm ] && getent group kvm >/dev/null && ! id -nG libvirt-qemu | grep -qw kvm; then
-  usermod -a -G kvm libvirt-qemu
-fi
-
+kvm_access
 pgrep -x virtlogd >/dev/null || virtlogd -d
 pgrep -x libvirtd >/dev/null || libvirtd -d
 for _ in $(seq 1 50); do ready && break; sleep 0.2; done
