@@ -14,6 +14,7 @@ import { listRuns } from '../client/runs';
 import { PROJECT_ROOT } from '../config/config';
 import { createLogger } from '../config/logger';
 import { ActionRegistry } from '../dag-repos/actions/registry';
+import { apiRequest } from './support/api-request';
 import { startTestEngine, type TestEngine } from './support/engine';
 import { until } from './support/waiting';
 
@@ -44,12 +45,7 @@ describe('API authorisation by matched route', () => {
   let app: ReturnType<typeof buildApiServer>;
   let base: string;
   const tokens: Record<string, string> = {};
-  const call = (method: string, url: string, token: string | null, body?: unknown): Promise<Response> =>
-    fetch(`${base}${url}`, {
-      method,
-      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
+  const call = (method: string, url: string, token: string | null, body?: unknown): Promise<Response> => apiRequest(base, method, url, token, body);
 
   before(async () => {
     engine = await startTestEngine();

@@ -6,6 +6,7 @@ import { buildApiServer } from '../api/server';
 import { PROJECT_ROOT } from '../config/config';
 import { createLogger } from '../config/logger';
 import { ActionRegistry } from '../dag-repos/actions/registry';
+import { apiRequest } from './support/api-request';
 import { startTestEngine, type TestEngine } from './support/engine';
 
 const TOKEN = 'test-token-0123456789abcdef';
@@ -14,12 +15,7 @@ describe('HTTP API', () => {
   let engine: TestEngine;
   let app: ReturnType<typeof buildApiServer>;
   let base: string;
-  const call = (method: string, url: string, body?: unknown, token: string | null = TOKEN): Promise<Response> =>
-    fetch(`${base}${url}`, {
-      method,
-      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
+  const call = (method: string, url: string, body?: unknown, token: string | null = TOKEN): Promise<Response> => apiRequest(base, method, url, token, body);
 
   before(async () => {
     engine = await startTestEngine();

@@ -9,6 +9,7 @@ import { listAudit } from '../client/audit';
 import { addUser, IdentityError, issueToken, readIdentity, removeUser, revokeToken, setUserDisabled, setUserRoles, tokenHash, type IdentityState, type IdentityStore } from '../client/identity';
 import { createLogger } from '../config/logger';
 import { ActionRegistry } from '../dag-repos/actions/registry';
+import { apiRequest } from './support/api-request';
 import { qubinodeFromSource } from './support/cli';
 import { startTestEngine, type TestEngine } from './support/engine';
 import { until } from './support/waiting';
@@ -24,8 +25,7 @@ describe('identities: users, personal tokens and the bootstrap token', () => {
     const response = await fetch(`${base}/api/whoami`, { headers: { authorization: `Bearer ${token}` } });
     return { status: response.status, body: await response.json() };
   };
-  const call = (method: string, url: string, token: string, body?: unknown): Promise<Response> =>
-    fetch(`${base}${url}`, { method, headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+  const call = (method: string, url: string, token: string, body?: unknown): Promise<Response> => apiRequest(base, method, url, token, body);
 
   before(async () => {
     engine = await startTestEngine();
