@@ -7,20 +7,27 @@ import { createQubinodeWorker } from '../../workers/qubinode-worker';
 import { createAuditWorker } from '../../workers/audit-worker';
 import type { CliContext } from '../context';
 
+function stopSignal(): Promise<void> {
+  return new Promise((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+}
+
 export function registerServiceCommands(program: Command, context: CliContext): void {
   program
     .command('up')
     .description('Start everything on this machine: Temporal (reused if running), a worker and the HTTP API; Ctrl-C stops it all')
     .option('--no-api', 'do not start the HTTP API')
-    .action(async (options: { api: boolean }) => {
+    .option('--no-worker', 'do not start workers here (a control plane whose workers run as `qubinode worker`)')
+    .action(async (options: { api: boolean; worker: boolean }) => {
       const { config } = context;
       const logger = context.logger;
       const server = await ensureTemporalServer(config, logger);
       const temporal = await context.temporal();
       await registerSearchAttributes(temporal.connection, config.temporal.namespace);
-      const running = await createQubinodeWorker({ config, logger });
-      const { worker } = running;
-      const audit = await createAuditWorker(config);
+      const running = options.worker ? await createQubinodeWorker({ config, logger }) : undefined;
+      const audit = options.worker ? await createAuditWorker(config) : undefined;
       let api: ReturnType<typeof buildApiServer> | undefined;
       let tokenSource = '';
       if (options.api) {
@@ -34,18 +41,19 @@ export function registerServiceCommands(program: Command, context: CliContext): 
       console.log(`Qubinode Navigator is up.
   Temporal      ${server.address}${server.owned ? ' (dev server started here; data in .data/temporal)' : ' (reused)'}
   Web UI        ${server.uiUrl}
-  worker        task queue "${config.taskQueue}"${api ? `\n  HTTP API      http://${config.api.host}:${config.api.port}  (bearer token: ${tokenSource})` : ''}
+  worker        ${running ? `task queue "${config.taskQueue}"` : 'none here (--no-worker)'}${api ? `\n  HTTP API      http://${config.api.host}:${config.api.port}  (bearer token: ${tokenSource})` : ''}
   DAGs          ${entries.length} loaded${invalid.length ? `, ${invalid.length} invalid: ${invalid.map((entry) => entry.id).join(', ')}` : ''}
 
 Try, in another terminal:
   npx qubinode run examples/hello --wait
 Ctrl-C stops everything.`);
       try {
-        await Promise.all([worker.run(), audit.worker.run()]);
+        // Workers stop on SIGINT/SIGTERM by themselves; without one, the API waits for the signal here.
+        await Promise.all(running ? [running.worker.run(), audit?.worker.run()] : [stopSignal()]);
       } finally {
         await api?.close();
-        await running.close();
-        await audit.close();
+        await running?.close();
+        await audit?.close();
         await context.close();
         await server.stop();
         console.log('stopped');
