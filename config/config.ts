@@ -1,3 +1,4 @@
+import { isIPv4, isIPv6 } from 'node:net';
 import * as path from 'node:path';
 import { z } from 'zod';
 
@@ -6,6 +7,15 @@ export const PROJECT_ROOT = path.resolve(__dirname, '..', __dirname.includes(`${
 
 const port = z.coerce.number().int().min(1).max(65535);
 const positiveInt = z.coerce.number().int().positive();
+
+/** An IP literal and a port (the SDK binds it as given: no host names, no port 0). */
+function isBindAddress(value: string): boolean {
+  const match = /^(?:\[([0-9A-Fa-f:.]+)\]|([0-9.]+)):([0-9]{1,5})$/.exec(value);
+  if (!match) return false;
+  const host = match[1] ?? match[2] ?? '';
+  const portNumber = Number(match[3]);
+  return (match[1] ? isIPv6(host) : isIPv4(host)) && portNumber >= 1 && portNumber <= 65535;
+}
 
 /**
  * Every setting Qubinode reads from the environment. Validated once at start-up:
@@ -26,6 +36,11 @@ export const QubinodeEnv = z.object({
   QUBINODE_DAG_DIRS: z.string().optional(),
   QUBINODE_WORKFLOW_CACHE_SIZE: positiveInt.default(100),
   QUBINODE_MAX_CONCURRENT_ACTIVITIES: positiveInt.default(50),
+  /**
+   * `IP:port` where a worker serves Prometheus metrics at /metrics: the Temporal SDK's own series and
+   * per-action counts and durations. Unset: no endpoint. One per process (the SDK runtime's).
+   */
+  QUBINODE_WORKER_METRICS_ADDRESS: z.string().refine(isBindAddress, 'must be an IP address and port, e.g. 127.0.0.1:9464 or [::1]:9464').optional(),
   QUBINODE_API_HOST: z.string().min(1).default('127.0.0.1'),
   QUBINODE_API_PORT: port.default(8788),
   QUBINODE_API_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
@@ -84,6 +99,8 @@ export interface QubinodeConfig {
   dagDirectories: DagDirectory[];
   workflowCacheSize: number;
   maxConcurrentActivities: number;
+  /** Where the worker's Prometheus endpoint listens (QUBINODE_WORKER_METRICS_ADDRESS); none when undefined. */
+  workerMetricsAddress?: string;
   api: { host: string; port: number; token?: string; tokenFile: string; triggerWindowSeconds: number };
   /** Who may call the API: the users-and-tokens workflow, and an optional OIDC identity provider. */
   identity: { workflowId: string; oidc?: OidcSettings };
@@ -189,6 +206,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): QubinodeConfig
     dagDirectories: parseDagDirectories(e.QUBINODE_DAG_DIRS, PROJECT_ROOT),
     workflowCacheSize: e.QUBINODE_WORKFLOW_CACHE_SIZE,
     maxConcurrentActivities: e.QUBINODE_MAX_CONCURRENT_ACTIVITIES,
+    ...(e.QUBINODE_WORKER_METRICS_ADDRESS ? { workerMetricsAddress: e.QUBINODE_WORKER_METRICS_ADDRESS } : {}),
     api: {
       host: e.QUBINODE_API_HOST,
       port: e.QUBINODE_API_PORT,

@@ -13,6 +13,7 @@ import { actionRegistryWith, loadConfiguredPlugins, pluginActivities } from '../
 import { createPlatformActivities } from './platform-activities';
 import { checkoutSource, withRepoCheckout } from './repo-checkout';
 import { installSdkRuntime } from './sdk-logger';
+import { withActionMetrics } from './metrics';
 
 export interface QubinodeWorkerOptions {
   config: QubinodeConfig;
@@ -43,21 +44,22 @@ export async function createQubinodeWorker(options: QubinodeWorkerOptions): Prom
   const { config } = options;
   const taskQueue = options.taskQueue ?? config.taskQueue;
   const runWorkflows = options.runWorkflows ?? taskQueue === config.taskQueue;
-  installSdkRuntime(options.logger);
+  installSdkRuntime(options.logger, { metricsAddress: config.workerMetricsAddress });
   const connection = await NativeConnection.connect(connectionOptions(config.temporal));
   // Plugins add actions: their activities run here, and synced DAGs may use them.
   const plugins = loadConfiguredPlugins(config);
   const platform = createPlatformActivities({ ...config, taskQueue: config.taskQueue }, actionRegistryWith(plugins));
   const gitCache = new GitCache(path.join(config.dataDir, 'git'));
   const checkout = (source: SyncedSource): Promise<string> => checkoutSource(gitCache, source);
-  const activities = {
+  // Counted and timed once here, around everything, so every action and platform activity shows on /metrics.
+  const activities = withActionMetrics({
     // The secret scope resolves the author's references and redacts whatever leaves an action; the attempt
     // number is added around it, so a failure of the scope itself (a missing secret) carries it too.
     ...withAttemptInfo(withSecretScope(withRepoCheckout({ ...createActivities({ logRoot: config.logDir, logger: options.logger, dagDirectories: config.dagDirectories }), ...pluginActivities(plugins) }, gitCache, config.dagDirectories))),
     ...platform.activities,
     // One AI service per worker: the model is loaded on the first analysis and shared by all.
     ...createAiActivities(createAiService(config), checkout),
-  };
+  });
   const worker = await Worker.create({
     connection,
     namespace: config.temporal.namespace,
