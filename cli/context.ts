@@ -6,6 +6,10 @@ import { actionRegistryWith, loadConfiguredPlugins } from '../plugins/plugin-act
 import { loadCatalog } from '../client/catalog';
 import type { DagCatalog } from '../dag-repos/catalog/composite-catalog';
 import { LocalCatalog } from '../dag-repos/catalog/local-catalog';
+import { ApiClient, loadApiToken } from '../client/api-client';
+import type { CliBackend } from './backend/backend';
+import { apiBackend } from './backend/api-backend';
+import { directBackend } from './backend/direct-backend';
 
 /** What commands share, each piece made on first use so `qubinode dag validate` never dials Temporal. */
 export class CliContext {
@@ -15,6 +19,14 @@ export class CliContext {
   private cachedLocalCatalog: LocalCatalog | undefined;
   private cachedCatalog: DagCatalog | undefined;
   private cachedRegistry: ActionRegistry | undefined;
+  private cachedBackend: CliBackend | undefined;
+
+  /** The API when QUBINODE_API_URL is set (a personal token, no Temporal credentials), else Temporal directly. */
+  backend(): CliBackend {
+    const remote = this.config.remoteApi;
+    this.cachedBackend ??= remote ? apiBackend(new ApiClient(remote, loadApiToken(remote, this.config.api.token))) : directBackend(this);
+    return this.cachedBackend;
+  }
 
   /** Built-in actions plus those of the configured plugins. */
   get registry(): ActionRegistry {
@@ -52,6 +64,8 @@ export class CliContext {
   }
 
   async temporal(): Promise<TemporalClient> {
+    // With an API URL set, this machine is not meant to reach Temporal: say so instead of dialing it.
+    if (this.config.remoteApi) throw new CliError('this command talks to Temporal directly, which is for admins on the control plane; unset QUBINODE_API_URL to use it');
     this.cachedClient ??= await connectClient(this.config.temporal);
     return this.cachedClient;
   }

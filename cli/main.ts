@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { ConfigError, PROJECT_ROOT } from '../config/config';
 import { IdentityError } from '../client/identity';
+import { ApiAnswerError, ApiError, ApiTokenError, ApiUnreachableError } from '../client/api-client';
 import { AuditUnavailableError } from '../client/audit';
 import { RepoError } from '../client/repos';
 import { ApprovalRefusedError } from '../client/run-control';
@@ -25,7 +26,7 @@ import { registerTriggerCommands } from './commands/trigger';
 import { CliContext, CliError } from './context';
 
 /** Errors whose message is the whole story: printed without a stack. */
-const EXPECTED_ERRORS = [CliError, RepoError, ConfigError, UnknownDagError, DagValidationError, ParamValidationError, RunNotFoundError, RunAlreadyExistsError, TemporalStartError, ApprovalRefusedError, IdentityError, BadRunRequestError, AuditUnavailableError];
+const EXPECTED_ERRORS = [CliError, RepoError, ConfigError, UnknownDagError, DagValidationError, ParamValidationError, RunNotFoundError, RunAlreadyExistsError, TemporalStartError, ApprovalRefusedError, IdentityError, BadRunRequestError, AuditUnavailableError, ApiError, ApiUnreachableError, ApiAnswerError, ApiTokenError];
 
 function buildProgram(context: CliContext): Command {
   const program = new Command('qubinode')

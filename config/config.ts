@@ -45,6 +45,12 @@ export const QubinodeEnv = z.object({
   QUBINODE_API_PORT: port.default(8788),
   QUBINODE_API_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   QUBINODE_API_TOKEN_FILE: z.string().optional(),
+  /** The Navigator API the CLI works through instead of dialing Temporal (https; plain http only on loopback). */
+  QUBINODE_API_URL: z.string().optional(),
+  /** PEM file of the CA that signed the API's certificate, for a control plane with its own CA. */
+  QUBINODE_API_CA: z.string().optional(),
+  /** `true` lets the CLI send its token over plain http to a non-loopback QUBINODE_API_URL (a trusted tunnel only). */
+  QUBINODE_API_ALLOW_HTTP: z.enum(['true', 'false', '1', '0']).default('false'),
   /** How far (seconds, either way) a signed trigger's X-Qubinode-Timestamp may be from the API's clock. */
   QUBINODE_TRIGGER_WINDOW_SECONDS: z.coerce.number().int().min(10).max(3600).default(300),
   /** Workflow id of the users-and-tokens store; one per namespace, different only to keep test suites apart. */
@@ -102,6 +108,8 @@ export interface QubinodeConfig {
   /** Where the worker's Prometheus endpoint listens (QUBINODE_WORKER_METRICS_ADDRESS); none when undefined. */
   workerMetricsAddress?: string;
   api: { host: string; port: number; token?: string; tokenFile: string; triggerWindowSeconds: number };
+  /** Set when the CLI works through the Navigator API (QUBINODE_API_URL) instead of Temporal. */
+  remoteApi?: RemoteApiSettings;
   /** Who may call the API: the users-and-tokens workflow, and an optional OIDC identity provider. */
   identity: { workflowId: string; oidc?: OidcSettings };
   logLevel: QubinodeEnv['QUBINODE_LOG_LEVEL'];
@@ -119,6 +127,41 @@ export interface OidcSettings {
   rolesClaim: string;
   usernameClaim: string;
   rolePrefix: string;
+}
+
+/** Where the CLI's API calls go; the token is QUBINODE_API_TOKEN or the file named by QUBINODE_API_TOKEN_FILE. */
+export interface RemoteApiSettings {
+  /** Checked base URL, no trailing slash. */
+  url: string;
+  caPath?: string;
+  /** Only when QUBINODE_API_TOKEN_FILE is set: the server's default bootstrap-token file is never picked up silently. */
+  tokenFile?: string;
+}
+
+const LOOPBACK_HOSTS = ['localhost', '[::1]'];
+
+/**
+ * QUBINODE_API_URL, refused unless it is plain: https (http only to loopback, or when explicitly
+ * allowed), no user name or password, no query or fragment, no percent-encoding or dot segments.
+ * A bearer token goes to this address on every call, so nothing about it may be ambiguous.
+ */
+function remoteApiUrl(given: string, allowHttp: boolean): string {
+  const bad = (why: string): ConfigError => new ConfigError(`invalid environment:\n  QUBINODE_API_URL: ${why}`);
+  if (given.includes('@')) throw bad('must not hold a user name or password (give the token in QUBINODE_API_TOKEN or QUBINODE_API_TOKEN_FILE)');
+  if (/[%\\\s]/.test(given) || /[^\x21-\x7e]/.test(given)) throw bad('must be a plain URL: no percent-encoding, "\\", blanks or non-ASCII characters');
+  let url: URL;
+  try {
+    url = new URL(given);
+  } catch {
+    throw bad('not a URL; expected https://host[:port]');
+  }
+  if (url.username || url.password) throw bad('must not hold a user name or password (give the token in QUBINODE_API_TOKEN or QUBINODE_API_TOKEN_FILE)');
+  if (url.search || url.hash || given.includes('?') || given.includes('#')) throw bad('must not have a query or fragment');
+  if (given.split('://')[1]?.split('/').slice(1).some((segment) => segment === '.' || segment === '..')) throw bad('must not have "." or ".." path segments');
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw bad(`must be https (got ${url.protocol})`);
+  const loopback = LOOPBACK_HOSTS.includes(url.hostname) || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(url.hostname);
+  if (url.protocol === 'http:' && !loopback && !allowHttp) throw bad(`plain http to ${url.hostname} would send the token in clear; use https (or set QUBINODE_API_ALLOW_HTTP=true for a trusted tunnel)`);
+  return url.href.replace(/\/+$/, '');
 }
 
 /** Settings of AI failure analysis (see docs/ai-failure-analysis.md). */
@@ -179,6 +222,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): QubinodeConfig
   const e = parsed.data;
   const dataDir = path.resolve(PROJECT_ROOT, e.QUBINODE_DATA_DIR ?? '.data');
   const oidc = oidcSettings(e);
+  const allowHttp = e.QUBINODE_API_ALLOW_HTTP === 'true' || e.QUBINODE_API_ALLOW_HTTP === '1';
+  const remoteApi: RemoteApiSettings | undefined = e.QUBINODE_API_URL
+    ? { url: remoteApiUrl(e.QUBINODE_API_URL, allowHttp), ...(e.QUBINODE_API_CA ? { caPath: path.resolve(e.QUBINODE_API_CA) } : {}), ...(e.QUBINODE_API_TOKEN_FILE ? { tokenFile: path.resolve(e.QUBINODE_API_TOKEN_FILE) } : {}) }
+    : undefined;
   const hasTls = e.TEMPORAL_TLS_CERT || e.TEMPORAL_TLS_KEY || e.TEMPORAL_TLS_CA || e.TEMPORAL_TLS_SERVER_NAME;
   if (Boolean(e.TEMPORAL_TLS_CERT) !== Boolean(e.TEMPORAL_TLS_KEY)) {
     throw new ConfigError('invalid environment:\n  TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY must be set together');
@@ -214,6 +261,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): QubinodeConfig
       tokenFile: path.resolve(PROJECT_ROOT, e.QUBINODE_API_TOKEN_FILE ?? path.join(dataDir, 'api-token')),
       triggerWindowSeconds: e.QUBINODE_TRIGGER_WINDOW_SECONDS,
     },
+    ...(remoteApi ? { remoteApi } : {}),
     identity: { workflowId: e.QUBINODE_IDENTITY_WORKFLOW_ID, ...(oidc ? { oidc } : {}) },
     logLevel: e.QUBINODE_LOG_LEVEL,
     pluginDirs: (e.QUBINODE_PLUGIN_DIRS ?? '').split(',').map((dir) => dir.trim()).filter(Boolean).map((dir) => path.resolve(PROJECT_ROOT, dir)),

@@ -1,24 +1,19 @@
 import type { Command } from 'commander';
-import { abortRun, decideApproval, retryRun, rollbackRun, rolloutProgress } from '../../client/run-control';
-import { getRunStatus } from '../../client/runs';
 import { normaliseRunId } from '../../client/run-ids';
-import { runUrl } from '../../client/ui-links';
 import { actorText } from '../../workflows/audit-entry';
 import type { RollbackRecord, RolloutProgress } from '../../workflows/rollback-status';
 import type { DagRunStatus } from '../../workflows/run-status';
 import { CliError, type CliContext } from '../context';
-import { audited, localUser } from '../local-audit';
 import { table } from '../output';
 
 /**
- * Who the CLI acts as: always the OS user logged in here (direct Temporal access is an admin's).
- * `--as` (or QUBINODE_USER) names the person acted for, recorded as onBehalfOf and checked against the
- * approvers; it never replaces who acted.
+ * Whom the caller acts for: `--as`, else QUBINODE_USER. The actor is always who the CLI is (the OS
+ * user directly, the token's user through the API); this name is recorded as onBehalfOf, checked
+ * against the approvers, and through the API accepted from admins only.
  */
-function acting(given: string | undefined): { by: string; onBehalfOf?: string } {
-  const by = localUser();
-  const forWhom = given ?? process.env.QUBINODE_USER;
-  return forWhom && forWhom !== by ? { by, onBehalfOf: forWhom } : { by };
+function forWhom(given: string | undefined): { forWhom?: string } {
+  const name = given ?? process.env.QUBINODE_USER;
+  return name ? { forWhom: name } : {};
 }
 
 function rollbackText(record: RollbackRecord): string {
@@ -64,13 +59,7 @@ export function registerApprovalCommands(program: Command, context: CliContext):
     .option('--as <name>', 'decide for this approver (recorded as acting for them; default $QUBINODE_USER, else yourself)')
     .action(async (run: string, task: string, options: { reject?: boolean; comment?: string; as?: string }) => {
       if (options.reject && !options.comment?.trim()) throw new CliError('--reject needs --comment saying why', 2);
-      const { client } = await context.temporal();
-      const who = acting(options.as);
-      const record = await audited(
-        context,
-        { action: options.reject ? 'approval.reject' : 'approval.approve', target: `${normaliseRunId(run)} ${task}`, ...(who.onBehalfOf ? { onBehalfOf: who.onBehalfOf } : {}), ...(options.comment ? { detail: options.comment } : {}) },
-        () => decideApproval(client, run, { taskId: task, approve: !options.reject, ...who, ...(options.comment ? { comment: options.comment } : {}) }),
-      );
+      const record = await context.backend().decideApproval(run, { taskId: task, approve: !options.reject, ...forWhom(options.as), ...(options.comment ? { comment: options.comment } : {}) });
       console.log(`${task}: ${record.state} by ${actorText({ by: record.by ?? '?', ...(record.onBehalfOf ? { onBehalfOf: record.onBehalfOf } : {}) })}${record.comment ? ` — ${record.comment}` : ''}`);
     });
 
@@ -81,13 +70,7 @@ export function registerApprovalCommands(program: Command, context: CliContext):
     .option('-r, --reason <text>', 'why; recorded with the rollback trigger')
     .option('--as <name>', 'abort for this person (recorded as acting for them)')
     .action(async (run: string, options: { reason?: string; as?: string }) => {
-      const { client } = await context.temporal();
-      const who = acting(options.as);
-      const id = await audited(
-        context,
-        { action: 'run.abort', target: run.startsWith('rollout/') ? run : normaliseRunId(run), ...(who.onBehalfOf ? { onBehalfOf: who.onBehalfOf } : {}), ...(options.reason ? { detail: options.reason } : {}) },
-        () => abortRun(client, run, { ...who, ...(options.reason ? { reason: options.reason } : {}) }),
-      );
+      const id = await context.backend().abortRun(run, { ...forWhom(options.as), ...(options.reason ? { reason: options.reason } : {}) });
       console.log(`abort requested for ${id}`);
     });
 
@@ -98,15 +81,11 @@ export function registerApprovalCommands(program: Command, context: CliContext):
     .option('--from <task>', 'restart at this task (default: every task that did not succeed)')
     .option('--json', 'print as JSON')
     .action(async (run: string, options: { from?: string; json?: boolean }) => {
-      const { client } = await context.temporal();
-      const started = await audited(
-        context,
-        { action: 'run.retry', target: normaliseRunId(run), ...(options.from ? { detail: `from ${options.from}` } : {}) },
-        () => retryRun(client, run, { startedBy: localUser(), ...(options.from ? { from: options.from } : {}) }),
-        (result) => `started ${result.runId}`,
-      );
+      const backend = context.backend();
+      const started = await backend.retryRun(run, { ...(options.from ? { from: options.from } : {}) });
+      const url = backend.runUrl(started.runId);
       if (options.json) console.log(JSON.stringify({ ...started, retryOf: normaliseRunId(run) }, null, 2));
-      else console.log(`started ${started.runId} (retry of ${normaliseRunId(run)}; reused ${started.reused.join(', ') || 'nothing'})\n  web UI  ${runUrl(context.config.temporal, started.runId)}`);
+      else console.log(`started ${started.runId} (retry of ${normaliseRunId(run)}; reused ${started.reused.join(', ') || 'nothing'})${url ? `\n  web UI  ${url}` : ''}`);
     });
 
   program
@@ -116,14 +95,7 @@ export function registerApprovalCommands(program: Command, context: CliContext):
     .option('--as <name>', 'roll back for this person (recorded as acting for them)')
     .option('--json', 'print as JSON')
     .action(async (run: string, options: { as?: string; json?: boolean }) => {
-      const { client } = await context.temporal();
-      const who = acting(options.as);
-      const record = await audited(
-        context,
-        { action: 'run.rollback', target: normaliseRunId(run), ...(who.onBehalfOf ? { onBehalfOf: who.onBehalfOf } : {}) },
-        () => rollbackRun(client, run, who),
-        (result) => `rollback ${result.state}`,
-      );
+      const record = await context.backend().rollbackRun(run, forWhom(options.as));
       console.log(options.json ? JSON.stringify(record, null, 2) : rollbackText(record));
       if (record.state !== 'succeeded') process.exitCode = 1;
     });
@@ -134,12 +106,12 @@ export function registerApprovalCommands(program: Command, context: CliContext):
     .argument('<run>', 'run id, or a rollout id (rollout/...)')
     .option('--json', 'print as JSON')
     .action(async (run: string, options: { json?: boolean }) => {
-      const { client } = await context.temporal();
+      const backend = context.backend();
       const ids = run.startsWith('rollout/')
         ? [run]
-        : (await getRunStatus(client, run)).tasks.filter((task) => task.action === 'rollout' && task.childRunId).map((task) => task.childRunId as string);
+        : (await backend.runStatus(run)).tasks.filter((task) => task.action === 'rollout' && task.childRunId).map((task) => task.childRunId as string);
       if (ids.length === 0) throw new CliError(`run ${run} has no started rollout task`);
-      const all = await Promise.all(ids.map((id) => rolloutProgress(client, id)));
+      const all = await Promise.all(ids.map((id) => backend.rolloutProgress(id)));
       console.log(options.json ? JSON.stringify(all, null, 2) : all.map(rolloutText).join('\n\n'));
     });
 }

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { listAuditWithNotes, type AuditEntry } from '../../client/audit';
+import type { AuditEntry } from '../../client/audit';
 import { CliError, type CliContext } from '../context';
 import { table } from '../output';
 
@@ -37,8 +37,7 @@ export function registerAuditCommands(program: Command, context: CliContext): vo
     .option('--json', 'print as JSON')
     .action(async (options: { since?: string; user?: string; action?: string; limit: number; json?: boolean }) => {
       const since = options.since !== undefined ? parseSince(options.since) : undefined;
-      const { client } = await context.temporal();
-      const { entries, dropped } = await listAuditWithNotes(client, {
+      const { entries, dropped } = await context.backend().audit({
         ...(since ? { since } : {}),
         ...(options.user ? { user: options.user } : {}),
         ...(options.action ? { action: options.action } : {}),

@@ -29,9 +29,9 @@ function validatePath(context: CliContext, target: string): ValidationOutcome[] 
   return [{ path: target, ...(result.dag ? { id: result.dag.id } : {}), valid: result.dag !== undefined, diagnostics: result.diagnostics }];
 }
 
-/** File paths compile against this machine's DAG directories; catalog ids come from the full catalog. */
+/** File paths compile here against this machine's DAG directories; catalog ids come from the full catalog (Temporal or the API). */
 async function findDag(context: CliContext, ref: string): Promise<CompiledDag> {
-  return findCompiledDag(looksLikePath(ref) ? context.localCatalog() : await context.catalog(), context.registry, ref);
+  return looksLikePath(ref) ? findCompiledDag(context.localCatalog(), context.registry, ref) : context.backend().dag(ref);
 }
 
 function paramRows(dag: CompiledDag): string[][] {
@@ -73,12 +73,12 @@ export function registerDagCommands(program: Command, context: CliContext): void
     .description('List the DAG catalog')
     .option('--json', 'print as JSON')
     .action(async (options: { json?: boolean }) => {
-      const entries = (await context.catalog()).list();
+      const entries = await context.backend().dags();
       if (options.json) {
-        console.log(JSON.stringify(entries.map(({ dag: compiled, ...entry }) => ({ ...entry, tasks: compiled?.tasks.length ?? 0, params: compiled?.params ?? {} })), null, 2));
+        console.log(JSON.stringify(entries, null, 2));
         return;
       }
-      console.log(table(['DAG', 'TASKS', 'VALID', 'DESCRIPTION'], entries.map((entry) => [entry.id, String(entry.dag?.tasks.length ?? '-'), entry.valid ? 'yes' : `NO (${entry.diagnostics.length} problems)`, entry.description.slice(0, 80)])));
+      console.log(table(['DAG', 'TASKS', 'VALID', 'DESCRIPTION'], entries.map((entry) => [entry.id, entry.valid ? String(entry.tasks.length) : '-', entry.valid ? 'yes' : `NO (${entry.diagnostics.length} problems)`, entry.description.slice(0, 80)])));
     });
 
   dag

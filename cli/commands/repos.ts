@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { addRepo, getRepo, listRepos, removeRepo, syncAndWait } from '../../client/repos';
+import { addRepo, getRepo, removeRepo } from '../../client/repos';
 import type { RepoView, SyncRecord } from '../../dag-repos/git/sync-types';
 import { blockingFindings, formatFinding, scanDagText, scanRepositoryTree, type Finding } from '../../dag-repos/security/scanner';
 import type { CliContext } from '../context';
@@ -100,8 +100,7 @@ export function registerRepoCommands(program: Command, context: CliContext): voi
     .description('Registered repositories with their live commit')
     .option('--json', 'print as JSON')
     .action(async (options: { json?: boolean }) => {
-      const { client } = await context.temporal();
-      const repos = await listRepos(client);
+      const repos = await context.backend().repos();
       if (options.json) console.log(JSON.stringify(repos.map(({ active, ...view }) => ({ ...view, active: active ? { commit: active.commit, syncedAt: active.syncedAt, dags: active.dags.map((dag) => dag.catalogId) } : undefined })), null, 2));
       else if (repos.length === 0) console.log('no repositories; add one with `qubinode repo add NAME URL`');
       else console.log(table(['REPO', 'BRANCH', 'ACTIVE', 'DAGS', 'LAST SYNC'], repos.map((view) => [view.config.name, view.config.branch, view.active?.commit.slice(0, 12) ?? '-', String(view.active?.dags.length ?? 0), describeSync(view.lastSync).slice(0, 90)])));
@@ -113,8 +112,7 @@ export function registerRepoCommands(program: Command, context: CliContext): voi
     .argument('<name>')
     .option('--json', 'print as JSON')
     .action(async (name: string, options: { json?: boolean }) => {
-      const { client } = await context.temporal();
-      const view = await getRepo(client, name);
+      const view = await context.backend().repo(name);
       if (options.json) console.log(JSON.stringify(view, null, 2));
       else printRepo(view);
     });
@@ -124,8 +122,7 @@ export function registerRepoCommands(program: Command, context: CliContext): voi
     .description('Sync a repository now and print the result')
     .argument('<name>')
     .action(async (name: string) => {
-      const { client } = await context.temporal();
-      const record = await audited(context, { action: 'repo.sync', target: name }, () => syncAndWait(client, name), (result) => `${result.state} ${result.commit.slice(0, 12)}`.trim());
+      const record = await context.backend().syncRepo(name);
       console.log(describeSync(record));
       for (const file of record.errors) for (const problem of file.problems) console.log(`  ${problem}`);
       for (const finding of record.findings) console.log(`  ${formatFinding(finding)}`);

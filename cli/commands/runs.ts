@@ -1,17 +1,15 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { runLogFiles, readFrom } from '../../client/logs';
-import { prepareRun } from '../../client/prepare-run';
+import { findDag } from '../../client/prepare-run';
 import { looksLikePath } from '../../dag-repos/catalog/dag-file';
-import { normaliseRunId } from '../../client/run-ids';
 import { waitForAnalyses } from '../../client/analysis';
-import { cancelRun, getRunStatus, listRuns, startRun } from '../../client/runs';
-import { runUrl } from '../../client/ui-links';
 import type { CompiledDag } from '../../dag-repos/compiler/compiled-dag';
+import { resolveParams } from '../../dag-repos/schema/params';
 import type { DagRunStatus } from '../../workflows/run-status';
+import type { CliBackend } from '../backend/backend';
 import { CliError, type CliContext } from '../context';
-import { audited, localUser } from '../local-audit';
 import { runControlText } from './approvals';
+import { registerLogsCommand } from './logs';
 import { analysisText, durationBetween, runHeader, runJson, stateIcon, table, taskTable } from '../output';
 
 function collectParam(value: string, previous: Record<string, string>): Record<string, string> {
@@ -48,14 +46,13 @@ function pendingStatus(runId: string, runKey: string, dag: CompiledDag): DagRunS
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Polls the run, printing one line per task state change, until it ends. */
-async function followRun(context: CliContext, runId: string, quiet: boolean): Promise<DagRunStatus> {
-  const { client } = await context.temporal();
+async function followRun(backend: CliBackend, runId: string, quiet: boolean): Promise<DagRunStatus> {
   const seen = new Map<string, string>();
   let failures = 0;
   for (;;) {
     let status: DagRunStatus;
     try {
-      status = await getRunStatus(client, runId);
+      status = await backend.runStatus(runId);
       failures = 0;
     } catch (error) {
       failures += 1;
@@ -95,27 +92,23 @@ export function registerRunCommands(program: Command, context: CliContext): void
     .option('--json', 'print the run as JSON')
     .action(async (ref: string, options: { param: Record<string, string>; paramsFile?: string; key?: string; wait?: boolean; json?: boolean }) => {
       const given = { ...(options.paramsFile ? readParamsFile(options.paramsFile) : {}), ...options.param };
-      const prepared = prepareRun(looksLikePath(ref) ? context.localCatalog() : await context.catalog(), context.registry, ref, given, { fromStrings: true });
-      const { client } = await context.temporal();
-      const started = await audited(
-        context,
-        { action: 'run.start', target: prepared.dag.catalogId },
-        () => startRun(client, { ...prepared, taskQueue: context.config.taskQueue, startedBy: localUser(), ...(options.key ? { runKey: options.key } : {}) }),
-        (result) => `started ${result.runId}`,
-      );
-      const url = runUrl(context.config.temporal, started.runId);
+      const backend = context.backend();
+      if (looksLikePath(ref) && backend.mode === 'api') throw new CliError(`${ref}: through the API only catalog DAGs run (push the file to a DAG repository, or use a catalog id)`, 2);
+      const dag = looksLikePath(ref) ? findDag(context.localCatalog(), context.registry, ref) : await backend.dag(ref);
+      const params = resolveParams(dag.params, given, { fromStrings: true });
+      const started = await backend.startRun({ dag, params, given: Object.keys(given), ...(options.key ? { runKey: options.key } : {}) });
+      const url = started.url;
       if (!options.json) {
         console.log(`started ${started.runId}`);
-        console.log(`  web UI  ${url}`);
+        if (url) console.log(`  web UI  ${url}`);
         if (!options.wait) console.log(`  status  qubinode status ${started.runId}`);
       }
       if (!options.wait) {
-        if (options.json) console.log(JSON.stringify({ ...runJson(pendingStatus(started.runId, started.runKey, prepared.dag)), url }, null, 2));
+        if (options.json) console.log(JSON.stringify({ ...runJson(pendingStatus(started.runId, started.runKey, dag)), url }, null, 2));
         return;
       }
-      const { client: waitClient } = await context.temporal();
       // The AI analysis of a failure comes a few seconds after the run ends; wait for it, bounded.
-      const final = await waitForAnalyses(() => getRunStatus(waitClient, started.runId), await followRun(context, started.runId, Boolean(options.json)), context.config.ai.timeoutMs + 15_000);
+      const final = await waitForAnalyses(() => backend.runStatus(started.runId), await followRun(backend, started.runId, Boolean(options.json)), context.config.ai.timeoutMs + 15_000);
       if (options.json) console.log(JSON.stringify({ ...runJson(final), url }, null, 2));
       else console.log([`\n${runHeader(final)}\n\n${taskTable(final)}`, ...final.tasks.map(analysisText).filter(Boolean)].join('\n\n'));
       if (final.state !== 'succeeded') process.exitCode = 1;
@@ -135,8 +128,7 @@ export function registerRunCommands(program: Command, context: CliContext): void
       if (options.status && !['running', 'succeeded', 'failed', 'cancelled', 'waiting'].includes(options.status)) {
         throw new CliError(`--status must be running, succeeded, failed, cancelled or waiting, got "${options.status}"`, 2);
       }
-      const { client } = await context.temporal();
-      const runs = await listRuns(client, { ...(options.dag ? { dag: options.dag } : {}), ...(options.status ? { status: options.status } : {}), ...(options.startedBy !== undefined ? { startedBy: options.startedBy } : {}), limit: options.limit });
+      const runs = await context.backend().listRuns({ ...(options.dag ? { dag: options.dag } : {}), ...(options.status ? { status: options.status } : {}), ...(options.startedBy !== undefined ? { startedBy: options.startedBy } : {}), limit: options.limit });
       if (options.json) console.log(JSON.stringify(runs, null, 2));
       else if (runs.length === 0) console.log('no runs');
       else console.log(table(['RUN', 'STATE', 'STARTED', 'TIME', 'COMMIT', 'BY'], runs.map((run) => [run.runId, run.state, run.startedAt, durationBetween(run.startedAt, run.endedAt), run.commit.slice(0, 12), run.startedBy ?? ''])));
@@ -148,11 +140,12 @@ export function registerRunCommands(program: Command, context: CliContext): void
     .argument('<run>', 'run id, e.g. dag/examples/hello/20261125-201723-k3f9')
     .option('--json', 'print as JSON')
     .action(async (run: string, options: { json?: boolean }) => {
-      const { client } = await context.temporal();
-      const status = await getRunStatus(client, run);
+      const backend = context.backend();
+      const status = await backend.runStatus(run);
       if (options.json) console.log(JSON.stringify(runJson(status), null, 2));
       else {
-        console.log(`${runHeader(status)}\nweb UI  ${runUrl(context.config.temporal, status.runId)}\n\n${taskTable(status)}`);
+        const url = backend.runUrl(status.runId);
+        console.log(`${runHeader(status)}${url ? `\nweb UI  ${url}` : ''}\n\n${taskTable(status)}`);
         for (const task of status.tasks.filter((candidate) => candidate.error?.details)) {
           const details = task.error?.details ?? {};
           const tail = [details.stderrTail, details.stdoutTail].find((text) => typeof text === 'string' && text.trim() !== '');
@@ -169,40 +162,8 @@ export function registerRunCommands(program: Command, context: CliContext): void
     .description('Cancel a running run: running tasks are stopped and their processes killed')
     .argument('<run>', 'run id')
     .action(async (run: string) => {
-      const { client } = await context.temporal();
-      console.log(`cancellation requested for ${await audited(context, { action: 'run.cancel', target: normaliseRunId(run) }, () => cancelRun(client, run))}`);
+      console.log(`cancellation requested for ${await context.backend().cancelRun(run)}`);
     });
 
-  program
-    .command('logs')
-    .description("Print a run's task logs (kept on the machine of the worker that ran the task)")
-    .argument('<run>', 'run id')
-    .argument('[task]', 'only this task (and its forEach items)')
-    .option('-f, --follow', 'keep printing new output until the run ends')
-    .action(async (run: string, task: string | undefined, options: { follow?: boolean }) => {
-      const runId = normaliseRunId(run);
-      const offsets = new Map<string, number>();
-      const printNew = (): number => {
-        const files = runLogFiles(context.config.logDir, runId, task);
-        for (const file of files) {
-          const { text, offset } = readFrom(file.path, offsets.get(file.path) ?? 0);
-          offsets.set(file.path, offset);
-          if (!text) continue;
-          for (const line of text.replace(/\n$/, '').split('\n')) console.log(files.length > 1 ? `${file.name} | ${line}` : line);
-        }
-        return files.length;
-      };
-      const count = printNew();
-      if (!options.follow) {
-        if (count === 0) throw new CliError(`no logs for ${runId}${task ? ` task ${task}` : ''} in ${context.config.logDir} (logs stay on the worker's machine)`);
-        return;
-      }
-      const { client } = await context.temporal();
-      for (;;) {
-        const description = await client.workflow.getHandle(runId).describe();
-        printNew();
-        if (description.status.name !== 'RUNNING') return;
-        await sleep(500);
-      }
-    });
+  registerLogsCommand(program, context);
 }
