@@ -22,6 +22,8 @@ import { IdentityCache } from './identity-cache';
 import { registerIdentityRoutes } from './identity-routes';
 import { createOidcVerifier } from './oidc';
 import { registerRunControlRoutes } from './run-control';
+import { registerCatalogRoutes } from './catalog-routes';
+import { sendRunLogs } from './run-logs';
 import { createCatalogCache } from './catalog-cache';
 import { registerWebhookRoutes } from './webhooks';
 import { z } from 'zod';
@@ -143,7 +145,10 @@ export function buildApiServer(deps: ApiDependencies): FastifyInstance {
 
   // Run ids hold slashes (dag/examples/hello/KEY): accepted raw or percent-encoded.
   app.get('/api/runs/*', async (request, reply) => {
-    const runId = normaliseRunId(wildcardParam(request));
+    const rest = wildcardParam(request);
+    // `<run id>/logs`: the run's task logs, read on the workers that wrote them (api/run-logs.ts).
+    if (rest.endsWith('/logs')) return sendRunLogs(deps.client, normaliseRunId(rest.slice(0, -'/logs'.length)), request.query, reply);
+    const runId = normaliseRunId(rest);
     try {
       const status = await getRunStatus(deps.client, runId);
       return { ...status, status: status.state };
@@ -169,5 +174,6 @@ export function buildApiServer(deps: ApiDependencies): FastifyInstance {
   void app.register(async (scope) => registerWebhookRoutes(scope, { ...deps, catalogCache }));
   registerRunControlRoutes(app, { client: deps.client, audit });
   registerIdentityRoutes(app, { store, audit });
+  registerCatalogRoutes(app, { client: deps.client, catalog, audit });
   return app;
 }

@@ -4,6 +4,7 @@ import type { QubinodeConfig } from '../config/config';
 import { createGitSyncActivities } from '../activities/git-sync';
 import { GitCache } from '../activities/git/git-cache';
 import { createRepoTriggerActivities } from '../activities/repo-triggers';
+import { createTaskLogReadActivities } from '../activities/task-log-read';
 import { connectClient, type TemporalClient } from '../client/connection';
 import { ActionRegistry } from '../dag-repos/actions/registry';
 
@@ -20,6 +21,8 @@ export function createPlatformActivities(config: QubinodeConfig, registry: Actio
   const activities = {
     ...createGitSyncActivities({ cache: new GitCache(path.join(config.dataDir, 'git')), registry }),
     ...createRepoTriggerActivities({ client, taskQueue: config.taskQueue }),
+    // Every worker answers for the logs it wrote, so the control plane can read a task that ran on any host.
+    ...createTaskLogReadActivities({ logRoot: config.logDir }),
   };
   return {
     activities,

@@ -5,3 +5,4 @@ export { analyzeFailure } from './analyze-failure';
 export { repoPoll, repoSync } from './repo-sync';
 export { identityStore } from './identity';
 export { auditLog } from './audit-log';
+export { taskLogRead } from './task-log-read';
