@@ -13,6 +13,7 @@ export const AUDIT_ACTIONS: Readonly<Record<string, string>> = {
   'POST /api/aborts': 'run.abort',
   'POST /api/retries': 'run.retry',
   'POST /api/rollbacks': 'run.rollback',
+  'POST /api/repos/:name/sync': 'repo.sync',
   'POST /api/users': 'user.add',
   'PATCH /api/users/:name': 'user.change',
   'DELETE /api/users/:name': 'user.remove',
