@@ -23,7 +23,6 @@ import { registerIdentityRoutes } from './identity-routes';
 import { createOidcVerifier } from './oidc';
 import { registerRunControlRoutes } from './run-control';
 import { registerCatalogRoutes } from './catalog-routes';
-import { registerCatalogRoutes } from './catalog-routes';
 import { sendRunLogs } from './run-logs';
 import { createCatalogCache } from './catalog-cache';
 import { registerWebhookRoutes } from './webhooks';
@@ -175,7 +174,6 @@ export function buildApiServer(deps: ApiDependencies): FastifyInstance {
   void app.register(async (scope) => registerWebhookRoutes(scope, { ...deps, catalogCache }));
   registerRunControlRoutes(app, { client: deps.client, audit });
   registerIdentityRoutes(app, { store, audit });
-  registerCatalogRoutes(app, { client: deps.client, catalog, audit });
   registerCatalogRoutes(app, { client: deps.client, catalog, audit });
   return app;
 }
