@@ -76,6 +76,14 @@ if { ! command -v git >/dev/null 2>&1 || [ ! -x /usr/sbin/sshd ]; } && [ "$(id -
   if [ "$had_sshd" = 0 ] && command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then systemctl disable --now ssh.service ssh.socket >/dev/null 2>&1 || true; fi
 fi
 
+# shellcheck and systemd-analyze check the deploy files and scripts (test/deploy-files.test.ts).
+if { ! command -v shellcheck >/dev/null 2>&1 || ! command -v systemd-analyze >/dev/null 2>&1; } && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  say "installing shellcheck and systemd (apt) for the deploy-file checks"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends shellcheck systemd >/dev/null 2>&1 ||
+    { apt-get update -q >/dev/null 2>&1; DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends shellcheck systemd >/dev/null; } ||
+    say "apt-get install shellcheck systemd failed: the deploy-file checks will fail"
+fi
+
 # The compiled CLI (dist/) is rebuilt when any TypeScript source is newer than it.
 stamp=dist/.build-stamp
 if [ ! -f "$stamp" ] || [ -n "$(find dag-repos workflows activities plugins ai workers cli client api config infra bench -name '*.ts' -newer "$stamp" -print -quit 2>/dev/null)" ] || [ tsconfig.json -nt "$stamp" ]; then
