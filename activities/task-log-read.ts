@@ -1,4 +1,4 @@
-import { closeSync, constants, fstatSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readSync } from 'node:fs';
 import * as path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { runLogDir } from '../config/log-layout';
@@ -12,23 +12,23 @@ interface LogFile {
 }
 
 /**
- * The run's log files on this machine that are regular files really inside the run's directory: a
- * symlink (or a directory spelled `x.log`, or a FIFO) planted there never makes this worker read
- * anything else.
+ * The run's log files on this machine: regular files directly in the run's directory, which itself
+ * resolves inside the log root. A symlink, a directory spelled `x.log` or a FIFO planted there never
+ * makes this worker read anything else (or hang).
  */
 function matchingFiles(logRoot: string, request: TaskLogRequest): LogFile[] {
   const realRoot = realPath(logRoot);
   const dir = realPath(runLogDir(logRoot, request.runId));
   if (realRoot === undefined || dir === undefined || !isWithin(realRoot, dir)) return [];
   const files: LogFile[] = [];
-  for (const entry of readdirSync(dir)) {
-    if (!entry.endsWith('.log')) continue;
-    const name = entry.slice(0, -'.log'.length);
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    // The entry's own type, not its target's: a symlink is never followed, even to a sibling.
+    if (!entry.isFile() || !entry.name.endsWith('.log')) continue;
+    const name = entry.name.slice(0, -'.log'.length);
     const { taskId } = request;
     if (taskId !== undefined && name !== taskId && !(name.startsWith(`${taskId}.`) && /^\d+$/.test(name.slice(taskId.length + 1)))) continue;
-    const real = realPath(path.join(dir, entry));
-    if (real === undefined || path.dirname(real) !== dir) continue;
-    const stat = statSync(real, { throwIfNoEntry: false });
+    const real = path.join(dir, entry.name);
+    const stat = lstatSync(real, { throwIfNoEntry: false });
     if (!stat?.isFile()) continue;
     files.push({ name, real, mtimeMs: stat.mtimeMs });
   }
@@ -80,7 +80,7 @@ export function readTaskLogFiles(logRoot: string, request: TaskLogRequest): Task
     const offset = request.from?.[file.name] ?? request.offset ?? 0;
     if (budget === 0 || chunks.length === TASK_LOG_MAX_FILES) {
       // Whether anything is left unread decides `more`; files without new text cost nothing.
-      const size = statSync(file.real, { throwIfNoEntry: false })?.size ?? 0;
+      const size = lstatSync(file.real, { throwIfNoEntry: false })?.size ?? 0;
       if (size > offset) more = true;
       continue;
     }
