@@ -81,6 +81,16 @@ export const RepoAnswer = z.looseObject({
 });
 export const RepoListAnswer = z.array(RepoAnswer);
 
+export const RunLogsAnswer = z.looseObject({
+  runId: Text,
+  state: z.enum(['running', 'succeeded', 'failed', 'cancelled']),
+  files: z.array(z.looseObject({ name: Text, offset: z.number(), nextOffset: z.number(), size: z.number(), text: z.string(), queue: Text })),
+  matched: z.number(),
+  more: z.boolean(),
+  next: z.record(Text, z.number()),
+  unavailable: z.array(z.object({ queue: Text, message: Text })),
+});
+
 export const AuditAnswer = z.array(AuditEntry);
 export const UsersAnswer = z.array(UserRecord);
 export const UserAnswer = UserRecord;

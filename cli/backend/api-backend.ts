@@ -1,4 +1,5 @@
 import type { ApiClient } from '../../client/api-client';
+import { formatLogCursor, type RunLogs } from '../../client/logs';
 import { normaliseRunId } from '../../client/run-ids';
 import type { CompiledDag } from '../../dag-repos/compiler/compiled-dag';
 import type { RepoView, SyncRecord } from '../../dag-repos/git/sync-types';
@@ -36,6 +37,11 @@ export function apiBackend(api: ApiClient): CliBackend {
     listRuns: (filter) =>
       api.call({ method: 'GET', path: ['api', 'runs'], query: { dag: filter.dag, status: filter.status, startedBy: filter.startedBy, limit: filter.limit } }, answers.RunListAnswer),
     cancelRun: async (runId) => (await api.call({ method: 'POST', path: ['api', 'runs', ...parts(normaliseRunId(runId)), 'cancel'] }, answers.RunIdAnswer)).runId,
+    runLogs: async ({ runId, taskId, from, offset, maxBytes }) =>
+      (await api.call(
+        { method: 'GET', path: ['api', 'runs', ...parts(normaliseRunId(runId)), 'logs'], query: { task: taskId, from: from ? formatLogCursor(from) : undefined, offset, maxBytes } },
+        answers.RunLogsAnswer,
+      )) as RunLogs,
     // The API names the Web UI link when it starts a run; it is not guessed from this machine's settings.
     runUrl: () => undefined,
 

@@ -1,5 +1,6 @@
 import type { AuditEntry } from '../../client/audit';
 import type { Role, TokenRecord, TokenView, UserRecord } from '../../client/identity';
+import type { RunLogs, RunLogsRequest } from '../../client/logs';
 import type { RunFilter, RunSummary } from '../../client/runs';
 import type { CompiledDag } from '../../dag-repos/compiler/compiled-dag';
 import type { DagDiagnostic } from '../../dag-repos/compiler/diagnostics';
@@ -27,6 +28,8 @@ export interface CliBackend {
   runStatus(runId: string): Promise<DagRunStatus>;
   listRuns(filter: RunFilter): Promise<RunSummary[]>;
   cancelRun(runId: string): Promise<string>;
+  /** New log text of a run's tasks, read on the worker of each host they ran on. */
+  runLogs(request: RunLogsRequest): Promise<RunLogs>;
   /** Link to the run in the Temporal Web UI, when this side knows where that is. */
   runUrl(runId: string): string | undefined;
 

@@ -1,5 +1,6 @@
 import { listAuditWithNotes } from '../../client/audit';
 import { addUser, issueToken, readIdentity, removeUser, revokeToken, setUserDisabled, setUserRoles, tokenViews, type IdentityStore, type UserRecord } from '../../client/identity';
+import { readRunLogs } from '../../client/logs';
 import { findDag } from '../../client/prepare-run';
 import { getRepo, listRepos, syncAndWait } from '../../client/repos';
 import { abortRun, decideApproval, retryRun, rollbackRun, rolloutProgress } from '../../client/run-control';
@@ -54,6 +55,7 @@ export function directBackend(context: CliContext): CliBackend {
     runStatus: async (runId) => getRunStatus(await client(), runId),
     listRuns: async (filter) => listRuns(await client(), filter),
     cancelRun: async (runId) => audited(context, { action: 'run.cancel', target: normaliseRunId(runId) }, async () => cancelRun(await client(), runId)),
+    runLogs: async (request) => readRunLogs(await client(), request),
     runUrl: (runId) => runUrl(context.config.temporal, runId),
 
     decideApproval: async (runId, { taskId, approve, comment, forWhom }) => {

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { completeLines, InvalidTaskLogRequestError, readRunLogs, UnknownLogTaskError, type RunLogs, type RunLogsRequest } from '../../client/logs';
+import { completeLines, InvalidTaskLogRequestError, UnknownLogTaskError, type RunLogs, type RunLogsRequest } from '../../client/logs';
 import { normaliseRunId } from '../../client/run-ids';
 import { CliError, type CliContext } from '../context';
 
@@ -50,10 +50,10 @@ export function registerLogsCommand(program: Command, context: CliContext): void
     .option('-f, --follow', 'keep printing new output until the run ends')
     .action(async (run: string, task: string | undefined, options: { follow?: boolean }) => {
       const runId = normaliseRunId(run);
-      const { client } = await context.temporal();
+      const backend = context.backend();
       const read = async (request: RunLogsRequest): Promise<RunLogs> => {
         try {
-          return await readRunLogs(client, request);
+          return await backend.runLogs(request);
         } catch (error) {
           if (error instanceof InvalidTaskLogRequestError) throw new CliError(error.message, 2);
           if (error instanceof UnknownLogTaskError) throw new CliError(error.message);
