@@ -1,5 +1,7 @@
+# shellcheck shell=bash
 # Shared by backup.sh and restore.sh: runs a PostgreSQL client program against the configured server. Sourced
 # after common.sh. Connection settings are libpq's own variables, defaulting to the project's cluster.
+# shellcheck disable=SC2154 # pg_bin, pg_run, pg_port and POSTGRES_MAJOR come from common.sh
 export PGHOST=${PGHOST:-$pg_run} PGPORT=${PGPORT:-$pg_port} PGUSER=${PGUSER:-postgres}
 pg_tool() {
   if [ -x "$pg_bin/$1" ]; then printf '%s' "$pg_bin/$1"
