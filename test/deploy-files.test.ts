@@ -246,6 +246,8 @@ describe('compose file', () => {
 describe('scripts', () => {
   const scripts = [
     'infra/deploy/install-worker.sh',
+    'infra/deploy/install-control-plane.sh',
+    'infra/deploy/install-common.sh',
     'infra/deploy/compose/prepare-secrets.sh',
     'infra/deploy/compose/temporal-schema.sh',
     'infra/production/backup.sh',
@@ -365,6 +367,47 @@ describe('install-worker.sh', () => {
     }
     assert.equal(existsSync(root), false);
     assert.equal(existsSync(path.join(work, canary)), false);
+  });
+});
+
+describe('install-control-plane.sh', () => {
+  let work: string;
+  before(async () => {
+    work = tempDir('install-control-plane');
+    const made = await run('bash', [path.join(PROJECT_ROOT, 'infra', 'production', 'make-certs.sh')], { QUBINODE_PROD_DIR: path.join(work, 'prod') });
+    assert.equal(made.code, 0, made.stderr);
+  });
+  after(() => {
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+  const flags = (temporal: string): string[] => {
+    const tls = path.join(work, 'prod', 'tls');
+    return ['--temporal', temporal, '--tls-ca', path.join(tls, 'ca.pem'), '--tls-cert', path.join(tls, 'client.pem'), '--tls-key', path.join(tls, 'client.key'), '--tls-server-name', 'localhost'];
+  };
+
+  it('installs the API and workflow worker units and an env file the config loader accepts, under --root', async () => {
+    const root = path.join(work, 'root');
+    const result = await run('bash', [path.join(deploy, 'install-control-plane.sh'), ...flags('127.0.0.1:7243'), '--root', root], {}, work);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /^\(not run under --root\)\+ systemctl enable qubinode-api\.service qubinode-control-worker\.service$/m);
+    for (const unit of ['qubinode-api.service', 'qubinode-control-worker.service']) {
+      assert.equal(readFileSync(path.join(root, 'etc', 'systemd', 'system', unit), 'utf8'), readFileSync(path.join(unitsDir, unit), 'utf8'));
+    }
+    const envPath = path.join(root, 'etc', 'qubinode', 'control-plane.env');
+    assert.equal(statSync(envPath).mode & 0o777, 0o640);
+    const config = loadConfig(Object.fromEntries(envFile(envPath).set));
+    assert.equal(config.temporal.address, '127.0.0.1:7243');
+    assert.deepEqual(config.temporal.tls, { certPath: '/etc/qubinode/tls/control-plane/client.pem', keyPath: '/etc/qubinode/tls/control-plane/client.key', caPath: '/etc/qubinode/tls/control-plane/ca.pem', serverName: 'localhost' });
+  });
+
+  it('refuses a Temporal address carrying anything but HOST:PORT, writing nothing', async () => {
+    const root = path.join(work, 'refused');
+    for (const temporal of ['127.0.0.1:7243 --root /', '127.0.0.1:7243\nQUBINODE_API_HOST=0.0.0.0', '`id`:7243', 'host:0']) {
+      const result = await run('bash', [path.join(deploy, 'install-control-plane.sh'), ...flags(temporal), '--root', root], {}, work);
+      assert.equal(result.code, 1, JSON.stringify(temporal));
+      assert.match(result.stderr, /--temporal must be HOST:PORT/);
+    }
+    assert.equal(existsSync(root), false);
   });
 });
 
