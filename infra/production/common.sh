@@ -38,3 +38,12 @@ temporal_dir=$prod_dir/temporal
 pg_as_owner() {
   if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
+
+# Whether pid runs the named program; a zombie counts as gone (this machine's init may never reap orphans).
+process_runs() {
+  local pid=$1 name=$2 stat
+  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+  stat=$(cat "/proc/$pid/stat" 2>/dev/null) || return 1
+  [ "$(echo "${stat##*) }" | cut -c1)" != Z ] || return 1
+  grep -q "$name" "/proc/$pid/cmdline" 2>/dev/null
+}

@@ -1,0 +1,277 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Connection } from '@temporalio/client';
+import { buildApiServer } from '../api/server';
+import { connectClient, type TemporalClient } from '../client/connection';
+import { addRepo, getRepo, removeRepo } from '../client/repos';
+import { loadConfig, PROJECT_ROOT } from '../config/config';
+import { runLogDir } from '../config/log-layout';
+import { createLogger } from '../config/logger';
+import { hmacSignature } from '../dag-repos/git/webhook-verify';
+import { actionRegistryWith, loadConfiguredPlugins } from '../plugins/plugin-actions';
+import type { DagRunStatus } from '../workflows/run-status';
+import { apiRequest } from './support/api-request';
+import { dagYaml, GitFixture } from './support/git-fixture';
+import { startProductionTemporal, startQubinodeProcess, type ProductionTemporal, type QubinodeProcess } from './support/production-temporal';
+import { taskOf, until } from './support/waiting';
+
+// Slow tier: the first run on a machine builds the pinned Temporal server from source (minutes); later runs
+// copy it from the machine cache. Everything below talks to the cluster only through temporal.env (mTLS).
+
+const TOKEN = 'production-test-token-0123456789';
+const HOOK_SECRET = 'production-hook-secret-0123456789';
+const HOOK_SECRET_ENV = 'QUBINODE_TEST_PROD_HOOK_SECRET';
+const RUN_WITHIN_MS = 120_000;
+
+describe('production Temporal (PostgreSQL, mutual TLS) with the API and two worker processes', () => {
+  let cluster: ProductionTemporal;
+  let temporal: TemporalClient;
+  let api: ReturnType<typeof buildApiServer>;
+  let base = '';
+  let work = '';
+  const workers: QubinodeProcess[] = [];
+  const queue = `prod-main-${randomUUID().slice(0, 8)}`;
+  const hostQueue = `prod-host-b-${randomUUID().slice(0, 8)}`;
+  const logs = { main: '', hostB: '' };
+  const repo = `prod${randomUUID().slice(0, 8)}`;
+  let git: GitFixture | undefined;
+
+  const call = (method: string, url: string, body?: unknown, token: string | null = TOKEN): Promise<Response> => apiRequest(base, method, url, token, body);
+  const startRun = async (dag: string, params: Record<string, unknown> = {}): Promise<string> => {
+    const response = await call('POST', '/api/runs', { dag, params });
+    assert.equal(response.status, 201, await response.clone().text());
+    return ((await response.json()) as { runId: string }).runId;
+  };
+  const runStatus = async (runId: string): Promise<DagRunStatus> => {
+    const response = await call('GET', `/api/runs/${encodeURIComponent(runId)}`);
+    assert.equal(response.status, 200, await response.clone().text());
+    return (await response.json()) as DagRunStatus;
+  };
+  const finished = async (runId: string): Promise<DagRunStatus> => {
+    let last: DagRunStatus | undefined;
+    await until(
+      async () => {
+        last = await runStatus(runId);
+        return last.state !== 'running';
+      },
+      RUN_WITHIN_MS,
+      `run ${runId} to finish`,
+    );
+    return last as DagRunStatus;
+  };
+
+  before(
+    async () => {
+      cluster = await startProductionTemporal();
+      work = mkdtempSync(path.join(tmpdir(), 'qubinode-prod-'));
+      logs.main = path.join(work, 'logs-main');
+      logs.hostB = path.join(work, 'logs-host-b');
+      const dags = path.join(work, 'dags');
+      mkdirSync(dags);
+      writeFileSync(
+        path.join(dags, 'two-hosts.yaml'),
+        `id: two-hosts
+tasks:
+  - id: on-main
+    uses: shell
+    runsOn: ${queue}
+    with:
+      script: echo "ran_on=$QUBINODE_TEST_WORKER_NAME" >> "$QUBINODE_OUTPUTS"
+  - id: on-host-b
+    uses: shell
+    needs: on-main
+    runsOn: ${hostQueue}
+    with:
+      script: echo "ran_on=$QUBINODE_TEST_WORKER_NAME" >> "$QUBINODE_OUTPUTS"
+`,
+      );
+      writeFileSync(
+        path.join(dags, 'gated.yaml'),
+        `id: gated
+tasks:
+  - id: gate
+    uses: approval
+    with:
+      message: Go on in production?
+      approvers: [bootstrap-admin]
+  - id: after
+    uses: shell
+    needs: gate
+    with:
+      command: [echo, approved]
+`,
+      );
+      // Paths reach the scripts as environment values, never as script text.
+      writeFileSync(
+        path.join(dags, 'flaky.yaml'),
+        `id: flaky
+tasks:
+  - id: fetch
+    uses: shell
+    with:
+      env: { COUNTER: ${JSON.stringify(path.join(work, 'runs.log'))} }
+      script: echo fetch >> "$COUNTER"; echo "version=7" >> "$QUBINODE_OUTPUTS"
+  - id: deploy
+    uses: shell
+    needs: fetch
+    with:
+      env: { COUNTER: ${JSON.stringify(path.join(work, 'runs.log'))}, MARKER: ${JSON.stringify(path.join(work, 'fixed'))}, VERSION: "\${{ tasks.fetch.outputs.version }}" }
+      script: test -e "$MARKER" && echo deploy >> "$COUNTER" && echo "deployed=$VERSION" >> "$QUBINODE_OUTPUTS"
+`,
+      );
+      const env: NodeJS.ProcessEnv = {
+        ...cluster.env,
+        QUBINODE_TASK_QUEUE: queue,
+        QUBINODE_DAG_DIRS: `examples=${path.join(PROJECT_ROOT, 'dag-repos', 'examples')},prod=${dags}`,
+        QUBINODE_DATA_DIR: path.join(work, 'data'),
+        QUBINODE_AI_ANALYSIS: 'rules',
+        QUBINODE_LOG_LEVEL: 'warn',
+      };
+      // Two OS processes, as on two hosts: the main worker (workflows and its queue's activities) and a host's worker.
+      workers.push(startQubinodeProcess(['worker'], { ...env, QUBINODE_LOG_DIR: logs.main, QUBINODE_TEST_WORKER_NAME: 'main' }));
+      workers.push(startQubinodeProcess(['worker', '--queue', hostQueue, '--activities-only'], { ...env, QUBINODE_LOG_DIR: logs.hostB, QUBINODE_TEST_WORKER_NAME: 'host-b' }));
+      await Promise.all(workers.map((worker) => worker.waitFor(/worker polling/, 180_000)));
+
+      process.env[HOOK_SECRET_ENV] = HOOK_SECRET;
+      const config = loadConfig({ ...process.env, ...env });
+      assert.ok(config.temporal.tls?.certPath, 'the API connects with the client certificate from temporal.env');
+      temporal = await connectClient(config.temporal);
+      api = buildApiServer({ config, logger: createLogger('error', 'production-test'), client: temporal.client, registry: actionRegistryWith(loadConfiguredPlugins(config)), token: TOKEN });
+      await api.listen({ host: '127.0.0.1', port: 0 });
+      base = `http://127.0.0.1:${(api.server.address() as AddressInfo).port}`;
+    },
+    { timeout: 60 * 60_000 },
+  );
+
+  after(
+    async () => {
+      if (temporal && git) await removeRepo(temporal.client, repo).catch(() => undefined);
+      await api?.close();
+      await temporal?.close();
+      await Promise.all(workers.map((worker) => worker.stop()));
+      git?.cleanup();
+      if (work) rmSync(work, { recursive: true, force: true });
+      // A fresh cluster each time, as on a fresh clone in CI (the server build stays cached).
+      await cluster?.down({ purge: process.env.QUBINODE_KEEP_PRODUCTION !== '1' });
+    },
+    { timeout: 180_000 },
+  );
+
+  it('brings the cluster up with infra/production/up.sh and hands clients TLS settings only', (t) => {
+    t.diagnostic(`up.sh took ${(cluster.upMs / 1000).toFixed(1)} s`);
+    assert.match(cluster.env.TEMPORAL_ADDRESS ?? '', /^127\.0\.0\.1:\d+$/);
+    for (const name of ['TEMPORAL_TLS_CERT', 'TEMPORAL_TLS_KEY', 'TEMPORAL_TLS_CA'] as const) assert.ok(existsSync(cluster.env[name] ?? ''), `${name} names a file`);
+    assert.equal(cluster.env.TEMPORAL_TLS_SERVER_NAME, 'localhost');
+    assert.notEqual(cluster.env.TEMPORAL_ADDRESS, '127.0.0.1:7233', 'not the dev server');
+  });
+
+  it('refuses a client without the client certificate, and one without TLS', async () => {
+    const address = cluster.env.TEMPORAL_ADDRESS as string;
+    const ca = readFileSync(cluster.env.TEMPORAL_TLS_CA as string);
+    const attempt = async (options: Parameters<typeof Connection.connect>[0]): Promise<void> => {
+      const connection = await Connection.connect({ ...options, connectTimeout: '5s' });
+      try {
+        await connection.workflowService.getSystemInfo({});
+      } finally {
+        await connection.close();
+      }
+    };
+    await assert.rejects(attempt({ address, tls: { serverRootCACertificate: ca, serverNameOverride: 'localhost' } }), 'no client certificate');
+    await assert.rejects(attempt({ address }), 'plain text');
+    // The same server certificate is accepted with the client certificate: the refusals above are about the client.
+    await attempt({ address, tls: { serverRootCACertificate: ca, serverNameOverride: 'localhost', clientCertPair: { crt: readFileSync(cluster.env.TEMPORAL_TLS_CERT as string), key: readFileSync(cluster.env.TEMPORAL_TLS_KEY as string) } } });
+  });
+
+  it('runs examples/hello to success through the API', async () => {
+    const runId = await startRun('examples/hello', { api_url: `${base}/healthz` });
+    const status = await finished(runId);
+    assert.equal(status.state, 'succeeded', JSON.stringify(status.tasks.map((task) => [task.id, task.state])));
+    assert.equal(taskOf(status, 'count').outputs?.greetings, '3');
+  });
+
+  it('runs each task of a runsOn DAG on the worker process that polls its queue', async () => {
+    const runId = await startRun('prod/two-hosts');
+    const status = await finished(runId);
+    assert.equal(status.state, 'succeeded');
+    assert.equal(taskOf(status, 'on-main').outputs?.ran_on, 'main');
+    assert.equal(taskOf(status, 'on-host-b').outputs?.ran_on, 'host-b');
+    // Each process wrote its task's log into its own log directory, and only that one.
+    assert.ok(existsSync(path.join(runLogDir(logs.main, runId), 'on-main.log')));
+    assert.ok(existsSync(path.join(runLogDir(logs.hostB, runId), 'on-host-b.log')));
+    assert.ok(!existsSync(path.join(runLogDir(logs.main, runId), 'on-host-b.log')));
+    assert.ok(!existsSync(path.join(runLogDir(logs.hostB, runId), 'on-main.log')));
+
+    // SQL visibility with the project's search attributes: the API finds the run by its DAG.
+    await until(
+      async () => {
+        const listed = (await (await call('GET', `/api/runs?dag=${encodeURIComponent('prod/two-hosts')}`)).json()) as { runId: string }[];
+        return listed.some((run) => run.runId === runId);
+      },
+      30_000,
+      'the run to be listed by its DAG',
+    );
+    const other = (await (await call('GET', `/api/runs?dag=${encodeURIComponent('prod/gated')}`)).json()) as { runId: string }[];
+    assert.ok(!other.some((run) => run.runId === runId), 'a filter by another DAG leaves it out');
+  });
+
+  it('waits at an approval gate, lists it as waiting, and goes on when approved through the API', async () => {
+    const runId = await startRun('prod/gated');
+    await until(async () => (await runStatus(runId)).approvals?.[0]?.state === 'waiting', 60_000, 'the gate to wait');
+    await until(
+      async () => ((await (await call('GET', '/api/approvals')).json()) as { runId: string }[]).some((run) => run.runId === runId),
+      30_000,
+      'the run to be listed as waiting for approval',
+    );
+    const decided = await call('POST', '/api/approvals', { run: runId, task: 'gate', decision: 'approve', comment: 'go' });
+    assert.equal(decided.status, 200, await decided.clone().text());
+    const status = await finished(runId);
+    assert.equal(status.state, 'succeeded');
+    assert.equal(status.approvals?.[0]?.by, 'bootstrap-admin');
+  });
+
+  it('syncs a Git repository on a signed webhook, refuses an unsigned one, and runs the synced DAG', async () => {
+    git = new GitFixture();
+    git.write('dags/first.yaml', dagYaml('first'));
+    git.commitAndPush('first');
+    await addRepo(temporal.client, { name: repo, url: git.bare, webhookSecretEnv: HOOK_SECRET_ENV }, queue);
+    await until(async () => (await getRepo(temporal.client, repo)).active !== undefined, 60_000, 'the first sync');
+
+    git.write('dags/pushed.yaml', dagYaml('pushed'));
+    const commit = git.commitAndPush('add pushed');
+    const body = JSON.stringify({ ref: 'refs/heads/main', after: commit, repository: { full_name: 'acme/dags' } });
+    const deliver = (headers: Record<string, string>): Promise<Response> =>
+      fetch(`${base}/hooks/github/${repo}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-github-event': 'push', 'x-github-delivery': randomUUID(), ...headers }, body });
+    assert.equal((await deliver({})).status, 401, 'unsigned');
+    assert.equal((await deliver({ 'x-hub-signature-256': hmacSignature('not-the-secret-at-all', body) })).status, 401, 'signed with another secret');
+    assert.notEqual((await getRepo(temporal.client, repo)).active?.commit, commit);
+    const accepted = await deliver({ 'x-hub-signature-256': hmacSignature(HOOK_SECRET, body) });
+    assert.equal(accepted.status, 202, await accepted.clone().text());
+    await until(async () => (await getRepo(temporal.client, repo)).active?.commit === commit, 60_000, `commit ${commit} to go live`);
+
+    await until(async () => ((await (await call('GET', '/api/dags')).json()) as { id: string }[]).some((dag) => dag.id === `${repo}/pushed`), 30_000, 'the pushed DAG in the catalog');
+    const status = await finished(await startRun(`${repo}/pushed`));
+    assert.equal(status.state, 'succeeded');
+  });
+
+  it('retries a failed run from the failure, reusing the task that had succeeded', async () => {
+    const first = await finished(await startRun('prod/flaky'));
+    assert.equal(first.state, 'failed');
+    assert.equal(taskOf(first, 'deploy').state, 'failed');
+    writeFileSync(path.join(work, 'fixed'), '');
+
+    const response = await call('POST', '/api/retries', { run: first.runId });
+    assert.equal(response.status, 201, await response.clone().text());
+    const retry = (await response.json()) as { runId: string; reused: string[]; retryOf: string };
+    assert.deepEqual(retry.reused, ['fetch']);
+    const second = await finished(retry.runId);
+    assert.equal(second.state, 'succeeded');
+    assert.equal(taskOf(second, 'deploy').outputs?.deployed, '7');
+    assert.equal(second.retryOf, first.runId);
+    assert.deepEqual(readFileSync(path.join(work, 'runs.log'), 'utf8').trim().split('\n'), ['fetch', 'deploy'], 'fetch ran once');
+  });
+});
