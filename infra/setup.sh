@@ -84,6 +84,12 @@ if { ! command -v shellcheck >/dev/null 2>&1 || ! command -v systemd-analyze >/d
     say "apt-get install shellcheck systemd failed: the deploy-file checks will fail"
 fi
 
+# The production Temporal server (infra/production): built only when asked (QUBINODE_SETUP_PRODUCTION=1), so a
+# plain setup and `npm start` stay quick; the production test's up.sh builds it too, or copies the machine cache.
+if [ "${QUBINODE_SETUP_PRODUCTION:-}" = 1 ]; then
+  bash infra/production/build-temporal-server.sh
+fi
+
 # The compiled CLI (dist/) is rebuilt when any TypeScript source is newer than it.
 stamp=dist/.build-stamp
 if [ ! -f "$stamp" ] || [ -n "$(find dag-repos workflows activities plugins ai workers cli client api config infra bench -name '*.ts' -newer "$stamp" -print -quit 2>/dev/null)" ] || [ tsconfig.json -nt "$stamp" ]; then
