@@ -11,6 +11,8 @@ export type Access = 'public' | Role;
 export const ROUTE_POLICY: Readonly<Record<string, Access>> = {
   'GET /healthz': 'public',
   'GET /api/health': 'viewer',
+  // Counts and latencies only, all of it a viewer can already list; a scraper gets a viewer token, never more.
+  'GET /metrics': 'viewer',
   'GET /api/whoami': 'viewer',
   'GET /api/dags': 'viewer',
   'GET /api/dags/*': 'viewer',

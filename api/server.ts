@@ -26,6 +26,7 @@ import { registerCatalogRoutes } from './catalog-routes';
 import { sendRunLogs } from './run-logs';
 import { createCatalogCache } from './catalog-cache';
 import { registerWebhookRoutes } from './webhooks';
+import { createApiMetrics, registerMetricsRoute } from './metrics';
 import { z } from 'zod';
 
 export interface ApiDependencies {
@@ -88,6 +89,13 @@ export function buildApiServer(deps: ApiDependencies): FastifyInstance {
   // One catalog per process for the webhooks and the API alike, so no request compiles the catalog itself.
   const catalogCache = createCatalogCache({ load: () => loadCatalog(deps.config, deps.registry, deps.client), onError: (error) => app.log.error({ err: error }, 'catalog load failed') });
   app.addHook('onClose', async () => catalogCache.close());
+  const metrics = createApiMetrics({
+    client: deps.client,
+    // The catalog as last loaded: a scrape never compiles it.
+    dagIds: async () => (await catalogCache.latest()).catalog.list().map((entry) => entry.id),
+    onError: (error) => app.log.warn({ err: error }, 'run counts for /metrics could not be read'),
+  });
+  app.addHook('onClose', async () => metrics.close());
   const catalog = async (): Promise<DagCatalog> => (await catalogCache.fresh()).catalog;
   const store = { client: deps.client, workflowId: deps.config.identity.workflowId, taskQueue: deps.config.taskQueue };
   const identities = new IdentityCache(() => readIdentity(store), deps.identityMaxAgeMs ?? 2000);
@@ -121,6 +129,7 @@ export function buildApiServer(deps: ApiDependencies): FastifyInstance {
       // Only catalog DAGs: an API caller must never make the server read a file by path.
       const prepared = prepareRun(await catalog(), deps.registry, body.data.dag, body.data.params, { allowFiles: false });
       const started = await startRun(deps.client, { ...prepared, taskQueue: deps.config.taskQueue, startedBy: caller.user, ...(body.data.runKey ? { runKey: body.data.runKey } : {}) });
+      metrics.runStarted(prepared.dag.catalogId, 'api', caller.user);
       await audit.write(request, { action: 'run.start', target: started.runId, outcome: 'ok' });
       return reply.code(201).send({ runId: started.runId, status: 'running', url: runUrl(deps.config.temporal, started.runId) });
     } catch (error) {
@@ -171,7 +180,8 @@ export function buildApiServer(deps: ApiDependencies): FastifyInstance {
     }
   });
 
-  void app.register(async (scope) => registerWebhookRoutes(scope, { ...deps, catalogCache }));
+  void app.register(async (scope) => registerWebhookRoutes(scope, { ...deps, catalogCache, metrics }));
+  registerMetricsRoute(app, metrics);
   registerRunControlRoutes(app, { client: deps.client, audit });
   registerIdentityRoutes(app, { store, audit });
   registerCatalogRoutes(app, { client: deps.client, catalog, audit });

@@ -12,6 +12,7 @@ import { deliveryId, parseForgeEvent, verifyDelivery, verifyTrigger, type Forge,
 import { ParamValidationError, resolveParams } from '../dag-repos/schema/params';
 import { WEBHOOK_SECRET_MIN_LENGTH } from '../dag-repos/schema/triggers';
 import { CatalogUnavailableError, createCatalogCache, type CatalogCache, type CatalogSnapshot } from './catalog-cache';
+import type { ApiMetricsRecorder, PushOutcome, TriggerOutcome } from './metrics';
 
 export interface WebhookDependencies {
   config: QubinodeConfig;
@@ -20,6 +21,8 @@ export interface WebhookDependencies {
   env?: NodeJS.ProcessEnv;
   /** The API's shared catalog cache; without one the receivers keep their own (closed with the server). */
   catalogCache?: CatalogCache;
+  /** Counts deliveries by outcome, runs started and push-to-live latency (api/metrics.ts). */
+  metrics?: ApiMetricsRecorder;
 }
 
 const FORGES: readonly Forge[] = ['github', 'gitlab', 'bitbucket'];
@@ -39,6 +42,14 @@ const TRIGGER_REFUSED: Record<TriggerRefusal, { error: string }> = {
 };
 
 const NOT_READY = { error: 'not ready, try again shortly' } as const;
+
+const TRIGGER_OUTCOME: Record<TriggerRefusal, TriggerOutcome> = {
+  'missing-headers': 'missing_headers',
+  'malformed-headers': 'malformed_headers',
+  'bad-signature': 'bad_signature',
+  'too-old': 'too_old',
+  'in-the-future': 'in_the_future',
+};
 
 /**
  * Audits what an authenticated delivery did. Forged requests are not audited: that would let a
@@ -101,27 +112,32 @@ export async function registerWebhookRoutes(app: FastifyInstance, deps: WebhookD
     scope.addContentTypeParser(['application/json', 'application/x-www-form-urlencoded', 'text/plain'], { parseAs: 'buffer', bodyLimit: WEBHOOK_BODY_LIMIT }, (_request, body, done) => done(null, body));
 
     scope.post('/hooks/:forge/:repo', { bodyLimit: WEBHOOK_BODY_LIMIT }, async (request, reply) => {
+      const receivedAtMs = Date.now();
+      const counted = (outcome: PushOutcome): FastifyReply => {
+        deps.metrics?.pushDelivery(outcome);
+        return reply;
+      };
       const { forge: forgeName, repo } = request.params as { forge: string; repo: string };
       const snapshot = await snapshotOr503(reply);
-      if (!snapshot) return reply;
+      if (!snapshot) return counted('not_ready');
       const forge = (FORGES as readonly string[]).includes(forgeName) ? (forgeName as Forge) : undefined;
       const config = forge ? snapshot.repos.get(repo) : undefined;
       // Repository webhook secrets are set by an admin with `repo add --secret-env`; any length a forge accepts.
       const secret = config?.webhookSecretEnv ? env[config.webhookSecretEnv] || undefined : undefined;
       // An unknown forge is checked as GitHub would be, so it too costs one HMAC.
       const verified = verifyDelivery(forge ?? 'github', secret, request.headers, rawBody(request));
-      if (!verified || !forge || !config) return reply.code(401).send(PUSH_REFUSED);
+      if (!verified || !forge || !config) return counted(!forge ? 'unknown_forge' : !config ? 'unknown_repo' : !secret ? 'no_secret' : 'bad_signature').code(401).send(PUSH_REFUSED);
 
       let payload: unknown;
       try {
         payload = parsePayload(request);
       } catch (error) {
-        return reply.code(400).send({ error: `malformed payload: ${(error as Error).message}` });
+        return counted('malformed').code(400).send({ error: `malformed payload: ${(error as Error).message}` });
       }
       const event = parseForgeEvent(forge, request.headers, payload);
-      if (event.kind === 'ping') return reply.code(200).send({ ok: true, pong: true, repo });
-      if (event.kind === 'ignored') return reply.code(202).send({ accepted: false, reason: `event ${event.event} is not acted on` });
-      if (event.branch !== config.branch) return reply.code(202).send({ accepted: false, reason: `branch "${event.branch}" is not tracked (tracking "${config.branch}")` });
+      if (event.kind === 'ping') return counted('ping').code(200).send({ ok: true, pong: true, repo });
+      if (event.kind === 'ignored') return counted('ignored_event').code(202).send({ accepted: false, reason: `event ${event.event} is not acted on` });
+      if (event.branch !== config.branch) return counted('untracked_branch').code(202).send({ accepted: false, reason: `branch "${event.branch}" is not tracked (tracking "${config.branch}")` });
       const id = deliveryId(forge, request.headers);
       let answer;
       try {
@@ -130,10 +146,12 @@ export async function registerWebhookRoutes(app: FastifyInstance, deps: WebhookD
         if (!(error instanceof RepoError)) throw error;
         // Removed since the cache was loaded: from now on it is unknown, and answered as such.
         cache.invalidate();
-        return reply.code(401).send(PUSH_REFUSED);
+        return counted('unknown_repo').code(401).send(PUSH_REFUSED);
       }
-      if (answer.duplicate) return reply.code(200).send({ accepted: false, duplicate: true, reason: 'delivery already processed' });
+      if (answer.duplicate) return counted('duplicate').code(200).send({ accepted: false, duplicate: true, reason: 'delivery already processed' });
       cache.invalidate();
+      counted('accepted');
+      if (!event.deleted) deps.metrics?.pushAccepted(repo, event.commit, receivedAtMs);
       await audit(deps, request, { actor: `webhook:${forge}`, action: 'repo.sync', target: repo, outcome: 'ok', detail: `push ${event.deleted ? '(branch deleted)' : event.commit.slice(0, 12)}${id ? `, delivery ${id}` : ''}` });
       return reply.code(202).send({ accepted: true, repo, commit: event.commit, deleted: event.deleted });
     });
@@ -141,7 +159,10 @@ export async function registerWebhookRoutes(app: FastifyInstance, deps: WebhookD
     scope.post('/trigger/:repo/:dag', { bodyLimit: WEBHOOK_BODY_LIMIT }, async (request, reply) => {
       const { repo, dag: dagId } = request.params as { repo: string; dag: string };
       const snapshot = await snapshotOr503(reply);
-      if (!snapshot) return reply;
+      if (!snapshot) {
+        deps.metrics?.triggerDelivery('not_ready');
+        return reply;
+      }
       // Exact id only: no Temporal query, no compilation, no guessing at a DAG the caller did not name.
       const dag = snapshot.dags.get(`${repo}/${dagId}`);
       const trigger = dag?.triggers?.webhook;
@@ -152,9 +173,12 @@ export async function registerWebhookRoutes(app: FastifyInstance, deps: WebhookD
         nowMs: Date.now(),
         windowSeconds: deps.config.api.triggerWindowSeconds,
       });
-      if (!check.ok) return reply.code(401).send(TRIGGER_REFUSED[check.refusal]);
-      // A verified signature implies the DAG and its trigger exist.
-      if (!dag || !trigger) return reply.code(401).send(TRIGGER_REFUSED['bad-signature']);
+      // A verified signature implies the DAG and its trigger exist; the metrics still tell the refusals apart.
+      if (!check.ok || !dag || !trigger) {
+        const refusal = check.ok ? 'bad-signature' : check.refusal;
+        deps.metrics?.triggerDelivery(refusal !== 'bad-signature' ? TRIGGER_OUTCOME[refusal] : !dag || !trigger ? 'unknown_dag' : !usableSecret(trigger.secretEnv, request.log) ? 'no_secret' : 'bad_signature');
+        return reply.code(401).send(TRIGGER_REFUSED[refusal]);
+      }
       return startTriggeredRun(request, reply, deps, dag, trigger.params, check.delivery);
     });
   });
@@ -167,12 +191,14 @@ async function startTriggeredRun(request: FastifyRequest, reply: FastifyReply, d
   try {
     payload = parsePayload(request);
   } catch (error) {
+    deps.metrics?.triggerDelivery('malformed');
     return reply.code(400).send({ error: `malformed payload: ${(error as Error).message}` });
   }
   let params: Record<string, unknown>;
   try {
     params = resolveParams(dag.params, renderValue(mapping, { payload }) as Record<string, unknown>);
   } catch (error) {
+    deps.metrics?.triggerDelivery('invalid_params');
     if (error instanceof ParamValidationError) return reply.code(400).send({ error: 'invalid params', problems: error.problems });
     return reply.code(400).send({ error: `payload mapping failed: ${(error as Error).message}` });
   }
@@ -180,10 +206,13 @@ async function startTriggeredRun(request: FastifyRequest, reply: FastifyReply, d
     // The delivery id names the run: Temporal refuses a second start of the same id for as long as
     // the namespace retains the first run, which is far longer than the timestamp window.
     const run = await startRun(deps.client, { dag, params, taskQueue: deps.config.taskQueue, runKey: `hook-${delivery}`, startedBy: actor });
+    deps.metrics?.triggerDelivery('accepted');
+    deps.metrics?.runStarted(dag.catalogId, 'trigger', 'trigger');
     await audit(deps, request, { actor, action: 'run.start', target: run.runId, outcome: 'ok', detail: `delivery ${delivery}` });
     return reply.code(202).send({ runId: run.runId });
   } catch (error) {
     if (!(error instanceof RunAlreadyExistsError)) throw error;
+    deps.metrics?.triggerDelivery('duplicate');
     await audit(deps, request, { actor, action: 'run.start', target: dag.catalogId, outcome: 'refused', detail: `delivery ${delivery} was already accepted` });
     return reply.code(409).send({ error: `delivery "${delivery}" was already accepted`, duplicate: true });
   }
