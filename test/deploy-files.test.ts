@@ -445,3 +445,56 @@ describe('qubinode up --no-worker', () => {
     assert.match(output, /stopped/);
   });
 });
+
+/** VmRSS of a process in MiB, from /proc. */
+function rssMiB(pid: number): number {
+  const kb = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+  assert.ok(kb, `no VmRSS for ${pid}`);
+  return Math.round(Number(kb) / 1024);
+}
+
+describe('worker sizing (figures quoted in docs/production.md)', () => {
+  // The installed command (bin/qubinode.js runs the compiled CLI that infra/setup.sh builds), idle: connected and
+  // polling, no task. Sampled after the start-up work (bundling the workflows, for the main queue) has settled.
+  for (const [label, args, limitMiB] of [
+    ['a hypervisor worker (--activities-only)', ['--queue', 'sizing-host', '--activities-only'], 350],
+    ['a main-queue worker (workflows and activities)', [], 800],
+  ] as const) {
+    it(`keeps ${label} idle under ${limitMiB} MiB of resident memory`, async (t) => {
+      const data = tempDir('sizing');
+      const queue = `sizing-${process.pid}-${args.length}`;
+      const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'qubinode.js'), 'worker', ...args.map((arg) => (arg === 'sizing-host' ? queue : arg))], {
+        cwd: PROJECT_ROOT,
+        env: { ...process.env, QUBINODE_DATA_DIR: data, QUBINODE_TASK_QUEUE: queue, QUBINODE_AI_ANALYSIS: 'rules' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let output = '';
+      child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      try {
+        await until(() => output.includes('worker polling'), 120_000, `the worker to poll:\n${output}`);
+        // Settled: two samples a second apart within 2 MiB of each other.
+        let previous = -10;
+        let current = rssMiB(child.pid as number);
+        await until(
+          async () => {
+            const done = Math.abs(current - previous) <= 2;
+            await new Promise((resolve) => setTimeout(resolve, 1000));
+            previous = current;
+            current = rssMiB(child.pid as number);
+            return done;
+          },
+          120_000,
+          'resident memory to settle',
+        );
+        t.diagnostic(`${label}: idle RSS ${current} MiB`);
+        assert.ok(current < limitMiB, `${label}: ${current} MiB`);
+      } finally {
+        child.kill('SIGTERM');
+        await exited;
+        rmSync(data, { recursive: true, force: true });
+      }
+    });
+  }
+});
