@@ -18,6 +18,7 @@ export const ROUTE_POLICY: Readonly<Record<string, Access>> = {
   'GET /api/dags/*': 'viewer',
   'GET /api/runs': 'viewer',
   'POST /api/runs': 'operator',
+  // A run's status, and its task logs (`<run id>/logs`, read on the workers that wrote them).
   'GET /api/runs/*': 'viewer',
   'POST /api/runs/*': 'operator',
   'GET /api/approvals': 'viewer',
