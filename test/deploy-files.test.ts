@@ -498,3 +498,53 @@ describe('worker sizing (figures quoted in docs/production.md)', () => {
     });
   }
 });
+
+describe('docs/production.md', () => {
+  const docPath = path.join(PROJECT_ROOT, 'docs', 'production.md');
+  const doc = readFileSync(docPath, 'utf8');
+  const commandLines = [...doc.matchAll(/```bash\n([\s\S]*?)```/g)].flatMap((block) => (block[1] as string).split('\n').filter((line) => line.trim() !== ''));
+
+  it('links only to files that exist', () => {
+    const links = [...doc.matchAll(/\]\(([^)#\s]+)\)/g)].map((match) => match[1] as string).filter((link) => !/^[a-z]+:/.test(link));
+    assert.ok(links.length > 10);
+    for (const link of links) assert.ok(existsSync(path.resolve(path.dirname(docPath), link)), link);
+  });
+
+  it('gives only commands that run a script some test runs, a test file, or the compose file the schema checks', () => {
+    // A script counts as run when a test (or infra/test.sh) names it, or a script that counts calls it.
+    const testFiles = [...readdirSync(path.join(PROJECT_ROOT, 'test')).filter((name) => name.endsWith('.ts')).map((name) => path.join('test', name)), ...readdirSync(path.join(PROJECT_ROOT, 'test', 'support')).map((name) => path.join('test', 'support', name)), 'infra/test.sh'];
+    const scripts = commandLines.flatMap((line) => [...line.matchAll(/(?:^|\s)((?:infra)\/[\w./@-]+\.sh)\b/g)].map((match) => match[1] as string));
+    const runBy = (text: string, script: string): boolean => text.includes(path.basename(script));
+    const exercised = new Set(scripts.filter((script) => testFiles.some((file) => runBy(readFileSync(path.join(PROJECT_ROOT, file), 'utf8'), script))));
+    for (let grew = true; grew; ) {
+      grew = false;
+      for (const script of scripts) {
+        if (exercised.has(script)) continue;
+        if ([...exercised].some((caller) => runBy(readFileSync(path.join(PROJECT_ROOT, caller), 'utf8'), script))) {
+          exercised.add(script);
+          grew = true;
+        }
+      }
+    }
+    for (const line of commandLines) {
+      const words = line.trim().split(/\s+/).filter((word) => !/^[A-Z_]+=/.test(word));
+      const command = words[0] === 'bash' ? words[1] : words[0];
+      if (command === 'docker') {
+        // No container engine here: the compose file is checked against the Compose Specification instead.
+        assert.equal(words[words.indexOf('-f') + 1], 'infra/deploy/compose/compose.yaml', line);
+      } else if (command === 'node') {
+        const testFile = words.find((word) => word.endsWith('.test.ts'));
+        assert.ok(testFile && existsSync(path.join(PROJECT_ROOT, testFile)), line);
+      } else {
+        assert.ok(command && /^infra\/.+\.sh$/.test(command), `a command no test runs: ${line}`);
+        assert.ok(existsSync(path.join(PROJECT_ROOT, command)), line);
+        assert.ok(exercised.has(command), `${command} is run by no test`);
+      }
+    }
+  });
+
+  it('quotes the sizing figures the sizing test measures, as whole MiB', () => {
+    assert.match(doc, /\| hypervisor worker, `qubinode worker --queue hv1 --activities-only` \| \d+ MiB \|/);
+    assert.match(doc, /\| main-queue worker, `qubinode worker` .*\| \d+ MiB \|/);
+  });
+});
