@@ -62,3 +62,42 @@ export async function killProcessGroup(pgid: number, graceMs = 5_000): Promise<'
   signalGroup(pgid, 'SIGKILL');
   return 'killed';
 }
+
+/** Pids of the group's live members whose environment carries `marker` (a `NAME=value` entry). */
+export function markedMembers(pgid: number, marker: string): number[] {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return [];
+  }
+  const wanted = `\0${marker}\0`;
+  return entries.flatMap((entry) => {
+    if (!/^\d+$/.test(entry)) return [];
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[2]) !== pgid || fields[0] === 'Z') return [];
+      return `\0${readFileSync(`/proc/${entry}/environ`, 'latin1')}`.includes(wanted) ? [Number(entry)] : [];
+    } catch {
+      return [];
+    }
+  });
+}
+
+/**
+ * Stops a process group left behind by a dead worker, but only if it still holds a process carrying
+ * the attempt's marker: a group id can be reused once its processes are gone, and a stranger's group
+ * must never be killed. Resolves when no member is left (or after `waitMs`), saying what it found.
+ */
+export async function stopOrphanGroup(pgid: number, marker: string, waitMs = 15_000): Promise<'absent' | 'stopped' | 'still-running'> {
+  if (markedMembers(pgid, marker).length === 0) return 'absent';
+  await killProcessGroup(pgid, 2_000);
+  const deadline = Date.now() + waitMs;
+  while (processGroupAlive(pgid)) {
+    if (Date.now() > deadline) return 'still-running';
+    signalGroup(pgid, 'SIGKILL');
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+  }
+  return 'stopped';
+}

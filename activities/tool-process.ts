@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { formatSeconds } from '../dag-repos/schema/duration';
 import { closeLog } from './log-stream';
 import { OutputTail } from './output-tail';
+import { ATTEMPT_MARKER_ENV, currentAttempt } from './attempt-ledger';
 import { killProcessGroup } from './process-group';
 import { createRedactor, StreamRedactor } from './redact';
 import { heartbeat } from './secret-scope';
@@ -80,7 +81,11 @@ export async function runTool(options: ToolRunOptions): Promise<ToolRunResult> {
   const where = options.cwd === undefined ? '' : ` (cwd ${options.cwd})`;
   log.write(`=== ${new Date(startedAt).toISOString()}${attempt} ${redact(commandLine(options.file, options.args))}${where} ===\n`);
 
-  const child = spawn(options.file, options.args, { cwd: options.cwd, env: options.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const attemptEntry = currentAttempt();
+  // The marker lets the next worker on this host find these processes if this worker dies under them.
+  const env = attemptEntry ? { ...options.env, [ATTEMPT_MARKER_ENV]: attemptEntry.id } : options.env;
+  const child = spawn(options.file, options.args, { cwd: options.cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  if (child.pid !== undefined) attemptEntry?.addGroup(child.pid);
   const capture = (bytes: number): Capture => ({ decoder: new StringDecoder('utf8'), redactor: new StreamRedactor(options.secrets), tail: new OutputTail(bytes), partial: '' });
   const streams = { out: capture(options.tailBytes?.stdout ?? 8192), err: capture(options.tailBytes?.stderr ?? 4096) };
   const whole: string[] = [];
@@ -123,6 +128,7 @@ export async function runTool(options: ToolRunOptions): Promise<ToolRunResult> {
       child.once('close', (code, signal) => resolve({ code, signal }));
     });
     await killing;
+    if (child.pid !== undefined) attemptEntry?.removeGroup(child.pid);
   } finally {
     clearInterval(heartbeats);
     if (timer !== undefined) clearTimeout(timer);

@@ -5,7 +5,10 @@ import type { Logger } from '../config/logger';
 import { createActivities, withSecretScope } from '../activities';
 import { createAiActivities } from '../activities/ai';
 import { createAiService } from '../ai/create-ai-service';
-import { connectionOptions } from '../client/connection';
+import { connectClient, connectionOptions, type TemporalClient } from '../client/connection';
+import { AttemptLedger } from '../activities/attempt-ledger';
+import { AttemptRecovery, withAttemptLedger } from './attempt-recovery';
+import { startOrphanWatchdog } from './orphan-watchdog';
 import { withAttemptInfo } from './attempt-info';
 import { GitCache } from '../activities/git/git-cache';
 import type { SyncedSource } from '../ai/activity-types';
@@ -51,11 +54,23 @@ export async function createQubinodeWorker(options: QubinodeWorkerOptions): Prom
   const platform = createPlatformActivities({ ...config, taskQueue: config.taskQueue }, actionRegistryWith(plugins));
   const gitCache = new GitCache(path.join(config.dataDir, 'git'));
   const checkout = (source: SyncedSource): Promise<string> => checkoutSource(gitCache, source);
+  const ledger = new AttemptLedger(path.join(config.dataDir, 'attempts'));
+  startOrphanWatchdog(ledger.directory);
+  let completionClient: TemporalClient | undefined;
+  const recovery = new AttemptRecovery(
+    ledger,
+    async (taskToken, failure) => {
+      completionClient ??= await connectClient(config.temporal);
+      await completionClient.client.activity.fail(taskToken, failure);
+    },
+    options.logger,
+  );
   // Counted and timed once here, around everything, so every action and platform activity shows on /metrics.
   const activities = withActionMetrics({
     // The secret scope resolves the author's references and redacts whatever leaves an action; the attempt
     // number is added around it, so a failure of the scope itself (a missing secret) carries it too.
-    ...withAttemptInfo(withSecretScope(withRepoCheckout({ ...createActivities({ logRoot: config.logDir, logger: options.logger, dagDirectories: config.dagDirectories }), ...pluginActivities(plugins) }, gitCache, config.dagDirectories))),
+    // The ledger is outermost: a record on disk for as long as the attempt runs, for the next worker if this one dies.
+    ...withAttemptLedger(withAttemptInfo(withSecretScope(withRepoCheckout({ ...createActivities({ logRoot: config.logDir, logger: options.logger, dagDirectories: config.dagDirectories }), ...pluginActivities(plugins) }, gitCache, config.dagDirectories))), ledger, recovery, options.logger),
     ...platform.activities,
     // One AI service per worker: the model is loaded on the first analysis and shared by all.
     ...createAiActivities(createAiService(config), checkout),
@@ -73,11 +88,17 @@ export async function createQubinodeWorker(options: QubinodeWorkerOptions): Prom
     maxCachedWorkflows: config.workflowCacheSize,
     maxConcurrentActivityTaskExecutions: config.maxConcurrentActivities,
     shutdownGraceTime: '10s',
+    // A workflow task waits this long for the worker that has the run cached before any worker may take it:
+    // when that worker was killed, this is the pause before the run moves again.
+    stickyQueueScheduleToStartTimeout: '3s',
     // Cancellation reaches an activity only with a heartbeat: send them often enough that a cancelled
     // run kills its processes within about a second, not 0.8 x the heartbeat timeout later.
     maxHeartbeatThrottleInterval: '1s',
     ...options.overrides,
   });
+  // Before polling: the attempts a dead predecessor left on this host are stopped and reported lost, so
+  // their runs move on now rather than after a heartbeat timeout.
+  await recovery.sweep().catch((error: unknown) => options.logger.warn({ err: error }, 'could not recover every lost attempt at start'));
   options.logger.info({ taskQueue, runWorkflows, cache: config.workflowCacheSize }, 'worker ready');
   return {
     worker,
@@ -85,6 +106,7 @@ export async function createQubinodeWorker(options: QubinodeWorkerOptions): Prom
     taskQueue,
     close: async () => {
       await platform.close();
+      await completionClient?.close();
       await connection.close();
     },
   };

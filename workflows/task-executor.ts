@@ -1,10 +1,11 @@
-import type { SearchAttributePair } from '@temporalio/common';
+import { TimeoutType, type SearchAttributePair } from '@temporalio/common';
 import * as wf from '@temporalio/workflow';
 import type { ActionInvocation, ActionResult } from '../activities/action-types';
 import type { CompiledDag, CompiledTask } from '../dag-repos/compiler/compiled-dag';
 import { parseDuration } from '../dag-repos/schema/duration';
 import { resolveParams } from '../dag-repos/schema/params';
 import { ApprovalInput } from '../dag-repos/actions/rollout-inputs';
+import { WORKER_LOST } from '../dag-repos/actions/action-definition';
 import { approvalOutcome, type ApprovalGates } from './approvals';
 import type { RolloutProgress } from './rollback-status';
 import { assertNever, type DagRunStatus } from './run-status';
@@ -34,7 +35,7 @@ export interface ExecutedAction extends ActionResult {
 
 type ActionActivity = (invocation: ActionInvocation) => Promise<ActionResult & { attempt?: number }>;
 
-function activityFor(call: TaskInvocation): ActionActivity {
+function activityFor(call: TaskInvocation, maximumAttempts = call.task.retry.maximumAttempts): ActionActivity {
   const { task } = call;
   if (task.execution.kind !== 'activity') throw new Error('not an activity task');
   const itemSuffix = call.itemIndex === undefined ? '' : `[${call.itemIndex}]`;
@@ -46,7 +47,7 @@ function activityFor(call: TaskInvocation): ActionActivity {
     ...(task.heartbeatTimeoutMs ? { heartbeatTimeout: Math.min(task.heartbeatTimeoutMs, task.timeoutMs ?? Infinity) } : {}),
     cancellationType: wf.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
     retry: {
-      maximumAttempts: task.retry.maximumAttempts,
+      maximumAttempts,
       initialInterval: task.retry.initialIntervalMs,
       backoffCoefficient: task.retry.backoffCoefficient,
       ...(task.retry.maximumIntervalMs ? { maximumInterval: task.retry.maximumIntervalMs } : {}),
@@ -56,6 +57,47 @@ function activityFor(call: TaskInvocation): ActionActivity {
   const activity = activities[task.execution.activity];
   if (!activity) throw new Error(`no activity ${task.execution.activity}`);
   return activity;
+}
+
+/**
+ * How often one task may be lost to a dead worker and run again. Apart from the DAG's `retry:`, which
+ * counts the task's own failures: a worker killed mid-task says nothing about the task.
+ */
+const WORKER_LOSS_BUDGET = 3;
+
+/**
+ * Runs an action activity; when the worker running it dies (its restarted successor reports the attempt
+ * lost, or its heartbeats stop), runs it again with the DAG's retry attempts it had left, up to
+ * WORKER_LOSS_BUDGET times. Runs recorded before this existed keep failing as they did (the patch).
+ */
+async function runOnSomeWorker(call: TaskInvocation, invocation: ActionInvocation): Promise<ExecutedAction> {
+  const allowed = call.task.retry.maximumAttempts;
+  let usedBefore = 0;
+  for (let losses = 0; ; losses += 1) {
+    try {
+      const result = await activityFor(call, allowed - usedBefore)(invocation);
+      return { ...result, attempt: usedBefore + (result.attempt ?? 1) };
+    } catch (error) {
+      const lost = lostAttempt(error, allowed - usedBefore);
+      if (lost === undefined || losses >= WORKER_LOSS_BUDGET || !wf.patched('worker-loss-retry')) throw error;
+      // The lost attempt does not count; the ones before it (the task's own failures) do.
+      usedBefore += lost - 1;
+      wf.log.warn('task attempt lost with its worker; running it again', { taskId: call.task.id, itemIndex: call.itemIndex, attempt: usedBefore + lost, losses: losses + 1 });
+    }
+  }
+}
+
+/** The attempt number a worker's death took, or undefined when the failure is the task's own. */
+function lostAttempt(error: unknown, attemptsGiven: number): number | undefined {
+  if (!(error instanceof wf.ActivityFailure)) return undefined;
+  const cause = error.cause;
+  if (cause instanceof wf.ApplicationFailure && cause.type === WORKER_LOST) {
+    const details = cause.details?.[0] as { attempt?: unknown } | undefined;
+    return typeof details?.attempt === 'number' && details.attempt >= 1 ? Math.min(details.attempt, attemptsGiven) : attemptsGiven;
+  }
+  // Heartbeats stopped with no worker to say why: Temporal retried while attempts were left, so the last one was lost.
+  if (cause instanceof wf.TimeoutFailure && cause.timeoutType === TimeoutType.HEARTBEAT) return attemptsGiven;
+  return undefined;
 }
 
 function childOutputs(result: DagRunStatus): Record<string, unknown> {
@@ -72,7 +114,7 @@ export async function executeAction(call: TaskInvocation): Promise<ExecutedActio
   const execution = task.execution;
   switch (execution.kind) {
     case 'activity': {
-      const result = await activityFor(call)({
+      const invocation: ActionInvocation = {
         runId: call.runId,
         dagId: call.dag.catalogId,
         source: { repo: call.dag.origin.repo, commit: call.dag.origin.commit, ...(call.dag.origin.url ? { url: call.dag.origin.url } : {}), ...(call.dag.origin.credentialEnv ? { credentialEnv: call.dag.origin.credentialEnv } : {}) },
@@ -81,8 +123,8 @@ export async function executeAction(call: TaskInvocation): Promise<ExecutedActio
         with: call.inputs,
         // Only these author-written references are resolved; a plan compiled without them resolves none.
         ...(task.secretRefs ? { secretRefs: task.secretRefs } : {}),
-      });
-      return { ...result, attempt: result.attempt ?? 1 };
+      };
+      return runOnSomeWorker(call, invocation);
     }
     case 'timer': {
       const durationMs = parseDuration(String(call.inputs.duration));

@@ -22,4 +22,10 @@ export interface ActionDefinition {
 }
 
 /** Failure types no action can fix by retrying. */
+/**
+ * The failure type of an attempt whose worker died under it: reported by the next worker on the host (or the
+ * worker shutting down), never by the task itself; the run runs the task again apart from its `retry:` budget.
+ */
+export const WORKER_LOST = 'WorkerLost';
+
 export const COMMON_NON_RETRYABLE = ['InvalidActionInput', 'SecretNotFound'] as const;

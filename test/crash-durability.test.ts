@@ -1,0 +1,76 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { startCrashLab, workerKillTrial, type CrashLab, type Marker } from './support/crash-lab';
+import { until } from './support/waiting';
+
+/**
+ * Crash durability with real processes: a worker (workflows and activities in one process, as
+ * `npm start` runs it) is killed with SIGKILL mid-run and started again; the DAG has no retry settings.
+ */
+
+function endsPerTask(markers: Marker[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const marker of markers) if (marker.event === 'end') counts[marker.task] = (counts[marker.task] ?? 0) + 1;
+  return counts;
+}
+
+describe('a worker killed with SIGKILL mid-run', () => {
+  let lab: CrashLab;
+  before(async () => {
+    lab = await startCrashLab();
+  });
+  after(async () => lab?.close());
+
+  // Kill points spread over the chain and over a task (just started, mid-way, about to end or between
+  // tasks); the offsets vary run to run.
+  const killPoints = [
+    { task: 't1', afterMs: 100 + (Date.now() % 400) },
+    { task: 't3', afterMs: 800 + (Date.now() % 800) },
+    { task: 't5', afterMs: 1_700 + (Date.now() % 600) },
+  ];
+  for (const [index, killWhen] of killPoints.entries()) {
+    it(`completes the run without running any task twice (trial ${index + 1}: kill ${killWhen.afterMs} ms into ${killWhen.task})`, async (t) => {
+      const trial = await workerKillTrial(lab, { tasks: 6, seconds: 2, killWhen });
+      t.diagnostic(`lost task ${trial.lostTask ?? 'none'}; orphan stopped ${trial.orphanStoppedMs ?? '-'} ms after the kill; worker ready ${trial.restartReadyMs} ms after restart; run moving again ${trial.recoveryMs ?? '?'} ms after restart`);
+      assert.equal(trial.status.state, 'succeeded', JSON.stringify(trial.status.tasks.map((task) => [task.id, task.state, task.error?.message])));
+      assert.deepEqual(trial.rerunCompleted, [], 'no task that had completed before the kill ran again');
+      const ends = endsPerTask(trial.markers);
+      for (const task of ['t1', 't2', 't3', 't4', 't5', 't6']) assert.ok((ends[task] ?? 0) >= 1, `${task} finished`);
+      for (const [task, count] of Object.entries(ends)) {
+        // Only the attempt that died with the worker may show twice, and only if it finished in the very instant of the kill.
+        if (count > 1) assert.equal(task, trial.lostTask, `${task} ran twice`);
+      }
+      if (trial.lostTask) {
+        assert.notEqual(trial.orphanStoppedMs, undefined, 'the watchdog stopped the killed worker\'s shell');
+        assert.equal(trial.orphanAliveWhenWorkerReady, false, 'the orphaned shell was gone before any retry could start');
+        const attempts = trial.markers.filter((m) => m.task === trial.lostTask && m.event === 'start');
+        const orphanEnd = trial.markers.find((m) => m.task === trial.lostTask && m.event === 'end' && m.pid === trial.orphanPid);
+        if (attempts.length > 1 && orphanEnd) assert.ok((attempts[1] as Marker).atMs > orphanEnd.atMs, 'the retry never overlapped the first attempt');
+        const task = trial.status.tasks.find((candidate) => candidate.id === trial.lostTask);
+        assert.equal(task?.attempt, 1, 'the lost attempt does not count against the task');
+      }
+    });
+  }
+});
+
+describe('the Temporal server killed with SIGKILL mid-run', () => {
+  let lab: CrashLab;
+  before(async () => {
+    lab = await startCrashLab({ ownServer: true });
+  });
+  after(async () => lab?.close());
+
+  it('completes the run on the same database after a restart, running nothing twice', async () => {
+    const worker = await lab.startWorker();
+    const runId = await lab.startChain(4, 2);
+    await until(() => lab.markers().some((m) => m.task === 't2' && m.event === 'start'), 30_000, 't2 to start');
+    await lab.killServer();
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    await lab.startServer();
+    const status = await lab.waitForRun(runId);
+    await lab.killWorker(worker);
+    assert.equal(status.state, 'succeeded');
+    assert.deepEqual(endsPerTask(lab.markers()), { t1: 1, t2: 1, t3: 1, t4: 1 });
+    assert.equal(lab.markers().filter((m) => m.event === 'start').length, 4, 'no task started twice');
+  });
+});

@@ -1,0 +1,214 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { loadConfig, PROJECT_ROOT, type QubinodeConfig } from '../../config/config';
+import { createLogger } from '../../config/logger';
+import { connectClient, type TemporalClient } from '../../client/connection';
+import { getRunStatus, startRun } from '../../client/runs';
+import { ActionRegistry } from '../../dag-repos/actions/registry';
+import { compileDagFile } from '../../dag-repos/compiler/compile';
+import { registerSearchAttributes } from '../../infra/search-attributes';
+import { ensureTemporalServer, type TemporalServerHandle } from '../../infra/temporal-dev-server';
+import type { DagRunStatus } from '../../workflows/run-status';
+import { isProcessRunning } from './processes';
+import { until } from './waiting';
+import { testWorkflowBundle } from './workflow-bundle';
+
+/**
+ * A crash lab: worker processes that can be killed with SIGKILL and started again, running a chain of
+ * shell tasks that write what they do to a marker file; optionally a Temporal dev server of its own
+ * (its own port and database) that can be killed too. Shared by the crash tests and `npm run bench`.
+ */
+
+export interface Marker {
+  event: 'start' | 'end';
+  task: string;
+  pid: number;
+  atMs: number;
+}
+
+export interface WorkerProcess {
+  child: ChildProcess;
+  pid: number;
+  /** Milliseconds from spawn until the worker said it polls. */
+  readyMs: number;
+  startedAt: number;
+}
+
+export interface CrashLab {
+  config: QubinodeConfig;
+  client: TemporalClient;
+  markerFile: string;
+  startWorker(): Promise<WorkerProcess>;
+  killWorker(worker: WorkerProcess): Promise<void>;
+  /** Starts a chain of `tasks` shell tasks of `seconds` each, with no retry settings. */
+  startChain(tasks: number, seconds: number): Promise<string>;
+  markers(): Marker[];
+  waitForRun(runId: string, timeoutMs?: number): Promise<DagRunStatus>;
+  /** Kills the lab's own Temporal server with SIGKILL (only with `ownServer`). */
+  killServer(): Promise<void>;
+  startServer(): Promise<void>;
+  close(): Promise<void>;
+}
+
+const logger = createLogger('error', 'crash-lab');
+const lastPort = { value: 7300 + (process.pid % 200) * 2 };
+
+function chainYaml(id: string, tasks: number, seconds: number, markerFile: string): string {
+  const quoted = JSON.stringify(markerFile);
+  const lines = Array.from({ length: tasks }, (_, index) => {
+    const needs = index > 0 ? `\n    needs: t${index}` : '';
+    const script = `echo "start t${index + 1} $$ $(date +%s%3N)" >> ${quoted}\\nsleep ${seconds}\\necho "end t${index + 1} $$ $(date +%s%3N)" >> ${quoted}\\n`;
+    return `  - id: t${index + 1}\n    uses: shell${needs}\n    with:\n      script: "${script.replace(/"/g, '\\"')}"`;
+  });
+  return `id: ${id}\ntasks:\n${lines.join('\n')}\n`;
+}
+
+export async function startCrashLab(options: { ownServer?: boolean } = {}): Promise<CrashLab> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'qubinode-crash-'));
+  const markerFile = path.join(dir, 'markers');
+  const taskQueue = `crash-${randomUUID().slice(0, 8)}`;
+  lastPort.value += 2;
+  const serverPort = lastPort.value;
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    QUBINODE_TASK_QUEUE: taskQueue,
+    QUBINODE_DATA_DIR: path.join(dir, 'data'),
+    QUBINODE_LOG_DIR: path.join(dir, 'logs'),
+    QUBINODE_AI_ANALYSIS: 'rules',
+    ...(options.ownServer ? { TEMPORAL_ADDRESS: `127.0.0.1:${serverPort}`, QUBINODE_TEMPORAL_PORT: String(serverPort), QUBINODE_TEMPORAL_UI_PORT: String(serverPort + 1) } : {}),
+  };
+  const config = loadConfig(env);
+  let server: TemporalServerHandle | undefined = await ensureTemporalServer(config, logger, { detach: true });
+  const client = await connectClient(config.temporal);
+  await registerSearchAttributes(client.connection, config.temporal.namespace);
+  await testWorkflowBundle(); // built before any worker starts, so a restart never bundles
+  const workers = new Set<ChildProcess>();
+
+  const startWorker = async (): Promise<WorkerProcess> => {
+    const startedAt = Date.now();
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(PROJECT_ROOT, 'test', 'support', 'worker-process.ts')], { cwd: PROJECT_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    workers.add(child);
+    let output = '';
+    child.stderr?.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-4000)));
+    await new Promise<void>((resolve, reject) => {
+      child.stdout?.on('data', (chunk: Buffer) => {
+        if (chunk.toString().includes('worker ready')) resolve();
+      });
+      child.once('exit', (code) => reject(new Error(`worker exited with ${code}: ${output}`)));
+    });
+    return { child, pid: child.pid as number, readyMs: Date.now() - startedAt, startedAt };
+  };
+
+  const killWorker = async (worker: WorkerProcess): Promise<void> => {
+    worker.child.kill('SIGKILL');
+    await until(() => !isProcessRunning(worker.pid), 10_000, 'the killed worker to be gone');
+    workers.delete(worker.child);
+  };
+
+  const registry = new ActionRegistry();
+  return {
+    config,
+    client,
+    markerFile,
+    startWorker,
+    killWorker,
+    startChain: async (tasks, seconds) => {
+      const dag = compileDagFile({ repo: 'crash', path: 'chain.yaml', commit: 'test', text: chainYaml('crash-chain', tasks, seconds, markerFile) }, { registry, resolveDag: () => undefined });
+      return (await startRun(client.client, { dag, params: {}, taskQueue })).runId;
+    },
+    markers: () =>
+      existsSync(markerFile)
+        ? readFileSync(markerFile, 'utf8')
+            .split('\n')
+            .filter(Boolean)
+            .map((line) => {
+              const [event, task, pid, atMs] = line.split(' ');
+              return { event: event as Marker['event'], task: task as string, pid: Number(pid), atMs: Number(atMs) };
+            })
+        : [],
+    waitForRun: async (runId, timeoutMs = 120_000) => {
+      const timer = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`run ${runId} did not end within ${timeoutMs / 1000}s`)), timeoutMs).unref());
+      await Promise.race([client.client.workflow.getHandle(runId).result().catch(() => undefined), timer]);
+      return getRunStatus(client.client, runId);
+    },
+    killServer: async () => {
+      if (!options.ownServer || !server?.pid) throw new Error('the lab has no server of its own');
+      const pid = server.pid;
+      process.kill(-pid, 'SIGKILL');
+      await until(() => !isProcessRunning(pid), 10_000, 'the killed server to be gone');
+      server = undefined;
+    },
+    startServer: async () => {
+      server = await ensureTemporalServer(config, logger, { detach: true });
+    },
+    close: async () => {
+      for (const child of workers) child.kill('SIGKILL');
+      await client.close();
+      if (options.ownServer && server?.pid) {
+        try {
+          process.kill(-server.pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface WorkerKillTrial {
+  status: DagRunStatus;
+  markers: Marker[];
+  /** The task whose attempt died with the worker, if one was running. */
+  lostTask?: string;
+  /** Its shell's pid, running on after the kill until the new worker stopped it. */
+  orphanPid?: number;
+  /** Milliseconds from the kill until the orphan was gone (undefined: still there after 10 s). */
+  orphanStoppedMs?: number;
+  orphanAliveWhenWorkerReady?: boolean;
+  /** Spawn of the new worker until it polled. */
+  restartReadyMs: number;
+  /** Spawn of the new worker until the lost task started again (or the next task started). */
+  recoveryMs?: number;
+  /** Tasks that had ended before the kill and started again after it (must be none). */
+  rerunCompleted: string[];
+}
+
+/** One trial: a chain starts, its worker is killed with SIGKILL `afterMs` after a task started, a new worker starts. */
+export async function workerKillTrial(lab: CrashLab, options: { tasks: number; seconds: number; killWhen: { task: string; afterMs: number } }): Promise<WorkerKillTrial> {
+  const first = await lab.startWorker();
+  const before = lab.markers().length;
+  const runId = await lab.startChain(options.tasks, options.seconds);
+  const { task, afterMs } = options.killWhen;
+  await until(() => lab.markers().slice(before).some((m) => m.task === task && m.event === 'start'), 60_000, `${task} to start`);
+  await new Promise((resolve) => setTimeout(resolve, afterMs));
+  await lab.killWorker(first);
+  const killedAt = Date.now();
+  const atKill = lab.markers().slice(before);
+  const ended = new Set(atKill.filter((m) => m.event === 'end').map((m) => m.task));
+  const inFlight = atKill.find((m) => m.event === 'start' && !ended.has(m.task));
+  // The watchdog stops the orphan once the worker is gone; how long it takes is part of the figures.
+  let orphanStoppedMs: number | undefined;
+  if (inFlight) {
+    while (isProcessRunning(inFlight.pid) && Date.now() - killedAt < 10_000) await new Promise((resolve) => setTimeout(resolve, 5));
+    if (!isProcessRunning(inFlight.pid)) orphanStoppedMs = Date.now() - killedAt;
+  }
+  const second = await lab.startWorker();
+  const orphanAliveWhenWorkerReady = inFlight ? isProcessRunning(inFlight.pid) : undefined;
+  const status = await lab.waitForRun(runId);
+  await lab.killWorker(second);
+  const markers = lab.markers().slice(before);
+  const after = markers.filter((m) => m.atMs >= killedAt);
+  const resumed = after.find((m) => m.event === 'start');
+  return {
+    status,
+    markers,
+    ...(inFlight ? { lostTask: inFlight.task, orphanPid: inFlight.pid, ...(orphanStoppedMs === undefined ? {} : { orphanStoppedMs }), orphanAliveWhenWorkerReady } : {}),
+    restartReadyMs: second.readyMs,
+    ...(resumed ? { recoveryMs: resumed.atMs - second.startedAt } : {}),
+    rerunCompleted: [...new Set(after.filter((m) => m.event === 'start' && ended.has(m.task)).map((m) => m.task))],
+  };
+}

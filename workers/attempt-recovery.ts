@@ -1,0 +1,117 @@
+import { Context } from '@temporalio/activity';
+import { ActivityNotFoundError } from '@temporalio/client';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { hostname } from 'node:os';
+import { ATTEMPT_MARKER_ENV, type AttemptLedger, type AttemptRecord } from '../activities/attempt-ledger';
+import { stopOrphanGroup } from '../activities/process-group';
+import { WORKER_LOST } from '../dag-repos/actions/action-definition';
+import type { Logger } from '../config/logger';
+
+type AnyActivity = (...args: never[]) => Promise<unknown>;
+
+/** Reports an attempt as failed to Temporal by its task token (an async-completion client). */
+export type FailAttempt = (taskToken: Uint8Array, failure: ApplicationFailure) => Promise<void>;
+
+export interface RecoveredAttempt {
+  workflowId: string;
+  activityId: string;
+  attempt: number;
+  /** Process groups that were still running and were stopped. */
+  stoppedGroups: number[];
+  /** `reported` when Temporal took the failure; `gone` when the attempt had already ended there (timed out). */
+  outcome: 'reported' | 'gone';
+}
+
+/** A lost attempt's processes would not die: nothing may start beside them. */
+export class OrphanSurvivesError extends Error {
+  override readonly name = 'OrphanSurvivesError';
+}
+
+/**
+ * Finds the attempts of dead workers on this host, stops the tool processes they left and tells
+ * Temporal each attempt is lost, so the run schedules it again at once instead of waiting out a
+ * heartbeat timeout, and the new attempt never runs beside the old one. Sweeps do not overlap.
+ */
+export class AttemptRecovery {
+  private running: Promise<RecoveredAttempt[]> | undefined;
+
+  constructor(
+    private readonly ledger: AttemptLedger,
+    private readonly failAttempt: FailAttempt,
+    private readonly logger: Logger,
+  ) {}
+
+  sweep(): Promise<RecoveredAttempt[]> {
+    this.running ??= this.sweepOnce().finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  private async sweepOnce(): Promise<RecoveredAttempt[]> {
+    const recovered: RecoveredAttempt[] = [];
+    for (const { file, record } of this.ledger.orphans()) {
+      recovered.push(await this.recover(file, record));
+    }
+    return recovered;
+  }
+
+  private async recover(file: string, record: AttemptRecord): Promise<RecoveredAttempt> {
+    const marker = `${ATTEMPT_MARKER_ENV}=${file.slice(file.lastIndexOf('/') + 1, -'.json'.length)}`;
+    const stoppedGroups: number[] = [];
+    for (const pgid of record.groups) {
+      const result = await stopOrphanGroup(pgid, marker);
+      if (result === 'stopped') stoppedGroups.push(pgid);
+      // Reporting the attempt lost now would start a retry beside a process that would not die.
+      if (result === 'still-running') throw new OrphanSurvivesError(`process group ${pgid} of lost attempt ${record.activityId} (${record.workflowId}) survives SIGKILL; not reporting it lost`);
+    }
+    const failure = ApplicationFailure.create({
+      type: WORKER_LOST,
+      nonRetryable: true,
+      message: `the worker running attempt ${record.attempt} (pid ${record.workerPid} on ${hostname()}) died${stoppedGroups.length ? '; its processes were stopped' : ''}`,
+      details: [{ attempt: record.attempt }],
+    });
+    let outcome: RecoveredAttempt['outcome'] = 'reported';
+    try {
+      await this.failAttempt(Buffer.from(record.taskToken, 'base64'), failure);
+    } catch (error) {
+      if (!(error instanceof ActivityNotFoundError)) throw error;
+      outcome = 'gone';
+    }
+    this.ledger.forget(file);
+    const entry: RecoveredAttempt = { workflowId: record.workflowId, activityId: record.activityId, attempt: record.attempt, stoppedGroups, outcome };
+    this.logger.warn(entry, 'recovered an attempt lost with its worker');
+    return entry;
+  }
+}
+
+function shuttingDown(): boolean {
+  const signal = Context.current().cancellationSignal;
+  return signal.aborted && signal.reason instanceof CancelledFailure && signal.reason.message === 'WORKER_SHUTDOWN';
+}
+
+/**
+ * Keeps a ledger entry for every action attempt, and first recovers the attempts of dead workers on
+ * this host, so a retry that lands here never overlaps the orphans of the attempt it replaces.
+ */
+export function withAttemptLedger<T extends Record<string, AnyActivity>>(activities: T, ledger: AttemptLedger, recovery: AttemptRecovery, logger: Logger): T {
+  const wrapped: Record<string, AnyActivity> = {};
+  for (const [name, activity] of Object.entries(activities)) {
+    wrapped[name] = async (...args: never[]) => {
+      await recovery.sweep().catch((error: unknown) => {
+        // A failed report is tried again by the next sweep (the record stays); only live orphans block.
+        if (error instanceof OrphanSurvivesError) throw ApplicationFailure.create({ type: 'OrphanProcessesAlive', message: error.message });
+        logger.warn({ err: error }, 'could not finish recovering lost attempts; continuing');
+      });
+      const info = Context.current().info;
+      const run = (): Promise<unknown> =>
+        activity(...args).catch((error: unknown) => {
+          // A worker stopping (upgrade, reboot) cancels its attempts: that is the worker's doing, not the task's.
+          if (shuttingDown()) throw ApplicationFailure.create({ type: WORKER_LOST, nonRetryable: true, message: `the worker running attempt ${info.attempt} on ${hostname()} shut down; its processes were stopped`, details: [{ attempt: info.attempt }] });
+          throw error;
+        });
+      return ledger.track({ taskToken: info.taskToken, workflowId: info.workflowExecution?.workflowId ?? '', activityId: info.activityId, activityType: info.activityType, attempt: info.attempt }, run);
+    };
+  }
+  return wrapped as T;
+}
