@@ -74,6 +74,7 @@ describe('readTaskLog: what a worker lets the control plane read', () => {
     await refused({ runId: RUN, from: { deploy: -1 } }, /from/);
     await refused({ runId: RUN, offset: 2 ** 60 }, /offset/);
     await refused({ runId: RUN, maxBytes: TASK_LOG_MAX_BYTES + 1 }, /maxBytes/);
+    await refused({ runId: RUN, from: Object.fromEntries(Array.from({ length: 10_001 }, (_, index) => [`t.${index}`, 0])) }, /from: at most 10000 offsets/);
     await refused({ runId: RUN, path: '/etc/passwd' }, /request/);
     await refused('dag/test/logs/run-1', /request/);
   });

@@ -180,10 +180,14 @@ describe('task logs from every host', () => {
       'from=remote',
       'maxBytes=999999999',
       'path=/etc/passwd',
+      `task=${'x'.repeat(100)}`,
     ]) {
       const response = await apiRequest(base, 'GET', `${logs}?${query}`, viewer);
       assert.equal(response.status, 400, `${query} answered ${response.status}`);
     }
+    // An oversized cursor is refused by the query's bound, or before that by the HTTP server's header limit.
+    const oversized = await apiRequest(base, 'GET', `${logs}?from=${'remote:1,'.repeat(2000)}remote:1`, viewer);
+    assert.ok([400, 431].includes(oversized.status), `an oversized cursor answered ${oversized.status}`);
     for (const runPath of ['dag%2Fx%2F..%2F..%2Fetc%2Fpasswd', '%2Fetc%2Fpasswd', 'dag%2F.%2F.%2Fx']) {
       assert.equal((await apiRequest(base, 'GET', `/api/runs/${runPath}/logs`, viewer)).status, 400, runPath);
     }
