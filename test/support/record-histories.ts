@@ -3,7 +3,9 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import type { History } from '@temporalio/common/lib/proto-utils';
+import { ApplicationFailure } from '@temporalio/common';
 import { getRunStatus } from '../../client/runs';
+import { WORKER_LOST } from '../../dag-repos/actions/action-definition';
 import type { DagRunStatus, RunState } from '../../workflows/run-status';
 import { startTestEngine, type TestEngine } from './engine';
 import { until } from './waiting';
@@ -305,6 +307,30 @@ tasks:
     uses: rollout
     with: { dag: step, strategy: canary, steps: [1], targets: [{ name: a, queue: ${ROUTE_QUEUE}-a }, { name: b, queue: ${ROUTE_QUEUE}-b }] }
 `,
+  },
+  // Issue 10: a task's worker dies; the next worker reports the attempt lost and the run runs the task again
+  // apart from its retry budget (the patched path). The report is sent here as that worker would send it.
+  {
+    name: 'worker-loss',
+    expect: 'succeeded',
+    dag: (dir) => `
+id: worker-loss
+tasks:
+  - id: work
+    uses: shell
+    with:
+      script: |
+        if [ -e ${JSON.stringify(path.join(dir, 'first-attempt'))} ]; then exit 0; fi
+        touch ${JSON.stringify(path.join(dir, 'first-attempt'))}
+        sleep 60
+  - { id: after, uses: noop, needs: work }
+`,
+    drive: async (engine, runId, dir) => {
+      await until(() => existsSync(path.join(dir, 'first-attempt')), 15_000, 'the first attempt to start');
+      const lost = ApplicationFailure.create({ type: WORKER_LOST, nonRetryable: true, message: 'the worker running attempt 1 died', details: [{ attempt: 1 }] });
+      await engine.client.activity.fail({ workflowId: runId, activityId: 'work' }, lost);
+      return engine.wait(runId);
+    },
   },
 ];
 
