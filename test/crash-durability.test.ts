@@ -53,6 +53,33 @@ describe('a worker killed with SIGKILL mid-run', () => {
   }
 });
 
+describe('a worker that never comes back', () => {
+  let lab: CrashLab;
+  before(async () => {
+    lab = await startCrashLab();
+  });
+  after(async () => lab?.close());
+
+  it('has its task run by another worker after the heartbeat timeout, without counting it against the task', async (t) => {
+    const first = await lab.startWorker();
+    const runId = await lab.startChain(2, 3);
+    await until(() => lab.markers().some((m) => m.task === 't1' && m.event === 'start'), 30_000, 't1 to start');
+    const orphan = lab.markers().find((m) => m.task === 't1') as Marker;
+    await lab.killWorker(first);
+    const killedAt = Date.now();
+    // A worker elsewhere: it has no record of the dead worker's attempts, so only the heartbeat timeout frees the task.
+    const other = await lab.startWorker({ dataDir: lab.otherHostDir });
+    const status = await lab.waitForRun(runId, 150_000);
+    await lab.killWorker(other);
+    const retried = lab.markers().filter((m) => m.task === 't1' && m.event === 'start')[1];
+    t.diagnostic(`t1 ran again ${retried ? retried.atMs - killedAt : '?'} ms after its worker was killed`);
+    assert.equal(status.state, 'succeeded', JSON.stringify(status.tasks.map((task) => [task.id, task.state, task.error?.message])));
+    assert.ok(retried, 't1 ran again on the other worker');
+    assert.equal(lab.markers().some((m) => m.event === 'end' && m.pid === orphan.pid), false, 'the dead worker\'s shell was stopped by its watchdog, not left to finish');
+    assert.equal(status.tasks.find((task) => task.id === 't1')?.attempt, 1);
+  });
+});
+
 describe('the Temporal server killed with SIGKILL mid-run', () => {
   let lab: CrashLab;
   before(async () => {

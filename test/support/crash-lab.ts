@@ -41,7 +41,10 @@ export interface CrashLab {
   config: QubinodeConfig;
   client: TemporalClient;
   markerFile: string;
-  startWorker(): Promise<WorkerProcess>;
+  /** A data directory for a worker that is not the first worker's successor on its host. */
+  otherHostDir: string;
+  /** Starts a worker; `dataDir` gives it a ledger of its own (another host, in effect). */
+  startWorker(options?: { dataDir?: string }): Promise<WorkerProcess>;
   killWorker(worker: WorkerProcess): Promise<void>;
   /** Starts a chain of `tasks` shell tasks of `seconds` each, with no retry settings. */
   startChain(tasks: number, seconds: number): Promise<string>;
@@ -69,6 +72,7 @@ function chainYaml(id: string, tasks: number, seconds: number, markerFile: strin
 export async function startCrashLab(options: { ownServer?: boolean } = {}): Promise<CrashLab> {
   const dir = mkdtempSync(path.join(tmpdir(), 'qubinode-crash-'));
   const markerFile = path.join(dir, 'markers');
+  const otherHostDir = path.join(dir, 'other-host');
   const taskQueue = `crash-${randomUUID().slice(0, 8)}`;
   lastPort.value += 2;
   const serverPort = lastPort.value;
@@ -87,9 +91,10 @@ export async function startCrashLab(options: { ownServer?: boolean } = {}): Prom
   await testWorkflowBundle(); // built before any worker starts, so a restart never bundles
   const workers = new Set<ChildProcess>();
 
-  const startWorker = async (): Promise<WorkerProcess> => {
+  const startWorker = async (options: { dataDir?: string } = {}): Promise<WorkerProcess> => {
     const startedAt = Date.now();
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(PROJECT_ROOT, 'test', 'support', 'worker-process.ts')], { cwd: PROJECT_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const workerEnv = options.dataDir ? { ...env, QUBINODE_DATA_DIR: options.dataDir } : env;
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(PROJECT_ROOT, 'test', 'support', 'worker-process.ts')], { cwd: PROJECT_ROOT, env: workerEnv, stdio: ['ignore', 'pipe', 'pipe'] });
     workers.add(child);
     let output = '';
     child.stderr?.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-4000)));
@@ -113,6 +118,7 @@ export async function startCrashLab(options: { ownServer?: boolean } = {}): Prom
     config,
     client,
     markerFile,
+    otherHostDir,
     startWorker,
     killWorker,
     startChain: async (tasks, seconds) => {
