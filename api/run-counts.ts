@@ -30,10 +30,13 @@ export interface RunCountsOptions {
   dags: () => Promise<string[]>;
   /** How old a snapshot may be before a scrape counts again. */
   maxAgeMs?: number;
+  /** How long a scrape waits for a count in progress before it answers with the previous snapshot. */
+  maxWaitMs?: number;
   onError?: (error: unknown) => void;
 }
 
 export const DEFAULT_RUN_COUNT_MAX_AGE_MS = 15_000;
+const DEFAULT_MAX_WAIT_MS = 5000;
 const QUERY_DEADLINE_MS = 5000;
 const PARALLEL_QUERIES = 4;
 
@@ -60,7 +63,8 @@ export class RunCounts {
         this.inFlight = undefined;
       });
     }
-    if (this.inFlight) await this.inFlight;
+    // A slow Temporal must not hold a scrape past its timeout: the count goes on, the scrape gets the last one.
+    if (this.inFlight) await waitAtMost(this.inFlight, this.options.maxWaitMs ?? DEFAULT_MAX_WAIT_MS);
     return this.last;
   }
 
@@ -97,6 +101,12 @@ export class RunCounts {
     }
     return byState;
   }
+}
+
+async function waitAtMost(work: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([work, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
 }
 
 async function inBatches<T, R>(items: readonly T[], size: number, work: (item: T) => Promise<R>): Promise<R[]> {

@@ -232,6 +232,15 @@ describe('metrics: the worker endpoint and the API /metrics (real Temporal, real
     assert.ok(snapshot.counts.every((count) => count.count >= 0));
     assert.ok(snapshot.counts.some((count) => count.dag === 'examples/hello' && count.state === 'succeeded' && count.count >= 1));
   });
+
+  it('answers with the previous count when counting again hangs, instead of holding the scrape', async () => {
+    let hang = false;
+    const counts = new RunCounts({ client: engine.client, dags: () => (hang ? new Promise<string[]>(() => undefined) : Promise.resolve(['examples/hello'])), maxAgeMs: 0, maxWaitMs: 200 });
+    const first = await counts.current();
+    assert.ok(first?.counts.some((count) => count.dag === 'examples/hello'));
+    hang = true;
+    assert.equal(await counts.current(), first);
+  });
 });
 
 describe('metric labels and settings', () => {
