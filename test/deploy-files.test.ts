@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import Ajv2019 from 'ajv/dist/2019';
 import { parse } from 'yaml';
 import { PROJECT_ROOT, QubinodeEnv, loadConfig } from '../config/config';
+import { findTool } from '../config/tool-paths';
 import { until } from './support/waiting';
 
 // The files an operator installs (infra/deploy, the backup scripts), each checked by the tool that will read it:
@@ -261,6 +262,28 @@ describe('scripts', () => {
     for (const script of scripts) {
       const syntax = await run(script.endsWith('temporal-schema.sh') ? 'sh' : 'bash', ['-n', script]);
       assert.equal(syntax.code, 0, `${script}: ${syntax.stderr}`);
+    }
+  });
+});
+
+describe('Containerfiles', () => {
+  const hadolint = findTool('hadolint') ?? 'hadolint';
+
+  it('pass hadolint (each ignored rule is commented in the file)', async () => {
+    const result = await run(hadolint, ['--no-color', path.join(deploy, 'Containerfile'), path.join(deploy, 'temporal.Containerfile')]);
+    assert.equal(result.code, 0, result.stdout + result.stderr);
+  });
+
+  it('are checked by a linter that does report an unpinned base image and a root user', async () => {
+    const dir = tempDir('containerfile');
+    try {
+      writeFileSync(path.join(dir, 'Containerfile'), 'FROM node:latest\nUSER root\nRUN cd /opt && ls\n');
+      const result = await run(hadolint, ['--no-color', path.join(dir, 'Containerfile')]);
+      assert.notEqual(result.code, 0);
+      assert.match(result.stdout, /DL3007/);
+      assert.match(result.stdout, /DL3002/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
