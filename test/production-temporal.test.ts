@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -17,7 +17,7 @@ import { actionRegistryWith, loadConfiguredPlugins } from '../plugins/plugin-act
 import type { DagRunStatus } from '../workflows/run-status';
 import { apiRequest } from './support/api-request';
 import { dagYaml, GitFixture } from './support/git-fixture';
-import { startProductionTemporal, startQubinodeProcess, type ProductionTemporal, type QubinodeProcess } from './support/production-temporal';
+import { runProductionScript, startProductionTemporal, startQubinodeProcess, type ProductionTemporal, type QubinodeProcess } from './support/production-temporal';
 import { taskOf, until } from './support/waiting';
 
 // Slow tier: the first run on a machine builds the pinned Temporal server from source (minutes); later runs
@@ -183,6 +183,16 @@ tasks:
     };
     await assert.rejects(attempt({ address, tls: { serverRootCACertificate: ca, serverNameOverride: 'localhost' } }), 'no client certificate');
     await assert.rejects(attempt({ address }), 'plain text');
+    // A certificate from another authority (a second make-certs run elsewhere) is refused as well.
+    const foreign = mkdtempSync(path.join(tmpdir(), 'qubinode-foreign-ca-'));
+    try {
+      assert.equal((await runProductionScript('make-certs.sh', [], { QUBINODE_PROD_DIR: foreign })).code, 0);
+      const crt = readFileSync(path.join(foreign, 'tls', 'client.pem'));
+      const key = readFileSync(path.join(foreign, 'tls', 'client.key'));
+      await assert.rejects(attempt({ address, tls: { serverRootCACertificate: ca, serverNameOverride: 'localhost', clientCertPair: { crt, key } } }), 'foreign client certificate');
+    } finally {
+      rmSync(foreign, { recursive: true, force: true });
+    }
     // The same server certificate is accepted with the client certificate: the refusals above are about the client.
     await attempt({ address, tls: { serverRootCACertificate: ca, serverNameOverride: 'localhost', clientCertPair: { crt: readFileSync(cluster.env.TEMPORAL_TLS_CERT as string), key: readFileSync(cluster.env.TEMPORAL_TLS_KEY as string) } } });
   });
@@ -274,4 +284,42 @@ tasks:
     assert.equal(second.retryOf, first.runId);
     assert.deepEqual(readFileSync(path.join(work, 'runs.log'), 'utf8').trim().split('\n'), ['fetch', 'deploy'], 'fetch ran once');
   });
+});
+
+describe('infra/production scripts', () => {
+  let scratch = '';
+  before(() => {
+    scratch = mkdtempSync(path.join(tmpdir(), 'qubinode-prod-scripts-'));
+  });
+  after(() => rmSync(scratch, { recursive: true, force: true }));
+
+  it('makes a CA, a server and a client certificate with owner-only keys, and keeps them on a second run', async () => {
+    const env = { QUBINODE_PROD_DIR: path.join(scratch, 'certs') };
+    assert.equal((await runProductionScript('make-certs.sh', [], env)).code, 0);
+    const tls = path.join(scratch, 'certs', 'tls');
+    for (const key of ['ca.key', 'server.key', 'client.key']) assert.equal(statSync(path.join(tls, key)).mode & 0o777, 0o600, key);
+    const before = readFileSync(path.join(tls, 'server.pem'), 'utf8');
+    assert.equal((await runProductionScript('make-certs.sh', [], env)).code, 0);
+    assert.equal(readFileSync(path.join(tls, 'server.pem'), 'utf8'), before, 'an existing certificate is kept');
+  });
+
+  // Settings end up in PostgreSQL's configuration, an openssl extensions file and temporal.env: only plain values pass.
+  const refusals: { script: string; env: Record<string, string>; says: RegExp }[] = [
+    { script: 'setup-postgres.sh', env: { QUBINODE_PROD_DIR: "/tmp/x'\nshared_preload_libraries='evil" }, says: /QUBINODE_PROD_DIR must be/ },
+    { script: 'setup-postgres.sh', env: { QUBINODE_PROD_DIR: '/tmp/a/../../etc' }, says: /QUBINODE_PROD_DIR must not contain/ },
+    { script: 'setup-postgres.sh', env: { QUBINODE_PG_PORT: '5433\nlisten_addresses = *' }, says: /QUBINODE_PG_PORT must be a port/ },
+    { script: 'start-temporal.sh', env: { QUBINODE_PROD_TEMPORAL_PORT: '80' }, says: /QUBINODE_PROD_TEMPORAL_PORT must be a port/ },
+    { script: 'start-temporal.sh', env: { TEMPORAL_NAMESPACE: 'default\nTEMPORAL_ADDRESS=evil.example:7233' }, says: /TEMPORAL_NAMESPACE must be/ },
+    { script: 'make-certs.sh', env: { QUBINODE_PROD_TLS_SANS: 'DNS:ok\nbasicConstraints=critical,CA:TRUE' }, says: /QUBINODE_PROD_TLS_SANS must be/ },
+    { script: 'down.sh', env: {}, says: /usage: down.sh/ },
+  ];
+  for (const { script, env, says } of refusals) {
+    it(`${script} refuses ${Object.keys(env)[0] ?? 'an unknown argument'} when it is not a plain value, before touching anything`, async () => {
+      const prodDir = path.join(scratch, `refused-${randomUUID().slice(0, 8)}`);
+      const result = await runProductionScript(script, script === 'down.sh' ? ['--everything'] : [], { QUBINODE_PROD_DIR: prodDir, ...env });
+      assert.notEqual(result.code, 0);
+      assert.match(result.output, says);
+      assert.ok(!existsSync(prodDir), 'nothing was created');
+    });
+  }
 });

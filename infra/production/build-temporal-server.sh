@@ -28,6 +28,17 @@ if complete "$target"; then
   exit 0
 fi
 
+# One build at a time per machine: a second caller (a parallel test, another clone) waits and then copies.
+mkdir -p "${cache%/*}"
+exec 9>"${cache%/*}/.build.lock"
+if ! flock -n 9; then
+  say "another build of $version is running on this machine; waiting for it"
+  flock 9
+fi
+if complete "$target"; then
+  exit 0
+fi
+
 if ! complete "$cache"; then
   command -v go >/dev/null 2>&1 || { say "go is not installed (needed to build $TEMPORAL_SERVER_MODULE $version)"; exit 1; }
   say "building $TEMPORAL_SERVER_MODULE $version with $GOTOOLCHAIN (takes several minutes on a small machine)"
@@ -38,7 +49,7 @@ if ! complete "$cache"; then
     src="$(go env GOMODCACHE)/$TEMPORAL_SERVER_MODULE@$version"
   fi
   [ -d "$src/cmd/server" ] || { say "module source not found at $src"; exit 1; }
-  staging=$(mktemp -d "${cache%/*}.XXXXXX" 2>/dev/null || { mkdir -p "${cache%/*}"; mktemp -d "${cache%/*}/.build.XXXXXX"; })
+  staging=$(mktemp -d "${cache%/*}/.build.XXXXXX")
   trap 'rm -rf "$staging"' EXIT
   # Built inside the module's own source with its go.sum: the dependency versions are exactly the release's.
   (cd "$src" && CGO_ENABLED=0 go build -mod=readonly -trimpath -o "$staging/temporal-server" ./cmd/server)
@@ -47,7 +58,6 @@ if ! complete "$cache"; then
   cp -R "$src/schema/postgresql" "$staging/schema/"
   chmod -R u+w "$staging/schema"
   echo "$TEMPORAL_SERVER_MODULE $version $GOTOOLCHAIN built $(date -u +%Y-%m-%dT%H:%M:%SZ) in $(( $(date +%s) - started ))s" > "$staging/.complete"
-  mkdir -p "${cache%/*}"
   rm -rf "$cache"
   mv "$staging" "$cache"
   trap - EXIT
