@@ -7,3 +7,4 @@ npx tsx bench/dag-overhead.ts
 npx tsx bench/sqlite-pragmas.ts
 npx tsx bench/ai.ts
 npx tsx bench/webhook-sync.ts
+npx tsx bench/crash-recovery.ts
