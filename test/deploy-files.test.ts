@@ -234,13 +234,31 @@ describe('compose file', () => {
     }
   });
 
-  const temporalServer = path.join(PROJECT_ROOT, '.tools', 'temporal-server', (/TEMPORAL_SERVER_VERSION=(\S+)/.exec(readFileSync(path.join(PROJECT_ROOT, 'infra', 'production', 'versions.env'), 'utf8')) ?? [])[1] ?? 'none', 'temporal-server');
-  it('gives the Temporal server a configuration it renders, with the password from the environment', { skip: existsSync(temporalServer) ? false : 'the pinned Temporal server is not built (infra/production/build-temporal-server.sh)' }, async () => {
-    const rendered = await run(temporalServer, ['--config-file', path.join(composeDir, 'temporal.yaml'), 'render-config'], { TEMPORAL_PG_PASSWORD: 'pw" with: quotes' }, tmpdir());
-    assert.equal(rendered.code, 0, rendered.stderr);
-    const config = parse(rendered.stdout) as { persistence: { datastores: Record<string, { sql: { password: string; connectAddr: string } }> } };
-    assert.equal(config.persistence.datastores['postgres-default']?.sql.password, 'pw" with: quotes');
-    assert.equal(config.persistence.datastores['postgres-visibility']?.sql.connectAddr, 'postgresql:5432');
+  // The pinned server, from the checkout's .tools or the machine cache build-temporal-server.sh fills.
+  const serverVersion = (/TEMPORAL_SERVER_VERSION=(\S+)/.exec(readFileSync(path.join(PROJECT_ROOT, 'infra', 'production', 'versions.env'), 'utf8')) ?? [])[1] ?? 'none';
+  const temporalServer = [path.join(PROJECT_ROOT, '.tools', 'temporal-server', serverVersion), path.join(process.env.XDG_CACHE_HOME ?? path.join(process.env.HOME ?? '/root', '.cache'), 'qubinode', 'temporal-server', serverVersion)]
+    .map((dir) => path.join(dir, 'temporal-server'))
+    .find((file) => existsSync(file));
+  it('gives the Temporal server a configuration it renders, whatever characters the password has', { skip: temporalServer ? false : 'the pinned Temporal server is not built (infra/production/build-temporal-server.sh)' }, async () => {
+    // render-config reads <dir>/<env>.yaml, so the file is copied under that name.
+    const dir = tempDir('temporal-config');
+    try {
+      mkdirSync(path.join(dir, 'config'));
+      cpSync(path.join(composeDir, 'temporal.yaml'), path.join(dir, 'config', 'development.yaml'));
+      const rendered = await run(temporalServer as string, ['--config', 'config', '--env', 'development', 'render-config'], { TEMPORAL_PG_PASSWORD: 'pw" with: {quotes} and # hash' }, dir);
+      assert.equal(rendered.code, 0, rendered.stderr);
+      const config = parse(rendered.stdout) as {
+        persistence: { datastores: Record<string, { sql: { connectAddr: string; password: string } }> };
+        services: { frontend: { rpc: { grpcPort: number; bindOnIP: string } } };
+        global: { tls: { frontend: { server: { requireClientAuth: boolean } } } };
+      };
+      assert.equal(config.persistence.datastores['postgres-visibility']?.sql.connectAddr, 'postgresql:5432');
+      assert.equal(config.persistence.datastores['postgres-default']?.sql.password, '******', 'the server read a password');
+      assert.deepEqual(config.services.frontend.rpc, { ...config.services.frontend.rpc, grpcPort: 7233, bindOnIP: '0.0.0.0' });
+      assert.equal(config.global.tls.frontend.server.requireClientAuth, true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
