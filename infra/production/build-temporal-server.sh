@@ -50,6 +50,7 @@ if ! complete "$cache"; then
   fi
   [ -d "$src/cmd/server" ] || { say "module source not found at $src"; exit 1; }
   staging=$(mktemp -d "${cache%/*}/.build.XXXXXX")
+  chmod 755 "$staging"
   trap 'rm -rf "$staging"' EXIT
   # Built inside the module's own source with its go.sum: the dependency versions are exactly the release's.
   (cd "$src" && CGO_ENABLED=0 go build -mod=readonly -trimpath -o "$staging/temporal-server" ./cmd/server)
