@@ -53,6 +53,23 @@ describe('a worker killed with SIGKILL mid-run', () => {
   }
 });
 
+describe('npm start killed with SIGKILL mid-run and started again', () => {
+  let lab: CrashLab;
+  before(async () => {
+    lab = await startCrashLab();
+  });
+  after(async () => lab?.close());
+
+  it('completes the run, no completed task running again', async (t) => {
+    const trial = await workerKillTrial(lab, { tasks: 4, seconds: 2, killWhen: { task: 't2', afterMs: 500 + (Date.now() % 1_000) }, product: true });
+    t.diagnostic(`lost task ${trial.lostTask ?? 'none'}; npm start up again after ${trial.restartReadyMs} ms; run moving ${trial.recoveryMs ?? '?'} ms after the restart`);
+    assert.equal(trial.status.state, 'succeeded', JSON.stringify(trial.status.tasks.map((task) => [task.id, task.state, task.error?.message])));
+    assert.deepEqual(trial.rerunCompleted, []);
+    assert.equal(trial.orphanAliveWhenWorkerReady, false);
+    for (const task of ['t1', 't2', 't3', 't4']) assert.ok((endsPerTask(trial.markers)[task] ?? 0) >= 1, `${task} finished`);
+  });
+});
+
 describe('a worker that never comes back', () => {
   let lab: CrashLab;
   before(async () => {

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { loadConfig, PROJECT_ROOT, type QubinodeConfig } from '../../config/config';
@@ -45,6 +45,8 @@ export interface CrashLab {
   otherHostDir: string;
   /** Starts a worker; `dataDir` gives it a ledger of its own (another host, in effect). */
   startWorker(options?: { dataDir?: string }): Promise<WorkerProcess>;
+  /** Starts the product as a user does, `npm start` (API, worker and audit worker in one process); pid is that process. */
+  startProduct(): Promise<WorkerProcess>;
   killWorker(worker: WorkerProcess): Promise<void>;
   /** Starts a chain of `tasks` shell tasks of `seconds` each, with no retry settings. */
   startChain(tasks: number, seconds: number): Promise<string>;
@@ -67,6 +69,32 @@ function chainYaml(id: string, tasks: number, seconds: number, markerFile: strin
     return `  - id: t${index + 1}\n    uses: shell${needs}\n    with:\n      script: "${script.replace(/"/g, '\\"')}"`;
   });
   return `id: ${id}\ntasks:\n${lines.join('\n')}\n`;
+}
+
+/** The `qubinode up` process among the descendants of `root` (npm, its shell, then node). */
+function productPid(root: number): number | undefined {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(parent, [...(children.get(parent) ?? []), Number(entry)]);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  const queue = [root];
+  while (queue.length) {
+    const pid = queue.shift() as number;
+    try {
+      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').some((arg) => arg.endsWith('bin/qubinode.js'))) return pid;
+    } catch {
+      // exited meanwhile
+    }
+    queue.push(...(children.get(pid) ?? []));
+  }
+  return undefined;
 }
 
 export async function startCrashLab(options: { ownServer?: boolean } = {}): Promise<CrashLab> {
@@ -107,8 +135,37 @@ export async function startCrashLab(options: { ownServer?: boolean } = {}): Prom
     return { child, pid: child.pid as number, readyMs: Date.now() - startedAt, startedAt };
   };
 
+  const startProduct = async (): Promise<WorkerProcess> => {
+    const startedAt = Date.now();
+    const child = spawn('npm', ['start'], { cwd: PROJECT_ROOT, env: { ...env, CI: 'true', QUBINODE_API_PORT: String(serverPort + 1000) }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    workers.add(child);
+    let output = '';
+    const collect = (chunk: Buffer): void => {
+      output = (output + chunk.toString()).slice(-8000);
+    };
+    child.stderr?.on('data', collect);
+    await new Promise<void>((resolve, reject) => {
+      child.stdout?.on('data', (chunk: Buffer) => {
+        collect(chunk);
+        if (output.includes('Qubinode Navigator is up.')) resolve();
+      });
+      child.once('exit', (code) => reject(new Error(`npm start exited with ${code}: ${output}`)));
+    });
+    const pid = productPid(child.pid as number);
+    if (pid === undefined) throw new Error('cannot find the qubinode process under npm start');
+    return { child, pid, readyMs: Date.now() - startedAt, startedAt };
+  };
+
   const killWorker = async (worker: WorkerProcess): Promise<void> => {
-    worker.child.kill('SIGKILL');
+    process.kill(worker.pid, 'SIGKILL');
+    // npm and its shell go too, as when an operator's terminal or the machine dies.
+    if (worker.child.pid !== undefined && worker.child.pid !== worker.pid) {
+      try {
+        process.kill(-worker.child.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
     await until(() => !isProcessRunning(worker.pid), 10_000, 'the killed worker to be gone');
     workers.delete(worker.child);
   };
@@ -120,6 +177,7 @@ export async function startCrashLab(options: { ownServer?: boolean } = {}): Prom
     markerFile,
     otherHostDir,
     startWorker,
+    startProduct,
     killWorker,
     startChain: async (tasks, seconds) => {
       const dag = compileDagFile({ repo: 'crash', path: 'chain.yaml', commit: 'test', text: chainYaml('crash-chain', tasks, seconds, markerFile) }, { registry, resolveDag: () => undefined });
@@ -184,8 +242,9 @@ export interface WorkerKillTrial {
 }
 
 /** One trial: a chain starts, its worker is killed with SIGKILL `afterMs` after a task started, a new worker starts. */
-export async function workerKillTrial(lab: CrashLab, options: { tasks: number; seconds: number; killWhen: { task: string; afterMs: number } }): Promise<WorkerKillTrial> {
-  const first = await lab.startWorker();
+export async function workerKillTrial(lab: CrashLab, options: { tasks: number; seconds: number; killWhen: { task: string; afterMs: number }; product?: boolean }): Promise<WorkerKillTrial> {
+  const start = (): Promise<WorkerProcess> => (options.product ? lab.startProduct() : lab.startWorker());
+  const first = await start();
   const before = lab.markers().length;
   const runId = await lab.startChain(options.tasks, options.seconds);
   const { task, afterMs } = options.killWhen;
@@ -202,7 +261,7 @@ export async function workerKillTrial(lab: CrashLab, options: { tasks: number; s
     while (isProcessRunning(inFlight.pid) && Date.now() - killedAt < 10_000) await new Promise((resolve) => setTimeout(resolve, 5));
     if (!isProcessRunning(inFlight.pid)) orphanStoppedMs = Date.now() - killedAt;
   }
-  const second = await lab.startWorker();
+  const second = await start();
   const orphanAliveWhenWorkerReady = inFlight ? isProcessRunning(inFlight.pid) : undefined;
   const status = await lab.waitForRun(runId);
   await lab.killWorker(second);
