@@ -201,7 +201,7 @@ tasks:
     const runId = await startRun('examples/hello', { api_url: `${base}/healthz` });
     const status = await finished(runId);
     assert.equal(status.state, 'succeeded', JSON.stringify(status.tasks.map((task) => [task.id, task.state])));
-    assert.equal(taskOf(status, 'count').outputs?.greetings, '3');
+    assert.equal(taskOf(status, 'count').outputs?.greetings, 3);
   });
 
   it('runs each task of a runsOn DAG on the worker process that polls its queue', async () => {
@@ -250,6 +250,9 @@ tasks:
     git.commitAndPush('first');
     await addRepo(temporal.client, { name: repo, url: git.bare, webhookSecretEnv: HOOK_SECRET_ENV }, queue);
     await until(async () => (await getRepo(temporal.client, repo)).active !== undefined, 60_000, 'the first sync');
+    const listsDag = async (id: string): Promise<boolean> => ((await (await call('GET', '/api/dags')).json()) as { id: string }[]).some((dag) => dag.id === id);
+    // The API learns of a new repository when its catalog is next read, as after any `repo add`.
+    await until(() => listsDag(`${repo}/first`), 30_000, 'the API to know the repository');
 
     git.write('dags/pushed.yaml', dagYaml('pushed'));
     const commit = git.commitAndPush('add pushed');
@@ -263,7 +266,7 @@ tasks:
     assert.equal(accepted.status, 202, await accepted.clone().text());
     await until(async () => (await getRepo(temporal.client, repo)).active?.commit === commit, 60_000, `commit ${commit} to go live`);
 
-    await until(async () => ((await (await call('GET', '/api/dags')).json()) as { id: string }[]).some((dag) => dag.id === `${repo}/pushed`), 30_000, 'the pushed DAG in the catalog');
+    await until(() => listsDag(`${repo}/pushed`), 30_000, 'the pushed DAG in the catalog');
     const status = await finished(await startRun(`${repo}/pushed`));
     assert.equal(status.state, 'succeeded');
   });
@@ -280,7 +283,7 @@ tasks:
     assert.deepEqual(retry.reused, ['fetch']);
     const second = await finished(retry.runId);
     assert.equal(second.state, 'succeeded');
-    assert.equal(taskOf(second, 'deploy').outputs?.deployed, '7');
+    assert.equal(taskOf(second, 'deploy').outputs?.deployed, 7);
     assert.equal(second.retryOf, first.runId);
     assert.deepEqual(readFileSync(path.join(work, 'runs.log'), 'utf8').trim().split('\n'), ['fetch', 'deploy'], 'fetch ran once');
   });
