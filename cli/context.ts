@@ -53,7 +53,7 @@ export class CliContext {
   /** Local directories plus the live commits of registered Git repositories (read from Temporal). */
   async catalog(): Promise<DagCatalog> {
     if (this.cachedCatalog) return this.cachedCatalog;
-    const client = await this.temporal().then(
+    const client = await this.serviceTemporal().then(
       (temporal) => temporal.client,
       () => undefined,
     );
@@ -63,9 +63,15 @@ export class CliContext {
     return loaded.catalog;
   }
 
+  /** Temporal for an operator's command: refused when QUBINODE_API_URL says this machine works through the API. */
   async temporal(): Promise<TemporalClient> {
-    // With an API URL set, this machine is not meant to reach Temporal: say so instead of dialing it.
+    // Said plainly instead of dialing an address an operator's machine is not meant to reach.
     if (this.config.remoteApi) throw new CliError('this command talks to Temporal directly, which is for admins on the control plane; unset QUBINODE_API_URL to use it');
+    return this.serviceTemporal();
+  }
+
+  /** Temporal for the services this machine runs (`up`, `worker`): they need it whatever the CLI's API setting says. */
+  async serviceTemporal(): Promise<TemporalClient> {
     this.cachedClient ??= await connectClient(this.config.temporal);
     return this.cachedClient;
   }

@@ -196,6 +196,27 @@ describe('the CLI through the Navigator API with a personal token', () => {
     assert.equal(final.approvals?.[0]?.by, 'approver-user');
   });
 
+  it('cancels, retries and aborts runs through the API with an operator token, after refusing a viewer', async () => {
+    const started = await cli(tokens.operator, ['run', 'cliapi/gated', '--json']);
+    const runId = (JSON.parse(started.stdout) as { runId: string }).runId;
+    const refused = await cli(tokens.viewer, ['cancel', runId]);
+    assert.match(refused.stderr, /\(403\): forbidden: this needs the operator role/);
+    await until(async () => (await cli(tokens.viewer, ['status', runId])).stdout.includes('approval gate: waiting'), 60_000, 'the gate to wait');
+    const cancelled = await cli(tokens.operator, ['cancel', runId]);
+    assert.equal(cancelled.code, 0, both(cancelled));
+    assert.match(cancelled.stdout, new RegExp(`cancellation requested for ${runId}`));
+    assert.equal((await engine.wait(runId)).state, 'cancelled');
+    const retried = await cli(tokens.operator, ['retry', runId]);
+    assert.equal(retried.code, 0, both(retried));
+    const retryId = /started (dag\/cliapi\/gated\/\S+) \(retry of/.exec(retried.stdout)?.[1] as string;
+    assert.ok(retryId, retried.stdout);
+    await until(async () => (await cli(tokens.viewer, ['status', retryId])).stdout.includes('approval gate: waiting'), 60_000, 'the retry to wait at its gate');
+    const aborted = await cli(tokens.operator, ['abort', retryId, '-r', 'not needed']);
+    assert.equal(aborted.code, 0, both(aborted));
+    assert.match(aborted.stdout, new RegExp(`abort requested for ${retryId}`));
+    assert.notEqual((await engine.wait(retryId)).state, 'running');
+  });
+
   it('shows repositories to a viewer, refuses it a sync naming the operator role, and refuses repo add without dialing Temporal', async () => {
     const [list, sync, show, add] = await Promise.all([
       cli(tokens.viewer, ['repo', 'list']),

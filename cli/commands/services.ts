@@ -24,7 +24,7 @@ export function registerServiceCommands(program: Command, context: CliContext): 
       const { config } = context;
       const logger = context.logger;
       const server = await ensureTemporalServer(config, logger);
-      const temporal = await context.temporal();
+      const temporal = await context.serviceTemporal();
       await registerSearchAttributes(temporal.connection, config.temporal.namespace);
       const running = options.worker ? await createQubinodeWorker({ config, logger }) : undefined;
       const audit = options.worker ? await createAuditWorker(config) : undefined;
@@ -90,7 +90,7 @@ Ctrl-C stops everything.`);
     .description('Start the Temporal dev server in the background (reused when already listening)')
     .action(async () => {
       const handle = await ensureTemporalServer(context.config, context.logger, { detach: true });
-      const temporal = await context.temporal();
+      const temporal = await context.serviceTemporal();
       const added = await registerSearchAttributes(temporal.connection, context.config.temporal.namespace);
       console.log(`Temporal ${handle.address}${handle.pid ? ` (pid ${handle.pid})` : ' (already running)'}; Web UI ${handle.uiUrl}${added.length ? `; registered ${added.join(', ')}` : ''}`);
     });
