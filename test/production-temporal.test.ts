@@ -307,19 +307,19 @@ describe('infra/production scripts', () => {
   });
 
   // Settings end up in PostgreSQL's configuration, an openssl extensions file and temporal.env: only plain values pass.
-  const refusals: { script: string; env: Record<string, string>; says: RegExp }[] = [
-    { script: 'setup-postgres.sh', env: { QUBINODE_PROD_DIR: "/tmp/x'\nshared_preload_libraries='evil" }, says: /QUBINODE_PROD_DIR must be/ },
-    { script: 'setup-postgres.sh', env: { QUBINODE_PROD_DIR: '/tmp/a/../../etc' }, says: /QUBINODE_PROD_DIR must not contain/ },
-    { script: 'setup-postgres.sh', env: { QUBINODE_PG_PORT: '5433\nlisten_addresses = *' }, says: /QUBINODE_PG_PORT must be a port/ },
-    { script: 'start-temporal.sh', env: { QUBINODE_PROD_TEMPORAL_PORT: '80' }, says: /QUBINODE_PROD_TEMPORAL_PORT must be a port/ },
-    { script: 'start-temporal.sh', env: { TEMPORAL_NAMESPACE: 'default\nTEMPORAL_ADDRESS=evil.example:7233' }, says: /TEMPORAL_NAMESPACE must be/ },
-    { script: 'make-certs.sh', env: { QUBINODE_PROD_TLS_SANS: 'DNS:ok\nbasicConstraints=critical,CA:TRUE' }, says: /QUBINODE_PROD_TLS_SANS must be/ },
-    { script: 'down.sh', env: {}, says: /usage: down.sh/ },
+  const refusals: { script: string; what: string; env: Record<string, string>; args?: string[]; says: RegExp }[] = [
+    { script: 'setup-postgres.sh', what: 'a QUBINODE_PROD_DIR that would break out of postgresql.conf', env: { QUBINODE_PROD_DIR: "/tmp/x'\nshared_preload_libraries='evil" }, says: /QUBINODE_PROD_DIR must be/ },
+    { script: 'setup-postgres.sh', what: 'a QUBINODE_PROD_DIR that climbs with ..', env: { QUBINODE_PROD_DIR: '/tmp/a/../../etc' }, says: /QUBINODE_PROD_DIR must not contain/ },
+    { script: 'setup-postgres.sh', what: 'a QUBINODE_PG_PORT carrying another setting', env: { QUBINODE_PG_PORT: '5433\nlisten_addresses = *' }, says: /QUBINODE_PG_PORT must be a port/ },
+    { script: 'start-temporal.sh', what: 'a privileged QUBINODE_PROD_TEMPORAL_PORT', env: { QUBINODE_PROD_TEMPORAL_PORT: '80' }, says: /QUBINODE_PROD_TEMPORAL_PORT must be a port/ },
+    { script: 'start-temporal.sh', what: 'a TEMPORAL_NAMESPACE that would add a line to temporal.env', env: { TEMPORAL_NAMESPACE: 'default\nTEMPORAL_ADDRESS=evil.example:7233' }, says: /TEMPORAL_NAMESPACE must be/ },
+    { script: 'make-certs.sh', what: 'QUBINODE_PROD_TLS_SANS that would add a certificate extension', env: { QUBINODE_PROD_TLS_SANS: 'DNS:ok\nbasicConstraints=critical,CA:TRUE' }, says: /QUBINODE_PROD_TLS_SANS must be/ },
+    { script: 'down.sh', what: 'an unknown argument', env: {}, args: ['--everything'], says: /usage: down.sh/ },
   ];
-  for (const { script, env, says } of refusals) {
-    it(`${script} refuses ${Object.keys(env)[0] ?? 'an unknown argument'} when it is not a plain value, before touching anything`, async () => {
+  for (const { script, what, env, args = [], says } of refusals) {
+    it(`${script} refuses ${what} before touching anything`, async () => {
       const prodDir = path.join(scratch, `refused-${randomUUID().slice(0, 8)}`);
-      const result = await runProductionScript(script, script === 'down.sh' ? ['--everything'] : [], { QUBINODE_PROD_DIR: prodDir, ...env });
+      const result = await runProductionScript(script, args, { QUBINODE_PROD_DIR: prodDir, ...env });
       assert.notEqual(result.code, 0);
       assert.match(result.output, says);
       assert.ok(!existsSync(prodDir), 'nothing was created');

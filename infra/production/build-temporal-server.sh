@@ -9,7 +9,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)
-source infra/production/versions.env
+# shellcheck source=versions.env
+source "$root/infra/production/versions.env"
 export GOTOOLCHAIN=go1.27.3
 if [ "$GOTOOLCHAIN" != "$TEMPORAL_GO_TOOLCHAIN" ]; then
   echo "[build-temporal] versions.env pins $TEMPORAL_GO_TOOLCHAIN but this script exports $GOTOOLCHAIN" >&2; exit 1

@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # sourced: the variables are used by the scripts that source it
 # Shared by the scripts in infra/production: paths, settings and their checks. Sourced, not run.
 # Every setting comes from the environment (defaults below); each is checked before any script uses it,
 # because some end up in configuration files (PostgreSQL's) that are not templates.
@@ -17,7 +18,9 @@ case "$prod_dir" in /*) ;; *) prod_dir="$prod_root/$prod_dir" ;; esac
 
 port_setting() {
   local name=$1 value=$2
-  [[ "$value" =~ ^[0-9]{1,5}$ ]] && [ "$value" -ge 1024 ] && [ "$value" -le 65535 ] || die "$name must be a port number between 1024 and 65535"
+  if ! [[ "$value" =~ ^[0-9]{1,5}$ ]] || [ "$value" -lt 1024 ] || [ "$value" -gt 65535 ]; then
+    die "$name must be a port number between 1024 and 65535"
+  fi
   printf '%s' "$value"
 }
 pg_port=$(port_setting QUBINODE_PG_PORT "${QUBINODE_PG_PORT:-5433}")

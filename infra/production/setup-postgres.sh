@@ -92,8 +92,7 @@ fi
 chmod 600 "$pg_password_file"
 password=$(cat "$pg_password_file")
 
-psql_() { pg_as_owner env QUBINODE_PG_PASSWORD="$password" "$pg_bin/psql" -X -q -v ON_ERROR_STOP=1 -h "$pg_run" -p "$pg_port" -U postgres -d postgres "$@"; }
-psql_ <<'SQL' >/dev/null
+pg_as_owner env QUBINODE_PG_PASSWORD="$password" "$pg_bin/psql" -X -q -v ON_ERROR_STOP=1 -h "$pg_run" -p "$pg_port" -U postgres -d postgres <<'SQL' >/dev/null
 \getenv temporal_password QUBINODE_PG_PASSWORD
 SELECT NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'temporal') AS missing \gset
 \if :missing

@@ -25,7 +25,9 @@ shards=${QUBINODE_PROD_HISTORY_SHARDS:-4}
 log_level=${QUBINODE_PROD_TEMPORAL_LOG_LEVEL:-warn}
 [[ "$log_level" =~ ^(debug|info|warn|error)$ ]] || die "QUBINODE_PROD_TEMPORAL_LOG_LEVEL must be debug, info, warn or error"
 
-[ -x "$server_dir/temporal-server" ] && [ -x "$server_dir/temporal-sql-tool" ] || die "no server in $server_dir: run infra/production/build-temporal-server.sh"
+if [ ! -x "$server_dir/temporal-server" ] || [ ! -x "$server_dir/temporal-sql-tool" ]; then
+  die "no server in $server_dir: run infra/production/build-temporal-server.sh"
+fi
 for file in ca.pem server.pem server.key client.pem client.key; do
   [ -s "$tls_dir/$file" ] || die "missing $tls_dir/$file: run infra/production/make-certs.sh"
 done
@@ -93,6 +95,7 @@ prepare=(node --import tsx "$prod_root/infra/production/prepare-namespace.ts")
 if [ ! -d "$prod_root/node_modules/tsx" ] && [ -f "$prod_root/dist/infra/production/prepare-namespace.js" ]; then
   prepare=(node "$prod_root/dist/infra/production/prepare-namespace.js")
 fi
+# shellcheck source=/dev/null
 (set -a; source "$prod_dir/temporal.env.new"; set +a; cd "$prod_root"; QUBINODE_LOG_LEVEL=error "${prepare[@]}") >&2 || die "the namespace could not be prepared (server log: $log_file)"
 mv "$prod_dir/temporal.env.new" "$prod_dir/temporal.env"
 say "Temporal $TEMPORAL_SERVER_VERSION ready at 127.0.0.1:$temporal_port (mTLS); client settings in $prod_dir/temporal.env"

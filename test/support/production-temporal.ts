@@ -1,5 +1,5 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { PROJECT_ROOT } from '../../config/config';
 import { allGone, isProcessRunning } from './processes';
@@ -20,6 +20,12 @@ export interface ProductionTemporal {
   upMs: number;
   /** Output of up.sh, for a failing test to show. */
   upLog: string;
+  /** Pid of the running temporal-server (from its pid file), if any. */
+  serverPid(): number | undefined;
+  /** `kill -9` of the server alone (PostgreSQL keeps running), for crash trials. */
+  killServer(): void;
+  /** Starts the server again on the same database (start-temporal.sh; a running server is kept). */
+  startServer(): Promise<void>;
   /** Stops the server and PostgreSQL (data kept unless purge). */
   down(options?: { purge?: boolean }): Promise<void>;
 }
@@ -66,12 +72,26 @@ export async function startProductionTemporal(options: ProductionTemporalOptions
   const started = Date.now();
   const up = await runProductionScript('up.sh', [], scriptEnv);
   if (up.code !== 0) throw new Error(`infra/production/up.sh failed (exit ${up.code}):\n${up.output}`);
+  const serverPid = (): number | undefined => {
+    const pidFile = path.join(prodDir, 'temporal', 'temporal-server.pid');
+    const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').trim()) : NaN;
+    return Number.isInteger(pid) && pid > 0 && isProcessRunning(pid) ? pid : undefined;
+  };
   return {
     prodDir,
     env: readEnvFile(path.join(prodDir, 'temporal.env')),
     scriptEnv,
     upMs: Date.now() - started,
     upLog: up.output,
+    serverPid,
+    killServer: () => {
+      const pid = serverPid();
+      if (pid !== undefined) process.kill(pid, 'SIGKILL');
+    },
+    startServer: async () => {
+      const start = await runProductionScript('start-temporal.sh', [], scriptEnv, 300_000);
+      if (start.code !== 0) throw new Error(`infra/production/start-temporal.sh failed (exit ${start.code}):\n${start.output}`);
+    },
     down: async ({ purge = false } = {}) => {
       const down = await runProductionScript('down.sh', purge ? ['--purge'] : [], scriptEnv, 120_000);
       if (down.code !== 0) throw new Error(`infra/production/down.sh failed (exit ${down.code}):\n${down.output}`);
