@@ -52,7 +52,7 @@ if [ ! -s "$pg_data/PG_VERSION" ]; then
   chmod 700 "$pg_data" "$pg_run"
   # The superuser logs in only over the socket, which only the owner (and root) can reach; TCP needs a password.
   pg_as_owner "$pg_bin/initdb" -D "$pg_data" -U postgres --auth-local=peer --auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8 >/dev/null
-  # The local superuser maps from the OS user that owns the cluster.
+  # This project's settings live in their own file (below), so initdb's defaults stay untouched.
   echo "include_if_exists = 'qubinode.conf'" >> "$pg_data/postgresql.conf"
 fi
 if [ "$owner" != postgres ]; then
