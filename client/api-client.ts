@@ -57,7 +57,16 @@ export function loadApiToken(settings: RemoteApiSettings, envToken: string | und
 }
 
 /** The error body every route answers with: `{ error, problems? , requestId? }`. */
-const ErrorBody = z.looseObject({ error: z.string().max(4000), problems: z.array(z.unknown()).max(200).optional(), requestId: z.string().max(100).optional() });
+const ErrorBody = z.looseObject({ error: z.string().max(4000), problems: z.array(z.unknown()).max(200).optional(), diagnostics: z.array(z.unknown()).max(200).optional(), requestId: z.string().max(100).optional() });
+
+/** One line per problem: plain strings as they are, `{param, message}` and DAG diagnostics in the CLI's own form. */
+function problemLine(problem: unknown): string {
+  if (typeof problem === 'string') return problem;
+  const fields = problem !== null && typeof problem === 'object' ? (problem as Record<string, unknown>) : {};
+  if (typeof fields.message !== 'string') return JSON.stringify(problem);
+  const where = typeof fields.file === 'string' ? `${fields.file}:${String(fields.line)}:${String(fields.column)}${fields.path ? ` ${String(fields.path)}` : ''}` : typeof fields.param === 'string' ? fields.param : '';
+  return where ? `${where}: ${fields.message}` : fields.message;
+}
 
 export type Query = Record<string, string | number | undefined>;
 
@@ -84,10 +93,6 @@ export class ApiClient {
     private readonly token: string,
   ) {
     this.ca = settings.caPath ? readFileSync(settings.caPath) : undefined;
-  }
-
-  get url(): string {
-    return this.settings.url;
   }
 
   /** Sends one call and returns its JSON answer checked by `schema`; errors are ApiError, ApiUnreachableError or ApiAnswerError. */
@@ -120,7 +125,7 @@ export class ApiClient {
   private failure(call: ApiCall, status: number, json: unknown): ApiError {
     const body = ErrorBody.safeParse(json);
     const said = body.success ? body.data.error : `HTTP ${status}`;
-    const problems = body.success && body.data.problems ? body.data.problems.slice(0, 20).map((problem) => `\n  ${typeof problem === 'string' ? problem : JSON.stringify(problem)}`).join('') : '';
+    const problems = body.success ? [...(body.data.problems ?? []), ...(body.data.diagnostics ?? [])].slice(0, 20).map((problem) => `\n  ${problemLine(problem)}`).join('') : '';
     const request = body.success && body.data.requestId ? ` (request id ${body.data.requestId})` : '';
     let message: string;
     if (status === 401) message = `the API refused the token (401): ${said}; check QUBINODE_API_TOKEN or QUBINODE_API_TOKEN_FILE (it may be revoked or expired)`;

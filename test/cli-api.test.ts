@@ -108,6 +108,7 @@ describe('the CLI through the Navigator API with a personal token', () => {
     const repoDir = mkdtempSync(path.join(tmpdir(), 'qubinode-cli-api-'));
     mkdirSync(path.join(repoDir, 'dags'));
     writeFileSync(path.join(repoDir, 'dags', 'gated.yaml'), GATED_DAG);
+    writeFileSync(path.join(repoDir, 'dags', 'broken.yaml'), 'id: broken\ntasks: []\n');
     const config = {
       ...engine.config,
       taskQueue: engine.taskQueue,
@@ -144,6 +145,9 @@ describe('the CLI through the Navigator API with a personal token', () => {
     const runId = /started (dag\/examples\/hello\/\S+)/.exec(run.stdout)?.[1];
     assert.ok(runId, run.stdout);
     assert.match(run.stdout, /state {3}succeeded/);
+    const badParam = await cli(tokens.operator, ['run', 'examples/hello', '-p', 'nope=1']);
+    assert.equal(badParam.code, 1);
+    assert.match(badParam.stderr, /bad params, nothing started:\n {2}param nope: unknown param; known params: greeting, names, api_url/);
     const [status, logs, json] = await Promise.all([cli(tokens.operator, ['status', runId]), cli(tokens.operator, ['logs', runId, 'greet']), cli(tokens.operator, ['status', runId, '--json'])]);
     assert.equal(status.code, 0, both(status));
     assert.match(status.stdout, new RegExp(`run {5}${runId}`));
@@ -175,6 +179,9 @@ describe('the CLI through the Navigator API with a personal token', () => {
     assert.match(list.stdout, /cliapi\/gated +2 +yes/);
     assert.equal(show.code, 0, both(show));
     assert.match(show.stdout, /greet +shell +prepare/);
+    const broken = await cli(tokens.viewer, ['dag', 'show', 'cliapi/broken']);
+    assert.equal(broken.code, 1);
+    assert.match(broken.stderr, /invalid DAG\n {2}\S*broken\.yaml:2:\d+ tasks: a DAG needs at least one task/);
     assert.equal(run.code, 1);
     assert.match(run.stderr, /the API refused POST \/api\/runs \(403\): forbidden: this needs the operator role/);
     assert.match(whoami.stdout, /^viewer-user \(viewer\) via token at http:\/\/127\.0\.0\.1:\d+/);
