@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { buildApiServer } from '../api/server';
 import { addUser, issueToken, revokeToken } from '../client/identity';
+import { addRepo, getRepo, removeRepo } from '../client/repos';
 import { loadConfig, PROJECT_ROOT } from '../config/config';
 import { createLogger } from '../config/logger';
 import { actionRegistryWith, loadConfiguredPlugins } from '../plugins/plugin-actions';
@@ -18,6 +19,7 @@ import { format } from 'node:util';
 import { main } from '../cli/main';
 import { qubinodeFromSource, type CliResult } from './support/cli';
 import { startTestEngine, type TestEngine } from './support/engine';
+import { GitFixture } from './support/git-fixture';
 import { until } from './support/waiting';
 
 /**
@@ -239,6 +241,28 @@ describe('the CLI through the Navigator API with a personal token', () => {
     assert.equal(add.code, 1);
     assert.match(add.stderr, /talks to Temporal directly.*unset QUBINODE_API_URL/);
     assert.doesNotMatch(add.stderr, /cannot reach Temporal/);
+  });
+
+  it('syncs a registered repository through the API with an operator token and shows its new live commit', async () => {
+    const git = new GitFixture();
+    const name = `cliapi${Date.now().toString(36)}`;
+    try {
+      git.write('dags/hello.yaml', 'id: hello\ntasks:\n  - id: say\n    uses: shell\n    with:\n      command: [echo, hi]\n');
+      git.commitAndPush('first');
+      // Registering stays an admin's direct act on the control plane.
+      await addRepo(engine.client, { name, url: git.bare, branch: 'main' }, engine.taskQueue);
+      await until(async () => (await getRepo(engine.client, name)).lastSync !== undefined, 60_000, 'the first sync');
+      const second = git.write('dags/hello.yaml', 'id: hello\ntasks:\n  - id: say\n    uses: shell\n    with:\n      command: [echo, again]\n').commitAndPush('second');
+      const sync = await cli(tokens.operator, ['repo', 'sync', name]);
+      assert.equal(sync.code, 0, both(sync));
+      assert.match(sync.stdout, new RegExp(`^accepted ${second.slice(0, 12)}`));
+      const [show, list] = await Promise.all([cli(tokens.viewer, ['repo', 'show', name]), cli(tokens.viewer, ['repo', 'list'])]);
+      assert.match(show.stdout, new RegExp(`active\\s+${second}`));
+      assert.match(list.stdout, new RegExp(`${name} +main +${second.slice(0, 12)} +1`));
+    } finally {
+      await removeRepo(engine.client, name).catch(() => undefined);
+      git.cleanup();
+    }
   });
 
   it('refuses repository names and DAG ids that are not plain names at the API, before any workflow is asked', async () => {
