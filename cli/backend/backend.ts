@@ -3,7 +3,7 @@ import type { Role, TokenRecord, TokenView, UserRecord } from '../../client/iden
 import type { RunLogs, RunLogsRequest } from '../../client/logs';
 import type { RunFilter, RunSummary } from '../../client/runs';
 import type { CompiledDag } from '../../dag-repos/compiler/compiled-dag';
-import type { DagDiagnostic } from '../../dag-repos/compiler/diagnostics';
+import type { CatalogEntry } from '../../dag-repos/catalog/local-catalog';
 import type { RepoView, SyncRecord } from '../../dag-repos/git/sync-types';
 import type { ParamSpec } from '../../dag-repos/schema/dag-spec';
 import type { ApprovalRecord, RollbackRecord, RolloutProgress } from '../../workflows/rollback-status';
@@ -61,18 +61,8 @@ export interface Identity {
   via: string;
 }
 
-/** One catalog entry as `qubinode dag list` shows it; `tasks` are the task ids of a valid DAG. */
-export interface DagListing {
-  id: string;
-  repo: string;
-  path: string;
-  commit: string;
-  description: string;
-  valid: boolean;
-  diagnostics: DagDiagnostic[];
-  tasks: string[];
-  params: Record<string, ParamSpec>;
-}
+/** One catalog entry as `qubinode dag list` shows it (as GET /api/dags answers it); `tasks` are the task ids of a valid DAG. */
+export type DagListing = Omit<CatalogEntry, 'absolutePath' | 'dag'> & { tasks: string[]; params: Record<string, ParamSpec> };
 
 export interface StartedRunView {
   runId: string;
