@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -17,7 +18,7 @@ import { actionRegistryWith, loadConfiguredPlugins } from '../plugins/plugin-act
 import type { DagRunStatus } from '../workflows/run-status';
 import { apiRequest } from './support/api-request';
 import { dagYaml, GitFixture } from './support/git-fixture';
-import { runProductionScript, startProductionTemporal, startQubinodeProcess, type ProductionTemporal, type QubinodeProcess } from './support/production-temporal';
+import { readEnvFile, runProductionScript, startProductionTemporal, startQubinodeProcess, type ProductionTemporal, type QubinodeProcess } from './support/production-temporal';
 import { taskOf, until } from './support/waiting';
 
 // Slow tier: the first run on a machine builds the pinned Temporal server from source (minutes); later runs
@@ -227,6 +228,14 @@ tasks:
     );
     const other = (await (await call('GET', `/api/runs?dag=${encodeURIComponent('prod/gated')}`)).json()) as { runId: string }[];
     assert.ok(!other.some((run) => run.runId === runId), 'a filter by another DAG leaves it out');
+
+    // And the run lives in PostgreSQL: its visibility row is in the temporal_visibility database.
+    const rows = execFileSync(`/usr/lib/postgresql/${readEnvFile(path.join(PROJECT_ROOT, 'infra', 'production', 'versions.env')).POSTGRES_MAJOR}/bin/psql`, ['-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1', '-v', `run=${runId}`, '-h', '127.0.0.1', '-p', cluster.scriptEnv.QUBINODE_PG_PORT as string, '-U', 'temporal', '-d', 'temporal_visibility'], {
+      input: "SELECT count(*) FROM executions_visibility WHERE workflow_id = :'run';",
+      env: { ...process.env, PGPASSWORD: readFileSync(path.join(cluster.prodDir, 'postgres', 'temporal-password'), 'utf8').trim() },
+      encoding: 'utf8',
+    });
+    assert.equal(rows.trim(), '1');
   });
 
   it('waits at an approval gate, lists it as waiting, and goes on when approved through the API', async () => {
