@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { z } from 'zod';
@@ -45,8 +45,11 @@ export function loadApiToken(settings: RemoteApiSettings, envToken: string | und
   let token = envToken;
   if (!token && settings.tokenFile) {
     try {
+      // Like an SSH key: a token others on this machine can read is no longer only its owner's.
+      if ((statSync(settings.tokenFile).mode & 0o077) !== 0) throw new ApiTokenError(`QUBINODE_API_TOKEN_FILE ${settings.tokenFile}: readable by others; chmod 600 it`);
       token = readFileSync(settings.tokenFile, 'utf8').trim();
     } catch (error) {
+      if (error instanceof ApiTokenError) throw error;
       throw new ApiTokenError(`QUBINODE_API_TOKEN_FILE ${settings.tokenFile}: ${(error as NodeJS.ErrnoException).code ?? 'unreadable'}`);
     }
   }

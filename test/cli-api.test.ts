@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, request as httpRequest, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -205,7 +205,7 @@ describe('the CLI through the Navigator API with a personal token', () => {
     assert.equal(final.approvals?.[0]?.by, 'approver-user');
   });
 
-  it('cancels, retries and aborts runs through the API with an operator token, after refusing a viewer', async () => {
+  it('cancels, rolls back, retries and aborts runs through the API with an operator token, after refusing a viewer', async () => {
     const started = await cli(tokens.operator, ['run', 'cliapi/gated', '--json']);
     const runId = (JSON.parse(started.stdout) as { runId: string }).runId;
     const refused = await cli(tokens.viewer, ['cancel', runId]);
@@ -215,6 +215,11 @@ describe('the CLI through the Navigator API with a personal token', () => {
     assert.equal(cancelled.code, 0, both(cancelled));
     assert.match(cancelled.stdout, new RegExp(`cancellation requested for ${runId}`));
     assert.equal((await engine.wait(runId)).state, 'cancelled');
+    const [rollback, rollout] = [await cli(tokens.operator, ['rollback', runId]), await cli(tokens.viewer, ['rollout', runId])];
+    assert.equal(rollback.code, 0, both(rollback));
+    assert.match(rollback.stdout, /^rollback succeeded \(/);
+    assert.equal(rollout.code, 1);
+    assert.match(rollout.stderr, /has no started rollout task/);
     const retried = await cli(tokens.operator, ['retry', runId]);
     assert.equal(retried.code, 0, both(retried));
     const retryId = /started (dag\/cliapi\/gated\/\S+) \(retry of/.exec(retried.stdout)?.[1] as string;
@@ -298,7 +303,12 @@ describe('the CLI through the Navigator API with a personal token', () => {
 
   it('refuses to work without a token, and never picks up the server bootstrap token file on its own', async () => {
     const tokenFile = path.join(mkdtempSync(path.join(tmpdir(), 'qubinode-token-')), 'api-token');
-    writeFileSync(tokenFile, `${BOOTSTRAP}\n`);
+    writeFileSync(tokenFile, `${BOOTSTRAP}\n`, { mode: 0o644 });
+    chmodSync(tokenFile, 0o644);
+    const open = await cli(undefined, ['whoami'], { QUBINODE_API_TOKEN_FILE: tokenFile });
+    assert.equal(open.code, 1);
+    assert.match(open.stderr, /readable by others; chmod 600 it/);
+    chmodSync(tokenFile, 0o600);
     const none = await cli(undefined, ['runs'], { QUBINODE_DATA_DIR: path.dirname(tokenFile) });
     assert.equal(none.code, 1);
     assert.match(none.stderr, /QUBINODE_API_URL is set but no token is: set QUBINODE_API_TOKEN or QUBINODE_API_TOKEN_FILE/);
@@ -324,18 +334,22 @@ describe('the CLI through the Navigator API with a personal token', () => {
     assert.doesNotMatch(both(result as CliResult), new RegExp(issued.token));
   });
 
-  it('never prints the token, even when a server repeats it in an error, a failure or a malformed answer', async () => {
+  it('never prints the token, even when a server repeats it in an error, a failure or a malformed answer, and refuses an oversized answer', async () => {
     // A misbehaving server at the boundary: it echoes the Authorization header everywhere.
     const echo = createHttpServer((request, response) => {
       const said = String(request.headers.authorization);
       const route = request.url ?? '';
       if (route.startsWith('/api/runs?')) response.writeHead(401, { 'content-type': 'application/json' }).end(JSON.stringify({ error: `bad token ${said}` }));
+      else if (route.startsWith('/api/audit')) response.writeHead(200, { 'content-type': 'application/json' }).end(`[${'"x",'.repeat(9_000_000)}"x"]`);
       else if (route.startsWith('/api/dags')) response.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ error: said, requestId: said }));
       else response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ user: 7, echoed: said }));
     });
     servers.push(echo);
     const echoBase = `http://127.0.0.1:${await listen(echo)}`;
     const canary = `qnt_canary${randomUUID().replace(/-/g, '')}`;
+    const oversized = await qubinode(['audit'], { QUBINODE_API_URL: echoBase, QUBINODE_API_TOKEN: canary, TEMPORAL_ADDRESS: NO_TEMPORAL });
+    assert.equal(oversized.code, 1);
+    assert.match(oversized.stderr, /GET \/api\/audit: the answer is larger than 32 MB/);
     for (const args of [['runs'], ['dag', 'list'], ['whoami']]) {
       const result = await qubinode(args, { QUBINODE_API_URL: echoBase, QUBINODE_API_TOKEN: canary, TEMPORAL_ADDRESS: NO_TEMPORAL });
       assert.equal(result.code, 1, `${args.join(' ')}: ${both(result)}`);
