@@ -17,6 +17,7 @@ import { hmacSignature } from '../dag-repos/git/webhook-verify';
 import { actionRegistryWith, loadConfiguredPlugins } from '../plugins/plugin-actions';
 import type { DagRunStatus } from '../workflows/run-status';
 import { apiRequest } from './support/api-request';
+import { qubinodeFromSource } from './support/cli';
 import { dagYaml, GitFixture } from './support/git-fixture';
 import { readEnvFile, runProductionScript, startProductionTemporal, startQubinodeProcess, type ProductionTemporal, type QubinodeProcess } from './support/production-temporal';
 import { taskOf, until } from './support/waiting';
@@ -236,6 +237,27 @@ tasks:
       encoding: 'utf8',
     });
     assert.equal(rows.trim(), '1');
+  });
+
+  it('lists the runs of a DAG from the qubinode CLI with nothing but the settings of temporal.env', async () => {
+    const runId = await startRun('prod/two-hosts');
+    assert.equal((await finished(runId)).state, 'succeeded');
+    let listed: { runId: string }[] = [];
+    await until(
+      async () => {
+        const cli = await qubinodeFromSource(['runs', '--dag', 'prod/two-hosts', '--json'], { ...cluster.env, QUBINODE_LOG_LEVEL: 'error' });
+        assert.equal(cli.code, 0, cli.stderr);
+        listed = JSON.parse(cli.stdout) as { runId: string }[];
+        return listed.some((run) => run.runId === runId);
+      },
+      60_000,
+      'the CLI to list the run',
+    );
+    // Without the client certificate the same command is refused by the server.
+    const refused = await qubinodeFromSource(['runs', '--dag', 'prod/two-hosts', '--json'], { ...cluster.env, TEMPORAL_TLS_CERT: '', TEMPORAL_TLS_KEY: '', QUBINODE_LOG_LEVEL: 'error' });
+    assert.notEqual(refused.code, 0);
+    assert.ok(!refused.stdout.includes(runId));
+    assert.doesNotMatch(refused.stderr, /invalid environment/, 'refused by the server, not by the settings check');
   });
 
   it('waits at an approval gate, lists it as waiting, and goes on when approved through the API', async () => {
