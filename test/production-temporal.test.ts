@@ -345,6 +345,8 @@ describe('infra/production scripts', () => {
     { script: 'start-temporal.sh', what: 'a privileged QUBINODE_PROD_TEMPORAL_PORT', env: { QUBINODE_PROD_TEMPORAL_PORT: '80' }, says: /QUBINODE_PROD_TEMPORAL_PORT must be a port/ },
     { script: 'start-temporal.sh', what: 'a TEMPORAL_NAMESPACE that would add a line to temporal.env', env: { TEMPORAL_NAMESPACE: 'default\nTEMPORAL_ADDRESS=evil.example:7233' }, says: /TEMPORAL_NAMESPACE must be/ },
     { script: 'make-certs.sh', what: 'QUBINODE_PROD_TLS_SANS that would add a certificate extension', env: { QUBINODE_PROD_TLS_SANS: 'DNS:ok\nbasicConstraints=critical,CA:TRUE' }, says: /QUBINODE_PROD_TLS_SANS must be/ },
+    { script: 'start-temporal.sh', what: 'a QUBINODE_PROD_BIND_IP that is not an address', env: { QUBINODE_PROD_BIND_IP: '0.0.0.0\nbindOnIP: evil' }, says: /QUBINODE_PROD_BIND_IP must be/ },
+    { script: 'start-temporal.sh', what: 'a QUBINODE_PROD_PUBLIC_HOST that would add a line to temporal.env', env: { QUBINODE_PROD_PUBLIC_HOST: 'cp\nTEMPORAL_TLS_CA=/tmp/evil' }, says: /QUBINODE_PROD_PUBLIC_HOST must be/ },
     { script: 'down.sh', what: 'an unknown argument', env: {}, args: ['--everything'], says: /usage: down.sh/ },
   ];
   for (const { script, what, env, args = [], says } of refusals) {

@@ -28,6 +28,15 @@ pg_port=$(port_setting QUBINODE_PG_PORT "${QUBINODE_PG_PORT:-5433}")
 temporal_port=$(port_setting QUBINODE_PROD_TEMPORAL_PORT "${QUBINODE_PROD_TEMPORAL_PORT:-7243}")
 [ "$temporal_port" -le 65500 ] || die "QUBINODE_PROD_TEMPORAL_PORT leaves no room for the ports after it"
 
+# The address the frontend listens on (0.0.0.0 or this host's address for a fleet) and the one clients dial.
+bind_ip=${QUBINODE_PROD_BIND_IP:-127.0.0.1}
+[[ "$bind_ip" =~ ^([0-9]{1,3}\.){3}[0-9]{1,3}$ ]] || die "QUBINODE_PROD_BIND_IP must be an IPv4 address such as 0.0.0.0 or 10.0.0.5"
+# Where this host reaches its own frontend: loopback when it listens on every address.
+if [ "$bind_ip" = 0.0.0.0 ]; then dial_ip=127.0.0.1; else dial_ip=$bind_ip; fi
+export dial_ip
+public_host=${QUBINODE_PROD_PUBLIC_HOST:-$dial_ip}
+[[ "$public_host" =~ ^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$ ]] || die "QUBINODE_PROD_PUBLIC_HOST must be a host name or IPv4 address"
+
 pg_bin=/usr/lib/postgresql/$POSTGRES_MAJOR/bin
 pg_dir=$prod_dir/postgres
 pg_data=$pg_dir/data

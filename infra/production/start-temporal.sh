@@ -7,7 +7,7 @@
 # 1. creates or updates both schemas (temporal, temporal_visibility) with Temporal's own SQL tool;
 # 2. starts temporal-server in the background with infra/production/temporal-server.yaml (a template the server
 #    fills from QUBINODE_T_* variables): mTLS on the frontend, TLS between its services; pid and log in
-#    ${QUBINODE_PROD_DIR}/temporal/; frontend on 127.0.0.1:${QUBINODE_PROD_TEMPORAL_PORT:-7243} (the server's
+#    ${QUBINODE_PROD_DIR}/temporal/; frontend on ${QUBINODE_PROD_BIND_IP:-127.0.0.1}:${QUBINODE_PROD_TEMPORAL_PORT:-7243} (the server's
 #    other ports are the nine after it);
 # 3. registers the namespace (${TEMPORAL_NAMESPACE:-default}) and the project's search attributes, and waits
 #    until they answer;
@@ -63,25 +63,25 @@ if ! running; then
     fi
   done
 
-  say "starting temporal-server $TEMPORAL_SERVER_VERSION on 127.0.0.1:$temporal_port (log: $log_file)"
+  say "starting temporal-server $TEMPORAL_SERVER_VERSION on $bind_ip:$temporal_port (log: $log_file)"
   # --allow-no-auth: no authorizer plugin; the frontend's mutual TLS decides who may connect.
-  QUBINODE_T_PORT=$temporal_port QUBINODE_T_TLS_DIR=$tls_dir QUBINODE_T_PG_PORT=$pg_port QUBINODE_T_PG_PASSWORD=$password \
+  QUBINODE_T_PORT=$temporal_port QUBINODE_T_BIND_IP=$bind_ip QUBINODE_T_TLS_DIR=$tls_dir QUBINODE_T_PG_PORT=$pg_port QUBINODE_T_PG_PASSWORD=$password \
     QUBINODE_T_HISTORY_SHARDS=$shards QUBINODE_T_LOG_LEVEL=$log_level \
     setsid "$server_dir/temporal-server" --config-file "$prod_root/infra/production/temporal-server.yaml" --allow-no-auth start \
     >>"$log_file" 2>&1 </dev/null &
   echo $! > "$pid_file"
   for _ in $(seq 1 240); do
     running || { tail -30 "$log_file" >&2; die "temporal-server exited during start-up"; }
-    if (exec 3<>"/dev/tcp/127.0.0.1/$temporal_port") 2>/dev/null; then break; fi
+    if (exec 3<>"/dev/tcp/$dial_ip/$temporal_port") 2>/dev/null; then break; fi
     sleep 0.5
   done
-  (exec 3<>"/dev/tcp/127.0.0.1/$temporal_port") 2>/dev/null || die "temporal-server does not listen on $temporal_port after 120 s"
+  (exec 3<>"/dev/tcp/$dial_ip/$temporal_port") 2>/dev/null || die "temporal-server does not listen on $temporal_port after 120 s"
 fi
 
 umask 077
 cat > "$prod_dir/temporal.env.new" <<ENV
 # Written by infra/production/start-temporal.sh: how workers, the API and the CLI reach the production cluster.
-TEMPORAL_ADDRESS=127.0.0.1:$temporal_port
+TEMPORAL_ADDRESS=$public_host:$temporal_port
 TEMPORAL_NAMESPACE=$namespace
 TEMPORAL_TLS_CERT=$tls_dir/client.pem
 TEMPORAL_TLS_KEY=$tls_dir/client.key
@@ -98,4 +98,4 @@ fi
 # shellcheck source=/dev/null
 (set -a; source "$prod_dir/temporal.env.new"; set +a; cd "$prod_root"; QUBINODE_LOG_LEVEL=error "${prepare[@]}") >&2 || die "the namespace could not be prepared (server log: $log_file)"
 mv "$prod_dir/temporal.env.new" "$prod_dir/temporal.env"
-say "Temporal $TEMPORAL_SERVER_VERSION ready at 127.0.0.1:$temporal_port (mTLS); client settings in $prod_dir/temporal.env"
+say "Temporal $TEMPORAL_SERVER_VERSION ready at $public_host:$temporal_port (mTLS; listening on $bind_ip); client settings in $prod_dir/temporal.env"

@@ -68,6 +68,8 @@ export async function startProductionTemporal(options: ProductionTemporalOptions
     QUBINODE_PROD_DIR: prodDir,
     QUBINODE_PG_PORT: String(options.pgPort ?? 5434),
     QUBINODE_PROD_TEMPORAL_PORT: String(options.temporalPort ?? 7263),
+    // As a control plane serving hypervisors on other hosts (docs/production.md): every address, clients dial loopback here.
+    QUBINODE_PROD_BIND_IP: '0.0.0.0',
   };
   const started = Date.now();
   const up = await runProductionScript('up.sh', [], scriptEnv);
