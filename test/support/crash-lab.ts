@@ -118,6 +118,17 @@ export async function startCrashLab(options: { ownServer?: boolean } = {}): Prom
   await registerSearchAttributes(client.connection, config.temporal.namespace);
   await testWorkflowBundle(); // built before any worker starts, so a restart never bundles
   const workers = new Set<ChildProcess>();
+  // A test file that times out never reaches close(): its workers and server must not outlive it.
+  process.once('exit', () => {
+    for (const child of workers) child.kill('SIGKILL');
+    if (options.ownServer && server?.pid) {
+      try {
+        process.kill(-server.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  });
 
   const startWorker = async (options: { dataDir?: string } = {}): Promise<WorkerProcess> => {
     const startedAt = Date.now();
