@@ -120,7 +120,13 @@ export async function startCrashLab(options: { ownServer?: boolean } = {}): Prom
   const workers = new Set<ChildProcess>();
   // A test file that times out never reaches close(): its workers and server must not outlive it.
   process.once('exit', () => {
-    for (const child of workers) child.kill('SIGKILL');
+    for (const child of workers) {
+      try {
+        process.kill(-(child.pid as number), 'SIGKILL'); // npm start runs as a group of its own
+      } catch {
+        child.kill('SIGKILL');
+      }
+    }
     if (options.ownServer && server?.pid) {
       try {
         process.kill(-server.pid, 'SIGKILL');
