@@ -37,8 +37,8 @@ describe('a worker killed with SIGKILL mid-run', () => {
       const ends = endsPerTask(trial.markers);
       for (const task of ['t1', 't2', 't3', 't4', 't5', 't6']) assert.ok((ends[task] ?? 0) >= 1, `${task} finished`);
       for (const [task, count] of Object.entries(ends)) {
-        // Only the attempt that died with the worker may show twice, and only if it finished in the very instant of the kill.
-        if (count > 1) assert.equal(task, trial.lostTask, `${task} ran twice`);
+        // Only an attempt whose completion Temporal never heard of may show twice: it finished in the very instant of the kill.
+        if (count > 1) assert.ok(!trial.completedBeforeKill.includes(task), `${task} had completed and ran again`);
       }
       if (trial.lostTask) {
         assert.notEqual(trial.orphanStoppedMs, undefined, 'the watchdog stopped the killed worker\'s shell');

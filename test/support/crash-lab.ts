@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { tsToMs } from '@temporalio/common/lib/time';
 import { loadConfig, PROJECT_ROOT, type QubinodeConfig } from '../../config/config';
 import { createLogger } from '../../config/logger';
 import { connectClient, type TemporalClient } from '../../client/connection';
@@ -254,8 +255,30 @@ export interface WorkerKillTrial {
   restartReadyMs: number;
   /** Spawn of the new worker until the lost task started again (or the next task started). */
   recoveryMs?: number;
-  /** Tasks that had ended before the kill and started again after it (must be none). */
+  /** Tasks whose completion Temporal had recorded before the kill. */
+  completedBeforeKill: string[];
+  /** Of those, the ones that started again after the kill (must be none). */
   rerunCompleted: string[];
+}
+
+/**
+ * The tasks whose completion the run's history recorded before `atMs`. A tool that ended on its host
+ * but whose worker died before reporting it has not completed: it may run again (at least once).
+ */
+async function completedBefore(lab: CrashLab, runId: string, atMs: number): Promise<Set<string>> {
+  const history = await lab.client.client.workflow.getHandle(runId).fetchHistory();
+  const scheduled = new Map<string, string>();
+  const done = new Set<string>();
+  for (const event of history.events ?? []) {
+    const attributes = event.activityTaskScheduledEventAttributes;
+    if (attributes?.activityId) scheduled.set(String(event.eventId), attributes.activityId);
+    const completion = event.activityTaskCompletedEventAttributes;
+    if (completion && tsToMs(event.eventTime) < atMs) {
+      const id = scheduled.get(String(completion.scheduledEventId));
+      if (id) done.add(id);
+    }
+  }
+  return done;
 }
 
 /** One trial: a chain starts, its worker is killed with SIGKILL `afterMs` after a task started, a new worker starts. */
@@ -271,6 +294,7 @@ export async function workerKillTrial(lab: CrashLab, options: { tasks: number; s
   const killedAt = Date.now();
   const atKill = lab.markers().slice(before);
   const ended = new Set(atKill.filter((m) => m.event === 'end').map((m) => m.task));
+  // The attempt in flight as the host saw it; its completion may still have been unreported.
   const inFlight = atKill.find((m) => m.event === 'start' && !ended.has(m.task));
   // The watchdog stops the orphan once the worker is gone; how long it takes is part of the figures.
   let orphanStoppedMs: number | undefined;
@@ -285,12 +309,14 @@ export async function workerKillTrial(lab: CrashLab, options: { tasks: number; s
   const markers = lab.markers().slice(before);
   const after = markers.filter((m) => m.atMs >= killedAt);
   const resumed = after.find((m) => m.event === 'start');
+  const completed = await completedBefore(lab, runId, killedAt);
   return {
     status,
     markers,
     ...(inFlight ? { lostTask: inFlight.task, orphanPid: inFlight.pid, ...(orphanStoppedMs === undefined ? {} : { orphanStoppedMs }), orphanAliveWhenWorkerReady } : {}),
     restartReadyMs: second.readyMs,
     ...(resumed ? { recoveryMs: resumed.atMs - second.startedAt } : {}),
-    rerunCompleted: [...new Set(after.filter((m) => m.event === 'start' && ended.has(m.task)).map((m) => m.task))],
+    completedBeforeKill: [...completed],
+    rerunCompleted: [...new Set(after.filter((m) => m.event === 'start' && completed.has(m.task)).map((m) => m.task))],
   };
 }
