@@ -11,7 +11,7 @@ import { getRunStatus, startRun } from '../../client/runs';
 import { ActionRegistry } from '../../dag-repos/actions/registry';
 import { compileDagFile } from '../../dag-repos/compiler/compile';
 import { registerSearchAttributes } from '../../infra/search-attributes';
-import { ensureTemporalServer, type TemporalServerHandle } from '../../infra/temporal-dev-server';
+import { ensureTemporalServer, isListening, type TemporalServerHandle } from '../../infra/temporal-dev-server';
 import type { DagRunStatus } from '../../workflows/run-status';
 import { isProcessRunning } from './processes';
 import { until } from './waiting';
@@ -221,6 +221,8 @@ export async function startCrashLab(options: { ownServer?: boolean } = {}): Prom
       const pid = server.pid;
       process.kill(-pid, 'SIGKILL');
       await until(() => !isProcessRunning(pid), 10_000, 'the killed server to be gone');
+      // The CLI's server process may outlive its launcher for a moment; a start that still saw it listening would reuse a dying server.
+      await until(async () => !(await isListening('127.0.0.1', serverPort)), 10_000, 'the killed server to stop listening');
       server = undefined;
     },
     startServer: async () => {
