@@ -26,7 +26,8 @@ export interface CatalogCache {
   /** Marks the snapshot stale (a push was accepted, a repository changed) and reloads in the background. */
   invalidate(): void;
   /** Stops the refresh timer. */
-  close(): void;
+  /** Stops refreshing and waits for a load in flight, so nothing uses the Temporal client after its owner closes it. */
+  close(): Promise<void>;
 }
 
 export interface CatalogCacheOptions {
@@ -110,6 +111,9 @@ export function createCatalogCache(options: CatalogCacheOptions): CatalogCache {
       generation += 1;
       void load().catch(() => undefined);
     },
-    close: () => clearInterval(timer),
+    close: async () => {
+      clearInterval(timer);
+      await inFlight?.catch(() => undefined);
+    },
   };
 }

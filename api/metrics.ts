@@ -52,7 +52,7 @@ export interface ApiMetricsRecorder {
 
 export interface ApiMetrics extends ApiMetricsRecorder {
   registry: Registry;
-  close(): void;
+  close(): Promise<void>;
 }
 
 export interface ApiMetricsOptions {

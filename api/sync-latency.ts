@@ -38,7 +38,7 @@ function secondsBetween(receivedAtMs: number, at: string | undefined, observedAt
 export class SyncLatency {
   private readonly watches = new Map<string, Watch>();
   private timer: NodeJS.Timeout | undefined;
-  private polling = false;
+  private polling: Promise<void> | undefined;
   private readonly settings: typeof DEFAULTS;
 
   constructor(private readonly options: SyncLatencyOptions) {
@@ -53,20 +53,25 @@ export class SyncLatency {
     this.timer ??= setInterval(() => void this.poll(), this.settings.pollMs).unref();
   }
 
-  /** Stops polling; pushes still watched are not reported. */
-  close(): void {
+  /** Stops polling and waits for a poll in flight; pushes still watched are not reported. */
+  async close(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     this.watches.clear();
+    await this.polling;
   }
 
   private async poll(): Promise<void> {
     if (this.polling) return;
-    this.polling = true;
+    this.polling = this.pollOnce();
+    await this.polling;
+  }
+
+  private async pollOnce(): Promise<void> {
     try {
       await Promise.all([...this.watches.values()].map((watch) => this.check(watch)));
     } finally {
-      this.polling = false;
+      this.polling = undefined;
       if (this.watches.size === 0 && this.timer) {
         clearInterval(this.timer);
         this.timer = undefined;
