@@ -1,0 +1,66 @@
+# Shared by the fleet lab scripts (sourced, not run). The lab: hosts hv1..hvN as network namespaces
+# qn-hv1..qn-hvN on a bridge of their own; see docs/fleet-lab.md.
+# Exit codes of every lab script: 0 done, 1 failed, 2 refused (bad argument, not root, missing tool).
+
+LAB_BRIDGE=qn-br0
+LAB_NET=10.231.0
+LAB_PREFIX=24
+LAB_CONTROL_IP="$LAB_NET.1"
+LAB_MAX_HOSTS=32
+# Policy routing: anything arriving from the lab that is not for this machine goes nowhere, even when
+# the machine forwards packets for others (Docker and libvirt turn ip_forward on).
+LAB_RULE_PREF=2310
+LAB_RULE_TABLE=2310
+LAB_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+LAB_DIR="$LAB_ROOT/.data/lab"
+
+lab_say() { printf '[fleet-lab] %s\n' "$*" >&2; }
+lab_refuse() { lab_say "$*"; exit 2; }
+lab_fail() { lab_say "$*"; exit 1; }
+
+lab_require_root() {
+  [ "$(id -u)" = 0 ] || lab_refuse "root required: network namespaces, veth pairs and the bridge need CAP_NET_ADMIN (run with sudo)"
+  command -v ip >/dev/null 2>&1 || lab_refuse "the ip command (iproute2) is missing"
+}
+
+# A host count: 1..LAB_MAX_HOSTS, plain decimal (no sign, no leading zero, no spaces).
+lab_check_count() {
+  local count="$1"
+  [[ "$count" =~ ^[1-9][0-9]?$ ]] && [ "$count" -le "$LAB_MAX_HOSTS" ] || lab_refuse "host count must be a number from 1 to $LAB_MAX_HOSTS, got: $(printf '%q' "$count")"
+}
+
+# A host name hvN with N in 1..LAB_MAX_HOSTS; prints N. Anything else (paths, spaces, ';', hv01) is refused.
+lab_host_number() {
+  local host="$1"
+  if [[ "$host" =~ ^hv([1-9][0-9]?)$ ]] && [ "${BASH_REMATCH[1]}" -le "$LAB_MAX_HOSTS" ]; then
+    printf '%s' "${BASH_REMATCH[1]}"
+  else
+    lab_refuse "host must be hv1..hv$LAB_MAX_HOSTS, got: $(printf '%q' "$host")"
+  fi
+}
+
+lab_namespace() { printf 'qn-hv%s' "$1"; }
+# The veth end left in the control plane's namespace, a port of the bridge (15 characters at most).
+lab_root_veth() { printf 'qn-hv%s-r' "$1"; }
+lab_host_ip() { printf '%s.%s' "$LAB_NET" "$((10 + $1))"; }
+lab_host_dir() { printf '%s/hv%s' "$LAB_DIR" "$1"; }
+
+lab_namespace_exists() { [ -e "/run/netns/$1" ]; }
+lab_link_exists() { ip link show dev "$1" >/dev/null 2>&1; }
+
+# The port of the lab's own Temporal dev server on the bridge address.
+lab_temporal_port() {
+  local port="${QUBINODE_LAB_TEMPORAL_PORT:-7233}"
+  [[ "$port" =~ ^[1-9][0-9]{0,4}$ ]] && [ "$port" -le 65535 ] || lab_refuse "QUBINODE_LAB_TEMPORAL_PORT must be a port number, got: $(printf '%q' "$port")"
+  printf '%s' "$port"
+}
+
+# Namespaces of this lab that exist now, by number.
+lab_existing_numbers() {
+  local entry name
+  for entry in /run/netns/qn-hv*; do
+    [ -e "$entry" ] || continue
+    name="${entry##*/}"
+    [[ "$name" =~ ^qn-hv([1-9][0-9]?)$ ]] && printf '%s\n' "${BASH_REMATCH[1]}"
+  done
+}
