@@ -19,6 +19,7 @@ usage="usage: fleet-worker.sh start|stop|kill|status hvN"
 command="$1"
 n="$(lab_host_number "$2")"
 case "$command" in start | stop | kill | status) ;; *) lab_refuse "$usage" ;; esac
+port="$(lab_temporal_port)"
 lab_require_root
 
 ns="$(lab_namespace "$n")"
@@ -42,7 +43,6 @@ case "$command" in
     ;;
   start)
     if pid="$(running_pid)"; then echo "hv$n worker running, pid $pid"; exit 0; fi
-    port="$(lab_temporal_port)"
     mkdir -p "$dir/data" "$dir/logs"
     cd "$LAB_ROOT"
     # setsid: the worker leads a process group of its own, so stop reaches the tools it started.

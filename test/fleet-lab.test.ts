@@ -1,0 +1,198 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readlinkSync } from 'node:fs';
+import * as path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { temporal } from '@temporalio/proto';
+import { loadConfig } from '../config/config';
+import { isLocalDevAddress } from '../infra/temporal-dev-server';
+import { startTestEngine, taskStates, type TestEngine } from './support/engine';
+import { fleetLabUnavailable, LAB_CONTROL_IP, runLabScript, startFleetLab, type FleetLab } from './support/fleet-lab';
+import { taskOf, until } from './support/waiting';
+
+/**
+ * The fleet lab (slow tier, root only): hosts hv1..hv3 as network namespaces, each with an
+ * activity-only worker polling its own queue, against a Temporal dev server of the lab's own on the
+ * bridge address. Nothing is mocked; the hosts share this machine's kernel, so there is no KVM in them.
+ */
+
+/** A task on each host reporting, as outputs, what that host's network looks like from inside. */
+function factsDag(id: string, hosts: readonly string[], extra = ''): string {
+  const tasks = hosts.map(
+    (host) => `  - id: on-${host}
+    uses: shell
+    runsOn: ${host}
+    with:
+      script: |
+        set -eu
+        ip -o addr
+        echo "namespace=$(ip netns identify $$)" >> "$QUBINODE_OUTPUTS"
+        echo "netns=$(readlink /proc/$$/ns/net)" >> "$QUBINODE_OUTPUTS"
+        echo "address=$(ip -o -4 addr show dev eth0 | awk '{print $4}')" >> "$QUBINODE_OUTPUTS"
+        echo "links=$(ip -o link | wc -l)" >> "$QUBINODE_OUTPUTS"`,
+  );
+  return `id: ${id}\n${extra}tasks:\n${tasks.join('\n')}\n`;
+}
+
+const CUT_DAG = `id: fleet-cut
+timeout: 45s
+tasks:
+  - id: on-hv1
+    uses: shell
+    runsOn: hv1
+    with: { script: 'echo hv1 fine' }
+  - id: on-hv3
+    uses: shell
+    runsOn: hv3
+    with: { script: 'echo hv3 fine' }
+  - id: on-hv2
+    uses: shell
+    runsOn: hv2
+    with: { script: 'echo hv2 busy; sleep 600' }
+`;
+
+const STARTED = temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED;
+
+describe('the fleet lab scripts refuse unsafe input', () => {
+  const hostile = ['hv1;id', 'hv 1', '../hv1', 'hv1/../../etc', '$(id)', 'hv0', 'hv01', 'hv33', 'qn-hv1', ''];
+  for (const script of ['fleet-worker.sh', 'fleet-link.sh']) {
+    it(`${script} refuses host names that are not hv1..hv32 before touching anything`, async () => {
+      for (const name of hostile) {
+        const result = await runLabScript(script, ['status', name]);
+        assert.equal(result.code, 2, `${JSON.stringify(name)}: ${result.stderr}`);
+        assert.match(result.stderr, /host must be hv1\.\.hv32/, JSON.stringify(name));
+      }
+    });
+  }
+
+  it('fleet-up.sh refuses host counts that are not 1..32', async () => {
+    for (const count of ['3;id', '0', '33', '-1', '1 2', '../3', '03', '', '1e1']) {
+      const result = await runLabScript('fleet-up.sh', [count]);
+      assert.equal(result.code, 2, `${JSON.stringify(count)}: ${result.stderr}`);
+      assert.match(result.stderr, /host count must be a number from 1 to 32/);
+    }
+  });
+
+  it('fleet-up.sh refuses to run without root and says so', { skip: process.getuid?.() === 0 ? false : 'already not root' }, () => {
+    let stderr = '';
+    try {
+      execFileSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'bash', path.join('infra', 'lab', 'fleet-up.sh'), '2'], { stdio: 'pipe' });
+      assert.fail('fleet-up.sh ran as nobody');
+    } catch (error) {
+      const failure = error as { status?: number; stderr?: Buffer };
+      assert.equal(failure.status, 2);
+      stderr = String(failure.stderr);
+    }
+    assert.match(stderr, /root required/);
+  });
+
+  it('fleet-worker.sh refuses a Temporal port that is not a port number', async () => {
+    for (const port of ['7233;id', '0', '65536', '7233 --help', '-1']) {
+      const result = await runLabScript('fleet-worker.sh', ['start', 'hv1'], { ...process.env, QUBINODE_LAB_TEMPORAL_PORT: port });
+      assert.equal(result.code, 2, port);
+      assert.match(result.stderr, /QUBINODE_LAB_TEMPORAL_PORT must be a port number/, port);
+    }
+  });
+});
+
+describe('QUBINODE_TEMPORAL_IP, where the local dev server listens', () => {
+  it('refuses the wildcard addresses, host names and injected options', () => {
+    for (const value of ['0.0.0.0', '::', '0:0::0', '::ffff:0.0.0.0', 'localhost', 'lab.example', '10.231.0.1 --ui-ip 0.0.0.0', '10.231.0.1;id', '10.231.0.256', '']) {
+      assert.throws(() => loadConfig({ QUBINODE_TEMPORAL_IP: value }), /QUBINODE_TEMPORAL_IP: must be one IP address/, JSON.stringify(value));
+    }
+  });
+
+  it('makes the dev server local at that address only, and points the Web UI there', () => {
+    const lab = loadConfig({ QUBINODE_TEMPORAL_IP: LAB_CONTROL_IP, TEMPORAL_ADDRESS: `${LAB_CONTROL_IP}:7250`, QUBINODE_TEMPORAL_PORT: '7250', QUBINODE_TEMPORAL_UI_PORT: '7251' });
+    assert.equal(isLocalDevAddress(lab), true);
+    assert.equal(lab.temporal.uiUrl, `http://${LAB_CONTROL_IP}:7251`);
+    assert.equal(isLocalDevAddress(loadConfig({ QUBINODE_TEMPORAL_IP: LAB_CONTROL_IP, TEMPORAL_ADDRESS: '127.0.0.1:7250', QUBINODE_TEMPORAL_PORT: '7250' })), false);
+    assert.equal(isLocalDevAddress(loadConfig({ TEMPORAL_ADDRESS: `${LAB_CONTROL_IP}:7233` })), false, 'not where the default server listens');
+    assert.equal(isLocalDevAddress(loadConfig({})), true, 'the default stays loopback');
+  });
+});
+
+describe('the fleet lab: hosts hv1..hv3 as network namespaces with a worker each', { skip: fleetLabUnavailable() ?? false, timeout: 600_000 }, () => {
+  let lab: FleetLab;
+  let engine: TestEngine;
+  before(async () => {
+    lab = await startFleetLab({ hosts: 3 });
+    engine = await startTestEngine({ env: lab.env });
+    for (const host of lab.hosts) await lab.startWorker(host.name);
+  });
+  after(async () => {
+    await engine?.close();
+    await lab?.close();
+  });
+
+  it('gives every host its own address on the bridge and a default route only to the control plane', () => {
+    assert.deepEqual(
+      lab.hosts.map((host) => [host.name, host.namespace, host.address]),
+      [
+        ['hv1', 'qn-hv1', '10.231.0.11'],
+        ['hv2', 'qn-hv2', '10.231.0.12'],
+        ['hv3', 'qn-hv3', '10.231.0.13'],
+      ],
+    );
+    for (const host of lab.hosts) {
+      const routes = execFileSync('ip', ['-n', host.namespace, '-4', 'route'], { encoding: 'utf8' });
+      assert.match(routes, new RegExp(`^default via ${LAB_CONTROL_IP.replace(/\./g, '\\.')} dev eth0`, 'm'));
+      assert.equal(routes.trim().split('\n').length, 2, routes);
+    }
+  });
+
+  it('brings the lab up again without change when it is up already', async () => {
+    const again = await runLabScript('fleet-up.sh', ['3']);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').filter((line) => line.startsWith('qn-hv')).length, 3);
+  });
+
+  it('runs each task of a DAG inside the namespace of the host its runsOn names', async (t) => {
+    const status = await engine.run(engine.compile(factsDag('fleet-facts', ['hv1', 'hv2', 'hv3'])));
+    assert.equal(status.state, 'succeeded', JSON.stringify(status.tasks.map((task) => [task.id, task.state, task.error?.message])));
+    const mine = readlinkSync('/proc/self/ns/net');
+    const seen = new Set<string>();
+    for (const host of lab.hosts) {
+      const outputs = taskOf(status, `on-${host.name}`).outputs ?? {};
+      t.diagnostic(`${host.name}: ${JSON.stringify(outputs)}`);
+      assert.equal(outputs.namespace, host.namespace);
+      assert.equal(outputs.address, `${host.address}/24`);
+      assert.equal(outputs.links, 2, 'loopback and eth0, nothing else');
+      assert.notEqual(outputs.netns, mine, 'not the control plane\'s network');
+      seen.add(String(outputs.netns));
+    }
+    assert.equal(seen.size, 3, 'three distinct network namespaces');
+  });
+
+  it('fails the task on a host cut off the network by the timeouts of today, while the other hosts finish', async (t) => {
+    const started = Date.now();
+    const runId = await engine.start(engine.compile(CUT_DAG));
+    const handle = engine.client.workflow.getHandle(runId);
+    await until(async () => ((await handle.describe()).raw.pendingActivities ?? []).some((activity) => activity.activityId === 'on-hv2' && activity.state === STARTED), 60_000, 'hv2 to take its task');
+    await lab.cut('hv2');
+    const status = await engine.wait(runId);
+    t.diagnostic(`run ended ${Math.round((Date.now() - started) / 1000)} s after its start: ${JSON.stringify(taskStates(status))}; ${status.reason ?? ''}; hv2: ${taskOf(status, 'on-hv2').error?.message ?? taskOf(status, 'on-hv2').reason ?? ''}`);
+    assert.equal(taskOf(status, 'on-hv1').state, 'succeeded');
+    assert.equal(taskOf(status, 'on-hv3').state, 'succeeded');
+    assert.notEqual(status.state, 'succeeded');
+    assert.ok(['failed', 'cancelled'].includes(taskOf(status, 'on-hv2').state), taskOf(status, 'on-hv2').state);
+    const hv2 = taskOf(status, 'on-hv2');
+    assert.match(`${status.reason ?? ''} ${hv2.reason ?? ''} ${hv2.error?.message ?? ''}`, /timed out|timeout/i);
+  });
+
+  it('runs tasks on a host again once its link is mended', async () => {
+    await lab.mend('hv2');
+    const status = await engine.run(engine.compile(factsDag('fleet-mended', ['hv2'], 'timeout: 150s\n')));
+    assert.equal(status.state, 'succeeded', JSON.stringify(status.tasks.map((task) => [task.id, task.state, task.error?.message, task.reason])));
+    assert.equal(taskOf(status, 'on-hv2').outputs?.namespace, 'qn-hv2');
+  });
+
+  it('loses a host\'s worker with every process in it, and gets it back', async () => {
+    await lab.killHost('hv3');
+    assert.equal(execFileSync('ip', ['netns', 'pids', 'qn-hv3'], { encoding: 'utf8' }).trim(), '', 'nothing runs in hv3');
+    assert.equal((await runLabScript('fleet-worker.sh', ['status', 'hv3'])).code, 3);
+    await lab.startWorker('hv3');
+    const status = await engine.run(engine.compile(factsDag('fleet-back', ['hv3'], 'timeout: 120s\n')));
+    assert.equal(status.state, 'succeeded', JSON.stringify(status.tasks.map((task) => [task.id, task.state, task.error?.message])));
+  });
+});
