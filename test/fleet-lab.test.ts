@@ -115,15 +115,21 @@ describe('QUBINODE_TEMPORAL_IP, where the local dev server listens', () => {
 describe('the fleet lab: hosts hv1..hv3 as network namespaces with a worker each', { skip: fleetLabUnavailable() ?? false, timeout: 600_000 }, () => {
   let lab: FleetLab;
   let engine: TestEngine;
-  before(async () => {
-    lab = await startFleetLab({ hosts: 3 });
-    engine = await startTestEngine({ env: lab.env });
-    for (const host of lab.hosts) await lab.startWorker(host.name);
-  });
-  after(async () => {
-    await engine?.close();
-    await lab?.close();
-  });
+  before(
+    async () => {
+      lab = await startFleetLab({ hosts: 3 });
+      engine = await startTestEngine({ env: lab.env });
+      await Promise.all(lab.hosts.map((host) => lab.startWorker(host.name)));
+    },
+    { timeout: 300_000 },
+  );
+  after(
+    async () => {
+      await engine?.close();
+      await lab?.close();
+    },
+    { timeout: 120_000 },
+  );
 
   it('gives every host its own address on the bridge and a default route only to the control plane', () => {
     assert.deepEqual(
@@ -164,7 +170,7 @@ describe('the fleet lab: hosts hv1..hv3 as network namespaces with a worker each
     assert.equal(seen.size, 3, 'three distinct network namespaces');
   });
 
-  it('fails the task on a host cut off the network by the timeouts of today, while the other hosts finish', async (t) => {
+  it('fails the task on a host cut off the network by the timeouts of today, while the other hosts finish', { timeout: 240_000 }, async (t) => {
     const started = Date.now();
     const runId = await engine.start(engine.compile(CUT_DAG));
     const handle = engine.client.workflow.getHandle(runId);
@@ -180,14 +186,14 @@ describe('the fleet lab: hosts hv1..hv3 as network namespaces with a worker each
     assert.match(`${status.reason ?? ''} ${hv2.reason ?? ''} ${hv2.error?.message ?? ''}`, /timed out|timeout/i);
   });
 
-  it('runs tasks on a host again once its link is mended', async () => {
+  it('runs tasks on a host again once its link is mended', { timeout: 240_000 }, async () => {
     await lab.mend('hv2');
     const status = await engine.run(engine.compile(factsDag('fleet-mended', ['hv2'], 'timeout: 150s\n')));
     assert.equal(status.state, 'succeeded', JSON.stringify(status.tasks.map((task) => [task.id, task.state, task.error?.message, task.reason])));
     assert.equal(taskOf(status, 'on-hv2').outputs?.namespace, 'qn-hv2');
   });
 
-  it('loses a host\'s worker with every process in it, and gets it back', async () => {
+  it('loses a host\'s worker with every process in it, and gets it back', { timeout: 240_000 }, async () => {
     await lab.killHost('hv3');
     assert.equal(execFileSync('ip', ['netns', 'pids', 'qn-hv3'], { encoding: 'utf8' }).trim(), '', 'nothing runs in hv3');
     assert.equal((await runLabScript('fleet-worker.sh', ['status', 'hv3'])).code, 3);

@@ -50,7 +50,6 @@ case "$command" in
       TEMPORAL_ADDRESS="$LAB_CONTROL_IP:$port" \
       QUBINODE_DATA_DIR="$dir/data" \
       QUBINODE_LOG_DIR="$dir/logs" \
-      QUBINODE_LAB_HOST="hv$n" \
       node bin/qubinode.js worker --queue "hv$n" --activities-only </dev/null >>"$dir/logs/worker.log" 2>&1 &
     echo "$!" >"$pid_file"
     echo "hv$n worker started, pid $!, Temporal $LAB_CONTROL_IP:$port, log $dir/logs/worker.log"

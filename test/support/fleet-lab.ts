@@ -82,6 +82,15 @@ async function mustRun(script: string, args: readonly string[], env?: NodeJS.Pro
   return result.stdout;
 }
 
+/** The dev server runs as a process group of its own (its UI and helpers go with it). */
+function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // already gone
+  }
+}
+
 function fileSize(file: string): number {
   return existsSync(file) ? statSync(file).size : 0;
 }
@@ -112,9 +121,7 @@ export async function startFleetLab(options: { hosts?: number; temporalPort?: nu
     QUBINODE_AI_ANALYSIS: 'rules',
   };
   const config = loadConfig(env);
-  const server = await ensureTemporalServer(config, logger, { detach: true });
-  const serverPid = server.pid;
-
+  let serverPid: number | undefined;
   // A test file that dies without close() must not leave the lab or its server behind.
   const leftovers = (): void => {
     try {
@@ -122,15 +129,17 @@ export async function startFleetLab(options: { hosts?: number; temporalPort?: nu
     } catch {
       // nothing more to do while exiting
     }
-    if (serverPid) {
-      try {
-        process.kill(-serverPid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
+    if (serverPid) signalGroup(serverPid, 'SIGKILL');
+    rmSync(controlDir, { recursive: true, force: true });
   };
   process.once('exit', leftovers);
+  try {
+    serverPid = (await ensureTemporalServer(config, logger, { detach: true })).pid;
+  } catch (error) {
+    process.removeListener('exit', leftovers);
+    leftovers();
+    throw error;
+  }
 
   const host = (name: string): LabHost => {
     const found = hosts.find((candidate) => candidate.name === name);
@@ -163,13 +172,10 @@ export async function startFleetLab(options: { hosts?: number; temporalPort?: nu
     close: async () => {
       process.removeListener('exit', leftovers);
       await mustRun('fleet-down.sh', []);
-      if (serverPid) {
-        try {
-          process.kill(-serverPid, 'SIGTERM');
-        } catch {
-          // already gone
-        }
-        await until(() => !isProcessRunning(serverPid), 15_000, 'the lab Temporal server to stop').catch(() => process.kill(-serverPid, 'SIGKILL'));
+      const pid = serverPid;
+      if (pid) {
+        signalGroup(pid, 'SIGTERM');
+        await until(() => !isProcessRunning(pid), 15_000, 'the lab Temporal server to stop').catch(() => signalGroup(pid, 'SIGKILL'));
       }
       rmSync(controlDir, { recursive: true, force: true });
     },
