@@ -7,7 +7,7 @@ import { temporal } from '@temporalio/proto';
 import { loadConfig } from '../config/config';
 import { isLocalDevAddress } from '../infra/temporal-dev-server';
 import { startTestEngine, taskStates, type TestEngine } from './support/engine';
-import { fleetLabUnavailable, LAB_CONTROL_IP, runLabScript, startFleetLab, type FleetLab } from './support/fleet-lab';
+import { fleetLabUnavailable, LAB_CONTROL_IP, LAB_SCRIPTS, runLabScript, startFleetLab, type FleetLab } from './support/fleet-lab';
 import { taskOf, until } from './support/waiting';
 
 /**
@@ -76,7 +76,7 @@ describe('the fleet lab scripts refuse unsafe input', () => {
   it('fleet-up.sh refuses to run without root and says so', { skip: process.getuid?.() === 0 ? false : 'already not root' }, () => {
     let stderr = '';
     try {
-      execFileSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'bash', path.join('infra', 'lab', 'fleet-up.sh'), '2'], { stdio: 'pipe' });
+      execFileSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'bash', path.join(LAB_SCRIPTS, 'fleet-up.sh'), '2'], { stdio: 'pipe' });
       assert.fail('fleet-up.sh ran as nobody');
     } catch (error) {
       const failure = error as { status?: number; stderr?: Buffer };
