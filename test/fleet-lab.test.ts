@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readlinkSync } from 'node:fs';
+import { readdirSync, readlinkSync } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { temporal } from '@temporalio/proto';
@@ -53,7 +53,23 @@ tasks:
 
 const STARTED = temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED;
 
+function hasCommand(name: string): boolean {
+  try {
+    execFileSync('sh', ['-c', 'command -v "$1"', 'sh', name], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 describe('the fleet lab scripts refuse unsafe input', () => {
+  it('pass shellcheck and bash -n', { skip: hasCommand('shellcheck') ? false : 'shellcheck is not installed' }, () => {
+    const scripts = readdirSync(LAB_SCRIPTS).filter((name) => name.endsWith('.sh')).map((name) => path.join(LAB_SCRIPTS, name));
+    assert.ok(scripts.length >= 6, scripts.join(' '));
+    execFileSync('shellcheck', ['--external-sources', '--source-path=SCRIPTDIR', ...scripts], { stdio: 'pipe' });
+    for (const script of scripts) execFileSync('bash', ['-n', script], { stdio: 'pipe' });
+  });
+
   const hostile = ['hv1;id', 'hv 1', '../hv1', 'hv1/../../etc', '$(id)', 'hv0', 'hv01', 'hv33', 'qn-hv1', ''];
   for (const script of ['fleet-worker.sh', 'fleet-link.sh']) {
     it(`${script} refuses host names that are not hv1..hv32 before touching anything`, async () => {

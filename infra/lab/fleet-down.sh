@@ -4,6 +4,7 @@
 # directories stay (for a look afterwards) unless --purge. Safe to run when nothing is up. Root only.
 # Usage: fleet-down.sh [--purge]
 set -euo pipefail
+# shellcheck source=fleet-lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/fleet-lib.sh"
 
 purge=0
@@ -17,19 +18,19 @@ lab_require_root
 
 # Processes still inside a namespace would keep it (and its veth) alive after `ip netns del`.
 stop_namespace_processes() {
-  local ns="$1" pids tries
+  local ns="$1" pids
   pids="$(ip netns pids "$ns" 2>/dev/null || true)"
   [ -n "$pids" ] || return 0
   # shellcheck disable=SC2086 # one pid a word
   kill -TERM $pids 2>/dev/null || true
-  for tries in $(seq 1 50); do
+  for _ in $(seq 1 50); do
     pids="$(ip netns pids "$ns" 2>/dev/null || true)"
     [ -n "$pids" ] || return 0
     sleep 0.1
   done
   # shellcheck disable=SC2086
   kill -KILL $pids 2>/dev/null || true
-  for tries in $(seq 1 50); do
+  for _ in $(seq 1 50); do
     [ -n "$(ip netns pids "$ns" 2>/dev/null || true)" ] || return 0
     sleep 0.1
   done

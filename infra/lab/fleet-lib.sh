@@ -1,3 +1,5 @@
+# shellcheck shell=bash
+# shellcheck disable=SC2034 # the settings are read by the scripts that source this file
 # Shared by the fleet lab scripts (sourced, not run). The lab: hosts hv1..hvN as network namespaces
 # qn-hv1..qn-hvN on a bridge of their own; see docs/fleet-lab.md.
 # Exit codes of every lab script: 0 done, 1 failed, 2 refused (bad argument, not root, missing tool).
@@ -26,7 +28,9 @@ lab_require_root() {
 # A host count: 1..LAB_MAX_HOSTS, plain decimal (no sign, no leading zero, no spaces).
 lab_check_count() {
   local count="$1"
-  [[ "$count" =~ ^[1-9][0-9]?$ ]] && [ "$count" -le "$LAB_MAX_HOSTS" ] || lab_refuse "host count must be a number from 1 to $LAB_MAX_HOSTS, got: $(printf '%q' "$count")"
+  if ! [[ "$count" =~ ^[1-9][0-9]?$ ]] || [ "$count" -gt "$LAB_MAX_HOSTS" ]; then
+    lab_refuse "host count must be a number from 1 to $LAB_MAX_HOSTS, got: $(printf '%q' "$count")"
+  fi
 }
 
 # A host name hvN with N in 1..LAB_MAX_HOSTS; prints N. Anything else (paths, spaces, ';', hv01) is refused.
@@ -51,7 +55,9 @@ lab_link_exists() { ip link show dev "$1" >/dev/null 2>&1; }
 # The port of the lab's own Temporal dev server on the bridge address.
 lab_temporal_port() {
   local port="${QUBINODE_LAB_TEMPORAL_PORT:-7233}"
-  [[ "$port" =~ ^[1-9][0-9]{0,4}$ ]] && [ "$port" -le 65535 ] || lab_refuse "QUBINODE_LAB_TEMPORAL_PORT must be a port number, got: $(printf '%q' "$port")"
+  if ! [[ "$port" =~ ^[1-9][0-9]{0,4}$ ]] || [ "$port" -gt 65535 ]; then
+    lab_refuse "QUBINODE_LAB_TEMPORAL_PORT must be a port number, got: $(printf '%q' "$port")"
+  fi
   printf '%s' "$port"
 }
 

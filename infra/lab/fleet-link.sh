@@ -3,6 +3,7 @@
 # loses carrier; its worker's connection to Temporal goes silent) or up again. Processes keep running.
 # Root only. Usage: fleet-link.sh cut|mend|status hvN
 set -euo pipefail
+# shellcheck source=fleet-lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/fleet-lib.sh"
 
 usage="usage: fleet-link.sh cut|mend|status hvN"

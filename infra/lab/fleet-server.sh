@@ -5,6 +5,7 @@
 # Needs the lab up (fleet-up.sh) for the address to exist. Usage: fleet-server.sh start|stop|status|env
 #   env   prints the settings (export lines) a control-plane shell needs to use the lab's server
 set -euo pipefail
+# shellcheck source=fleet-lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/fleet-lib.sh"
 
 usage="usage: fleet-server.sh start|stop|status|env"

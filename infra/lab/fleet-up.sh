@@ -5,6 +5,7 @@
 # IPv6, and nothing from the bridge is forwarded beyond this machine. Also makes .data/lab/hvN/{data,logs}.
 # Safe to run again (it completes what is missing). Root only. Usage: fleet-up.sh [COUNT]
 set -euo pipefail
+# shellcheck source=fleet-lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/fleet-lib.sh"
 
 [ $# -le 1 ] || lab_refuse "usage: fleet-up.sh [COUNT]"

@@ -12,6 +12,7 @@
 #
 # Other settings (QUBINODE_AI_ANALYSIS, QUBINODE_LOG_LEVEL, ...) come from the caller's environment.
 set -euo pipefail
+# shellcheck source=fleet-lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/fleet-lib.sh"
 
 usage="usage: fleet-worker.sh start|stop|kill|status hvN"
