@@ -8,12 +8,6 @@ export const PROJECT_ROOT = path.resolve(__dirname, '..', __dirname.includes(`${
 const port = z.coerce.number().int().min(1).max(65535);
 const positiveInt = z.coerce.number().int().positive();
 
-/** One IP address to listen on: a literal, not a host name, and not the "every address" wildcard. */
-function isListenIp(value: string): boolean {
-  if (isIPv4(value)) return value !== '0.0.0.0';
-  return isIPv6(value) && !/^[0:]+$/.test(value) && !/^::ffff:0\.0\.0\.0$/i.test(value);
-}
-
 /** An IP literal and a port (the SDK binds it as given: no host names, no port 0). */
 function isBindAddress(value: string): boolean {
   const match = /^(?:\[([0-9A-Fa-f:.]+)\]|([0-9.]+)):([0-9]{1,5})$/.exec(value);
@@ -72,11 +66,6 @@ export const QubinodeEnv = z.object({
   QUBINODE_OIDC_ROLE_PREFIX: z.string().default(''),
   QUBINODE_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   QUBINODE_PLUGIN_DIRS: z.string().optional(),
-  /**
-   * The address the local dev server listens on (gRPC and Web UI). Loopback by default; the fleet lab
-   * gives its bridge address so workers in the lab's network namespaces reach it (docs/fleet-lab.md).
-   */
-  QUBINODE_TEMPORAL_IP: z.string().refine(isListenIp, 'must be one IP address of this machine, e.g. 127.0.0.1 or 10.231.0.1 (not a host name, not 0.0.0.0 or ::)').default('127.0.0.1'),
   QUBINODE_TEMPORAL_PORT: port.default(7233),
   QUBINODE_TEMPORAL_UI_PORT: port.default(8233),
   /** GGUF model for AI failure analysis; default: a Granite 4.0 Micro GGUF in <data>/models, else the test model. */
@@ -126,7 +115,7 @@ export interface QubinodeConfig {
   logLevel: QubinodeEnv['QUBINODE_LOG_LEVEL'];
   /** Extra plugin folders (each subfolder a plugin); the built-in plugins/ and qubinode-plugin-* packages are always read. */
   pluginDirs: string[];
-  devServer: { ip: string; port: number; uiPort: number };
+  devServer: { port: number; uiPort: number };
   ai: AiConfig;
 }
 
@@ -256,7 +245,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): QubinodeConfig
           }
         : {}),
       ...(e.TEMPORAL_API_KEY ? { apiKey: e.TEMPORAL_API_KEY } : {}),
-      uiUrl: e.TEMPORAL_UI_URL ?? `http://${isIPv6(e.QUBINODE_TEMPORAL_IP) ? `[${e.QUBINODE_TEMPORAL_IP}]` : e.QUBINODE_TEMPORAL_IP}:${e.QUBINODE_TEMPORAL_UI_PORT}`,
+      uiUrl: e.TEMPORAL_UI_URL ?? `http://127.0.0.1:${e.QUBINODE_TEMPORAL_UI_PORT}`,
     },
     dataDir,
     logDir: path.resolve(PROJECT_ROOT, e.QUBINODE_LOG_DIR ?? path.join(dataDir, 'logs')),
@@ -276,7 +265,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): QubinodeConfig
     identity: { workflowId: e.QUBINODE_IDENTITY_WORKFLOW_ID, ...(oidc ? { oidc } : {}) },
     logLevel: e.QUBINODE_LOG_LEVEL,
     pluginDirs: (e.QUBINODE_PLUGIN_DIRS ?? '').split(',').map((dir) => dir.trim()).filter(Boolean).map((dir) => path.resolve(PROJECT_ROOT, dir)),
-    devServer: { ip: e.QUBINODE_TEMPORAL_IP, port: e.QUBINODE_TEMPORAL_PORT, uiPort: e.QUBINODE_TEMPORAL_UI_PORT },
+    devServer: { port: e.QUBINODE_TEMPORAL_PORT, uiPort: e.QUBINODE_TEMPORAL_UI_PORT },
     ai: {
       ...(e.QUBINODE_AI_MODEL ? { model: e.QUBINODE_AI_MODEL } : {}),
       analysis: e.QUBINODE_AI_ANALYSIS,

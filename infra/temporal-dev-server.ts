@@ -51,16 +51,13 @@ export function findTemporalCli(env: NodeJS.ProcessEnv = process.env): string | 
 
 function splitAddress(address: string): { host: string; port: number } {
   const index = address.lastIndexOf(':');
-  return { host: address.slice(0, index).replace(/^\[(.*)\]$/, '$1') || '127.0.0.1', port: Number(address.slice(index + 1)) };
+  return { host: address.slice(0, index) || '127.0.0.1', port: Number(address.slice(index + 1)) };
 }
 
-/** Whether TEMPORAL_ADDRESS names the local dev server this project may start (on QUBINODE_TEMPORAL_IP). */
+/** Whether TEMPORAL_ADDRESS names the local dev server this project may start. */
 export function isLocalDevAddress(config: QubinodeConfig): boolean {
   const { host, port } = splitAddress(config.temporal.address);
-  const { ip } = config.devServer;
-  // Only names of the address it listens on: "::1" never answered a server listening on 127.0.0.1.
-  const names = ip === '127.0.0.1' ? ['127.0.0.1', 'localhost'] : [ip];
-  return names.includes(host) && port === config.devServer.port && !config.temporal.tls;
+  return ['127.0.0.1', 'localhost', '::1'].includes(host) && port === config.devServer.port && !config.temporal.tls;
 }
 
 async function waitFor(check: () => Promise<boolean>, timeoutMs: number, child?: ChildProcess): Promise<void> {
@@ -79,7 +76,7 @@ function startArgs(config: QubinodeConfig): string[] {
     'server',
     'start-dev',
     '--ip',
-    config.devServer.ip,
+    '127.0.0.1',
     '--port',
     String(config.devServer.port),
     '--ui-port',
@@ -127,7 +124,7 @@ export async function ensureTemporalServer(config: QubinodeConfig, logger: Logge
   logger.info({ pid: child.pid, db: path.join(dir, 'temporal.db'), log: logFile }, 'starting Temporal dev server');
   try {
     await waitFor(() => isListening(host, port), 60_000, child);
-    await waitFor(() => isListening(config.devServer.ip, config.devServer.uiPort), 30_000, child);
+    await waitFor(() => isListening('127.0.0.1', config.devServer.uiPort), 30_000, child);
   } catch (error) {
     const tail = readFileSync(logFile, 'utf8').split('\n').slice(-15).join('\n');
     throw new TemporalStartError(`${(error as Error).message}\n--- ${logFile} (last lines) ---\n${tail}`);
