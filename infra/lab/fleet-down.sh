@@ -46,6 +46,13 @@ for n in $(lab_existing_numbers); do
   ip link del "$(lab_root_veth "$n")" 2>/dev/null || true
   printf 'hv%s\tdown\n' "$n"
 done
+if lab_namespace_exists "$LAB_TEMPORAL_NS"; then
+  stop_namespace_processes "$LAB_TEMPORAL_NS"
+  rm -f "$LAB_DIR/control/server.pid"
+  ip netns del "$LAB_TEMPORAL_NS"
+  ip link del "$LAB_TEMPORAL_VETH" 2>/dev/null || true
+  printf 'temporal\tdown\n'
+fi
 while [ -n "$(ip rule show pref "$LAB_RULE_PREF")" ]; do ip rule del pref "$LAB_RULE_PREF"; done
 ip route flush table "$LAB_RULE_TABLE" 2>/dev/null || true
 ! lab_link_exists "$LAB_BRIDGE" || ip link del "$LAB_BRIDGE"

@@ -8,6 +8,12 @@ LAB_BRIDGE=qn-br0
 LAB_NET=10.231.0
 LAB_PREFIX=24
 LAB_CONTROL_IP="$LAB_NET.1"
+# The lab's Temporal dev server runs in a namespace of its own: the dev server's services call one another
+# on 127.0.0.1, so it must listen on every address (--ip 0.0.0.0), which there means its loopback and this
+# one bridge address only, never the machine's own networks.
+LAB_TEMPORAL_NS=qn-temporal
+LAB_TEMPORAL_VETH=qn-temporal-r
+LAB_TEMPORAL_IP="$LAB_NET.2"
 LAB_MAX_HOSTS=32
 # Policy routing: anything arriving from the lab that is not for this machine goes nowhere, even when
 # the machine forwards packets for others (Docker and libvirt turn ip_forward on).

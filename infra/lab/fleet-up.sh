@@ -32,10 +32,9 @@ ip link set "$LAB_BRIDGE" up
 ip route replace unreachable default table "$LAB_RULE_TABLE"
 [ -n "$(ip rule show pref "$LAB_RULE_PREF")" ] || ip rule add pref "$LAB_RULE_PREF" iif "$LAB_BRIDGE" lookup "$LAB_RULE_TABLE"
 
-for n in $(seq 1 "$count"); do
-  ns="$(lab_namespace "$n")"
-  veth="$(lab_root_veth "$n")"
-  ip_addr="$(lab_host_ip "$n")"
+# Creates namespace $1 with loopback up and eth0 at $3 on the bridge, its other end $2.
+make_host() {
+  local ns="$1" veth="$2" ip_addr="$3"
   lab_namespace_exists "$ns" || ip netns add "$ns"
   ip -n "$ns" link set lo up
   if ! lab_link_exists "$veth"; then
@@ -49,9 +48,20 @@ for n in $(seq 1 "$count"); do
   ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
   ip -n "$ns" -o -4 addr show dev eth0 | grep -q " $ip_addr/$LAB_PREFIX " || ip -n "$ns" addr add "$ip_addr/$LAB_PREFIX" dev eth0
   ip -n "$ns" link set eth0 up
+}
+
+# Temporal's namespace has no default route: it answers the lab and reaches nothing else.
+make_host "$LAB_TEMPORAL_NS" "$LAB_TEMPORAL_VETH" "$LAB_TEMPORAL_IP"
+mkdir -p "$LAB_DIR/control"
+
+for n in $(seq 1 "$count"); do
+  ns="$(lab_namespace "$n")"
+  veth="$(lab_root_veth "$n")"
+  ip_addr="$(lab_host_ip "$n")"
+  make_host "$ns" "$veth" "$ip_addr"
   ip -n "$ns" route replace default via "$LAB_CONTROL_IP" dev eth0
   dir="$(lab_host_dir "$n")"
   mkdir -p "$dir/data" "$dir/logs"
   printf 'hv%s\t%s\t%s\t%s\n' "$n" "$ns" "$ip_addr" "$dir"
 done
-lab_say "$count host(s) up; control plane at $LAB_CONTROL_IP on $LAB_BRIDGE"
+lab_say "$count host(s) up; control plane at $LAB_CONTROL_IP on $LAB_BRIDGE, the lab's Temporal at $LAB_TEMPORAL_IP"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The worker of one lab host: `qubinode worker --queue hvN --activities-only` inside namespace qn-hvN,
-# with the host's own data and log directories and the lab's Temporal server (10.231.0.1, port
+# with the host's own data and log directories and the lab's Temporal server (10.231.0.2, port
 # QUBINODE_LAB_TEMPORAL_PORT, default 7233) as TEMPORAL_ADDRESS. Root only.
 #
 #   fleet-worker.sh start hvN   start it in the background (pid in .data/lab/hvN/worker.pid, output in
@@ -48,12 +48,12 @@ case "$command" in
     cd "$LAB_ROOT"
     # setsid: the worker leads a process group of its own, so stop reaches the tools it started.
     setsid ip netns exec "$ns" env \
-      TEMPORAL_ADDRESS="$LAB_CONTROL_IP:$port" \
+      TEMPORAL_ADDRESS="$LAB_TEMPORAL_IP:$port" \
       QUBINODE_DATA_DIR="$dir/data" \
       QUBINODE_LOG_DIR="$dir/logs" \
       node bin/qubinode.js worker --queue "hv$n" --activities-only </dev/null >>"$dir/logs/worker.log" 2>&1 &
     echo "$!" >"$pid_file"
-    echo "hv$n worker started, pid $!, Temporal $LAB_CONTROL_IP:$port, log $dir/logs/worker.log"
+    echo "hv$n worker started, pid $!, Temporal $LAB_TEMPORAL_IP:$port, log $dir/logs/worker.log"
     ;;
   stop)
     pid="$(running_pid)" || { echo "hv$n worker stopped"; exit 0; }

@@ -1,22 +1,20 @@
 import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { loadConfig, PROJECT_ROOT, type QubinodeConfig } from '../../config/config';
-import { createLogger } from '../../config/logger';
-import { ensureTemporalServer } from '../../infra/temporal-dev-server';
-import { isProcessRunning } from './processes';
 import { until } from './waiting';
 
 /**
  * The fleet lab for tests and the bench: hosts hv1..hvN as network namespaces (infra/lab/*.sh), a
- * Temporal dev server of the lab's own on the bridge address (the hosts cannot reach this machine's
- * loopback), and a worker per host started, stopped, killed or cut off through the lab's scripts.
+ * Temporal dev server of the lab's own in a namespace of its own on the bridge (the hosts cannot reach
+ * this machine's loopback), and a worker per host started, stopped, killed or cut off through the lab's scripts.
  * Root only: `fleetLabUnavailable()` says why not when the lab cannot run here.
  */
 
 export const LAB_SCRIPTS = path.join(PROJECT_ROOT, 'infra', 'lab');
 export const LAB_CONTROL_IP = '10.231.0.1';
+/** Where the lab's own Temporal dev server answers (from namespace qn-temporal). */
+export const LAB_TEMPORAL_IP = '10.231.0.2';
 
 export interface LabHost {
   /** Task queue and host name: hv1, hv2, ... */
@@ -36,7 +34,7 @@ export interface ScriptResult {
 
 export interface FleetLab {
   hosts: LabHost[];
-  /** Environment of the control plane: TEMPORAL_ADDRESS and the dev-server settings of the lab's server. */
+  /** Environment of the control plane: TEMPORAL_ADDRESS and the Web UI of the lab's server. */
   env: NodeJS.ProcessEnv;
   config: QubinodeConfig;
   host(name: string): LabHost;
@@ -51,8 +49,6 @@ export interface FleetLab {
   /** Stops every worker, removes the lab and stops the lab's Temporal server. */
   close(): Promise<void>;
 }
-
-const logger = createLogger('error', 'fleet-lab');
 
 /** Why the lab cannot run on this machine, or undefined when it can. */
 export function fleetLabUnavailable(): string | undefined {
@@ -82,23 +78,16 @@ async function mustRun(script: string, args: readonly string[], env?: NodeJS.Pro
   return result.stdout;
 }
 
-/** The dev server runs as a process group of its own (its UI and helpers go with it). */
-function signalGroup(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    // already gone
-  }
-}
-
 function fileSize(file: string): number {
   return existsSync(file) ? statSync(file).size : 0;
 }
 
-/** Brings the lab up with `hosts` hosts and the lab's own Temporal server on `temporalPort` (and the next port for its UI). */
+/** Brings the lab up with `hosts` hosts and the lab's own Temporal server (empty) on `temporalPort`, its Web UI 1000 above. */
 export async function startFleetLab(options: { hosts?: number; temporalPort?: number } = {}): Promise<FleetLab> {
   const count = options.hosts ?? 3;
   const port = options.temporalPort ?? 7250;
+  // From scratch: a lab left by an earlier run (its hosts, workers, server and database) goes first.
+  await mustRun('fleet-down.sh', []);
   const up = await mustRun('fleet-up.sh', [String(count)]);
   const hosts = up
     .trim()
@@ -107,21 +96,16 @@ export async function startFleetLab(options: { hosts?: number; temporalPort?: nu
       const [name, namespace, address, dir] = line.split('\t') as [string, string, string, string];
       return { name, namespace, address, dataDir: path.join(dir, 'data'), logDir: path.join(dir, 'logs') };
     });
-  const controlDir = mkdtempSync(path.join(tmpdir(), 'qubinode-lab-control-'));
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     // The workers run `node` from PATH inside their namespaces: the same node as this process.
     PATH: `${path.dirname(process.execPath)}${path.delimiter}${process.env.PATH ?? ''}`,
-    TEMPORAL_ADDRESS: `${LAB_CONTROL_IP}:${port}`,
-    QUBINODE_TEMPORAL_IP: LAB_CONTROL_IP,
-    QUBINODE_TEMPORAL_PORT: String(port),
-    QUBINODE_TEMPORAL_UI_PORT: String(port + 1),
+    TEMPORAL_ADDRESS: `${LAB_TEMPORAL_IP}:${port}`,
+    TEMPORAL_UI_URL: `http://${LAB_TEMPORAL_IP}:${port + 1000}`,
     QUBINODE_LAB_TEMPORAL_PORT: String(port),
-    QUBINODE_DATA_DIR: controlDir,
+    QUBINODE_DATA_DIR: path.join(PROJECT_ROOT, '.data', 'lab', 'control'),
     QUBINODE_AI_ANALYSIS: 'rules',
   };
-  const config = loadConfig(env);
-  let serverPid: number | undefined;
   // A test file that dies without close() must not leave the lab or its server behind.
   const leftovers = (): void => {
     try {
@@ -129,17 +113,16 @@ export async function startFleetLab(options: { hosts?: number; temporalPort?: nu
     } catch {
       // nothing more to do while exiting
     }
-    if (serverPid) signalGroup(serverPid, 'SIGKILL');
-    rmSync(controlDir, { recursive: true, force: true });
   };
   process.once('exit', leftovers);
   try {
-    serverPid = (await ensureTemporalServer(config, logger, { detach: true })).pid;
+    await mustRun('fleet-server.sh', ['start', '--fresh'], env);
   } catch (error) {
     process.removeListener('exit', leftovers);
     leftovers();
     throw error;
   }
+  const config = loadConfig(env);
 
   const host = (name: string): LabHost => {
     const found = hosts.find((candidate) => candidate.name === name);
@@ -171,13 +154,8 @@ export async function startFleetLab(options: { hosts?: number; temporalPort?: nu
     },
     close: async () => {
       process.removeListener('exit', leftovers);
+      // Stops the lab's Temporal with everything else in the lab.
       await mustRun('fleet-down.sh', []);
-      const pid = serverPid;
-      if (pid) {
-        signalGroup(pid, 'SIGTERM');
-        await until(() => !isProcessRunning(pid), 15_000, 'the lab Temporal server to stop').catch(() => signalGroup(pid, 'SIGKILL'));
-      }
-      rmSync(controlDir, { recursive: true, force: true });
     },
   };
 }
