@@ -2,7 +2,8 @@
 # Creates the fleet lab: hosts hv1..hvN (default 3) as network namespaces qn-hv1..qn-hvN, each with a veth
 # pair whose other end is a port of the bridge qn-br0 (10.231.0.1/24, the control plane's side). Host hvN
 # has 10.231.0.(10+N) on its eth0, loopback up and a default route to 10.231.0.1, and nothing else: no
-# IPv6, and nothing from the bridge is forwarded beyond this machine. Also makes .data/lab/hvN/{data,logs}.
+# IPv6, and nothing from the bridge is forwarded beyond this machine. Namespace qn-temporal (10.231.0.2, no
+# default route) is for the lab's Temporal server (fleet-server.sh). Also makes .data/lab/hvN/{data,logs}.
 # Safe to run again (it completes what is missing). Root only. Usage: fleet-up.sh [COUNT]
 set -euo pipefail
 # shellcheck source=fleet-lib.sh
