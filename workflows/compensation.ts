@@ -58,7 +58,7 @@ export async function runCompensations(plan: CompensationPlan, onRecord: (record
       if (!status?.runsOn && task.runsOn) runsOn = String(renderValue(task.runsOn, scope));
       const inputs = renderValue(compensate.with, scope) as Record<string, unknown>;
       const call: CompiledTask = { ...compensate, id: `${prefix}${task.id}.compensate`, needs: [], trigger: 'all_success', retry: COMPENSATION_RETRY };
-      const result = await executeAction({ task: call, inputs, taskQueue: runsOn, runId: plan.runId, runKey: plan.runKey, dag: plan.dag });
+      const result = await executeAction({ task: call, inputs, taskQueue: runsOn, runQueue: plan.taskQueue, runId: plan.runId, runKey: plan.runKey, dag: plan.dag });
       records.push({ taskId: task.id, action: compensate.action, ...(plan.target ? { target: plan.target } : {}), state: 'succeeded', startedAt, endedAt: new Date().toISOString(), runsOn, summary: result.summary });
     } catch (error) {
       const { type, message, retryable } = toTaskError(error);

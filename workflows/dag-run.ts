@@ -270,6 +270,7 @@ class DagRunner {
         task,
         inputs,
         taskQueue,
+        runQueue: this.input.taskQueue,
         runId: this.runId,
         runKey: this.input.runKey,
         dag: this.input.dag,

@@ -297,7 +297,7 @@ class Rollout {
           samples += 1;
           try {
             const task = actionTask(`analysis.${batchNumber}.${target.name}.${index}.${sample}`, check, secretRefsUnder(this.input.secretRefs, ['analysis', 'checks', index, 'with']));
-            const result = await executeAction({ task, inputs: substitute(check.with, target) as Record<string, unknown>, taskQueue: target.queue, runId: this.id, runKey: this.input.parentRunKey, dag: this.input.step });
+            const result = await executeAction({ task, inputs: substitute(check.with, target) as Record<string, unknown>, taskQueue: target.queue, runQueue: this.input.taskQueue, runId: this.id, runKey: this.input.parentRunKey, dag: this.input.step });
             const problems = thresholdProblems(result.outputs, check.thresholds);
             if (problems.length > 0) throw new Error(`threshold: ${problems.join('; ')}`);
           } catch (error) {
@@ -320,7 +320,7 @@ class Rollout {
 
   private async hook(name: string, hook: RolloutHook | undefined): Promise<void> {
     if (!hook) return;
-    await executeAction({ task: actionTask(`${name}`, hook, secretRefsUnder(this.input.secretRefs, [name === 'switch' ? 'switch' : 'switchBack', 'with'])), inputs: hook.with, taskQueue: this.input.taskQueue, runId: this.id, runKey: this.input.parentRunKey, dag: this.input.step });
+    await executeAction({ task: actionTask(`${name}`, hook, secretRefsUnder(this.input.secretRefs, [name === 'switch' ? 'switch' : 'switchBack', 'with'])), inputs: hook.with, taskQueue: this.input.taskQueue, runQueue: this.input.taskQueue, runId: this.id, runKey: this.input.parentRunKey, dag: this.input.step });
   }
 
   /** blue-green after the green side is ready and verified: switch, then keep the blue side for the rollback window. */

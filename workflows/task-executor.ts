@@ -6,6 +6,7 @@ import { parseDuration } from '../dag-repos/schema/duration';
 import { resolveParams } from '../dag-repos/schema/params';
 import { ApprovalInput } from '../dag-repos/actions/rollout-inputs';
 import { WORKER_LOST } from '../dag-repos/actions/action-definition';
+import { actionWorkflowId, type ActionWorkflowInput, type ActionWorkflowResult } from './action-workflow';
 import { approvalOutcome, type ApprovalGates } from './approvals';
 import type { RolloutProgress } from './rollback-status';
 import { assertNever, type DagRunStatus } from './run-status';
@@ -18,6 +19,8 @@ export interface TaskInvocation {
   inputs: Record<string, unknown>;
   itemIndex?: number;
   taskQueue: string;
+  /** The run's own queue (where its workflow runs), whatever the task's runsOn. */
+  runQueue: string;
   runId: string;
   runKey: string;
   dag: CompiledDag;
@@ -155,6 +158,8 @@ export async function executeAction(call: TaskInvocation): Promise<ExecutedActio
       return { ...(await waitForApproval(call)), attempt: 1 };
     case 'rollout':
       return { ...(await runRollout(call)), attempt: 1 };
+    case 'workflow':
+      return { ...(await runActionWorkflow(call, execution.workflow)), attempt: 1 };
     default:
       return assertNever(execution);
   }
@@ -188,6 +193,36 @@ async function waitForApproval(call: TaskInvocation): Promise<{ outputs: Record<
   call.onWaiting?.();
   const record = await call.approvals.wait(call.task.id, { ...(message ? { message } : {}), approvers, ...(timeout ? { timeoutMs: parseDuration(timeout) } : {}), onTimeout });
   return approvalOutcome(record);
+}
+
+/** Runs an action carried out by a workflow of its own (several steps across queues) as a child of the run. */
+async function runActionWorkflow(call: TaskInvocation, workflowType: string): Promise<ActionWorkflowResult> {
+  const { task } = call;
+  const workflowId = actionWorkflowId(call.dag.catalogId, call.runKey, task.id, call.itemIndex);
+  call.onChildStarted?.(workflowId);
+  const input: ActionWorkflowInput = {
+    runId: call.runId,
+    runKey: call.runKey,
+    dagId: call.dag.catalogId,
+    taskId: task.id,
+    ...(call.itemIndex === undefined ? {} : { itemIndex: call.itemIndex }),
+    host: call.taskQueue,
+    controlQueue: call.runQueue,
+    with: call.inputs,
+    source: { repo: call.dag.origin.repo, commit: call.dag.origin.commit, ...(call.dag.origin.url ? { url: call.dag.origin.url } : {}), ...(call.dag.origin.credentialEnv ? { credentialEnv: call.dag.origin.credentialEnv } : {}) },
+    ...(task.secretRefs ? { secretRefs: task.secretRefs } : {}),
+    timeoutMs: task.timeoutMs ?? task.defaultTimeoutMs,
+    ...(task.heartbeatTimeoutMs ? { heartbeatTimeoutMs: task.heartbeatTimeoutMs } : {}),
+  };
+  return (await wf.executeChild(workflowType, {
+    workflowId,
+    taskQueue: call.runQueue,
+    args: [input],
+    cancellationType: wf.ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED,
+    parentClosePolicy: wf.ParentClosePolicy.REQUEST_CANCEL,
+    staticSummary: `${task.action} on ${call.taskQueue} (${call.dag.catalogId} task ${task.id})`,
+    typedSearchAttributes: [{ key: DAG_KEY, value: call.dag.catalogId }, { key: STATUS_KEY, value: 'running' }, ...inheritedStartedBy()],
+  })) as ActionWorkflowResult;
 }
 
 /** Starts the `rollout` child workflow for a rollout task; a halted rollout fails the task after rolling back. */

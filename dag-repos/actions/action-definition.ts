@@ -6,7 +6,12 @@ export type ActionExecution =
   | { kind: 'timer' }
   | { kind: 'child-dag' }
   | { kind: 'approval' }
-  | { kind: 'rollout' };
+  | { kind: 'rollout' }
+  /**
+   * A workflow of several steps across queues (e.g. reboot a host and wait for its worker): started as a
+   * child workflow on the run's own queue with an ActionWorkflowInput (workflows/action-workflow.ts).
+   */
+  | { kind: 'workflow'; workflow: string };
 
 export interface ActionDefinition {
   name: string;

@@ -4,23 +4,31 @@
 # qn-hv1..qn-hvN on a bridge of their own; see docs/fleet-lab.md.
 # Exit codes of every lab script: 0 done, 1 failed, 2 refused (bad argument, not root, missing tool).
 
-LAB_BRIDGE=qn-br0
-LAB_NET=10.231.0
+# Several labs can live side by side, one per slot (QUBINODE_LAB_SLOT, 0..9, default 0): slot 0 names
+# everything qn-*, on 10.231.0.0/24 with data in .data/lab; slot N uses qnN-*, 10.231.N.0/24, .data/labN.
+LAB_SLOT="${QUBINODE_LAB_SLOT:-0}"
+if ! [[ "$LAB_SLOT" =~ ^[0-9]$ ]]; then
+  printf '[fleet-lab] %s\n' "QUBINODE_LAB_SLOT must be a digit 0..9, got: $(printf '%q' "$LAB_SLOT")" >&2
+  exit 2
+fi
+if [ "$LAB_SLOT" = 0 ]; then LAB_NAME=qn; LAB_DIR_NAME=lab; else LAB_NAME="qn$LAB_SLOT"; LAB_DIR_NAME="lab$LAB_SLOT"; fi
+LAB_BRIDGE="$LAB_NAME-br0"
+LAB_NET="10.231.$LAB_SLOT"
 LAB_PREFIX=24
 LAB_CONTROL_IP="$LAB_NET.1"
 # The lab's Temporal dev server runs in a namespace of its own: the dev server's services call one another
 # on 127.0.0.1, so it must listen on every address (--ip 0.0.0.0), which there means its loopback and this
 # one bridge address only, never the machine's own networks.
-LAB_TEMPORAL_NS=qn-temporal
-LAB_TEMPORAL_VETH=qn-temporal-r
+LAB_TEMPORAL_NS="$LAB_NAME-temporal"
+LAB_TEMPORAL_VETH="$LAB_NAME-temporal-r"
 LAB_TEMPORAL_IP="$LAB_NET.2"
 LAB_MAX_HOSTS=32
 # Policy routing: anything arriving from the lab that is not for this machine goes nowhere, even when
 # the machine forwards packets for others (Docker and libvirt turn ip_forward on).
-LAB_RULE_PREF=2310
-LAB_RULE_TABLE=2310
+LAB_RULE_PREF="$((2310 + LAB_SLOT))"
+LAB_RULE_TABLE="$((2310 + LAB_SLOT))"
 LAB_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-LAB_DIR="$LAB_ROOT/.data/lab"
+LAB_DIR="$LAB_ROOT/.data/$LAB_DIR_NAME"
 
 lab_say() { printf '[fleet-lab] %s\n' "$*" >&2; }
 lab_refuse() { lab_say "$*"; exit 2; }
@@ -49,9 +57,9 @@ lab_host_number() {
   fi
 }
 
-lab_namespace() { printf 'qn-hv%s' "$1"; }
+lab_namespace() { printf '%s-hv%s' "$LAB_NAME" "$1"; }
 # The veth end left in the control plane's namespace, a port of the bridge (15 characters at most).
-lab_root_veth() { printf 'qn-hv%s-r' "$1"; }
+lab_root_veth() { printf '%s-hv%s-r' "$LAB_NAME" "$1"; }
 lab_host_ip() { printf '%s.%s' "$LAB_NET" "$((10 + $1))"; }
 lab_host_dir() { printf '%s/hv%s' "$LAB_DIR" "$1"; }
 
@@ -70,9 +78,9 @@ lab_temporal_port() {
 # Namespaces of this lab that exist now, by number.
 lab_existing_numbers() {
   local entry name
-  for entry in /run/netns/qn-hv*; do
+  for entry in /run/netns/"$LAB_NAME"-hv*; do
     [ -e "$entry" ] || continue
     name="${entry##*/}"
-    [[ "$name" =~ ^qn-hv([1-9][0-9]?)$ ]] && printf '%s\n' "${BASH_REMATCH[1]}"
+    [[ "$name" =~ ^$LAB_NAME-hv([1-9][0-9]?)$ ]] && printf '%s\n' "${BASH_REMATCH[1]}"
   done
 }

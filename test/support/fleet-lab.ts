@@ -16,6 +16,12 @@ export const LAB_CONTROL_IP = '10.231.0.1';
 /** Where the lab's own Temporal dev server answers (from namespace qn-temporal). */
 export const LAB_TEMPORAL_IP = '10.231.0.2';
 
+/** The addresses and names of the lab in one slot (QUBINODE_LAB_SLOT, 0..9; see infra/lab/fleet-lib.sh). */
+export function labSlot(slot: number): { controlIp: string; temporalIp: string; prefix: string; dirName: string } {
+  if (!Number.isInteger(slot) || slot < 0 || slot > 9) throw new Error(`lab slot must be 0..9, got ${slot}`);
+  return { controlIp: `10.231.${slot}.1`, temporalIp: `10.231.${slot}.2`, prefix: slot === 0 ? 'qn' : `qn${slot}`, dirName: slot === 0 ? 'lab' : `lab${slot}` };
+}
+
 export interface LabHost {
   /** Task queue and host name: hv1, hv2, ... */
   name: string;
@@ -83,12 +89,15 @@ function fileSize(file: string): number {
 }
 
 /** Brings the lab up with `hosts` hosts and the lab's own Temporal server (empty) on `temporalPort`, its Web UI 1000 above. */
-export async function startFleetLab(options: { hosts?: number; temporalPort?: number } = {}): Promise<FleetLab> {
+export async function startFleetLab(options: { hosts?: number; temporalPort?: number; slot?: number } = {}): Promise<FleetLab> {
   const count = options.hosts ?? 3;
-  const port = options.temporalPort ?? 7250;
+  const slotNumber = options.slot ?? Number(process.env.QUBINODE_LAB_SLOT ?? 0);
+  const slot = labSlot(slotNumber);
+  const port = options.temporalPort ?? 7250 + 10 * slotNumber;
+  const slotEnv: NodeJS.ProcessEnv = { ...process.env, QUBINODE_LAB_SLOT: String(slotNumber) };
   // From scratch: a lab left by an earlier run (its hosts, workers, server and database) goes first.
-  await mustRun('fleet-down.sh', []);
-  const up = await mustRun('fleet-up.sh', [String(count)]);
+  await mustRun('fleet-down.sh', [], slotEnv);
+  const up = await mustRun('fleet-up.sh', [String(count)], slotEnv);
   const hosts = up
     .trim()
     .split('\n')
@@ -97,19 +106,19 @@ export async function startFleetLab(options: { hosts?: number; temporalPort?: nu
       return { name, namespace, address, dataDir: path.join(dir, 'data'), logDir: path.join(dir, 'logs') };
     });
   const env: NodeJS.ProcessEnv = {
-    ...process.env,
+    ...slotEnv,
     // The workers run `node` from PATH inside their namespaces: the same node as this process.
     PATH: `${path.dirname(process.execPath)}${path.delimiter}${process.env.PATH ?? ''}`,
-    TEMPORAL_ADDRESS: `${LAB_TEMPORAL_IP}:${port}`,
-    TEMPORAL_UI_URL: `http://${LAB_TEMPORAL_IP}:${port + 1000}`,
+    TEMPORAL_ADDRESS: `${slot.temporalIp}:${port}`,
+    TEMPORAL_UI_URL: `http://${slot.temporalIp}:${port + 1000}`,
     QUBINODE_LAB_TEMPORAL_PORT: String(port),
-    QUBINODE_DATA_DIR: path.join(PROJECT_ROOT, '.data', 'lab', 'control'),
+    QUBINODE_DATA_DIR: path.join(PROJECT_ROOT, '.data', slot.dirName, 'control'),
     QUBINODE_AI_ANALYSIS: 'rules',
   };
   // A test file that dies without close() must not leave the lab or its server behind.
   const leftovers = (): void => {
     try {
-      execFileSync('bash', [path.join(LAB_SCRIPTS, 'fleet-down.sh')], { stdio: 'ignore', timeout: 30_000 });
+      execFileSync('bash', [path.join(LAB_SCRIPTS, 'fleet-down.sh')], { stdio: 'ignore', timeout: 30_000, env: slotEnv });
     } catch {
       // nothing more to do while exiting
     }
@@ -155,7 +164,7 @@ export async function startFleetLab(options: { hosts?: number; temporalPort?: nu
     close: async () => {
       process.removeListener('exit', leftovers);
       // Stops the lab's Temporal with everything else in the lab.
-      await mustRun('fleet-down.sh', []);
+      await mustRun('fleet-down.sh', [], slotEnv);
     },
   };
 }
