@@ -21,6 +21,27 @@ function isBindAddress(value: string): boolean {
  * Every setting Qubinode reads from the environment. Validated once at start-up:
  * a bad value stops the process with a message naming the variable.
  */
+const LABEL_PART = /^[a-z0-9][a-z0-9._-]{0,62}$/;
+
+/** `key=value,key=value` into labels; a bad entry is reported with its position. */
+function parseHostLabels(text: string, ctx: z.RefinementCtx): Record<string, string> {
+  const labels: Record<string, string> = {};
+  text
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean)
+    .forEach((entry, index) => {
+      const [key, value, ...rest] = entry.split('=');
+      if (key === undefined || value === undefined || rest.length > 0 || !LABEL_PART.test(key) || !LABEL_PART.test(value)) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, message: `label ${index + 1} must be key=value of lower-case letters, digits, '.', '_' or '-', got ${JSON.stringify(entry.slice(0, 80))}` });
+        return;
+      }
+      if (key in labels) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `label ${key} is given twice` });
+      labels[key] = value;
+    });
+  return labels;
+}
+
 export const QubinodeEnv = z.object({
   TEMPORAL_ADDRESS: z.string().min(1).default('127.0.0.1:7233'),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
@@ -41,6 +62,11 @@ export const QubinodeEnv = z.object({
    * per-action counts and durations. Unset: no endpoint. One per process (the SDK runtime's).
    */
   QUBINODE_WORKER_METRICS_ADDRESS: z.string().refine(isBindAddress, 'must be an IP address and port, e.g. 127.0.0.1:9464 or [::1]:9464').optional(),
+  /**
+   * Labels this worker's host reports (e.g. `env=production,rack=r12`): repository policies allow host
+   * queues by label. Keys and values: lower-case letters, digits, '.', '_' or '-'.
+   */
+  QUBINODE_HOST_LABELS: z.string().max(2000).default('').pipe(z.string().transform((text, ctx) => parseHostLabels(text, ctx))),
   QUBINODE_API_HOST: z.string().min(1).default('127.0.0.1'),
   QUBINODE_API_PORT: port.default(8788),
   QUBINODE_API_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
@@ -105,6 +131,8 @@ export interface QubinodeConfig {
   dagDirectories: DagDirectory[];
   workflowCacheSize: number;
   maxConcurrentActivities: number;
+  /** Labels of this worker's host (QUBINODE_HOST_LABELS). */
+  hostLabels: Record<string, string>;
   /** Where the worker's Prometheus endpoint listens (QUBINODE_WORKER_METRICS_ADDRESS); none when undefined. */
   workerMetricsAddress?: string;
   api: { host: string; port: number; token?: string; tokenFile: string; triggerWindowSeconds: number };
@@ -253,6 +281,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): QubinodeConfig
     dagDirectories: parseDagDirectories(e.QUBINODE_DAG_DIRS, PROJECT_ROOT),
     workflowCacheSize: e.QUBINODE_WORKFLOW_CACHE_SIZE,
     maxConcurrentActivities: e.QUBINODE_MAX_CONCURRENT_ACTIVITIES,
+    hostLabels: e.QUBINODE_HOST_LABELS,
     ...(e.QUBINODE_WORKER_METRICS_ADDRESS ? { workerMetricsAddress: e.QUBINODE_WORKER_METRICS_ADDRESS } : {}),
     api: {
       host: e.QUBINODE_API_HOST,
