@@ -6,3 +6,4 @@ export { repoPoll, repoSync } from './repo-sync';
 export { identityStore } from './identity';
 export { auditLog } from './audit-log';
 export { taskLogRead } from './task-log-read';
+export { repoPolicyStore } from './repo-policy';

@@ -17,7 +17,9 @@ export type DiagnosticCode =
   | 'expression-syntax'
   | 'expression-reference'
   | 'sub-dag'
-  | 'unsafe-value';
+  | 'unsafe-value'
+  /** Forbidden by the repository's policy (dag-repos/security/repo-policy.ts). */
+  | 'policy';
 
 export interface DagDiagnostic {
   code: DiagnosticCode;
