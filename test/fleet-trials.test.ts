@@ -1,0 +1,111 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { taskOf } from './support/waiting';
+import { fleetLabUnavailable } from './support/fleet-lab';
+import { canaryTrial, cutTrial, hasUpdateMarker, overlaps, readJournal, restartTrial, startTrialsLab, type JournalLine, type TrialsLab } from './support/fleet-trials';
+
+/**
+ * The hard days of a fleet, tried in the fleet lab (slow tier, root only; lab slot 4): hosts hv1..hv3
+ * as network namespaces with a worker each, against the lab's own Temporal server. Nothing is mocked.
+ * Each trial is judged from the hosts' side (journals and markers the tools leave in each host's data
+ * directory) as well as from the run's status and history. bench/fleet-trials.ts prints their times.
+ */
+
+const events = (journal: readonly JournalLine[]): string[] => journal.map((line) => line.event);
+
+describe('the hard days of a fleet, in the fleet lab', { skip: fleetLabUnavailable() ?? false, timeout: 600_000 }, () => {
+  let trials: TrialsLab;
+  before(
+    async () => {
+      trials = await startTrialsLab();
+    },
+    { timeout: 300_000 },
+  );
+  after(async () => trials?.close(), { timeout: 120_000 });
+
+  it('rolls back hv2 then hv1 when hv2\'s health check fails in a canary rollout, and never touches hv3', { timeout: 180_000 }, async (t) => {
+    const trial = await canaryTrial(trials);
+    const { lab } = trials;
+    t.diagnostic(`canary trial: ${trial.totalMs} ms; ${trial.progress.rollback?.reason ?? ''}`);
+    assert.equal(trial.status.state, 'failed');
+    assert.equal(taskOf(trial.status, 'roll').error?.type, 'RolloutHalted');
+    assert.equal(trial.progress.rollback?.trigger, 'health-check');
+    assert.deepEqual(trial.progress.rollback?.order, ['hv2', 'hv1']);
+    assert.deepEqual(
+      trial.progress.targets.map((target) => [target.name, target.state]),
+      [
+        ['hv1', 'rolled-back'],
+        ['hv2', 'rolled-back'],
+        ['hv3', 'pending'],
+      ],
+    );
+    // From the hosts themselves: the update ran on hv1 and hv2 and was undone there, hv3 saw nothing.
+    const hv1 = readJournal(lab.host('hv1'), 'canary');
+    const hv2 = readJournal(lab.host('hv2'), 'canary');
+    assert.deepEqual(events(hv1), ['start', 'apply', 'undo']);
+    assert.deepEqual(events(hv2), ['start', 'apply', 'undo']);
+    assert.equal(hasUpdateMarker(lab.host('hv1'), 'canary'), false, 'hv1\'s update marker was removed by its rollback');
+    assert.equal(hasUpdateMarker(lab.host('hv2'), 'canary'), false, 'hv2\'s update marker was removed by its rollback');
+    assert.deepEqual(readJournal(lab.host('hv3'), 'canary'), [], 'no tool ran on hv3');
+    assert.equal(hasUpdateMarker(lab.host('hv3'), 'canary'), false);
+    const undo = (journal: JournalLine[]): number => journal.find((line) => line.event === 'undo')?.atMs ?? NaN;
+    assert.ok(undo(hv2) <= undo(hv1), `hv2 was rolled back before hv1 (hv2 at ${undo(hv2)}, hv1 at ${undo(hv1)})`);
+    assert.ok((hv2.find((line) => line.event === 'apply')?.atMs ?? Infinity) <= undo(hv2), 'hv2 was updated before its rollback');
+  });
+
+  it('stops hv3\'s old tool before its retry starts when hv3 is cut off past the heartbeat timeout, and completes the run', { timeout: 300_000 }, async (t) => {
+    const trial = await cutTrial(trials);
+    const journal = readJournal(trials.lab.host('hv3'), 'cut');
+    t.diagnostic(`cut trial: lost ${trial.detectMs ?? '?'} ms after the cut; ran again ${trial.recoverMs ?? '?'} ms after the mend; run ${trial.totalMs} ms; journal ${JSON.stringify(journal)}`);
+    assert.equal(trial.status.state, 'succeeded', JSON.stringify(trial.status.tasks.map((task) => [task.id, task.state, task.error?.message])));
+    // The history: the first attempt ended by its heartbeat timeout while hv3 was cut off, the second completed.
+    assert.deepEqual(
+      trial.attempts.map((attempt) => attempt.ending),
+      ['timed-out:TIMEOUT_TYPE_HEARTBEAT', 'completed'],
+    );
+    const [lost, retry] = trial.attempts;
+    assert.ok((lost?.endedAtMs ?? Infinity) < trial.mendAtMs, 'Temporal declared the attempt lost while hv3 was still cut off');
+    assert.ok((retry?.startedAtMs ?? 0) >= (lost?.endedAtMs ?? Infinity), 'the retry started after the first attempt was declared lost');
+    // The host: two copies, never alive together, and the first never finished its work.
+    const starts = journal.filter((line) => line.event === 'start');
+    assert.equal(starts.length, 2, JSON.stringify(journal));
+    const [first, second] = starts as [JournalLine, JournalLine];
+    assert.notEqual(first.pid, second.pid);
+    assert.deepEqual(overlaps(journal), [], 'no two copies of the task alive at once on hv3');
+    assert.equal(journal.some((line) => line.event === 'end' && line.pid === first.pid), false, 'the cut-off copy was stopped, not left to finish');
+    assert.equal(existsSync(`/proc/${first.pid}`), false, 'the cut-off copy is gone');
+    assert.ok(journal.some((line) => line.event === 'end' && line.pid === second.pid), 'the retry finished');
+  });
+
+  it.todo('fails a task on a host whose worker is gone for good in bounded time, saying "host hv2 has no worker since ..." (waits for the schedule-to-start limit)');
+
+  it.todo('serialises two runs on one host, the second waiting for hv1 held by the first (waits for the host lock)');
+
+  it('finishes a canary rollout correctly when hv2 loses every process mid-update and its worker comes back', { timeout: 240_000 }, async (t) => {
+    const trial = await restartTrial(trials);
+    const { lab } = trials;
+    const hv2 = readJournal(lab.host('hv2'), 'restart');
+    t.diagnostic(`restart trial: lost attempt reported ${trial.detectMs ?? '?'} ms after the kill; ran again ${trial.recoverMs ?? '?'} ms after the worker started; run ${trial.totalMs} ms; hv2 ${JSON.stringify(hv2)}`);
+    assert.equal(trial.status.state, 'succeeded', JSON.stringify(trial.status.tasks.map((task) => [task.id, task.state, task.error?.message])));
+    assert.equal(trial.progress.state, 'succeeded');
+    assert.deepEqual(
+      trial.progress.targets.map((target) => [target.name, target.state]),
+      [
+        ['hv1', 'succeeded'],
+        ['hv2', 'succeeded'],
+        ['hv3', 'succeeded'],
+      ],
+    );
+    for (const host of lab.hosts) assert.equal(hasUpdateMarker(host, 'restart'), true, `${host.name} carries the update`);
+    const starts = hv2.filter((line) => line.event === 'start');
+    assert.equal(starts.length, 2, JSON.stringify(hv2));
+    const [killed, again] = starts as [JournalLine, JournalLine];
+    assert.equal(hv2.some((line) => line.event === 'apply' && line.pid === killed.pid), false, 'the killed copy never finished');
+    assert.ok(hv2.some((line) => line.event === 'apply' && line.pid === again.pid), 'the update ran again on hv2 and finished');
+    assert.deepEqual(overlaps(hv2), []);
+    for (const name of ['hv1', 'hv3']) assert.deepEqual(events(readJournal(lab.host(name), 'restart')), ['start', 'apply'], `${name} was updated once`);
+    assert.ok(trial.attempts.length >= 2, 'hv2\'s step run shows the lost attempt and the one that completed');
+    assert.equal(trial.attempts.at(-1)?.ending, 'completed');
+  });
+});
