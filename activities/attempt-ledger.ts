@@ -39,6 +39,7 @@ export interface AttemptStart {
 /** One attempt's record while it runs. */
 export class AttemptEntry {
   private readonly groups = new Set<number>();
+  private stale = false;
 
   constructor(
     readonly id: string,
@@ -50,6 +51,15 @@ export class AttemptEntry {
   addGroup(pgid: number): void {
     this.groups.add(pgid);
     this.write();
+  }
+
+  /** True once a later attempt of the same activity took over on this host: this one must start nothing more. */
+  get superseded(): boolean {
+    return this.stale;
+  }
+
+  supersede(): void {
+    this.stale = true;
   }
 
   removeGroup(pgid: number): void {
@@ -91,6 +101,7 @@ export function currentAttempt(): AttemptEntry | undefined {
 export class AttemptLedger {
   private sequence = 0;
   private readonly workerStartTicks: string;
+  private readonly live = new Map<string, AttemptEntry>();
 
   constructor(readonly directory: string) {
     mkdirSync(directory, { recursive: true, mode: 0o700 });
@@ -112,11 +123,18 @@ export class AttemptLedger {
       startedAt: new Date().toISOString(),
     });
     entry.write();
+    this.live.set(id, entry);
     try {
       return await entries.run(entry, work);
     } finally {
+      this.live.delete(id);
       entry.end();
     }
+  }
+
+  /** The entry of an attempt this process is running now, by its id (the record's file name). */
+  liveEntry(id: string): AttemptEntry | undefined {
+    return this.live.get(id);
   }
 
   /** Drops a record once its attempt has been dealt with. */

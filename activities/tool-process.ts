@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
 import { Context } from '@temporalio/activity';
-import { CancelledFailure } from '@temporalio/common';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { Logger } from 'pino';
 import { formatSeconds } from '../dag-repos/schema/duration';
 import { closeLog } from './log-stream';
@@ -82,6 +82,8 @@ export async function runTool(options: ToolRunOptions): Promise<ToolRunResult> {
   log.write(`=== ${new Date(startedAt).toISOString()}${attempt} ${redact(commandLine(options.file, options.args))}${where} ===\n`);
 
   const attemptEntry = currentAttempt();
+  // A later attempt of this activity took over on this host (workers/attempt-recovery.ts): start nothing beside it.
+  if (attemptEntry?.superseded) throw ApplicationFailure.create({ type: 'AttemptSuperseded', nonRetryable: true, message: 'a later attempt of this task took over on this host' });
   // The marker lets the next worker on this host find these processes if this worker dies under them.
   const env = attemptEntry ? { ...options.env, [ATTEMPT_MARKER_ENV]: attemptEntry.id } : options.env;
   const child = spawn(options.file, options.args, { cwd: options.cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -92,9 +92,9 @@ describe('the hard days of a fleet, in the fleet lab', { skip: fleetLabUnavailab
     assert.deepEqual(
       trial.progress.targets.map((target) => [target.name, target.state]),
       [
-        ['hv1', 'succeeded'],
-        ['hv2', 'succeeded'],
-        ['hv3', 'succeeded'],
+        ['hv1', 'updated'],
+        ['hv2', 'updated'],
+        ['hv3', 'updated'],
       ],
     );
     for (const host of lab.hosts) assert.equal(hasUpdateMarker(host, 'restart'), true, `${host.name} carries the update`);

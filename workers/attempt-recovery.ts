@@ -48,6 +48,31 @@ export class AttemptRecovery {
     return this.running;
   }
 
+  /**
+   * Stops what earlier attempts of this activity still run on this host before a new attempt starts.
+   * Temporal hands an activity out again only after it gave up on the earlier attempt, so such an
+   * attempt is stale even when its worker lives: a host cut off the network past the heartbeat timeout
+   * keeps its tool running, and when the link mends the retry can arrive before the old attempt hears
+   * it was cancelled. Its processes go first (only those carrying its marker), and it starts no more.
+   * Returns the process groups stopped.
+   */
+  async supersede(workflowId: string, activityId: string): Promise<number[]> {
+    if (workflowId === '') return [];
+    const stopped: number[] = [];
+    for (const { file, record } of this.ledger.records()) {
+      if (record.workflowId !== workflowId || record.activityId !== activityId) continue;
+      const id = attemptIdOf(file);
+      this.ledger.liveEntry(id)?.supersede();
+      for (const pgid of record.groups) {
+        const result = await stopOrphanGroup(pgid, `${ATTEMPT_MARKER_ENV}=${id}`);
+        if (result === 'stopped') stopped.push(pgid);
+        if (result === 'still-running') throw new OrphanSurvivesError(`process group ${pgid} of superseded attempt ${record.attempt} of ${activityId} (${workflowId}) survives SIGKILL; not starting another beside it`);
+      }
+      if (record.groups.length > 0) this.logger.warn({ workflowId, activityId, attempt: record.attempt, workerPid: record.workerPid, stoppedGroups: stopped }, 'a new attempt took over from one Temporal had given up on; its processes were stopped');
+    }
+    return stopped;
+  }
+
   private async sweepOnce(): Promise<RecoveredAttempt[]> {
     const recovered: RecoveredAttempt[] = [];
     for (const { file, record } of this.ledger.orphans()) {
@@ -57,7 +82,7 @@ export class AttemptRecovery {
   }
 
   private async recover(file: string, record: AttemptRecord): Promise<RecoveredAttempt> {
-    const marker = `${ATTEMPT_MARKER_ENV}=${file.slice(file.lastIndexOf('/') + 1, -'.json'.length)}`;
+    const marker = `${ATTEMPT_MARKER_ENV}=${attemptIdOf(file)}`;
     const stoppedGroups: number[] = [];
     for (const pgid of record.groups) {
       const result = await stopOrphanGroup(pgid, marker);
@@ -85,6 +110,11 @@ export class AttemptRecovery {
   }
 }
 
+/** An attempt's id is its record's file name without `.json`. */
+function attemptIdOf(file: string): string {
+  return file.slice(file.lastIndexOf('/') + 1, -'.json'.length);
+}
+
 function shuttingDown(): boolean {
   const signal = Context.current().cancellationSignal;
   return signal.aborted && signal.reason instanceof CancelledFailure && signal.reason.message === 'WORKER_SHUTDOWN';
@@ -104,6 +134,10 @@ export function withAttemptLedger<T extends Record<string, AnyActivity>>(activit
         logger.warn({ err: error }, 'could not finish recovering lost attempts; continuing');
       });
       const info = Context.current().info;
+      await recovery.supersede(info.workflowExecution?.workflowId ?? '', info.activityId).catch((error: unknown) => {
+        if (error instanceof OrphanSurvivesError) throw ApplicationFailure.create({ type: 'OrphanProcessesAlive', message: error.message });
+        throw error;
+      });
       const run = (): Promise<unknown> =>
         activity(...args).catch((error: unknown) => {
           // A worker stopping (upgrade, reboot) cancels its attempts: that is the worker's doing, not the task's.
