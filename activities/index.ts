@@ -1,3 +1,4 @@
+import * as path from 'node:path';
 import type { Logger } from 'pino';
 import type { DagDirectory } from '../config/config';
 import { ANSIBLE_NON_RETRYABLE_ERRORS, createAnsibleActivities } from './ansible';
@@ -5,6 +6,7 @@ import { DIAG_NON_RETRYABLE_ERRORS, createDiagActivities } from './diag';
 import { KCLI_NON_RETRYABLE_ERRORS, createKcliActivities } from './kcli';
 import { PREFLIGHT_FAILED, createPreflightActivities } from './host-preflight';
 import { HTTP_CHECK_NON_RETRYABLE_ERRORS, createHttpCheckActivities } from './http-check';
+import { createNetworkCheckpointActivities } from './network-checkpoint';
 import { createNoopActivities } from './noop';
 import { createNotifyActivities } from './notify';
 import { createUpdatesActivities } from './updates-detect';
@@ -18,6 +20,8 @@ export interface ActivityDeps {
   logger?: Logger;
   /** Where DAG repositories are checked out, to find playbooks and plans a DAG names. */
   dagDirectories?: readonly DagDirectory[];
+  /** The worker's data directory (state that must outlive the worker, e.g. network checkpoints); defaults to the parent of logRoot. */
+  dataDir?: string;
 }
 
 /** Every action activity, as the worker registers them: `shell`, `httpCheck`, `noop`. */
@@ -32,6 +36,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createDiagActivities(),
     ...createKcliActivities(deps),
     ...createPreflightActivities(),
+    ...createNetworkCheckpointActivities({ dataDir: deps.dataDir ?? path.dirname(deps.logRoot), logRoot: deps.logRoot, ...(deps.logger ? { logger: deps.logger } : {}) }),
   };
 }
 

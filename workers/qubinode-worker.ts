@@ -70,7 +70,7 @@ export async function createQubinodeWorker(options: QubinodeWorkerOptions): Prom
     // The secret scope resolves the author's references and redacts whatever leaves an action; the attempt
     // number is added around it, so a failure of the scope itself (a missing secret) carries it too.
     // The ledger is outermost: a record on disk for as long as the attempt runs, for the next worker if this one dies.
-    ...withAttemptLedger(withAttemptInfo(withSecretScope(withRepoCheckout({ ...createActivities({ logRoot: config.logDir, logger: options.logger, dagDirectories: config.dagDirectories }), ...pluginActivities(plugins) }, gitCache, config.dagDirectories))), ledger, recovery, options.logger),
+    ...withAttemptLedger(withAttemptInfo(withSecretScope(withRepoCheckout({ ...createActivities({ logRoot: config.logDir, dataDir: config.dataDir, logger: options.logger, dagDirectories: config.dagDirectories }), ...pluginActivities(plugins) }, gitCache, config.dagDirectories))), ledger, recovery, options.logger),
     ...platform.activities,
     // One AI service per worker: the model is loaded on the first analysis and shared by all.
     ...createAiActivities(createAiService(config), checkout),
