@@ -12,10 +12,18 @@ import type { FileProblem, SyncOutcome } from '../dag-repos/git/sync-types';
 import { realPath, realPathInside } from '../dag-repos/security/real-paths';
 import { blockingFindings, formatFinding, scanDagText, scanRepositoryTree, type Finding } from '../dag-repos/security/scanner';
 import type { GitCache } from './git/git-cache';
+import { checkDagPolicy, type PendingException, type PolicyForRepo, type RepoPolicy } from '../dag-repos/security/repo-policy';
+import { commitAuthor, verifyCommitSignature } from './git/commit-trust';
+import { pendingExceptions, type Allowance } from './security-exceptions';
 
 export interface GitSyncDeps {
   cache: GitCache;
   registry: ActionRegistry;
+  /** Repository policies (docs/repo-policy.md): read before a commit is judged; exceptions found are recorded there. */
+  policy?: {
+    policyFor(repo: string): Promise<PolicyForRepo>;
+    recordExceptions(found: PendingException[]): Promise<void>;
+  };
 }
 
 export interface SyncRequest {
@@ -48,11 +56,21 @@ function dagFilesInside(root: string, config: RepoConfig): { realRoot: string; f
   return { realRoot, files, problems };
 }
 
-/** Reads, compiles and scans every DAG file of a checked-out commit. */
-export function checkCommitTree(root: string, config: RepoConfig, commit: string, registry: ActionRegistry): { dags: CompiledDag[]; errors: FileProblem[]; findings: Finding[] } {
+/**
+ * Reads, compiles and scans every DAG file of a checked-out commit; with a policy, a DAG that breaks it
+ * is that file's error. `allowances` are the findings a task's `securityAllow` accepts, with the task's text.
+ */
+export function checkCommitTree(
+  root: string,
+  config: RepoConfig,
+  commit: string,
+  registry: ActionRegistry,
+  policy?: RepoPolicy,
+): { dags: CompiledDag[]; errors: FileProblem[]; findings: Finding[]; allowances: Allowance[] } {
+  const allowances: Allowance[] = [];
   const findings = scanRepositoryTree(root);
   const { realRoot, files: found, problems } = dagFilesInside(root, config);
-  if (found.length === 0 && problems.length > 0) return { dags: [], errors: problems, findings };
+  if (found.length === 0 && problems.length > 0) return { dags: [], errors: problems, findings, allowances };
   const files = new Map<string, DagFile>();
   const errors: FileProblem[] = [...problems];
   for (const absolute of found) {
@@ -69,8 +87,15 @@ export function checkCommitTree(root: string, config: RepoConfig, commit: string
   const dags: CompiledDag[] = [];
   for (const file of files.values()) {
     const result = checkCatalogFile(file, context);
-    findings.push(...scanDagText(file, result.spec));
-    if (result.dag) {
+    const fileFindings = scanDagText(file, result.spec);
+    findings.push(...fileFindings);
+    for (const finding of fileFindings) {
+      const task = finding.allowedBecause !== undefined && finding.task ? result.spec?.tasks.find((candidate) => candidate.id === finding.task) : undefined;
+      if (task) allowances.push({ finding, taskText: JSON.stringify(task) });
+    }
+    const refused = policy && result.dag && result.spec ? checkDagPolicy(file, result.spec, result.dag, policy, config.name) : [];
+    if (refused.length) errors.push({ file: file.path, problems: refused.map(formatDiagnostic) });
+    else if (result.dag) {
       const credentialEnv = credentialEnvOf(config);
       dags.push({ ...result.dag, origin: { ...result.dag.origin, url: config.url, ...(Object.keys(credentialEnv).length ? { credentialEnv } : {}) } });
     }
@@ -82,7 +107,7 @@ export function checkCommitTree(root: string, config: RepoConfig, commit: string
     if (other) errors.push({ file: dag.origin.path, problems: [`${dag.origin.path}: DAG id "${dag.id}" is also used by ${other}`] });
     ids.set(dag.catalogId, dag.origin.path);
   }
-  return { dags, errors, findings };
+  return { dags, errors, findings, allowances };
 }
 
 /** The `syncRepository` activity: fetch, pin the branch's commit, materialise it, validate and scan every DAG. */
@@ -104,8 +129,23 @@ export function createGitSyncActivities(deps: GitSyncDeps) {
       }
       heartbeat('materialise');
       const root = await deps.cache.materialise(mirror, commit);
+      const policy = deps.policy ? await deps.policy.policyFor(config.name) : undefined;
+      const signers = policy?.policy?.signedCommits;
+      if (signers) {
+        heartbeat('verify signature');
+        const verdict = await verifyCommitSignature(mirror, commit, signers);
+        if (!verdict.ok) {
+          const message = `commit ${commit.slice(0, 12)} rejected: the ${policy.source} policy of ${config.name} requires commits signed by ${signers.map((signer) => signer.name).join(', ')}, and ${verdict.reason}`;
+          return { ...base, state: 'rejected', commit, message, errors: [{ file: '.', problems: [message] }], durationMs: Date.now() - started };
+        }
+      }
       heartbeat('validate');
-      const { dags, errors, findings } = checkCommitTree(root, config, commit, deps.registry);
+      const { dags, errors, findings, allowances } = checkCommitTree(root, config, commit, deps.registry, policy?.policy);
+      if (policy?.policy && policy.policy.approveExceptions !== false && allowances.length) {
+        // An exception written in the commit counts only once someone other than its author approved it.
+        const pending = pendingExceptions({ repo: config.name, commit, author: await commitAuthor(mirror, commit), allowances, approved: policy.approvedExceptions });
+        if (pending.length) await deps.policy?.recordExceptions(pending);
+      }
       const changed = request.activeCommit ? await deps.cache.changedPaths(mirror, request.activeCommit, commit) : undefined;
       const blocking = blockingFindings(findings);
       const rejected = errors.length > 0 || blocking.length > 0;

@@ -81,6 +81,10 @@ export const QubinodeEnv = z.object({
   QUBINODE_TRIGGER_WINDOW_SECONDS: z.coerce.number().int().min(10).max(3600).default(300),
   /** Workflow id of the users-and-tokens store; one per namespace, different only to keep test suites apart. */
   QUBINODE_IDENTITY_WORKFLOW_ID: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9/._-]{0,199}$/, 'letters, digits, "/", ".", "_" or "-"').default('identity/users'),
+  /** Workflow id of the repository policy store (docs/repo-policy.md); one per namespace, different only to keep test suites apart. */
+  QUBINODE_POLICY_WORKFLOW_ID: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9/._-]{0,199}$/, 'letters, digits, "/", ".", "_" or "-"').default('policy/repos'),
+  /** A file on this host capping which repositories and actions its worker runs, whatever the control plane's policy says. */
+  QUBINODE_HOST_POLICY_FILE: z.string().min(1).optional(),
   /** OIDC/JWT bearer tokens (all three or none): the issuer (iss), the audience (aud) and the JWKS URL holding its keys. */
   QUBINODE_OIDC_ISSUER: z.string().url().optional(),
   QUBINODE_OIDC_AUDIENCE: z.string().min(1).optional(),
@@ -138,6 +142,8 @@ export interface QubinodeConfig {
   api: { host: string; port: number; token?: string; tokenFile: string; triggerWindowSeconds: number };
   /** Set when the CLI works through the Navigator API (QUBINODE_API_URL) instead of Temporal. */
   remoteApi?: RemoteApiSettings;
+  /** Repository policies: their store's workflow id, and this host's own cap file (QUBINODE_HOST_POLICY_FILE). */
+  policy: { workflowId: string; hostFile?: string };
   /** Who may call the API: the users-and-tokens workflow, and an optional OIDC identity provider. */
   identity: { workflowId: string; oidc?: OidcSettings };
   logLevel: QubinodeEnv['QUBINODE_LOG_LEVEL'];
@@ -291,6 +297,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): QubinodeConfig
       triggerWindowSeconds: e.QUBINODE_TRIGGER_WINDOW_SECONDS,
     },
     ...(remoteApi ? { remoteApi } : {}),
+    policy: { workflowId: e.QUBINODE_POLICY_WORKFLOW_ID, ...(e.QUBINODE_HOST_POLICY_FILE ? { hostFile: path.resolve(PROJECT_ROOT, e.QUBINODE_HOST_POLICY_FILE) } : {}) },
     identity: { workflowId: e.QUBINODE_IDENTITY_WORKFLOW_ID, ...(oidc ? { oidc } : {}) },
     logLevel: e.QUBINODE_LOG_LEVEL,
     pluginDirs: (e.QUBINODE_PLUGIN_DIRS ?? '').split(',').map((dir) => dir.trim()).filter(Boolean).map((dir) => path.resolve(PROJECT_ROOT, dir)),

@@ -193,15 +193,21 @@ export function checkDagPolicy(file: { path: string; text: string }, spec: DagSp
 export const POLICY_FILE_MAX_BYTES = 64 * 1024;
 
 /**
- * A policy file (YAML or JSON) into a checked policy, or the problems found, each naming its field.
- * The text goes through the DAG files' parse limits first, so a deep or alias-bombed file is refused
- * before it is walked.
+ * A small YAML or JSON file (a policy, a host's cap) parsed under the DAG files' limits, so a deep or
+ * alias-bombed file is refused before it is walked.
  */
-export function parsePolicyText(text: string): { ok: true; policy: RepoPolicy } | { ok: false; problems: string[] } {
-  if (text.length > POLICY_FILE_MAX_BYTES) return { ok: false, problems: [`policy file is ${text.length} characters; at most ${POLICY_FILE_MAX_BYTES}`] };
+export function parseLimitedYaml(text: string): { ok: true; raw: unknown } | { ok: false; problems: string[] } {
+  if (text.length > POLICY_FILE_MAX_BYTES) return { ok: false, problems: [`file is ${text.length} characters; at most ${POLICY_FILE_MAX_BYTES}`] };
   const parsed = parseDagText(text);
   if (!parsed.ok) return { ok: false, problems: parsed.problems.map((problem) => problem.message) };
-  const checked = RepoPolicy.safeParse(parsed.raw ?? {});
+  return { ok: true, raw: parsed.raw ?? {} };
+}
+
+/** A policy file into a checked policy, or the problems found, each naming its field. */
+export function parsePolicyText(text: string): { ok: true; policy: RepoPolicy } | { ok: false; problems: string[] } {
+  const parsed = parseLimitedYaml(text);
+  if (!parsed.ok) return parsed;
+  const checked = RepoPolicy.safeParse(parsed.raw);
   if (!checked.success) return { ok: false, problems: checked.error.issues.map((issue) => `${issue.path.join('.') || 'policy'}: ${issue.message}`) };
   return { ok: true, policy: checked.data };
 }

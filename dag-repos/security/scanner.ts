@@ -16,6 +16,8 @@ export interface Finding {
   message: string;
   /** Set when the task accepts this rule with `securityAllow`. */
   allowedBecause?: string;
+  /** The task the finding is in, when it is in one. */
+  task?: string;
 }
 
 export function formatFinding(finding: Finding): string {
@@ -55,7 +57,8 @@ export function scanDagText(file: { path: string; text: string }, spec?: DagSpec
     yaml ??= parseYamlSource(file.text);
     const { line, column } = locate(yaml, at);
     const allow = taskIndex === undefined ? undefined : spec?.tasks[taskIndex]?.securityAllow?.find((entry) => entry.rule === rule);
-    findings.push({ rule, severity, file: file.path, line, column, message, ...(allow ? { allowedBecause: allow.reason } : {}) });
+    const task = taskIndex === undefined ? undefined : spec?.tasks[taskIndex]?.id;
+    findings.push({ rule, severity, file: file.path, line, column, message, ...(allow ? { allowedBecause: allow.reason } : {}), ...(task ? { task } : {}) });
   };
 
   file.text.split('\n').forEach((lineText, index) => {
