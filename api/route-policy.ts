@@ -30,6 +30,8 @@ export const ROUTE_POLICY: Readonly<Record<string, Access>> = {
   'GET /api/repos': 'viewer',
   'GET /api/repos/:name': 'viewer',
   'POST /api/repos/:name/sync': 'operator',
+  // Known hosts: queues, pollers, worker versions, OS facts and labels.
+  'GET /api/hosts': 'viewer',
   'GET /api/audit': 'admin',
   'GET /api/users': 'admin',
   'POST /api/users': 'admin',

@@ -23,6 +23,8 @@ import { registerIdentityRoutes } from './identity-routes';
 import { createOidcVerifier } from './oidc';
 import { registerRunControlRoutes } from './run-control';
 import { registerCatalogRoutes } from './catalog-routes';
+import { registerHostRoutes } from './host-routes';
+import { HostRegistryUnavailableError, UnknownHostError } from '../client/hosts';
 import { sendRunLogs } from './run-logs';
 import { createCatalogCache } from './catalog-cache';
 import { registerWebhookRoutes } from './webhooks';
@@ -55,6 +57,8 @@ function sendError(reply: FastifyReply, error: unknown): FastifyReply {
   if (error instanceof ParamValidationError) return reply.code(400).send({ error: 'invalid params', problems: error.problems });
   if (error instanceof DagValidationError) return reply.code(422).send({ error: 'invalid DAG', diagnostics: error.diagnostics });
   if (error instanceof RunAlreadyExistsError) return reply.code(409).send({ error: error.message });
+  if (error instanceof UnknownHostError) return reply.code(422).send({ error: error.message });
+  if (error instanceof HostRegistryUnavailableError) return reply.code(503).send({ error: error.message });
   throw error;
 }
 
@@ -185,5 +189,6 @@ export function buildApiServer(deps: ApiDependencies): FastifyInstance {
   registerRunControlRoutes(app, { client: deps.client, audit });
   registerIdentityRoutes(app, { store, audit });
   registerCatalogRoutes(app, { client: deps.client, catalog, audit });
+  registerHostRoutes(app, { client: deps.client });
   return app;
 }

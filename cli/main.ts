@@ -5,6 +5,7 @@ import { ConfigError, PROJECT_ROOT } from '../config/config';
 import { IdentityError } from '../client/identity';
 import { ApiAnswerError, ApiError, ApiTokenError, ApiUnreachableError } from '../client/api-client';
 import { AuditUnavailableError } from '../client/audit';
+import { HostRegistryUnavailableError, UnknownHostError } from '../client/hosts';
 import { RepoError } from '../client/repos';
 import { ApprovalRefusedError } from '../client/run-control';
 import { BadRunRequestError, RunAlreadyExistsError, RunNotFoundError } from '../client/runs';
@@ -17,6 +18,7 @@ import { registerAuditCommands } from './commands/audit';
 import { registerDagCommands } from './commands/dag';
 import { registerDoctorCommands } from './commands/doctor';
 import { registerHostCommands } from './commands/host';
+import { registerHostsCommands } from './commands/hosts';
 import { registerIdentityCommands } from './commands/identity';
 import { registerRepoCommands } from './commands/repos';
 import { registerAiCommands } from './commands/ai';
@@ -26,7 +28,7 @@ import { registerTriggerCommands } from './commands/trigger';
 import { CliContext, CliError } from './context';
 
 /** Errors whose message is the whole story: printed without a stack. */
-const EXPECTED_ERRORS = [CliError, RepoError, ConfigError, UnknownDagError, DagValidationError, ParamValidationError, RunNotFoundError, RunAlreadyExistsError, TemporalStartError, ApprovalRefusedError, IdentityError, BadRunRequestError, AuditUnavailableError, ApiError, ApiUnreachableError, ApiAnswerError, ApiTokenError];
+const EXPECTED_ERRORS = [CliError, RepoError, ConfigError, UnknownDagError, DagValidationError, ParamValidationError, RunNotFoundError, RunAlreadyExistsError, TemporalStartError, ApprovalRefusedError, IdentityError, BadRunRequestError, AuditUnavailableError, ApiError, ApiUnreachableError, ApiAnswerError, ApiTokenError, UnknownHostError, HostRegistryUnavailableError];
 
 function buildProgram(context: CliContext): Command {
   const program = new Command('qubinode')
@@ -45,6 +47,7 @@ function buildProgram(context: CliContext): Command {
   registerIdentityCommands(program, context);
   registerDoctorCommands(program);
   registerHostCommands(program);
+  registerHostsCommands(program, context);
   return program;
 }
 

@@ -8,6 +8,7 @@ import { COMMIT_KEY, DAG_KEY, REPO_KEY, STARTED_BY_KEY, STATUS_KEY } from '../wo
 import { isPlainName } from '../workflows/audit-entry';
 import { newRunKey, normaliseRunId, runWorkflowId } from './run-ids';
 import { attachAnalyses } from './analysis';
+import { refuseUnknownHosts } from './hosts';
 
 export class RunNotFoundError extends Error {
   override readonly name = 'RunNotFoundError';
@@ -78,6 +79,8 @@ export function runStartOptions(request: StartRunRequest & { runKey: string }) {
 export async function startRun(client: Client, request: StartRunRequest): Promise<StartedRun> {
   const runKey = request.runKey ?? newRunKey();
   const options = runStartOptions({ ...request, runKey });
+  // A literal runsOn naming a host no worker ever announced would wait for ever: refused here, by name.
+  await refuseUnknownHosts(client, request.dag, request.taskQueue);
   try {
     // A run key names one run forever: a retry is a new run with a new key.
     const handle = await client.workflow.start('dagRun', { ...options, workflowIdReusePolicy: 'REJECT_DUPLICATE' });

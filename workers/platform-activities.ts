@@ -6,8 +6,9 @@ import { GitCache } from '../activities/git/git-cache';
 import { createRepoTriggerActivities } from '../activities/repo-triggers';
 import { createTaskLogReadActivities } from '../activities/task-log-read';
 import { connectClient, type TemporalClient } from '../client/connection';
+import { hostLastSeen } from '../client/hosts';
+import type { HostStatusActivities } from '../workflows/host-registry-state';
 import { ActionRegistry } from '../dag-repos/actions/registry';
-import { createPolicyAccess } from './policy-access';
 
 /**
  * Activities of the platform itself (not DAG actions): repository sync and what follows it.
@@ -19,18 +20,17 @@ export function createPlatformActivities(config: QubinodeConfig, registry: Actio
     temporal ??= connectClient(config.temporal);
     return (await temporal).client;
   };
-  // Each sync judges its commit by the repository's policy, read when the sync runs.
-  const policies = createPolicyAccess(config);
   const activities = {
-    ...createGitSyncActivities({ cache: new GitCache(path.join(config.dataDir, 'git')), registry, policy: policies }),
+    ...createGitSyncActivities({ cache: new GitCache(path.join(config.dataDir, 'git')), registry }),
     ...createRepoTriggerActivities({ client, taskQueue: config.taskQueue }),
     // Every worker answers for the logs it wrote, so the control plane can read a task that ran on any host.
     ...createTaskLogReadActivities({ logRoot: config.logDir }),
-  };
+    // Whether a host's worker is there, for a run whose task waits on the host's queue.
+    hostStatus: async ({ queue }) => hostLastSeen(await client(), queue),
+  } satisfies Record<string, unknown> & HostStatusActivities;
   return {
     activities,
     close: async (): Promise<void> => {
-      await policies.close();
       if (temporal) await (await temporal).close();
     },
   };

@@ -99,3 +99,18 @@ const TokenViewShape = TokenRecord.omit({ hash: true });
 export const TokenAnswer = TokenViewShape;
 export const TokensAnswer = z.array(TokenViewShape.extend({ state: z.enum(['live', 'revoked', 'expired']) }));
 export const IssuedTokenAnswer = TokenViewShape.extend({ token: z.string().min(16).max(4096) });
+
+/** GET /api/hosts: the fields the host table prints; the rest is passed on whole. */
+export const HostsAnswer = z.array(
+  z.looseObject({
+    queue: Text,
+    state: z.enum(['online', 'offline']),
+    lastSeen: Text.optional(),
+    offlineSince: Text.optional(),
+    pollers: z.array(z.looseObject({ identity: Text, kind: z.enum(['workflow', 'activity']), lastAccessTime: Text.optional() })),
+    worker: z
+      .looseObject({ version: Text, kernel: Text, arch: Text, cpuCount: z.number(), memoryMiB: z.number(), os: z.looseObject({}), labels: z.record(Text, Text) })
+      .optional(),
+    instances: z.array(Loose),
+  }),
+);

@@ -1,6 +1,7 @@
 import type { ApiClient } from '../../client/api-client';
 import { formatLogCursor, type RunLogs } from '../../client/logs';
 import { normaliseRunId } from '../../client/run-ids';
+import type { HostView } from '../../client/hosts';
 import type { CompiledDag } from '../../dag-repos/compiler/compiled-dag';
 import type { RepoView, SyncRecord } from '../../dag-repos/git/sync-types';
 import type { ApprovalRecord, RollbackRecord, RolloutProgress } from '../../workflows/rollback-status';
@@ -60,6 +61,8 @@ export function apiBackend(api: ApiClient): CliBackend {
     repos: async () => (await api.call({ method: 'GET', path: ['api', 'repos'] }, answers.RepoListAnswer)) as unknown as RepoView[],
     repo: async (name) => (await api.call({ method: 'GET', path: ['api', 'repos', name] }, answers.RepoAnswer)) as unknown as RepoView,
     syncRepo: async (name) => (await api.call({ method: 'POST', path: ['api', 'repos', name, 'sync'], timeoutMs: SLOW_MS }, answers.SyncAnswer)) as unknown as SyncRecord,
+
+    hosts: async () => (await api.call({ method: 'GET', path: ['api', 'hosts'] }, answers.HostsAnswer)) as unknown as HostView[],
 
     audit: async ({ since, user, action, limit }) => ({ entries: await api.call({ method: 'GET', path: ['api', 'audit'], query: { since: since?.toISOString(), user, action, limit } }, answers.AuditAnswer), dropped: [] }),
 

@@ -1,5 +1,6 @@
 import type { AuditEntry } from '../../client/audit';
 import type { Role, TokenRecord, TokenView, UserRecord } from '../../client/identity';
+import type { HostView } from '../../client/hosts';
 import type { RunLogs, RunLogsRequest } from '../../client/logs';
 import type { RunFilter, RunSummary } from '../../client/runs';
 import type { CompiledDag } from '../../dag-repos/compiler/compiled-dag';
@@ -42,6 +43,9 @@ export interface CliBackend {
   repos(): Promise<RepoView[]>;
   repo(name: string): Promise<RepoView>;
   syncRepo(name: string): Promise<SyncRecord>;
+
+  /** Every known host queue with its pollers now, worker report and state. */
+  hosts(): Promise<HostView[]>;
 
   audit(filter: { since?: Date; user?: string; action?: string; limit: number }): Promise<{ entries: AuditEntry[]; dropped: { shard: string; count: number }[] }>;
 

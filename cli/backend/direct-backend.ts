@@ -1,5 +1,6 @@
 import { listAuditWithNotes } from '../../client/audit';
 import { addUser, issueToken, readIdentity, removeUser, revokeToken, setUserDisabled, setUserRoles, tokenViews, type IdentityStore, type UserRecord } from '../../client/identity';
+import { listHosts } from '../../client/hosts';
 import { readRunLogs } from '../../client/logs';
 import { findDag } from '../../client/prepare-run';
 import { getRepo, listRepos, syncAndWait } from '../../client/repos';
@@ -90,6 +91,8 @@ export function directBackend(context: CliContext): CliBackend {
     repos: async () => listRepos(await client()),
     repo: async (name) => getRepo(await client(), name),
     syncRepo: async (name) => audited(context, { action: 'repo.sync', target: name }, async () => syncAndWait(await client(), name), (result) => `${result.state} ${result.commit.slice(0, 12)}`.trim()),
+
+    hosts: async () => listHosts(await client()),
 
     audit: async (filter) => listAuditWithNotes(await client(), filter),
 
