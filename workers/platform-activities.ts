@@ -9,6 +9,7 @@ import { connectClient, type TemporalClient } from '../client/connection';
 import { hostLastSeen } from '../client/hosts';
 import type { HostStatusActivities } from '../workflows/host-registry-state';
 import { ActionRegistry } from '../dag-repos/actions/registry';
+import { createPolicyAccess } from './policy-access';
 
 /**
  * Activities of the platform itself (not DAG actions): repository sync and what follows it.
@@ -20,8 +21,10 @@ export function createPlatformActivities(config: QubinodeConfig, registry: Actio
     temporal ??= connectClient(config.temporal);
     return (await temporal).client;
   };
+  // Each sync judges its commit by the repository's policy, read when the sync runs.
+  const policies = createPolicyAccess(config);
   const activities = {
-    ...createGitSyncActivities({ cache: new GitCache(path.join(config.dataDir, 'git')), registry }),
+    ...createGitSyncActivities({ cache: new GitCache(path.join(config.dataDir, 'git')), registry, policy: policies }),
     ...createRepoTriggerActivities({ client, taskQueue: config.taskQueue }),
     // Every worker answers for the logs it wrote, so the control plane can read a task that ran on any host.
     ...createTaskLogReadActivities({ logRoot: config.logDir }),
@@ -31,6 +34,7 @@ export function createPlatformActivities(config: QubinodeConfig, registry: Actio
   return {
     activities,
     close: async (): Promise<void> => {
+      await policies.close();
       if (temporal) await (await temporal).close();
     },
   };

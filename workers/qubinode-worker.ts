@@ -18,6 +18,8 @@ import { checkoutSource, withRepoCheckout } from './repo-checkout';
 import { installSdkRuntime } from './sdk-logger';
 import { withActionMetrics } from './metrics';
 import { hostAnnouncement, startHostAnnouncer } from './host-announce';
+import { createPolicyAccess } from './policy-access';
+import { loadHostPolicyCap, withPolicyGate } from '../activities/policy-gate';
 
 export interface QubinodeWorkerOptions {
   config: QubinodeConfig;
@@ -48,6 +50,8 @@ export async function createQubinodeWorker(options: QubinodeWorkerOptions): Prom
   const { config } = options;
   const taskQueue = options.taskQueue ?? config.taskQueue;
   const runWorkflows = options.runWorkflows ?? taskQueue === config.taskQueue;
+  // The host's own cap is read first: a worker whose cap file is unreadable must not start uncapped.
+  const hostCap = config.policy.hostFile ? loadHostPolicyCap(config.policy.hostFile) : undefined;
   installSdkRuntime(options.logger, { metricsAddress: config.workerMetricsAddress });
   const connection = await NativeConnection.connect(connectionOptions(config.temporal));
   // Plugins add actions: their activities run here, and synced DAGs may use them.
@@ -55,6 +59,8 @@ export async function createQubinodeWorker(options: QubinodeWorkerOptions): Prom
   const platform = createPlatformActivities({ ...config, taskQueue: config.taskQueue }, actionRegistryWith(plugins));
   const gitCache = new GitCache(path.join(config.dataDir, 'git'));
   const checkout = (source: SyncedSource): Promise<string> => checkoutSource(gitCache, source);
+  const policies = createPolicyAccess(config);
+  const policyGate = { registry: actionRegistryWith(plugins), labels: config.hostLabels, policyFor: policies.policyFor, ...(hostCap ? { cap: hostCap } : {}) };
   const ledger = new AttemptLedger(path.join(config.dataDir, 'attempts'));
   startOrphanWatchdog(ledger.directory);
   let completionClient: TemporalClient | undefined;
@@ -68,10 +74,11 @@ export async function createQubinodeWorker(options: QubinodeWorkerOptions): Prom
   );
   // Counted and timed once here, around everything, so every action and platform activity shows on /metrics.
   const activities = withActionMetrics({
+    // The policy gate refuses a task its repository's policy or this host's cap forbids, before any secret is resolved.
     // The secret scope resolves the author's references and redacts whatever leaves an action; the attempt
     // number is added around it, so a failure of the scope itself (a missing secret) carries it too.
     // The ledger is outermost: a record on disk for as long as the attempt runs, for the next worker if this one dies.
-    ...withAttemptLedger(withAttemptInfo(withSecretScope(withRepoCheckout({ ...createActivities({ logRoot: config.logDir, logger: options.logger, dagDirectories: config.dagDirectories }), ...pluginActivities(plugins) }, gitCache, config.dagDirectories))), ledger, recovery, options.logger),
+    ...withAttemptLedger(withAttemptInfo(withPolicyGate(withSecretScope(withRepoCheckout({ ...createActivities({ logRoot: config.logDir, dataDir: config.dataDir, logger: options.logger, dagDirectories: config.dagDirectories }), ...pluginActivities(plugins) }, gitCache, config.dagDirectories)), policyGate)), ledger, recovery, options.logger),
     ...platform.activities,
     // One AI service per worker: the model is loaded on the first analysis and shared by all.
     ...createAiActivities(createAiService(config), checkout),
@@ -118,6 +125,7 @@ export async function createQubinodeWorker(options: QubinodeWorkerOptions): Prom
       await announcer.stop();
       await platform.close();
       await completionClient?.close();
+      await policies.close();
       await connection.close();
     },
   };

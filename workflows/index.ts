@@ -7,4 +7,5 @@ export { identityStore } from './identity';
 export { auditLog } from './audit-log';
 export { taskLogRead } from './task-log-read';
 export { repoPolicyStore } from './repo-policy';
+export { networkChange } from './network-change';
 export { hostRegistry } from './host-registry';
