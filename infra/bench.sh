@@ -8,3 +8,4 @@ npx tsx bench/sqlite-pragmas.ts
 npx tsx bench/ai.ts
 npx tsx bench/webhook-sync.ts
 npx tsx bench/crash-recovery.ts
+npx tsx bench/fleet-trials.ts
