@@ -42,6 +42,22 @@ function parseHostLabels(text: string, ctx: z.RefinementCtx): Record<string, str
   return labels;
 }
 
+/** A JSON list of program and arguments, e.g. `["systemctl","reboot"]`. */
+function parseArgvList(text: string, ctx: z.RefinementCtx): string[] {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'must be a JSON list of strings, e.g. ["systemctl","reboot"]' });
+    return [];
+  }
+  if (!Array.isArray(value) || value.length === 0 || value.length > 64 || !value.every((part) => typeof part === 'string' && part !== '' && !part.includes('\0'))) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'must be a JSON list of 1 to 64 non-empty strings: the program, then its arguments' });
+    return [];
+  }
+  return value as string[];
+}
+
 export const QubinodeEnv = z.object({
   TEMPORAL_ADDRESS: z.string().min(1).default('127.0.0.1:7233'),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
@@ -67,6 +83,13 @@ export const QubinodeEnv = z.object({
    * queues by label. Keys and values: lower-case letters, digits, '.', '_' or '-'.
    */
   QUBINODE_HOST_LABELS: z.string().max(2000).default('').pipe(z.string().transform((text, ctx) => parseHostLabels(text, ctx))),
+  /**
+   * How this host reboots when a DAG runs `host.reboot` on it: a JSON argv list (no shell), run a few seconds
+   * after the action asked, so the action's answer reaches Temporal first. The fleet lab gives its own script.
+   */
+  QUBINODE_REBOOT_COMMAND: z.string().max(8192).default('["systemctl","reboot"]').pipe(z.string().transform((text, ctx) => parseArgvList(text, ctx))),
+  /** What a reboot of this host changes, so host.reboot can tell it happened: `boot` (the kernel's boot id) or `worker` (only the worker's instance, as in the fleet lab). */
+  QUBINODE_REBOOT_CHANGES: z.enum(['boot', 'worker']).default('boot'),
   QUBINODE_API_HOST: z.string().min(1).default('127.0.0.1'),
   QUBINODE_API_PORT: port.default(8788),
   QUBINODE_API_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
@@ -137,6 +160,8 @@ export interface QubinodeConfig {
   maxConcurrentActivities: number;
   /** Labels of this worker's host (QUBINODE_HOST_LABELS). */
   hostLabels: Record<string, string>;
+  /** How this host reboots for host.reboot (QUBINODE_REBOOT_COMMAND) and what a reboot changes (QUBINODE_REBOOT_CHANGES). */
+  reboot: { command: string[]; changes: 'boot' | 'worker' };
   /** Where the worker's Prometheus endpoint listens (QUBINODE_WORKER_METRICS_ADDRESS); none when undefined. */
   workerMetricsAddress?: string;
   api: { host: string; port: number; token?: string; tokenFile: string; triggerWindowSeconds: number };
@@ -288,6 +313,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): QubinodeConfig
     workflowCacheSize: e.QUBINODE_WORKFLOW_CACHE_SIZE,
     maxConcurrentActivities: e.QUBINODE_MAX_CONCURRENT_ACTIVITIES,
     hostLabels: e.QUBINODE_HOST_LABELS,
+    reboot: { command: e.QUBINODE_REBOOT_COMMAND, changes: e.QUBINODE_REBOOT_CHANGES },
     ...(e.QUBINODE_WORKER_METRICS_ADDRESS ? { workerMetricsAddress: e.QUBINODE_WORKER_METRICS_ADDRESS } : {}),
     api: {
       host: e.QUBINODE_API_HOST,

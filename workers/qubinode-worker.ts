@@ -3,6 +3,7 @@ import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker
 import type { QubinodeConfig } from '../config/config';
 import type { Logger } from '../config/logger';
 import { createActivities, withSecretScope } from '../activities';
+import { workerIdentity } from '../activities/host-reboot';
 import { createAiActivities } from '../activities/ai';
 import { createAiService } from '../ai/create-ai-service';
 import { connectClient, connectionOptions, type TemporalClient } from '../client/connection';
@@ -96,6 +97,8 @@ export async function createQubinodeWorker(options: QubinodeWorkerOptions): Prom
     maxCachedWorkflows: config.workflowCacheSize,
     maxConcurrentActivityTaskExecutions: config.maxConcurrentActivities,
     shutdownGraceTime: '10s',
+    // A new identity each start: host.reboot tells a worker that came back from the one that left by it.
+    identity: workerIdentity(),
     // A workflow task waits this long for the worker that has the run cached before any worker may take it:
     // when that worker was killed, this is the pause before the run moves again.
     stickyQueueScheduleToStartTimeout: '3s',

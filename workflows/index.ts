@@ -6,6 +6,7 @@ export { repoPoll, repoSync } from './repo-sync';
 export { identityStore } from './identity';
 export { auditLog } from './audit-log';
 export { taskLogRead } from './task-log-read';
+export { hostReboot } from './host-reboot';
 export { repoPolicyStore } from './repo-policy';
 export { networkChange } from './network-change';
 export { hostRegistry } from './host-registry';

@@ -1,5 +1,6 @@
 import { COMMON_NON_RETRYABLE, type ActionDefinition } from './action-definition';
 import { DagCallInput, NoopInput, SleepInput } from './builtin-inputs';
+import { HOST_REBOOT_ACTIONS } from './host-actions';
 import { HttpCheckInput } from './http-check-input';
 import { INFRA_ACTIONS } from './infra-actions';
 import { NETWORK_ACTIONS } from './network-actions';
@@ -55,7 +56,7 @@ const CORE_ACTIONS: readonly ActionDefinition[] = [
  * Every action a DAG may use. Each family of actions (core here; infrastructure, rollout, AI in
  * their own modules) contributes its list.
  */
-export const BUILTIN_ACTIONS: readonly ActionDefinition[] = [...CORE_ACTIONS, ...ROLLOUT_ACTIONS, ...INFRA_ACTIONS, ...NETWORK_ACTIONS];
+export const BUILTIN_ACTIONS: readonly ActionDefinition[] = [...CORE_ACTIONS, ...ROLLOUT_ACTIONS, ...INFRA_ACTIONS, ...HOST_REBOOT_ACTIONS, ...NETWORK_ACTIONS];
 
 export type { ActionDefinition, ActionExecution } from './action-definition';
 

@@ -6,11 +6,12 @@
 #   fleet-worker.sh start hvN   start it in the background (pid in .data/lab/hvN/worker.pid, output in
 #                               .data/lab/hvN/logs/worker.log); a no-op when it runs already
 #   fleet-worker.sh stop hvN    SIGTERM to its process group, SIGKILL after 15 s (a clean shutdown)
-#   fleet-worker.sh kill hvN    SIGKILL to every process in the host (the host losing power: a reboot
-#                               in the lab is `kill` then `start`)
+#   fleet-worker.sh kill hvN    SIGKILL to every process in the host (the host losing power)
 #   fleet-worker.sh status hvN  prints running PID or stopped; exit 0 when running, 3 when not
 #
-# Other settings (QUBINODE_AI_ANALYSIS, QUBINODE_LOG_LEVEL, ...) come from the caller's environment.
+# host.reboot on the host runs fleet-reboot.sh hvN (QUBINODE_REBOOT_COMMAND; QUBINODE_LAB_REBOOT=stay-down
+# gives it --stay-down). Other settings (QUBINODE_AI_ANALYSIS, QUBINODE_LOG_LEVEL, ...) come from the
+# caller's environment.
 set -euo pipefail
 # shellcheck source=fleet-lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/fleet-lib.sh"
@@ -46,11 +47,23 @@ case "$command" in
     if pid="$(running_pid)"; then echo "hv$n worker running, pid $pid"; exit 0; fi
     mkdir -p "$dir/data" "$dir/logs"
     cd "$LAB_ROOT"
+    # host.reboot in the lab: fleet-reboot.sh restarts this worker (QUBINODE_LAB_REBOOT=stay-down: it stays down).
+    reboot_script="$LAB_ROOT/infra/lab/fleet-reboot.sh"
+    [[ "$reboot_script" != *[\"\\]* ]] || lab_fail "the checkout's path cannot go into a JSON list: $reboot_script"
+    case "${QUBINODE_LAB_REBOOT:-return}" in
+      return) reboot_command="[\"$reboot_script\",\"hv$n\"]" ;;
+      stay-down) reboot_command="[\"$reboot_script\",\"hv$n\",\"--stay-down\"]" ;;
+      *) lab_refuse "QUBINODE_LAB_REBOOT must be return or stay-down, got: $(printf '%q' "$QUBINODE_LAB_REBOOT")" ;;
+    esac
     # setsid: the worker leads a process group of its own, so stop reaches the tools it started.
     setsid ip netns exec "$ns" env \
       TEMPORAL_ADDRESS="$LAB_TEMPORAL_IP:$port" \
       QUBINODE_DATA_DIR="$dir/data" \
       QUBINODE_LOG_DIR="$dir/logs" \
+      QUBINODE_LAB_SLOT="$LAB_SLOT" \
+      QUBINODE_LAB_TEMPORAL_PORT="$port" \
+      QUBINODE_REBOOT_COMMAND="$reboot_command" \
+      QUBINODE_REBOOT_CHANGES=worker \
       node bin/qubinode.js worker --queue "hv$n" --activities-only </dev/null >>"$dir/logs/worker.log" 2>&1 &
     echo "$!" >"$pid_file"
     echo "hv$n worker started, pid $!, Temporal $LAB_TEMPORAL_IP:$port, log $dir/logs/worker.log"

@@ -44,8 +44,8 @@ export interface FleetLab {
   env: NodeJS.ProcessEnv;
   config: QubinodeConfig;
   host(name: string): LabHost;
-  /** Starts the host's worker and waits until it says it polls. */
-  startWorker(name: string): Promise<void>;
+  /** Starts the host's worker and waits until it says it polls; `extraEnv` adds to the lab's environment for this worker (e.g. QUBINODE_LAB_REBOOT). */
+  startWorker(name: string, extraEnv?: NodeJS.ProcessEnv): Promise<void>;
   stopWorker(name: string): Promise<void>;
   /** Every process of the host dies with SIGKILL (the host losing power). */
   killHost(name: string): Promise<void>;
@@ -143,10 +143,10 @@ export async function startFleetLab(options: { hosts?: number; temporalPort?: nu
     env,
     config,
     host,
-    startWorker: async (name) => {
+    startWorker: async (name, extraEnv = {}) => {
       const log = path.join(host(name).logDir, 'worker.log');
       const offset = fileSize(log);
-      await mustRun('fleet-worker.sh', ['start', name], env);
+      await mustRun('fleet-worker.sh', ['start', name], { ...env, ...extraEnv });
       await until(() => readFileSync(log).subarray(offset).toString().includes(`worker polling "${name}"`), 90_000, `the ${name} worker to poll (see ${log})`);
     },
     stopWorker: async (name) => {
