@@ -38,6 +38,19 @@ function failedBecause(host: string, confirmWithin: string, outcome: Extract<Che
   return `network change on ${host} reverted: ${why} (revert ran at ${outcome.at}, revert steps exit codes ${codes.join(', ') || 'none'})`;
 }
 
+/** Rethrows an activity's own failure as this workflow's, so the task shows its type and message rather than "activity failed". */
+function hostFailure(error: unknown): never {
+  if (error instanceof wf.ActivityFailure && error.cause instanceof wf.ApplicationFailure) {
+    const cause = error.cause;
+    throw wf.ApplicationFailure.create({ type: cause.type ?? 'Error', message: cause.message, nonRetryable: true, details: cause.details ?? [] });
+  }
+  throw error;
+}
+
+function timedOut(error: unknown): boolean {
+  return error instanceof wf.ActivityFailure && error.cause instanceof wf.TimeoutFailure;
+}
+
 /** Runs on the run's own queue; its activities run on the host's queue. */
 export async function networkChange(input: ActionWorkflowInput): Promise<ActionWorkflowResult> {
   const parsed = NetworkChangeInput.safeParse(input.with);
@@ -90,7 +103,7 @@ export async function networkChange(input: ActionWorkflowInput): Promise<ActionW
     applied = await networkChangeApply(invocation, ref);
   } catch (error) {
     // Only a timeout means the host went quiet after it started; any other failure is the task's answer.
-    if (!(error instanceof wf.ActivityFailure && error.cause instanceof wf.TimeoutFailure)) throw error;
+    if (!timedOut(error)) hostFailure(error);
   }
   if (applied?.state === 'settled') return finish(applied.outcome);
 
@@ -109,7 +122,7 @@ export async function networkChange(input: ActionWorkflowInput): Promise<ActionW
       try {
         return finish(settledOutcome(await networkChangeConfirm(invocation, ref)), applied);
       } catch (error) {
-        if (!(error instanceof wf.ActivityFailure && error.cause instanceof wf.TimeoutFailure)) throw error;
+        if (!timedOut(error)) hostFailure(error);
       }
     }
   }
@@ -126,7 +139,7 @@ export async function networkChange(input: ActionWorkflowInput): Promise<ActionW
   try {
     report = await networkChangeReport(invocation, ref);
   } catch (error) {
-    if (!(error instanceof wf.ActivityFailure && error.cause instanceof wf.TimeoutFailure)) throw error;
+    if (!timedOut(error)) hostFailure(error);
     throw wf.ApplicationFailure.nonRetryable(
       `network change on ${host}: the host did not confirm within ${change.confirmWithin} and has not reported since (waited ${Math.round(input.timeoutMs / 1000)}s); its revert timer was armed to revert it`,
       NETWORK_CHANGE_UNCONFIRMED,
