@@ -1,0 +1,103 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import * as path from 'node:path';
+import { PROJECT_ROOT } from '../config/config';
+import { startTestEngine, taskStates, type TestEngine } from './support/engine';
+import { fleetLabUnavailable, startFleetLab, type FleetLab } from './support/fleet-lab';
+import { taskOf } from './support/waiting';
+
+/**
+ * host.reboot in the fleet lab (slow tier, root only; lab slot 2): a lab host's reboot is its worker and
+ * every process of its namespace going away and a new worker starting (infra/lab/fleet-reboot.sh, which the
+ * host's worker runs as its QUBINODE_REBOOT_COMMAND). Nothing is mocked; there are no guests to drain in the
+ * lab (no KVM in a namespace), so the drain is `none` here.
+ */
+
+const SLOT = 2;
+
+/** The pid of the worker that ran a shell task: the script's parent. */
+const WORKER_PID = `echo "worker=$PPID" >> "$QUBINODE_OUTPUTS"`;
+
+const REBOOT_DAG = `id: reboot-hv2
+tasks:
+  - id: before
+    uses: shell
+    runsOn: hv2
+    with: { script: '${WORKER_PID}' }
+  - id: reboot
+    uses: host.reboot
+    runsOn: hv2
+    needs: [before]
+    with:
+      drain: { mode: none }
+      waitFor: 3m
+      verify: { command: ['sh', '-c', 'test -n "$QUBINODE_TASK_ID"'] }
+  - id: after
+    uses: shell
+    runsOn: hv2
+    needs: [reboot]
+    with: { script: '${WORKER_PID}' }
+`;
+
+const LOST_DAG = `id: reboot-hv1-lost
+tasks:
+  - id: reboot
+    uses: host.reboot
+    runsOn: hv1
+    with: { waitFor: 20s }
+`;
+
+describe('host.reboot in the fleet lab', { skip: fleetLabUnavailable() ?? false, timeout: 600_000 }, () => {
+  let lab: FleetLab;
+  let engine: TestEngine;
+  before(
+    async () => {
+      lab = await startFleetLab({ hosts: 2, slot: SLOT });
+      // The host workers run the code under test, not a dist/ build that may be older.
+      lab.env.QUBINODE_FROM_SOURCES = '1';
+      // Should a reboot ever reach the control plane's own worker, it must do nothing.
+      engine = await startTestEngine({ env: { ...lab.env, QUBINODE_REBOOT_COMMAND: '["true"]' } });
+      await Promise.all([lab.startWorker('hv2'), lab.startWorker('hv1', { QUBINODE_LAB_REBOOT: 'stay-down' })]);
+    },
+    { timeout: 300_000 },
+  );
+  after(
+    async () => {
+      await engine?.close();
+      await lab?.close();
+    },
+    { timeout: 120_000 },
+  );
+
+  it('reboots hv2 between two tasks on it: the run succeeds and the second task runs on the worker that came back', { timeout: 300_000 }, async (t) => {
+    const status = await engine.run(engine.compile(REBOOT_DAG));
+    t.diagnostic(JSON.stringify(taskStates(status)));
+    assert.equal(status.state, 'succeeded', JSON.stringify(status.tasks.map((task) => [task.id, task.state, task.error?.message])));
+    const reboot = taskOf(status, 'reboot').outputs ?? {};
+    t.diagnostic(`reboot outputs: ${JSON.stringify(reboot)}; summary: ${taskOf(status, 'reboot').summary ?? ''}`);
+    const firstWorker = String(taskOf(status, 'before').outputs?.worker);
+    const secondWorker = String(taskOf(status, 'after').outputs?.worker);
+    assert.notEqual(secondWorker, firstWorker, 'the task after the reboot ran in another worker process');
+    // The identities the reboot saw are those of the workers that ran the shell tasks (pid@host/instance).
+    assert.equal(String(reboot.workerBefore).split('@')[0], firstWorker);
+    assert.equal(String(reboot.workerAfter).split('@')[0], secondWorker);
+    assert.equal(reboot.proof, 'worker instance changed');
+    assert.equal(reboot.host, 'hv2');
+    assert.deepEqual(reboot.drained, { mode: 'none', stopped: [], forced: [], migrated: [] });
+    assert.equal(typeof reboot.downForMs, 'number');
+    assert.ok((reboot.downForMs as number) > 0);
+    assert.deepEqual(reboot.rebootedBy, [path.join(PROJECT_ROOT, 'infra', 'lab', 'fleet-reboot.sh'), 'hv2']);
+    assert.equal((reboot.verify as { exitCode?: number } | undefined)?.exitCode, 0);
+    assert.match(taskOf(status, 'reboot').summary ?? '', /hv2 rebooted and back after [\d.]+s \(worker instance changed\); no drain/);
+  });
+
+  it('fails the task of a host that does not come back within waitFor, saying when it was last seen', { timeout: 240_000 }, async (t) => {
+    const status = await engine.run(engine.compile(LOST_DAG));
+    const reboot = taskOf(status, 'reboot');
+    t.diagnostic(`${status.state}: ${reboot.error?.type ?? ''} ${reboot.error?.message ?? ''}`);
+    assert.equal(status.state, 'failed');
+    assert.equal(reboot.state, 'failed');
+    assert.equal(reboot.error?.type, 'HostDidNotComeBack');
+    assert.match(reboot.error?.message ?? '', /^host hv1 did not come back within 20s \(last seen \d{4}-\d\d-\d\dT[\d:.]+Z\)$/);
+  });
+});
