@@ -19,6 +19,7 @@ function announcement(overrides: Partial<HostAnnouncement> = {}): HostAnnounceme
     arch: 'x86_64',
     cpuCount: 8,
     memoryMiB: 32_000,
+    addresses: ['10.231.0.11/24'],
     labels: { role: 'hypervisor', env: 'production' },
     ...overrides,
   };
@@ -70,6 +71,8 @@ describe('host registry state', () => {
     ['a right-to-left override in the hostname', announcement({ hostname: 'hv1\u202e' })],
     ['too many labels', announcement({ labels: Object.fromEntries(Array.from({ length: HOST_LIMITS.labels + 1 }, (_, index) => [`k${index}`, 'v'])) })],
     ['a label key that is not a plain name', announcement({ labels: { __proto__x: 'yes' } })],
+    ['an address that is not one', announcement({ addresses: ['10.0.0.1; rm -rf /'] })],
+    ['too many addresses', announcement({ addresses: Array.from({ length: HOST_LIMITS.addresses + 1 }, (_, index) => `10.0.0.${index}`) })],
     ['a negative cpu count', announcement({ cpuCount: -1 })],
     ['a start time that is not a time', announcement({ startedAt: 'yesterday' })],
     ['not an object', 'hv1'],

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { networkInterfaces } from 'node:os';
 import * as path from 'node:path';
 import { PROJECT_ROOT, type TemporalSettings } from '../config/config';
 import type { Logger } from '../config/logger';
@@ -33,6 +34,17 @@ function packageVersion(): string {
   }
 }
 
+/** The host's addresses with their prefix length, loopback left out (the lab's hosts differ only here). */
+function hostAddresses(): string[] {
+  return Object.values(networkInterfaces())
+    .flatMap((entries) => entries ?? [])
+    .filter((entry) => !entry.internal)
+    // IPv4 first: the address an operator looks for in a table.
+    .sort((a, b) => Number(a.family !== 'IPv4') - Number(b.family !== 'IPv4'))
+    .map((entry) => entry.cidr ?? entry.address)
+    .slice(0, HOST_LIMITS.addresses);
+}
+
 /** What this worker process says about itself and its host. */
 export function hostAnnouncement(options: { queue: string; identity: string; runsWorkflows: boolean; labels: Record<string, string>; startedAt?: Date; instanceId?: string }): HostAnnouncement {
   const info = systemInfo() as { hostname?: unknown; os?: { id?: unknown; version?: unknown; name?: unknown } | null; kernel?: unknown; arch?: unknown; cpuCount?: unknown; memoryTotalMiB?: unknown };
@@ -51,6 +63,7 @@ export function hostAnnouncement(options: { queue: string; identity: string; run
     arch: bounded(info.arch),
     cpuCount: count(info.cpuCount),
     memoryMiB: count(info.memoryTotalMiB),
+    addresses: hostAddresses(),
     labels: options.labels,
   };
 }

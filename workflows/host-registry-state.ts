@@ -13,7 +13,7 @@ export const HOST_REGISTRY_WORKFLOW_TYPE = 'hostRegistry';
 export const HOST_REGISTRY_TASK_QUEUE = AUDIT_TASK_QUEUE;
 
 /** Bounds of the registry, so a hostile or broken worker cannot bloat it. */
-export const HOST_LIMITS = { queues: 500, instancesPerQueue: 8, text: 200, labels: 32, announcementBytes: 8192 } as const;
+export const HOST_LIMITS = { queues: 500, instancesPerQueue: 8, text: 200, labels: 32, addresses: 16, announcementBytes: 8192 } as const;
 
 /** A host queue: what `runsOn` names. Letters, digits, '.', '_' and '-', starting with a letter or digit. */
 export const HOST_QUEUE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
@@ -47,6 +47,8 @@ export const HostAnnouncement = z.strictObject({
   arch: Text,
   cpuCount: Count,
   memoryMiB: Count,
+  /** The host's own addresses (not loopback): where it sits on the network. */
+  addresses: z.array(z.string().max(64).regex(/^[0-9a-zA-Z.:/%_-]+$/)).max(HOST_LIMITS.addresses),
   /** QUBINODE_HOST_LABELS of the worker. */
   labels: z.record(z.string().regex(LabelPart), Text).refine((labels) => Object.keys(labels).length <= HOST_LIMITS.labels, `at most ${HOST_LIMITS.labels} labels`),
 });

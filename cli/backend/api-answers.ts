@@ -109,7 +109,7 @@ export const HostsAnswer = z.array(
     offlineSince: Text.optional(),
     pollers: z.array(z.looseObject({ identity: Text, kind: z.enum(['workflow', 'activity']), lastAccessTime: Text.optional() })),
     worker: z
-      .looseObject({ version: Text, kernel: Text, arch: Text, cpuCount: z.number(), memoryMiB: z.number(), os: z.looseObject({}), labels: z.record(Text, Text) })
+      .looseObject({ version: Text, kernel: Text, arch: Text, cpuCount: z.number(), memoryMiB: z.number(), os: z.looseObject({}), labels: z.record(Text, Text), addresses: z.array(Text).max(64) })
       .optional(),
     instances: z.array(Loose),
   }),

@@ -24,9 +24,10 @@ function stateText(host: HostView): string {
 /** The host list as a table, one line per host queue. */
 export function hostsTable(hosts: readonly HostView[]): string {
   return table(
-    ['HOST', 'STATE', 'POLLERS', 'VERSION', 'OS', 'CPU', 'MEM', 'LABELS', 'LAST SEEN'],
+    ['HOST', 'ADDRESS', 'STATE', 'POLLERS', 'VERSION', 'OS', 'CPU', 'MEM', 'LABELS', 'LAST SEEN'],
     hosts.map((host) => [
       host.queue,
+      host.worker?.addresses[0]?.replace(/\/\d+$/, '') ?? '',
       stateText(host),
       String(new Set(host.pollers.map((poller) => poller.identity)).size),
       host.worker?.version ?? '',
