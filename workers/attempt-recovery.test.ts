@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import { ATTEMPT_MARKER_ENV, AttemptLedger, currentAttempt, type AttemptStart } from '../activities/attempt-ledger';
 import { processGroupAlive } from '../activities/process-group';
 import { createLogger } from '../config/logger';
+import { until } from '../test/support/waiting';
 import { AttemptRecovery } from './attempt-recovery';
 
 /**
@@ -108,5 +109,48 @@ describe('a new attempt taking over from one Temporal gave up on', () => {
         process.kill(-pgid, 'SIGKILL');
       }
     });
+  });
+});
+
+describe('the orphan watchdog of a worker run from the TypeScript sources', () => {
+  it('stops a killed worker\'s tools when tsx was registered inside the worker (bin/qubinode.js without a build)', async () => {
+    const directory = mkdtempSync(path.join(tmpdir(), 'ledger-'));
+    // The worker stand-in registers tsx the way bin/qubinode.js does, so node's execArgv says nothing of it.
+    const root = path.join(__dirname, '..');
+    const standIn = path.join(directory, 'worker.cjs');
+    writeFileSync(
+      standIn,
+      `const from = require('node:module').createRequire(process.argv[2] + '/');
+       from('tsx/cjs');
+       const { spawn } = require('node:child_process');
+       const { AttemptLedger, currentAttempt, ATTEMPT_MARKER_ENV } = from('./activities/attempt-ledger.ts');
+       const { startOrphanWatchdog } = from('./workers/orphan-watchdog.ts');
+       const ledger = new AttemptLedger(process.argv[3]);
+       startOrphanWatchdog(ledger.directory);
+       ledger.track({ taskToken: new Uint8Array([1]), workflowId: 'dag/fleet/1', activityId: 'long', activityType: 'shell', attempt: 1 }, async () => {
+         const tool = spawn('/bin/sleep', ['60'], { detached: true, stdio: 'ignore', env: { PATH: process.env.PATH, [ATTEMPT_MARKER_ENV]: currentAttempt().id } });
+         currentAttempt().addGroup(tool.pid);
+         console.log('tool ' + tool.pid);
+         await new Promise(() => setInterval(() => undefined, 1000));
+       });`,
+    );
+    // The worker stand-in registers tsx the way bin/qubinode.js does, so node's execArgv says nothing of it.
+    const worker = spawn(process.execPath, [standIn, root, path.join(directory, 'attempts')], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const pid = await new Promise<number>((resolve, reject) => {
+      let seen = '';
+      worker.stdout.on('data', (chunk: Buffer) => {
+        seen += chunk.toString();
+        const found = /tool (\d+)/.exec(seen);
+        if (found) resolve(Number(found[1]));
+      });
+      worker.once('exit', () => reject(new Error(`the worker stand-in exited early: ${seen}`)));
+    });
+    try {
+      assert.equal(processGroupAlive(pid), true);
+      worker.kill('SIGKILL');
+      await until(() => !processGroupAlive(pid), 30_000, 'the watchdog to stop the killed worker\'s tool');
+    } finally {
+      if (processGroupAlive(pid)) process.kill(-pid, 'SIGKILL');
+    }
   });
 });

@@ -15,7 +15,10 @@ const watched = new Set<string>();
 export function startOrphanWatchdog(ledgerDirectory: string): void {
   if (watched.has(ledgerDirectory)) return;
   watched.add(ledgerDirectory);
-  const child = spawn(process.execPath, [...process.execArgv, require.resolve('./orphan-watchdog'), ledgerDirectory, String(process.pid)], {
+  const script = require.resolve('./orphan-watchdog');
+  // From the TypeScript sources, bin/qubinode.js registers tsx inside the process, which execArgv does not carry: the watchdog needs it too.
+  const loader = script.endsWith('.ts') && !process.execArgv.some((arg) => arg.includes('tsx')) ? ['--require', require.resolve('tsx/cjs')] : [];
+  const child = spawn(process.execPath, [...process.execArgv, ...loader, script, ledgerDirectory, String(process.pid)], {
     // Its own process group: a Ctrl-C or a group kill aimed at the worker must not take it first.
     detached: true,
     stdio: ['pipe', 'ignore', 'inherit'],
