@@ -16,11 +16,13 @@ const POLL_MS = 200;
 
 /** Starts the timer of an armed checkpoint; returns its pid. */
 export function spawnRevertTimer(store: CheckpointStore, id: string): number {
-  // Only the module loaders of this process go along (tsx under tests); never the worker's other flags or environment.
-  const loaders = process.execArgv.filter((arg, index, all) => arg.startsWith('--import') || arg.startsWith('--require') || all[index - 1] === '--import' || all[index - 1] === '--require');
+  const script = require.resolve('./network-revert-timer');
+  // Run from TypeScript sources (tests, the lab), the timer needs the TypeScript loader; it gets no other flag
+  // and none of the worker's environment (where NODE_OPTIONS would otherwise carry the loader).
+  const loader = script.endsWith('.ts') ? ['--require', require.resolve('tsx/cjs')] : [];
   const errors = openSync(path.join(store.directory, `${CheckpointStore.key(id)}.timer.log`), 'a', 0o600);
   try {
-    const child = spawn(process.execPath, [...loaders, require.resolve('./network-revert-timer'), store.directory, id], {
+    const child = spawn(process.execPath, [...loader, script, store.directory, id], {
       // detached: setsid(), a session and process group of its own.
       detached: true,
       stdio: ['ignore', errors, errors],

@@ -135,8 +135,10 @@ describe('the revert timer of a network checkpoint', { timeout: 120_000 }, () =>
     const store = newStore();
     const marker = path.join(store.directory, 'reverted');
     const armed = record(store, { confirmWithinMs: 2_000, revert: [['touch', marker]] });
-    // A stand-in worker: arms the checkpoint, prints the timer's pid and waits to be killed.
+    // A stand-in worker: arms the checkpoint, prints the timer's pid and waits to be killed. Like bin/qubinode.js run from
+    // sources, it loads TypeScript by require('tsx/cjs'), with no loader flag or NODE_OPTIONS for the timer to inherit.
     const script = `
+      require(${JSON.stringify(require.resolve('tsx/cjs'))});
       const { CheckpointStore } = require(${JSON.stringify(path.resolve(__dirname, '../activities/network-checkpoint-store'))});
       const { spawnRevertTimer } = require(${JSON.stringify(path.resolve(__dirname, '../activities/network-revert-timer'))});
       const store = new CheckpointStore(process.argv[1]);
@@ -147,7 +149,11 @@ describe('the revert timer of a network checkpoint', { timeout: 120_000 }, () =>
       console.log(pid);
       setInterval(() => {}, 1000);
     `;
-    const worker = spawn(process.execPath, ['--import', 'tsx', '-e', script, store.directory, JSON.stringify(armed)], { detached: true, stdio: ['ignore', 'pipe', 'inherit'] });
+    const worker = spawn(process.execPath, ['-e', script, store.directory, JSON.stringify(armed)], {
+      detached: true,
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+    });
     let output = '';
     worker.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     await until(() => /^\d+\n/.test(output), 30_000, 'the stand-in worker to arm a checkpoint');
