@@ -3,7 +3,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
 import type { ActionRegistry } from '../dag-repos/actions/registry';
-import { actionRefusal, ActionPattern, globMatches, hostRefusal, parseLimitedYaml, POLICY_FILE_MAX_BYTES, POLICY_LIMITS, type EffectivePolicy } from '../dag-repos/security/repo-policy';
+import { actionRefusal, ActionPattern, globMatches, hostRefusal, needsVersionApproval, parseLimitedYaml, POLICY_FILE_MAX_BYTES, POLICY_LIMITS, type EffectivePolicy } from '../dag-repos/security/repo-policy';
 import type { ActionInvocation } from './action-types';
 
 /**
@@ -49,13 +49,15 @@ export interface PolicyGateDeps {
   registry: ActionRegistry;
   /** This host's labels (QUBINODE_HOST_LABELS). */
   labels: Readonly<Record<string, string>>;
-  /** The policy in force for a repository, read from Temporal. */
-  policyFor: (repo: string) => Promise<EffectivePolicy>;
+  /** The policy in force for a repository, read from Temporal, with its approved DAG versions. */
+  policyFor: (repo: string) => Promise<GatePolicy>;
   cap?: HostPolicyCap;
   /** How long a policy read is reused (default 3 s): a changed policy takes effect within this. */
   cacheMs?: number;
   now?: () => number;
 }
+
+type GatePolicy = EffectivePolicy & { approvedVersions?: readonly { dag: string; commit: string }[] };
 
 type AnyActivity = (...args: never[]) => Promise<unknown>;
 
@@ -92,8 +94,8 @@ export function withPolicyGate<T extends Record<string, AnyActivity>>(activities
   const actions = actionsByActivity(deps.registry);
   const cacheMs = deps.cacheMs ?? 3000;
   const now = deps.now ?? Date.now;
-  const cache = new Map<string, { at: number; policy: EffectivePolicy }>();
-  const policyOf = async (repo: string): Promise<EffectivePolicy> => {
+  const cache = new Map<string, { at: number; policy: GatePolicy }>();
+  const policyOf = async (repo: string): Promise<GatePolicy> => {
     const cached = cache.get(repo);
     if (cached && now() - cached.at < cacheMs) return cached.policy;
     const policy = await deps.policyFor(repo);
@@ -123,6 +125,11 @@ export function withPolicyGate<T extends Record<string, AnyActivity>>(activities
         if (refusal) refuse(`${task}: action ${served.join('/')} refused on host ${queue}: ${refusal} (${effective.source} policy of ${repo})`);
         const hostRefused = hostRefusal(policy, queue, deps.labels);
         if (hostRefused) refuse(`${task}: repository ${repo} may not run on host ${queue}: ${hostRefused} (${effective.source} policy of ${repo})`);
+        // The host judges by its own labels; it knows the commit, not the compiled plan, so any approved DAG of this commit counts.
+        const commit = first.source?.commit;
+        if (needsVersionApproval(policy, deps.labels) && !effective.approvedVersions?.some((version) => version.commit === commit)) {
+          refuse(`${task}: ${first.dagId} at ${commit?.slice(0, 12) ?? 'an unpinned commit'} needs approval before its first run on production hosts (host ${queue}): qubinode policy approve-version ${first.dagId}`);
+        }
       }
       return activity(...args);
     };

@@ -19,6 +19,10 @@ export const AUDIT_ACTIONS: Readonly<Record<string, string>> = {
   'DELETE /api/users/:name': 'user.remove',
   'POST /api/tokens': 'token.issue',
   'DELETE /api/tokens/:id': 'token.revoke',
+  'PUT /api/policies/:repo': 'policy.set',
+  'DELETE /api/policies/:repo': 'policy.remove',
+  'POST /api/policy-exceptions': 'policy.approve-exception',
+  'POST /api/policy-versions': 'policy.approve-version',
 };
 
 /**

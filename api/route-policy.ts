@@ -40,6 +40,14 @@ export const ROUTE_POLICY: Readonly<Record<string, Access>> = {
   'GET /api/tokens': 'admin',
   'POST /api/tokens': 'admin',
   'DELETE /api/tokens/:id': 'admin',
+  // Repository policies (docs/repo-policy.md): operators read what their DAGs may do; admins set it;
+  // approvers approve an exception (never its author) or a DAG version for production hosts.
+  'GET /api/policies': 'operator',
+  'GET /api/policies/:repo': 'operator',
+  'PUT /api/policies/:repo': 'admin',
+  'DELETE /api/policies/:repo': 'admin',
+  'POST /api/policy-exceptions': 'approver',
+  'POST /api/policy-versions': 'approver',
 };
 
 /** Forge pushes and DAG triggers prove themselves by their signatures (api/webhooks.ts), not by a caller token. */

@@ -20,6 +20,8 @@ import { callerOf, wildcardParam } from './caller';
 import { installGuard } from './guard';
 import { IdentityCache } from './identity-cache';
 import { registerIdentityRoutes } from './identity-routes';
+import { registerPolicyRoutes } from './policy-routes';
+import { VersionApprovalNeededError } from '../client/repo-policy';
 import { createOidcVerifier } from './oidc';
 import { registerRunControlRoutes } from './run-control';
 import { registerCatalogRoutes } from './catalog-routes';
@@ -58,6 +60,7 @@ function sendError(reply: FastifyReply, error: unknown): FastifyReply {
   if (error instanceof DagValidationError) return reply.code(422).send({ error: 'invalid DAG', diagnostics: error.diagnostics });
   if (error instanceof RunAlreadyExistsError) return reply.code(409).send({ error: error.message });
   if (error instanceof UnknownHostError) return reply.code(422).send({ error: error.message });
+  if (error instanceof VersionApprovalNeededError) return reply.code(409).send({ error: error.message });
   if (error instanceof HostRegistryUnavailableError) return reply.code(503).send({ error: error.message });
   throw error;
 }
@@ -132,7 +135,7 @@ export function buildApiServer(deps: ApiDependencies): FastifyInstance {
     try {
       // Only catalog DAGs: an API caller must never make the server read a file by path.
       const prepared = prepareRun(await catalog(), deps.registry, body.data.dag, body.data.params, { allowFiles: false });
-      const started = await startRun(deps.client, { ...prepared, taskQueue: deps.config.taskQueue, startedBy: caller.user, ...(body.data.runKey ? { runKey: body.data.runKey } : {}) });
+      const started = await startRun(deps.client, { ...prepared, taskQueue: deps.config.taskQueue, startedBy: caller.user, policyWorkflowId: deps.config.policy.workflowId, ...(body.data.runKey ? { runKey: body.data.runKey } : {}) });
       metrics.runStarted(prepared.dag.catalogId, 'api', caller.user);
       await audit.write(request, { action: 'run.start', target: started.runId, outcome: 'ok' });
       return reply.code(201).send({ runId: started.runId, status: 'running', url: runUrl(deps.config.temporal, started.runId) });
@@ -188,6 +191,7 @@ export function buildApiServer(deps: ApiDependencies): FastifyInstance {
   registerMetricsRoute(app, metrics);
   registerRunControlRoutes(app, { client: deps.client, audit });
   registerIdentityRoutes(app, { store, audit });
+  registerPolicyRoutes(app, { store: { client: deps.client, workflowId: deps.config.policy.workflowId, taskQueue: deps.config.taskQueue }, catalog, audit });
   registerCatalogRoutes(app, { client: deps.client, catalog, audit });
   registerHostRoutes(app, { client: deps.client });
   return app;

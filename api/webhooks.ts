@@ -205,7 +205,7 @@ async function startTriggeredRun(request: FastifyRequest, reply: FastifyReply, d
   try {
     // The delivery id names the run: Temporal refuses a second start of the same id for as long as
     // the namespace retains the first run, which is far longer than the timestamp window.
-    const run = await startRun(deps.client, { dag, params, taskQueue: deps.config.taskQueue, runKey: `hook-${delivery}`, startedBy: actor });
+    const run = await startRun(deps.client, { dag, params, taskQueue: deps.config.taskQueue, runKey: `hook-${delivery}`, startedBy: actor, policyWorkflowId: deps.config.policy.workflowId });
     deps.metrics?.triggerDelivery('accepted');
     deps.metrics?.runStarted(dag.catalogId, 'trigger', 'trigger');
     await audit(deps, request, { actor, action: 'run.start', target: run.runId, outcome: 'ok', detail: `delivery ${delivery}` });

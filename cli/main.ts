@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { ConfigError, PROJECT_ROOT } from '../config/config';
 import { IdentityError } from '../client/identity';
+import { PolicyError, VersionApprovalNeededError } from '../client/repo-policy';
 import { ApiAnswerError, ApiError, ApiTokenError, ApiUnreachableError } from '../client/api-client';
 import { AuditUnavailableError } from '../client/audit';
 import { HostRegistryUnavailableError, UnknownHostError } from '../client/hosts';
@@ -20,6 +21,7 @@ import { registerDoctorCommands } from './commands/doctor';
 import { registerHostCommands } from './commands/host';
 import { registerHostsCommands } from './commands/hosts';
 import { registerIdentityCommands } from './commands/identity';
+import { registerPolicyCommands } from './commands/policy';
 import { registerRepoCommands } from './commands/repos';
 import { registerAiCommands } from './commands/ai';
 import { registerRunCommands } from './commands/runs';
@@ -28,7 +30,7 @@ import { registerTriggerCommands } from './commands/trigger';
 import { CliContext, CliError } from './context';
 
 /** Errors whose message is the whole story: printed without a stack. */
-const EXPECTED_ERRORS = [CliError, RepoError, ConfigError, UnknownDagError, DagValidationError, ParamValidationError, RunNotFoundError, RunAlreadyExistsError, TemporalStartError, ApprovalRefusedError, IdentityError, BadRunRequestError, AuditUnavailableError, ApiError, ApiUnreachableError, ApiAnswerError, ApiTokenError, UnknownHostError, HostRegistryUnavailableError];
+const EXPECTED_ERRORS = [CliError, RepoError, ConfigError, UnknownDagError, DagValidationError, ParamValidationError, RunNotFoundError, RunAlreadyExistsError, TemporalStartError, ApprovalRefusedError, IdentityError, BadRunRequestError, AuditUnavailableError, ApiError, ApiUnreachableError, ApiAnswerError, ApiTokenError, UnknownHostError, HostRegistryUnavailableError, PolicyError, VersionApprovalNeededError];
 
 function buildProgram(context: CliContext): Command {
   const program = new Command('qubinode')
@@ -45,6 +47,7 @@ function buildProgram(context: CliContext): Command {
   registerRepoCommands(program, context);
   registerTriggerCommands(program);
   registerIdentityCommands(program, context);
+  registerPolicyCommands(program, context);
   registerDoctorCommands(program);
   registerHostCommands(program);
   registerHostsCommands(program, context);

@@ -74,7 +74,7 @@ function problemLine(problem: unknown): string {
 export type Query = Record<string, string | number | undefined>;
 
 export interface ApiCall {
-  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   /** Path segments after the base URL; each is percent-encoded on its own, so a value never adds a segment. */
   path: readonly string[];
   query?: Query;

@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import type { CompiledDag } from '../dag-repos/compiler/compiled-dag';
-import type { RepoPolicy } from '../dag-repos/security/repo-policy';
+import { needsVersionApproval, type RepoPolicy } from '../dag-repos/security/repo-policy';
 import type { ApproveException, ApproveVersion, ExceptionRecord, PendingException, PolicyForRepo, PolicyState, SetPolicy, StoredPolicy, VersionApproval } from '../workflows/repo-policy-types';
 import { DEFAULT_POLICY_REPO, effectivePolicy } from '../workflows/repo-policy-types';
+import { readHostRegistry } from './hosts';
 
 /** Repository policies, securityAllow approvals and production version approvals, kept in the policy workflow (workflows/repo-policy.ts). */
 
@@ -53,7 +54,7 @@ export async function policyForRepo(store: Pick<PolicyStore, 'client' | 'workflo
   try {
     return await store.client.connection.withDeadline(Date.now() + 5000, () => store.client.workflow.getHandle(store.workflowId).query<PolicyForRepo, [string]>('policyFor', repo));
   } catch (error) {
-    if (notFound(error)) return { ...effectivePolicy(EMPTY, repo), approvedExceptions: [] };
+    if (notFound(error)) return { ...effectivePolicy(EMPTY, repo), approvedExceptions: [], approvedVersions: [] };
     throw error;
   }
 }
@@ -93,3 +94,47 @@ export function dagVersionHash(dag: CompiledDag): string {
   return createHash('sha256').update(canonical({ catalogId: dag.catalogId, commit: dag.origin.commit, tasks: dag.tasks, children: dag.children, params: dag.params })).digest('hex');
 }
 
+
+/** A run of a DAG version nobody approved, aimed at a host whose labels the policy names in `approveNewVersionsOn`. */
+export class VersionApprovalNeededError extends Error {
+  override readonly name = 'VersionApprovalNeededError';
+  constructor(
+    readonly dag: string,
+    readonly commit: string,
+    readonly host: string,
+  ) {
+    super(`DAG ${dag} at ${commit.slice(0, 12)} needs approval before its first run on production hosts (${host}): qubinode policy approve-version ${dag} --commit ${commit}`);
+  }
+}
+
+/**
+ * Refuses to start a DAG version that needs an approval first: its repository's policy names host labels
+ * in `approveNewVersionsOn`, a literal `runsOn` of the DAG targets a host carrying one of them (by the
+ * labels its worker announced), and this exact plan at this commit was not approved. No policy, or no
+ * such labels: nothing is read beyond the policy.
+ */
+export async function refuseUnapprovedVersion(
+  store: Pick<PolicyStore, 'client' | 'workflowId'>,
+  dag: CompiledDag,
+  targets: readonly { queue: string }[],
+  hostLabels: (queues: string[]) => Promise<Record<string, Readonly<Record<string, string>>>>,
+): Promise<void> {
+  if (targets.length === 0) return;
+  const effective = await policyForRepo(store, dag.origin.repo);
+  if (!effective.policy?.approveNewVersionsOn?.length) return;
+  const queues = [...new Set(targets.map((target) => target.queue))];
+  const labels = await hostLabels(queues);
+  const production = queues.find((queue) => needsVersionApproval(effective.policy, labels[queue] ?? {}));
+  if (!production) return;
+  const hash = dagVersionHash(dag);
+  if (effective.approvedVersions.some((version) => version.dag === dag.catalogId && version.commit === dag.origin.commit && version.hash === hash)) return;
+  throw new VersionApprovalNeededError(dag.catalogId, dag.origin.commit, production);
+}
+
+/** The labels each host's most recently seen worker announced (the known hosts, client/hosts.ts). */
+export function announcedLabels(client: Client): (queues: string[]) => Promise<Record<string, Readonly<Record<string, string>>>> {
+  return async (queues) => {
+    const registry = await readHostRegistry(client);
+    return Object.fromEntries(queues.map((queue) => [queue, (Object.hasOwn(registry.queues, queue) ? registry.queues[queue]?.[0]?.labels : undefined) ?? {}]));
+  };
+}

@@ -8,7 +8,9 @@ import { COMMIT_KEY, DAG_KEY, REPO_KEY, STARTED_BY_KEY, STATUS_KEY } from '../wo
 import { isPlainName } from '../workflows/audit-entry';
 import { newRunKey, normaliseRunId, runWorkflowId } from './run-ids';
 import { attachAnalyses } from './analysis';
-import { refuseUnknownHosts } from './hosts';
+import { literalRunsOn, refuseUnknownHosts } from './hosts';
+import { announcedLabels, refuseUnapprovedVersion } from './repo-policy';
+import { POLICY_WORKFLOW_ID } from '../workflows/repo-policy-types';
 
 export class RunNotFoundError extends Error {
   override readonly name = 'RunNotFoundError';
@@ -36,6 +38,8 @@ export interface StartRunRequest {
   runKey?: string;
   /** Who starts it: the authenticated caller (API), the OS user (local CLI), or a trigger such as `webhook:<repo>`. */
   startedBy?: string;
+  /** Workflow id of the repository policy store (config.policy.workflowId); default `policy/repos`. */
+  policyWorkflowId?: string;
 }
 
 export interface StartedRun {
@@ -81,6 +85,8 @@ export async function startRun(client: Client, request: StartRunRequest): Promis
   const options = runStartOptions({ ...request, runKey });
   // A literal runsOn naming a host no worker ever announced would wait for ever: refused here, by name.
   await refuseUnknownHosts(client, request.dag, request.taskQueue);
+  // A new DAG version aimed at a host its repository's policy calls production waits for an approval.
+  await refuseUnapprovedVersion({ client, workflowId: request.policyWorkflowId ?? POLICY_WORKFLOW_ID }, request.dag, literalRunsOn(request.dag), announcedLabels(client));
   try {
     // A run key names one run forever: a retry is a new run with a new key.
     const handle = await client.workflow.start('dagRun', { ...options, workflowIdReusePolicy: 'REJECT_DUPLICATE' });

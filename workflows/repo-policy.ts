@@ -66,6 +66,7 @@ export async function repoPolicyStore(input: RepoPolicyInput = {}): Promise<void
   wf.setHandler(policyForRepoQuery, (repo) => ({
     ...effectivePolicy(state(), repo),
     approvedExceptions: exceptions.filter((entry) => entry.repo === repo && entry.state === 'approved').map((entry) => entry.id),
+    approvedVersions: versions.filter((entry) => entry.dag.startsWith(`${repo}/`)).map(({ dag, commit, hash }) => ({ dag, commit, hash })),
   }));
 
   wf.setHandler(

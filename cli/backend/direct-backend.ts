@@ -48,7 +48,7 @@ export function directBackend(context: CliContext): CliBackend {
       const started = await audited(
         context,
         { action: 'run.start', target: dag.catalogId },
-        async () => startRun(await client(), { dag, params, taskQueue: context.config.taskQueue, startedBy: localUser(), ...(runKey ? { runKey } : {}) }),
+        async () => startRun(await client(), { dag, params, taskQueue: context.config.taskQueue, startedBy: localUser(), policyWorkflowId: context.config.policy.workflowId, ...(runKey ? { runKey } : {}) }),
         (result) => `started ${result.runId}`,
       );
       return { runId: started.runId, runKey: started.runKey, url: runUrl(context.config.temporal, started.runId) };

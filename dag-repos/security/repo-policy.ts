@@ -86,6 +86,8 @@ export type PendingException = z.infer<typeof PendingException>;
 /** What a worker or a sync asks for: the policy in force for a repository, and its approved exceptions. */
 export interface PolicyForRepo extends EffectivePolicy {
   approvedExceptions: string[];
+  /** DAG versions of this repository approved for hosts named by `approveNewVersionsOn`. */
+  approvedVersions: { dag: string; commit: string; hash: string }[];
 }
 
 /** The policy that applies to a repository, and where it came from. */
