@@ -2,6 +2,7 @@ import * as path from 'node:path';
 import type { Client } from '@temporalio/client';
 import type { QubinodeConfig } from '../config/config';
 import { createGitSyncActivities } from '../activities/git-sync';
+import { createHostLockActivities } from '../activities/host-lock-requests';
 import { createHostRebootActivities } from '../activities/host-reboot';
 import { GitCache } from '../activities/git/git-cache';
 import { createRepoTriggerActivities } from '../activities/repo-triggers';
@@ -31,6 +32,8 @@ export function createPlatformActivities(config: QubinodeConfig, registry: Actio
     ...createTaskLogReadActivities({ logRoot: config.logDir }),
     // host.reboot: its host steps run on the host's worker, its wait for the host on the control plane's.
     ...createHostRebootActivities({ logRoot: config.logDir, reboot: config.reboot, client }),
+    // One job per host: starting a host's lock with a request, and which of its holders still run.
+    ...createHostLockActivities({ client }),
     // Whether a host's worker is there, for a run whose task waits on the host's queue.
     hostStatus: async ({ queue }) => hostLastSeen(await client(), queue),
   } satisfies Record<string, unknown> & HostStatusActivities;

@@ -11,6 +11,7 @@ import { STATUS_KEY } from './search-attributes';
 import { Semaphore } from './semaphore';
 import { RunExtensions } from './run-extensions';
 import { executeAction, type ExecutedAction } from './task-executor';
+import { HostLocks } from './host-locks';
 import { decideTrigger } from './trigger-rules';
 
 export interface DagRunInput {
@@ -29,6 +30,12 @@ export interface DagRunInput {
 export const statusQuery = wf.defineQuery<DagRunStatus>('status');
 
 const MAX_FOR_EACH_ITEMS = 1000;
+
+/** Patch id: a run holds the hosts its tasks run on, one run per host at a time (workflows/host-lock.ts). */
+const HOST_LOCK = 'host-lock';
+
+/** A runsOn template that needs more than params and the run to render is known only when its task runs. */
+const RENDERED_LATE = /\$\{\{[^}]*\b(tasks|item|itemIndex)\b/;
 
 /** Patch id: a task cancelled on its own (run not cancelled) fails the run. */
 const CANCELLED_TASK_FAILS_RUN = 'cancelled-task-fails-run';
@@ -61,6 +68,9 @@ class DagRunner {
   private readonly launched = new Set<string>();
   /** Approvals, abort, rollback, notifications (workflows/run-extensions.ts). */
   readonly ext: RunExtensions;
+  /** The hosts this run holds; undefined when it holds none (the DAG says so, or the run predates host locks). */
+  private hostLocks: HostLocks | undefined;
+  private readonly locks: HostLocks;
 
   constructor(private readonly input: DagRunInput) {
     this.ext = new RunExtensions(
@@ -74,6 +84,9 @@ class DagRunner {
         if (state === 'running' || state === 'waiting') this.update(taskId, { state: waiting ? 'waiting' : 'running' });
       },
     );
+    this.locks = new HostLocks(input.taskQueue, () => {
+      this.changed = true;
+    });
     this.slots = new Semaphore(input.dag.concurrency);
     for (const task of input.dag.tasks) {
       this.statuses.set(task.id, {
@@ -105,6 +118,7 @@ class DagRunner {
       progress: { done: tasks.filter((task) => isTerminal(task.state)).length, total: tasks.length },
       tasks,
       ...(this.reason ? { reason: this.reason } : {}),
+      ...this.waitingForHost(),
       ...this.ext.statusFields(),
     };
   }
@@ -128,7 +142,10 @@ class DagRunner {
     }
     let cancellation: unknown;
     try {
-      await scope.run(() => this.schedule());
+      await scope.run(async () => {
+        await this.holdHostsKnownAtStart();
+        await this.schedule();
+      });
     } catch (error) {
       if (!wf.isCancellation(error)) throw error;
       cancellation = error;
@@ -143,7 +160,28 @@ class DagRunner {
       });
     }
     await this.ext.afterRun([...this.statuses.values()]);
+    // Compensations ran on the hosts above; only now may another run have them.
+    await wf.CancellationScope.nonCancellable(() => this.locks.releaseAll());
     return this.finish(cancellation);
+  }
+
+  private waitingForHost(): { waitingForHost?: { host: string; heldBy?: string; since?: string } } {
+    const wait = this.locks.waiting();
+    return wait ? { waitingForHost: wait } : {};
+  }
+
+  /** Takes the hosts whose runsOn renders from params alone, in name order, before any task starts. */
+  private async holdHostsKnownAtStart(): Promise<void> {
+    if (this.input.dag.hosts?.exclusive === false || !wf.patched(HOST_LOCK)) return;
+    this.hostLocks = this.locks;
+    const scope = { params: this.input.params, run: this.expressionScope().run };
+    const hosts = new Set<string>();
+    for (const task of this.input.dag.tasks) {
+      if (!task.runsOn || RENDERED_LATE.test(task.runsOn)) continue;
+      const host = renderValue(task.runsOn, scope);
+      if (typeof host === 'string' && host !== '' && host !== this.input.taskQueue) hosts.add(host);
+    }
+    await this.hostLocks.acquire(hosts);
   }
 
   private finish(cancellation: unknown): DagRunStatus {
@@ -263,6 +301,8 @@ class DagRunner {
     } catch (error) {
       return { state: 'failed', attempt: 0, error: expressionError(error) };
     }
+    // A host known only now is taken now; a run never runs a task on a host another run holds.
+    if (this.hostLocks && taskQueue !== this.input.taskQueue && !this.hostLocks.holds(taskQueue)) await this.hostLocks.acquire([taskQueue]);
     const startedAt = new Date().toISOString();
     if (!item) this.update(task.id, { state: 'running', attempt: 1, startedAt, ...(task.runsOn ? { runsOn: taskQueue } : {}) });
     try {

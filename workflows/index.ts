@@ -10,3 +10,4 @@ export { hostReboot } from './host-reboot';
 export { repoPolicyStore } from './repo-policy';
 export { networkChange } from './network-change';
 export { hostRegistry } from './host-registry';
+export { hostLock } from './host-lock';

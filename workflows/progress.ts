@@ -14,8 +14,10 @@ export function describeProgress(status: DagRunStatus): string {
     return `| ${TASK_STATE_ICON[task.state]} | ${task.id} | ${task.action} | ${task.state}${items}${note} |`;
   });
   const more = status.tasks.length > MAX_ROWS ? [`| | … ${status.tasks.length - MAX_ROWS} more | | |`] : [];
+  const wait = status.waitingForHost;
   return [
     `**${status.dagId}** · ${status.state} · ${status.progress.done}/${status.progress.total} tasks done (${tally})`,
+    ...(wait ? ['', `waiting for ${wait.host}${wait.heldBy ? ` (held by ${wait.heldBy} since ${wait.since ?? '?'})` : ''}`] : []),
     '',
     '| | task | action | state |',
     '|---|---|---|---|',

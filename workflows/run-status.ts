@@ -92,6 +92,8 @@ export interface DagRunStatus {
   rollback?: RollbackRecord;
   /** The run this one retries (qubinode retry). */
   retryOf?: string;
+  /** Set while the run waits for a host another run holds (one job per host). */
+  waitingForHost?: { host: string; heldBy?: string; since?: string };
 }
 
 export function isTerminal(state: TaskState): boolean {

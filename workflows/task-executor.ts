@@ -38,8 +38,21 @@ export interface ExecutedAction extends ActionResult {
 
 type ActionActivity = (invocation: ActionInvocation) => Promise<ActionResult & { attempt?: number }>;
 
+/** Patch id: a task on a host queue waits a bounded time for that host's worker, then fails naming the host. */
+const HOST_WORKER_WAIT = 'host-worker-wait';
+/** How long a task waits for its host's worker when the DAG does not say. */
+export const DEFAULT_HOST_WORKER_WAIT_MS = 10 * 60_000;
+
+/** The schedule-to-start limit of a task on a host queue; undefined on the run's own queue (its workflow needs that worker anyway). */
+function hostWorkerWaitMs(call: TaskInvocation): number | undefined {
+  if (call.taskQueue === call.runQueue || !wf.patched(HOST_WORKER_WAIT)) return undefined;
+  const hosts = call.dag.hosts;
+  return hosts?.workerWaitForMs[call.taskQueue] ?? hosts?.workerWaitMs ?? DEFAULT_HOST_WORKER_WAIT_MS;
+}
+
 function activityFor(call: TaskInvocation, maximumAttempts = call.task.retry.maximumAttempts): ActionActivity {
   const { task } = call;
+  const workerWaitMs = hostWorkerWaitMs(call);
   if (task.execution.kind !== 'activity') throw new Error('not an activity task');
   const itemSuffix = call.itemIndex === undefined ? '' : `[${call.itemIndex}]`;
   const activities = wf.proxyActivities<Record<string, ActionActivity>>({
@@ -47,6 +60,7 @@ function activityFor(call: TaskInvocation, maximumAttempts = call.task.retry.max
     summary: `${task.id}${itemSuffix} · ${task.action}`,
     taskQueue: call.taskQueue,
     startToCloseTimeout: task.timeoutMs ?? task.defaultTimeoutMs,
+    ...(workerWaitMs === undefined ? {} : { scheduleToStartTimeout: workerWaitMs }),
     ...(task.heartbeatTimeoutMs ? { heartbeatTimeout: Math.min(task.heartbeatTimeoutMs, task.timeoutMs ?? Infinity) } : {}),
     cancellationType: wf.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
     retry: {
@@ -81,6 +95,7 @@ async function runOnSomeWorker(call: TaskInvocation, invocation: ActionInvocatio
       const result = await activityFor(call, allowed - usedBefore)(invocation);
       return { ...result, attempt: usedBefore + (result.attempt ?? 1) };
     } catch (error) {
+      if (isScheduleToStartTimeout(error)) throw await hostWithoutWorker(call, error);
       const lost = lostAttempt(error, allowed - usedBefore);
       if (lost === undefined || losses >= WORKER_LOSS_BUDGET || !wf.patched('worker-loss-retry')) throw error;
       // The lost attempt does not count; the ones before it (the task's own failures) do.
@@ -88,6 +103,35 @@ async function runOnSomeWorker(call: TaskInvocation, invocation: ActionInvocatio
       wf.log.warn('task attempt lost with its worker; running it again', { taskId: call.task.id, itemIndex: call.itemIndex, attempt: usedBefore + lost, losses: losses + 1 });
     }
   }
+}
+
+function isScheduleToStartTimeout(error: unknown): boolean {
+  return error instanceof wf.ActivityFailure && error.cause instanceof wf.TimeoutFailure && error.cause.timeoutType === TimeoutType.SCHEDULE_TO_START;
+}
+
+/** The failure of a task whose host had no worker to take it within the limit: names the host and since when it is gone. */
+async function hostWithoutWorker(call: TaskInvocation, cause: unknown): Promise<wf.ApplicationFailure> {
+  const waitedMs = hostWorkerWaitMs(call) ?? 0;
+  let since = `for at least ${Math.round(waitedMs / 1000)}s`;
+  try {
+    const { hostStatus } = wf.proxyActivities<{ hostStatus(input: { queue: string }): Promise<{ known: boolean; online: boolean; lastSeen?: string }> }>({
+      taskQueue: call.runQueue,
+      startToCloseTimeout: '30s',
+      retry: { maximumAttempts: 2 },
+    });
+    const status = await hostStatus({ queue: call.taskQueue });
+    if (status.lastSeen) since = `since ${status.lastSeen}`;
+    else if (!status.known) since = '(no worker has ever announced this host)';
+  } catch {
+    // Its last sighting is unknown; the wait itself is certain.
+  }
+  return wf.ApplicationFailure.create({
+    type: 'HostWithoutWorker',
+    nonRetryable: true,
+    message: `host ${call.taskQueue} has no worker ${since}: task ${call.task.id} waited ${Math.round(waitedMs / 1000)}s for one`,
+    details: [{ host: call.taskQueue, waitedMs }],
+    cause: cause instanceof Error ? cause : undefined,
+  });
 }
 
 /** The attempt number a worker's death took, or undefined when the failure is the task's own. */

@@ -55,6 +55,12 @@ export interface DagOrigin {
   credentialEnv?: RepoCredentialEnv;
 }
 
+export interface CompiledHosts {
+  exclusive: boolean;
+  workerWaitMs: number;
+  workerWaitForMs: Record<string, number>;
+}
+
 export interface CompiledDag {
   /** Catalog id: `<repo>/<dag id>`. */
   catalogId: string;
@@ -72,6 +78,8 @@ export interface CompiledDag {
   /** What a failed or aborted run does with `compensate` actions (absent: none). */
   rollback?: RollbackMode;
   notify?: NotifyChannel[];
+  /** Host handling (absent in plans compiled before it existed: the defaults apply). */
+  hosts?: CompiledHosts;
   /** Sub-DAGs called with `uses: dag`, compiled and pinned with this one. */
   children: Record<string, CompiledDag>;
 }

@@ -105,6 +105,29 @@ export const TaskSpec = z
   .strict();
 export type TaskSpec = z.infer<typeof TaskSpec>;
 
+/** A host queue name as runsOn writes it literally. */
+const HOST_QUEUE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+
+/** How a run treats the hosts its tasks run on (`runsOn`). */
+export const HostsSpec = z
+  .object({
+    exclusive: z.boolean().default(true).describe('One job per host: this run waits until no other run holds its hosts, and holds them until it ends.'),
+    workerWait: Duration.default('10m').describe('How long a task waits for a worker on its host before it fails with "host ... has no worker since ...".'),
+    workerWaitFor: z
+      .record(z.string(), Duration)
+      .superRefine((limits, ctx) => {
+        const hosts = Object.keys(limits);
+        if (hosts.length > 200) ctx.addIssue({ code: 'custom', message: `at most 200 hosts, got ${hosts.length}` });
+        for (const host of hosts.slice(0, 200)) {
+          if (!HOST_QUEUE.test(host)) ctx.addIssue({ code: 'custom', path: [host], message: `${JSON.stringify(host.slice(0, 60))} is not a host queue (letters, digits, ".", "_" or "-")` });
+        }
+      })
+      .default({})
+      .describe('workerWait for particular hosts, by queue name.'),
+  })
+  .strict();
+export type HostsSpec = z.infer<typeof HostsSpec>;
+
 export const DagSpec = z
   .object({
     version: z.literal(1).default(1).describe('DAG file format version.'),
@@ -120,6 +143,7 @@ export const DagSpec = z
     on: DagTriggers.optional().describe('Pushes, schedules and webhooks that start this DAG.'),
     rollback: RollbackMode.optional(),
     notify: NotifySpec.optional(),
+    hosts: HostsSpec.optional().describe('One job per host and how long to wait for a host\'s worker.'),
   })
   .strict();
 export type DagSpec = z.infer<typeof DagSpec>;

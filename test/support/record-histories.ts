@@ -332,6 +332,22 @@ tasks:
       return engine.wait(runId);
     },
   },
+  // One job per host and the wait for a host's worker (the patched paths): the run takes its host at start,
+  // runs a task there under a schedule-to-start limit, releases it at the end; the second host has no worker.
+  {
+    name: 'host-lock',
+    expect: 'failed',
+    queues: [`${ROUTE_QUEUE}-locked`],
+    params: { gone: `${ROUTE_QUEUE}-gone` },
+    dag: () => `
+id: host-lock
+params: { gone: { type: string } }
+hosts: { workerWait: 2s }
+tasks:
+  - { id: held, uses: shell, runsOn: ${ROUTE_QUEUE}-locked, with: { command: [echo, held] } }
+  - { id: gone, uses: shell, needs: held, runsOn: "\${{ params.gone }}", with: { command: [echo, never] } }
+`,
+  },
 ];
 
 export interface RecordedHistory {
