@@ -4,6 +4,7 @@ import { RolloutInput, type RolloutCheck, type RolloutHook } from '../dag-repos/
 import type { CompiledDag, CompiledTask } from '../dag-repos/compiler/compiled-dag';
 import { secretRefsUnder, type SecretRef } from '../dag-repos/compiler/secret-references';
 import { parseDuration } from '../dag-repos/schema/duration';
+import { nextWindow, windowWaitText } from '../dag-repos/schema/maintenance-window';
 import { resolveParams } from '../dag-repos/schema/params';
 import { abortSignal, actorText, ApprovalGates, childWaitingSignal } from './approvals';
 import { runCompensations } from './compensation';
@@ -180,6 +181,11 @@ class Rollout {
         const halt = await this.betweenBatches();
         if (halt) return halt;
       }
+      // Without a window nothing here issues a command, so rollouts recorded before windows replay unchanged.
+      if (this.spec.maintenanceWindow) {
+        const halt = await this.waitForWindow(index + 1);
+        if (halt) return halt;
+      }
       this.progress = { ...this.progress, batch: index + 1, ...(blueGreen ? { phase: 'prepare' } : {}) };
       this.publish();
       const halt = (await this.runBatch(batch)) ?? this.abortHalt() ?? (await this.analyse(batch, index + 1));
@@ -200,6 +206,28 @@ class Rollout {
     } catch (error) {
       if (!wf.isCancellation(error)) throw error;
     }
+    return this.abortHalt();
+  }
+
+  /** Waits, abortably, until the maintenance window is open; the phase says when it opens. */
+  private async waitForWindow(batchNumber: number): Promise<Halt | undefined> {
+    const window = this.spec.maintenanceWindow;
+    if (!window) return undefined;
+    const previousPhase = this.progress.phase;
+    try {
+      for (let state = nextWindow(window, Date.now()); !state.open; state = nextWindow(window, Date.now())) {
+        const opensAt = state.opensAt ?? Date.now();
+        this.progress = { ...this.progress, phase: windowWaitText(opensAt) };
+        this.publish();
+        wf.log.info('rollout waits for its maintenance window', { batch: batchNumber, opensAt: new Date(opensAt).toISOString() });
+        await this.cancellable(() => wf.sleep(Math.max(1, opensAt - Date.now())));
+      }
+    } catch (error) {
+      if (!wf.isCancellation(error)) throw error;
+    }
+    const { phase: _waiting, ...rest } = this.progress;
+    this.progress = previousPhase === undefined ? rest : { ...rest, phase: previousPhase };
+    this.publish();
     return this.abortHalt();
   }
 

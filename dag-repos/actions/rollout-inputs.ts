@@ -1,6 +1,7 @@
 // Pure schema module: the action registry imports it, so no side effects and no heavy imports.
 import { z } from 'zod';
 import { Duration } from '../schema/dag-spec';
+import { MaintenanceWindow } from '../schema/maintenance-window';
 
 /** Inputs of the `approval`, `rollout` and `updates.detect` actions (issue 5). */
 
@@ -73,6 +74,7 @@ export const RolloutInput = z.strictObject({
   switch: RolloutHook.optional().describe('blue-green: moves traffic to the new targets.'),
   switchBack: RolloutHook.optional().describe('blue-green: moves traffic back during a rollback.'),
   rollbackWindow: Duration.optional().describe('blue-green: keep the old side this long after the switch; an abort or failed analysis in the window rolls back.'),
+  maintenanceWindow: MaintenanceWindow.optional().describe('Start each batch only inside this weekly window; the rollout waits for it (a batch under way when it closes finishes).'),
 });
 export type RolloutInput = z.infer<typeof RolloutInput>;
 
