@@ -5,6 +5,7 @@ import { recordAudit, type AuditRecordInput } from '../client/audit';
 import { loadCatalog } from '../client/catalog';
 import { RepoError, requestSync } from '../client/repos';
 import { RunAlreadyExistsError, startRun } from '../client/runs';
+import { HostRegistryUnavailableError, UnknownHostError } from '../client/hosts';
 import type { ActionRegistry } from '../dag-repos/actions/registry';
 import type { CompiledDag } from '../dag-repos/compiler/compiled-dag';
 import { renderValue } from '../dag-repos/expressions';
@@ -211,6 +212,11 @@ async function startTriggeredRun(request: FastifyRequest, reply: FastifyReply, d
     await audit(deps, request, { actor, action: 'run.start', target: run.runId, outcome: 'ok', detail: `delivery ${delivery}` });
     return reply.code(202).send({ runId: run.runId });
   } catch (error) {
+    // A trigger naming a host no worker announced is the DAG's fault, not the server's: say which.
+    if (error instanceof UnknownHostError || error instanceof HostRegistryUnavailableError) {
+      await audit(deps, request, { actor, action: 'run.start', target: dag.catalogId, outcome: 'refused', detail: error.message });
+      return reply.code(error instanceof UnknownHostError ? 422 : 503).send({ error: error.message });
+    }
     if (!(error instanceof RunAlreadyExistsError)) throw error;
     deps.metrics?.triggerDelivery('duplicate');
     await audit(deps, request, { actor, action: 'run.start', target: dag.catalogId, outcome: 'refused', detail: `delivery ${delivery} was already accepted` });
