@@ -133,6 +133,21 @@ export class CheckpointStore {
     return this.readJson(this.file(id, '.revert-now'), RevertRequest);
   }
 
+  /** Ids of the checkpoints still armed on this host. */
+  armedIds(): string[] {
+    let names: string[];
+    try {
+      names = readdirSync(this.directory);
+    } catch {
+      return [];
+    }
+    return names.flatMap((name) => {
+      if (!name.endsWith('.armed')) return [];
+      const record = this.readJson(path.join(this.directory, `${name.slice(0, -'.armed'.length)}.json`), CheckpointRecord);
+      return record ? [record.id] : [];
+    });
+  }
+
   isArmed(id: string): boolean {
     return existsSync(this.file(id, '.armed'));
   }

@@ -8,7 +8,7 @@ import { parseActionInput } from './action-input';
 import type { ActionInvocation } from './action-types';
 import { CHECKPOINT_DIR_NAME, CheckpointExistsError, CheckpointStore, type CheckpointOutcome, type RevertRequest, type StepResult } from './network-checkpoint-store';
 import { NM_BACKSTOP_MS, networkManagerRunning, nmCheckpointCreate, nmCheckpointDestroy } from './network-manager';
-import { revertNow, spawnRevertTimer } from './network-revert-timer';
+import { resumeRevertTimers, revertNow, spawnRevertTimer } from './network-revert-timer';
 import { REVERT_STEP_TIMEOUT_MS } from './network-steps';
 import { heartbeat } from './secret-scope';
 import { runTool, type ToolRunResult } from './tool-process';
@@ -67,6 +67,13 @@ function stepResult(argv: readonly string[], result: ToolRunResult): StepResult 
  */
 export function createNetworkCheckpointActivities(deps: NetworkCheckpointDeps) {
   const store = new CheckpointStore(path.join(deps.dataDir, CHECKPOINT_DIR_NAME));
+  // A worker starting on a host that lost its processes (a reboot) finds the checkpoints left armed: their timers run again.
+  try {
+    const resumed = resumeRevertTimers(store);
+    if (resumed.length > 0) deps.logger?.warn({ checkpoints: resumed }, 'network checkpoints found armed without their revert timer; timers started again');
+  } catch (error) {
+    deps.logger?.error({ err: error, directory: store.directory }, 'could not look for armed network checkpoints');
+  }
 
   const run = (inv: Invocation, argv: readonly string[], timeoutMs: number): Promise<ToolRunResult> => {
     const [file, args] = commandOf(argv);

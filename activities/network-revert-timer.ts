@@ -36,6 +36,16 @@ export function spawnRevertTimer(store: CheckpointStore, id: string): number {
   }
 }
 
+/**
+ * Gives every armed checkpoint of this host whose timer is gone (the host rebooted, or every process of it
+ * was killed) a new timer with the same deadline: one past its deadline reverts at once. Returns their ids.
+ */
+export function resumeRevertTimers(store: CheckpointStore): string[] {
+  const resumed = store.armedIds().filter((id) => !store.timerAlive(id));
+  for (const id of resumed) store.recordTimer(id, spawnRevertTimer(store, id));
+  return resumed;
+}
+
 /** Settles the checkpoint as reverted and runs its revert, when this caller wins the claim; false when it lost. */
 export async function revertNow(store: CheckpointStore, id: string, request: RevertRequest): Promise<boolean> {
   const state = store.read(id);

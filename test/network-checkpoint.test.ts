@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { processStartTicks } from '../activities/attempt-ledger';
 import { CheckpointStore, type CheckpointOutcome, type CheckpointRecord } from '../activities/network-checkpoint-store';
-import { spawnRevertTimer } from '../activities/network-revert-timer';
+import { resumeRevertTimers, spawnRevertTimer } from '../activities/network-revert-timer';
 import { until } from './support/waiting';
 
 /**
@@ -196,6 +196,25 @@ describe('the revert timer of a network checkpoint', { timeout: 120_000 }, () =>
     assert.equal(existsSync(path.join(store.directory, 'injected')), false);
     assert.equal(existsSync(path.join(store.directory, 'substituted')), false);
     assert.ok(existsSync(path.join(store.directory, '--not-an-option')));
+  });
+
+  it('gives a checkpoint found armed without its timer (the host lost every process) a new timer, which reverts it at once when past the deadline', async () => {
+    const store = newStore();
+    const marker = path.join(store.directory, 'reverted');
+    const armed = record(store, { confirmWithinMs: 2_500, revert: [['touch', marker]] });
+    const pid = armWithTimer(store, armed);
+    process.kill(pid, 'SIGKILL');
+    await until(() => !alive(pid), 10_000, 'the timer to die');
+    const settledElsewhere = record(store, { revert: [['true']] });
+    store.arm(settledElsewhere);
+    assert.ok(store.claim(settledElsewhere.id, 'confirm'));
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, Date.parse(armed.deadlineAt) + 300 - Date.now())));
+    assert.ok(store.isArmed(armed.id) && !existsSync(marker), 'with its timer dead, nothing reverted it');
+    assert.deepEqual(resumeRevertTimers(store), [armed.id], 'only the armed checkpoint without a timer is resumed');
+    const outcome = await outcomeOf(store, armed.id);
+    assert.ok(outcome.state === 'reverted' && outcome.reason === 'timer');
+    assert.ok(existsSync(marker));
+    assert.deepEqual(resumeRevertTimers(store), [], 'nothing is left armed');
   });
 
   it('refuses to arm the same checkpoint twice, so two timers never race one change', () => {
