@@ -52,7 +52,13 @@ export function runHeader(status: DagRunStatus): string {
     `state   ${status.state}${status.reason ? ` — ${status.reason}` : ''}`,
     `time    ${status.startedAt}${status.endedAt ? ` → ${status.endedAt} (${durationBetween(status.startedAt, status.endedAt)})` : ''}`,
     `tasks   ${status.progress.done}/${status.progress.total} done`,
+    ...(status.waitingForHost ? [`hosts   ${hostWaitText(status.waitingForHost)}`] : []),
   ].join('\n');
+}
+
+/** `waiting for hv1 (held by dag/x/1 since ...)`: what a run that waits for a host says. */
+export function hostWaitText(wait: NonNullable<DagRunStatus['waitingForHost']>): string {
+  return `waiting for ${wait.host}${wait.heldBy ? ` (held by ${wait.heldBy} since ${wait.since ?? '?'})` : ''}`;
 }
 
 /** The shape `--json` prints for a run: the status plus `status` as the run state, as scripts expect. */

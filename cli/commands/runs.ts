@@ -10,7 +10,7 @@ import type { CliBackend } from '../backend/backend';
 import { CliError, type CliContext } from '../context';
 import { runControlText } from './approvals';
 import { registerLogsCommand } from './logs';
-import { analysisText, durationBetween, runHeader, runJson, stateIcon, table, taskTable } from '../output';
+import { analysisText, durationBetween, hostWaitText, runHeader, runJson, stateIcon, table, taskTable } from '../output';
 
 function collectParam(value: string, previous: Record<string, string>): Record<string, string> {
   const eq = value.indexOf('=');
@@ -48,6 +48,7 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 /** Polls the run, printing one line per task state change, until it ends. */
 async function followRun(backend: CliBackend, runId: string, quiet: boolean): Promise<DagRunStatus> {
   const seen = new Map<string, string>();
+  let lastHostWait = '';
   let failures = 0;
   for (;;) {
     let status: DagRunStatus;
@@ -61,6 +62,9 @@ async function followRun(backend: CliBackend, runId: string, quiet: boolean): Pr
       continue;
     }
     if (!quiet) {
+      const hostWait = status.waitingForHost ? hostWaitText(status.waitingForHost) : '';
+      if (hostWait && hostWait !== lastHostWait) console.log(`  … ${hostWait}`);
+      lastHostWait = hostWait;
       for (const task of status.tasks) {
         const items = task.items ? ` ${task.items.filter((item) => item.state === 'succeeded').length}/${task.items.length}` : '';
         const key = `${task.state}${items}#${task.attempt}`;
