@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import * as path from 'node:path';
 import { PROJECT_ROOT } from '../config/config';
 import { startTestEngine, taskStates, type TestEngine } from './support/engine';
-import { fleetLabUnavailable, startFleetLab, type FleetLab } from './support/fleet-lab';
+import { fleetLabUnavailable, runLabScript, startFleetLab, type FleetLab } from './support/fleet-lab';
 import { taskOf } from './support/waiting';
 
 /**
@@ -46,6 +46,16 @@ tasks:
     runsOn: hv1
     with: { waitFor: 20s }
 `;
+
+describe('fleet-reboot.sh refuses unsafe input', () => {
+  it('refuses host names that are not hv1..hv32 and any mode but --stay-down, before touching anything', async () => {
+    for (const args of [['hv1;id'], ['../hv1'], ['$(id)'], ['hv0'], ['hv 1'], [''], ['hv1', '--stay-up'], ['hv1', '--stay-down;id'], ['hv1', '--stay-down', 'x'], []]) {
+      const result = await runLabScript('fleet-reboot.sh', args, { ...process.env, QUBINODE_LAB_SLOT: String(SLOT) });
+      assert.equal(result.code, 2, `${JSON.stringify(args)}: ${result.stderr}`);
+      assert.match(result.stderr, /host must be hv1\.\.hv32|usage: fleet-reboot\.sh hvN \[--stay-down\]/, JSON.stringify(args));
+    }
+  });
+});
 
 describe('host.reboot in the fleet lab', { skip: fleetLabUnavailable() ?? false, timeout: 600_000 }, () => {
   let lab: FleetLab;
