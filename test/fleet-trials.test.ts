@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { taskOf } from './support/waiting';
 import { fleetLabUnavailable } from './support/fleet-lab';
-import { canaryTrial, cutTrial, hasUpdateMarker, overlaps, readJournal, restartTrial, startTrialsLab, type JournalLine, type TrialsLab } from './support/fleet-trials';
+import { canaryTrial, cutTrial, hasUpdateMarker, overlaps, readJournal, rebootTrial, restartTrial, startTrialsLab, type JournalLine, type TrialsLab } from './support/fleet-trials';
 
 /**
  * The hard days of a fleet, tried in the fleet lab (slow tier, root only; lab slot 4): hosts hv1..hv3
@@ -57,7 +57,7 @@ describe('the hard days of a fleet, in the fleet lab', { skip: fleetLabUnavailab
   it('stops hv3\'s old tool before its retry starts when hv3 is cut off past the heartbeat timeout, and completes the run', { timeout: 300_000 }, async (t) => {
     const trial = await cutTrial(trials);
     const journal = readJournal(trials.lab.host('hv3'), 'cut');
-    t.diagnostic(`cut trial: lost ${trial.detectMs ?? '?'} ms after the cut; ran again ${trial.recoverMs ?? '?'} ms after the mend; run ${trial.totalMs} ms; journal ${JSON.stringify(journal)}`);
+    t.diagnostic(`cut trial: lost ${trial.detectMs ?? '?'} ms after the cut; old copy stopped by ${trial.stoppedBy}; ran again ${trial.recoverMs ?? '?'} ms after the mend; run ${trial.totalMs} ms; journal ${JSON.stringify(journal)}`);
     assert.equal(trial.status.state, 'succeeded', JSON.stringify(trial.status.tasks.map((task) => [task.id, task.state, task.error?.message])));
     // The history: the first attempt ended by its heartbeat timeout while hv3 was cut off, the second completed.
     assert.deepEqual(
@@ -81,6 +81,35 @@ describe('the hard days of a fleet, in the fleet lab', { skip: fleetLabUnavailab
   it.todo('fails a task on a host whose worker is gone for good in bounded time, saying "host hv2 has no worker since ..." (waits for the schedule-to-start limit)');
 
   it.todo('serialises two runs on one host, the second waiting for hv1 held by the first (waits for the host lock)');
+
+  it('reboots hv2 inside its step of a canary rollout and goes on to hv3 only once hv2\'s worker is back', { timeout: 300_000 }, async (t) => {
+    const trial = await rebootTrial(trials);
+    const { lab } = trials;
+    const reboot = taskOf(trial.hv2Step, 'reboot');
+    t.diagnostic(`reboot trial: ${reboot.summary ?? reboot.error?.message ?? ''}; run ${trial.totalMs} ms`);
+    assert.equal(trial.status.state, 'succeeded', JSON.stringify(trial.status.tasks.map((task) => [task.id, task.state, task.error?.message])));
+    assert.deepEqual(
+      trial.progress.targets.map((target) => [target.name, target.state]),
+      [
+        ['hv1', 'updated'],
+        ['hv2', 'updated'],
+        ['hv3', 'updated'],
+      ],
+    );
+    assert.equal(reboot.state, 'succeeded');
+    assert.equal(reboot.outputs?.host, 'hv2');
+    assert.equal(reboot.outputs?.proof, 'worker instance changed');
+    for (const host of lab.hosts) assert.equal(hasUpdateMarker(host, 'reboot'), true, `${host.name} carries the update`);
+    const journals = Object.fromEntries(lab.hosts.map((host) => [host.name, readJournal(host, 'reboot')]));
+    const workerOf = (name: string, event: JournalLine['event']): number | undefined => journals[name]?.find((line) => line.event === event)?.other;
+    for (const name of ['hv1', 'hv2', 'hv3']) assert.deepEqual(events(journals[name] ?? []), ['start', 'apply', 'after'], name);
+    // hv2's last task ran in the worker that came back after the reboot; hv1 and hv3 kept theirs.
+    assert.notEqual(workerOf('hv2', 'after'), workerOf('hv2', 'start'));
+    assert.equal(workerOf('hv1', 'after'), workerOf('hv1', 'start'));
+    assert.equal(workerOf('hv3', 'after'), workerOf('hv3', 'start'));
+    const hv2Back = journals.hv2?.find((line) => line.event === 'after')?.atMs ?? Infinity;
+    assert.ok((journals.hv3?.[0]?.atMs ?? 0) > hv2Back, 'hv3 was not touched until hv2 was back and done');
+  });
 
   it('finishes a canary rollout correctly when hv2 loses every process mid-update and its worker comes back', { timeout: 240_000 }, async (t) => {
     const trial = await restartTrial(trials);

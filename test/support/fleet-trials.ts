@@ -4,6 +4,7 @@ import { temporal } from '@temporalio/proto';
 import type { DagRunStatus } from '../../workflows/run-status';
 import type { RolloutProgress } from '../../workflows/rollback-status';
 import { rolloutProgress } from '../../client/run-control';
+import { getRunStatus } from '../../client/runs';
 import { startFleetLab, type FleetLab, type LabHost } from './fleet-lab';
 import { startTestEngine, type TestEngine } from './engine';
 import { taskOf, until } from './waiting';
@@ -20,16 +21,16 @@ import { taskOf, until } from './waiting';
 /** The lab slot of the trials (infra/lab/fleet-lib.sh): addresses 10.231.4.0/24, data in .data/lab4. */
 export const TRIALS_SLOT = 4;
 
-/** One line a trial's tool wrote on its host: `<event> <pid> <epoch ns> [pid seen alive]`. */
+/** One line a trial's tool wrote on its host: `<event> <pid> <epoch ns> [another pid]`. */
 export interface JournalLine {
-  event: 'start' | 'end' | 'term' | 'alive' | 'apply' | 'undo';
+  event: 'start' | 'end' | 'term' | 'alive' | 'apply' | 'undo' | 'after';
   pid: number;
   atMs: number;
-  /** For `alive`: the earlier copy's pid, still running when this one started. */
+  /** For `alive`: the earlier copy's pid, still running when this one started; for `start` and `after`: the worker's pid. */
   other?: number;
 }
 
-const EVENTS = new Set<string>(['start', 'end', 'term', 'alive', 'apply', 'undo']);
+const EVENTS = new Set<string>(['start', 'end', 'term', 'alive', 'apply', 'undo', 'after']);
 
 function trialsDir(host: LabHost): string {
   return path.join(host.dataDir, 'trials');
@@ -117,18 +118,8 @@ ${indent(script, 8)}
 `;
 }
 
-/**
- * The per-host update step of the rollout trials: `apply` holds a while, then leaves a marker in the
- * host's data directory; its compensation removes the marker. Both write to the host's journal.
- */
-export const STEP_DAG = `id: trial-step
-params:
-  target: { type: string }
-  queue: { type: string }
-  trial: { type: string, required: true }
-  hold: { type: string, default: "0.2" }
-tasks:
-  - id: apply
+/** The update task of the rollout trials' step DAGs: holds a while, then leaves a marker its compensation removes. */
+const APPLY_TASK = `  - id: apply
     uses: shell
     runsOn: \${{ params.queue }}
     with:
@@ -137,7 +128,7 @@ tasks:
         HOLD: \${{ params.hold }}
       script: |
 ${indent(`${JOURNAL_PRELUDE}
-echo "start $$ $(now)" >> "$j"
+echo "start $$ $(now) $PPID" >> "$j"
 trap 'echo "term $$ $(now)" >> "$j"; exit 143' TERM
 sleep "$HOLD" & wait $!
 : > "$QUBINODE_DATA_DIR/trials/$TRIAL.updated"
@@ -150,11 +141,57 @@ echo "apply $$ $(now)" >> "$j"`, 8)}
         script: |
           j="$QUBINODE_DATA_DIR/trials/$TRIAL.journal"
           rm -f "$QUBINODE_DATA_DIR/trials/$TRIAL.updated"
-          echo "undo $$ $(date +%s%N)" >> "$j"
+          echo "undo $$ $(date +%s%N)" >> "$j"`;
+
+const STEP_PARAMS = `params:
+  target: { type: string }
+  queue: { type: string }
+  trial: { type: string, required: true }
+  hold: { type: string, default: "0.2" }
+  reboot_on: { type: string, default: none }`;
+
+/**
+ * The per-host update step of the rollout trials: `apply` holds a while, then leaves a marker in the
+ * host's data directory; its compensation removes the marker. Both write to the host's journal.
+ */
+export const STEP_DAG = `id: trial-step
+${STEP_PARAMS}
+tasks:
+${APPLY_TASK}
+`;
+
+/**
+ * The step of the reboot trial: the update, then `host.reboot` on the host named by `reboot_on` only
+ * (waiting for its worker to come back and checking the update's marker is there), then a task that
+ * notes which worker process ran it.
+ */
+export const REBOOT_STEP_DAG = `id: trial-step
+${STEP_PARAMS}
+tasks:
+${APPLY_TASK}
+  - id: reboot
+    uses: host.reboot
+    runsOn: \${{ params.queue }}
+    needs: [apply]
+    when: \${{ params.target == params.reboot_on }}
+    with:
+      drain: { mode: none }
+      waitFor: 2m
+      verify: { command: [sh, -c, 'test -e "$QUBINODE_DATA_DIR/trials/reboot.updated"'] }
+  - id: after
+    uses: shell
+    runsOn: \${{ params.queue }}
+    needs: [reboot]
+    trigger: none_failed
+    with:
+      env:
+        TRIAL: \${{ params.trial }}
+      script: |
+        echo "after $$ $(date +%s%N) $PPID" >> "$QUBINODE_DATA_DIR/trials/$TRIAL.journal"
 `;
 
 /** A canary rollout of STEP_DAG over hv1 | hv2 | hv3, optionally with the shell health check after each batch. */
-export function canaryDag(options: { id: string; trial: string; hold: string; healthCheck: boolean; timeout: string }): string {
+export function canaryDag(options: { id: string; trial: string; hold: string; healthCheck: boolean; timeout: string; rebootOn?: string }): string {
   const analysis = options.healthCheck
     ? `
       analysis:
@@ -175,7 +212,7 @@ tasks:
       steps: [1, 2, 3]
       params:
         trial: ${options.trial}
-        hold: "${options.hold}"${analysis}
+        hold: "${options.hold}"${options.rebootOn === undefined ? '' : `\n        reboot_on: ${options.rebootOn}`}${analysis}
 `;
 }
 
@@ -297,6 +334,11 @@ export async function canaryTrial(trials: TrialsLab): Promise<CanaryTrial> {
 export interface CutTrial extends TrialFigures {
   status: DagRunStatus;
   attempts: HistoryAttempt[];
+  /**
+   * What stopped the cut-off copy: `cancel` when its worker heard, once the link mended, that the
+   * attempt was given up on; `takeover` when the retry reached the worker first and stopped it.
+   */
+  stoppedBy: 'cancel' | 'takeover';
   cutAtMs: number;
   mendAtMs: number;
 }
@@ -309,6 +351,8 @@ export async function cutTrial(trials: TrialsLab): Promise<CutTrial> {
   const { lab, engine } = trials;
   clearTrials(lab);
   const hv3 = lab.host('hv3');
+  const workerLog = path.join(hv3.logDir, 'worker.log');
+  const logOffset = existsSync(workerLog) ? readFileSync(workerLog).length : 0;
   const started = Date.now();
   const runId = await engine.start(engine.compile(longTaskDag({ id: 'trial-cut', host: 'hv3', trial: 'cut', hold: 150, again: 2, timeout: '170s' })));
   await until(() => readJournal(hv3, 'cut').some((line) => line.event === 'start'), 60_000, 'the long task to start on hv3');
@@ -325,9 +369,11 @@ export async function cutTrial(trials: TrialsLab): Promise<CutTrial> {
   const attempts = await historyAttempts(engine, runId, 'long');
   const lost = attempts.find((attempt) => attempt.ending?.startsWith('timed-out'));
   const rerun = readJournal(hv3, 'cut').filter((line) => line.event === 'start')[1];
+  const takeover = existsSync(workerLog) && readFileSync(workerLog).subarray(logOffset).toString().includes('a new attempt took over');
   return {
     status,
     attempts,
+    stoppedBy: takeover ? 'takeover' : 'cancel',
     cutAtMs,
     mendAtMs,
     ...(lost?.endedAtMs === undefined ? {} : { detectMs: lost.endedAtMs - cutAtMs }),
@@ -375,4 +421,24 @@ export async function restartTrial(trials: TrialsLab): Promise<RestartTrial> {
     ...(rerun === undefined ? {} : { recoverMs: rerun.atMs - restartedAtMs }),
     totalMs: Date.now() - started,
   };
+}
+
+export interface RebootTrial extends TrialFigures {
+  status: DagRunStatus;
+  progress: RolloutProgress;
+  /** hv2's step run: the reboot task's outputs (proof, downForMs, workers before and after). */
+  hv2Step: DagRunStatus;
+}
+
+/** Trial 5: hv2 reboots (host.reboot) inside its step of a canary rollout; hv3 goes on only once hv2 is back. */
+export async function rebootTrial(trials: TrialsLab): Promise<RebootTrial> {
+  const { lab, engine } = trials;
+  clearTrials(lab);
+  const started = Date.now();
+  const dag = engine.compile(canaryDag({ id: 'trial-reboot', trial: 'reboot', hold: '0.2', healthCheck: true, timeout: '240s', rebootOn: 'hv2' }), { 'trial-step': REBOOT_STEP_DAG });
+  const status = await engine.run(dag);
+  const progress = await rolloutProgress(engine.client, taskOf(status, 'roll').childRunId ?? '');
+  const hv2Step = await getRunStatus(engine.client, progress.targets.find((target) => target.name === 'hv2')?.childRunId ?? '');
+  const downForMs = taskOf(hv2Step, 'reboot').outputs?.downForMs;
+  return { status, progress, hv2Step, ...(typeof downForMs === 'number' ? { recoverMs: downForMs } : {}), totalMs: Date.now() - started };
 }
