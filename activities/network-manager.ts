@@ -12,6 +12,9 @@ import type { StepResult } from './network-checkpoint-store';
 
 const NM = ['org.freedesktop.NetworkManager', '/org/freedesktop/NetworkManager'] as const;
 const CALL_TIMEOUT_MS = 30_000;
+// NM_CHECKPOINT_CREATE_FLAG_DELETE_NEW_CONNECTIONS | NM_CHECKPOINT_CREATE_FLAG_DISCONNECT_NEW_DEVICES: a rollback also
+// removes the connections the change added (a new bridge and its port) and disconnects devices it brought up.
+const CREATE_FLAGS = String(0x02 | 0x04);
 /** NetworkManager's own rollback comes this long after the timer's deadline. */
 export const NM_BACKSTOP_MS = 60_000;
 
@@ -30,9 +33,9 @@ export async function networkManagerRunning(): Promise<boolean> {
   return result.code === 0;
 }
 
-/** Creates a checkpoint of every device that NetworkManager rolls back after `rollbackSeconds`; returns its object path. */
+/** Creates a checkpoint of every device (an empty device list) that NetworkManager rolls back after `rollbackSeconds`; returns its object path. */
 export async function nmCheckpointCreate(rollbackSeconds: number): Promise<string> {
-  const result = await busctl(['call', ...NM, 'org.freedesktop.NetworkManager', 'CheckpointCreate', 'aouu', '0', String(Math.ceil(rollbackSeconds)), '0']);
+  const result = await busctl(['call', ...NM, 'org.freedesktop.NetworkManager', 'CheckpointCreate', 'aouu', '0', String(Math.ceil(rollbackSeconds)), CREATE_FLAGS]);
   const match = /^o "(\/org\/freedesktop\/NetworkManager\/Checkpoint\/\d+)"/.exec(result.stdout.trim());
   if (result.code !== 0 || !match?.[1]) throw new Error(`NetworkManager CheckpointCreate failed: ${(result.stderr || result.error || result.stdout).trim()}`);
   return match[1];

@@ -53,7 +53,10 @@ export async function revertNow(store: CheckpointStore, id: string, request: Rev
   if (!store.claim(id, 'revert')) return false;
   const { record } = state;
   const at = new Date().toISOString();
-  const steps = record.mode === 'nmcli' && record.nmCheckpoint !== undefined ? [await nmRollback(record.nmCheckpoint)] : await runRevertSteps(record.revert, record.logPath);
+  // Under nmcli, NetworkManager rolls its devices and connections back first; the revert commands still run
+  // after it, for whatever NetworkManager does not manage.
+  const rollback = record.mode === 'nmcli' && record.nmCheckpoint !== undefined ? [await nmRollback(record.nmCheckpoint)] : [];
+  const steps = [...rollback, ...(await runRevertSteps(record.revert, record.logPath))];
   store.settle(id, { state: 'reverted', reason: request.reason, ...(request.detail === undefined ? {} : { detail: request.detail }), at, revertSteps: steps });
   return true;
 }

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { compileDagFile } from '../dag-repos/compiler/compile';
+import { ParamValidationError, resolveParams } from '../dag-repos/schema/params';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -72,6 +74,26 @@ describe('host.network-change input', () => {
     assert.match(problems({ ...valid, confirmWithin: 120 }), /confirmWithin/);
     assert.match(problems({ ...valid, checkpoint: 'systemd' }), /checkpoint/);
     assert.match(problems({ ...valid, script: 'ip link set eth0 down' }), /script/);
+  });
+});
+
+describe('the hypervisor bootstrap example bridges its uplink under host.network-change', () => {
+  const text = readFileSync(path.join(__dirname, '..', 'dag-repos', 'examples', 'dags', 'hypervisor-bootstrap.yaml'), 'utf8');
+  const dag = compileDagFile({ repo: 'examples', path: 'dags/hypervisor-bootstrap.yaml', commit: 'test', text }, { registry: new ActionRegistry() });
+
+  it('compiles, with the bridge step as a network change that only runs when an uplink is named', () => {
+    const bridge = dag.tasks.find((task) => task.id === 'bridge');
+    assert.equal(bridge?.action, 'host.network-change');
+    assert.equal(bridge?.when, 'params.bridge_uplink');
+    assert.equal(resolveParams(dag.params, {}).bridge_uplink, '');
+  });
+
+  it('refuses uplink and bridge names that are not interface names, so a value cannot pass for an nmcli option or reach a shell', () => {
+    for (const hostile of ['--help', '-x', 'eth0; reboot', '$(reboot)', 'eth0 up', 'a'.repeat(16), '../eth0']) {
+      assert.throws(() => resolveParams(dag.params, { bridge_uplink: hostile }), ParamValidationError, hostile);
+      assert.throws(() => resolveParams(dag.params, { bridge_name: hostile }), ParamValidationError, hostile);
+    }
+    assert.equal(resolveParams(dag.params, { bridge_uplink: 'eno1' }).bridge_uplink, 'eno1');
   });
 });
 
