@@ -105,6 +105,18 @@ describe('host registry state', () => {
     assert.equal(state.evicted, 1);
   });
 
+  it('forgets the least recently seen workers once full-sized reports exceed its byte budget, and stays inside it', () => {
+    const state = emptyRegistry();
+    const big = (index: number): HostAnnouncement => announcement({ queue: `hv${index}`, kernel: 'k'.repeat(HOST_LIMITS.text), hostname: 'h'.repeat(HOST_LIMITS.text), identity: 'i'.repeat(HOST_LIMITS.text), version: 'v'.repeat(HOST_LIMITS.text), bootId: 'b'.repeat(HOST_LIMITS.text), arch: 'a'.repeat(HOST_LIMITS.text), os: { id: 'o'.repeat(HOST_LIMITS.text), versionId: 'o'.repeat(HOST_LIMITS.text), name: 'o'.repeat(HOST_LIMITS.text) }, labels: Object.fromEntries(Array.from({ length: 5 }, (_, label) => [`l${label}`, 'x'.repeat(HOST_LIMITS.text)])) });
+    assert.ok(JSON.stringify(big(0)).length > 3000 && JSON.stringify(big(0)).length <= HOST_LIMITS.announcementBytes);
+    for (let index = 0; index < HOST_LIMITS.queues; index += 1) assert.equal(recordAnnouncement(state, big(index), new Date(Date.UTC(2026, 10, 26, 0, 0, 0, index)).toISOString()), 'recorded');
+    // The budget counts the reports; the keys and brackets around them add a little, far from Temporal's 2 MB.
+    assert.ok(JSON.stringify(state).length <= HOST_LIMITS.totalBytes * 1.05, `${JSON.stringify(state).length} bytes`);
+    assert.ok(state.evicted > 0);
+    assert.ok(state.queues[`hv${HOST_LIMITS.queues - 1}`], 'the newest stays');
+    assert.equal(state.queues.hv0, undefined, 'the oldest went first');
+  });
+
   it('marks a worker that says it is leaving as stopped, and ignores one it never knew', () => {
     const state = emptyRegistry();
     recordAnnouncement(state, announcement(), '2026-11-26T10:00:01.000Z');

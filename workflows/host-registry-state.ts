@@ -12,8 +12,12 @@ export const HOST_REGISTRY_WORKFLOW_TYPE = 'hostRegistry';
 /** The platform's own queue, served by every process that runs workflows (see audit-ids.ts). */
 export const HOST_REGISTRY_TASK_QUEUE = AUDIT_TASK_QUEUE;
 
-/** Bounds of the registry, so a hostile or broken worker cannot bloat it. */
-export const HOST_LIMITS = { queues: 500, instancesPerQueue: 8, text: 200, labels: 32, addresses: 16, announcementBytes: 8192 } as const;
+/**
+ * Bounds of the registry, so a hostile or broken worker cannot bloat it. `totalBytes` keeps everything
+ * it holds inside the continue-as-new input Temporal accepts (2 MB): a real report is under 1 KB, so a
+ * thousand hosts fit; reports of 4 KB would leave room for fewer, the least recently seen going first.
+ */
+export const HOST_LIMITS = { queues: 1000, instancesPerQueue: 3, text: 200, labels: 32, addresses: 16, announcementBytes: 4096, totalBytes: 1_500_000 } as const;
 
 /** A host queue: what `runsOn` names. Letters, digits, '.', '_' and '-', starting with a letter or digit. */
 export const HOST_QUEUE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
@@ -100,6 +104,33 @@ export function checkedAnnouncement(value: unknown): HostAnnouncement | undefine
   return parsed(HostAnnouncement, value);
 }
 
+// Sizes of the instances held, measured once each (the objects are new after continue-as-new).
+const sizes = new WeakMap<HostInstance, number>();
+function sizeOf(instance: HostInstance): number {
+  let size = sizes.get(instance);
+  if (size === undefined) {
+    size = JSON.stringify(instance).length;
+    sizes.set(instance, size);
+  }
+  return size;
+}
+
+/** Forgets the least recently seen instances, never `keep`, until the registry fits its byte budget. */
+function fitBudget(state: HostRegistryState, keep: HostInstance): void {
+  const all = Object.values(state.queues).flat();
+  let total = all.reduce((sum, instance) => sum + sizeOf(instance), 0);
+  if (total <= HOST_LIMITS.totalBytes) return;
+  const oldestFirst = all.filter((instance) => instance !== keep).sort((a, b) => (a.lastSeen < b.lastSeen ? -1 : a.lastSeen > b.lastSeen ? 1 : 0));
+  for (const instance of oldestFirst) {
+    if (total <= HOST_LIMITS.totalBytes) break;
+    const remaining = (state.queues[instance.queue] ?? []).filter((candidate) => candidate !== instance);
+    if (remaining.length > 0) state.queues[instance.queue] = remaining;
+    else delete state.queues[instance.queue];
+    total -= sizeOf(instance);
+    state.evicted += 1;
+  }
+}
+
 function lastSeenOf(instances: readonly HostInstance[]): string {
   return instances.reduce((latest, instance) => (instance.lastSeen > latest ? instance.lastSeen : latest), '');
 }
@@ -121,9 +152,11 @@ export function recordAnnouncement(state: HostRegistryState, value: unknown, now
   }
   const previous = existing?.find((instance) => instance.instanceId === announcement.instanceId);
   const others = (existing ?? []).filter((instance) => instance.instanceId !== announcement.instanceId);
-  const instances = [{ ...announcement, firstSeen: previous?.firstSeen ?? now, lastSeen: now }, ...others];
+  const recorded: HostInstance = { ...announcement, firstSeen: previous?.firstSeen ?? now, lastSeen: now };
+  const instances = [recorded, ...others];
   if (instances.length > HOST_LIMITS.instancesPerQueue) state.evicted += instances.length - HOST_LIMITS.instancesPerQueue;
   state.queues[announcement.queue] = instances.slice(0, HOST_LIMITS.instancesPerQueue);
+  fitBudget(state, recorded);
   return 'recorded';
 }
 

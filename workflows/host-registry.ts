@@ -1,13 +1,16 @@
 import * as wf from '@temporalio/workflow';
 import { emptyRegistry, recordAnnouncement, recordLeaving, type HostRegistryState, type HostRegistryView } from './host-registry-state';
 
-/** Continue as new after this many history events even when the server does not suggest it yet. */
-const EVENTS_PER_RUN = 2_000;
+/**
+ * Continue as new after this many history events even when the server does not suggest it yet: every
+ * worker says it is there every 30 s, and a worker that takes the registry over replays its history.
+ */
+const EVENTS_PER_RUN = 1_000;
 
 export interface HostRegistryInput {
   /** Carried across continue-as-new. */
   state?: HostRegistryState;
-  /** History events per run before continuing as new (default 2,000; tests use fewer). */
+  /** History events per run before continuing as new (default 1,000; tests use fewer). */
   eventsPerRun?: number;
 }
 
