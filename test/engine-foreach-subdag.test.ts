@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { getRunStatus } from '../client/runs';
 import { ParamValidationError } from '../dag-repos/schema/params';
 import { startTestEngine, taskStates, type TestEngine } from './support/engine';
-import { taskOf as task } from './support/waiting';
+import { taskOf as task, until } from './support/waiting';
 
 const CHILD_DAG = `
 id: child
@@ -267,7 +267,7 @@ tasks:
     with: { script: 'echo "queue=\${{ params.host }}" >> "$QUBINODE_OUTPUTS"' }
 `);
     const runId = await engine.start(dag, { host: queue });
-    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    await until(async () => task(await getRunStatus(engine.client, runId), 'remote').state === 'running', 30_000, 'the remote task to be scheduled');
     const waiting = await getRunStatus(engine.client, runId);
     assert.equal(task(waiting, 'local').state, 'succeeded');
     assert.equal(task(waiting, 'remote').state, 'running', 'no worker polls the queue yet');
@@ -310,7 +310,7 @@ tasks:
     const history = await engine.client.workflow.getHandle(runId).fetchHistory();
     const scheduled = (history.events ?? [])
       .map((event) => event.activityTaskScheduledEventAttributes)
-      .filter((attributes) => attributes)
+      .filter((attributes) => attributes?.activityId?.startsWith('each'))
       .map((attributes) => [attributes?.activityId, attributes?.taskQueue?.name]);
     assert.deepEqual(scheduled.sort(), [
       ['each[0]', queues[0]],

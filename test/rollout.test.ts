@@ -19,6 +19,8 @@ const journalLines = (file: string): string[] => (existsSync(file) ? readFileSyn
 /** The per-target step: install (undone by its compensation), then verify, which fails on `fail_on`. */
 const STEP_DAG = `
 id: host-update
+# The tests of this file run at once on the same four queues; one job per host would make them take turns.
+hosts: { exclusive: false }
 params:
   target: { type: string }
   queue: { type: string }
@@ -182,7 +184,7 @@ describe('rollouts across hypervisor queues', { concurrency: true }, () => {
   it('canary: waits for an approval between steps, shown on the parent run, and decided there', async () => {
     const journal = path.join(dir, 'gated.log');
     const runId = await engine.start(compile(`strategy: canary\nsteps: [1]\napproveBetween: true\napprovers: [ops]\nparams: { journal: "${journal}" }`));
-    await until(async () => (await listRuns(engine.client, { status: 'waiting', limit: 500 })).some((run) => run.runId === runId), 20_000, 'the parent run to show as waiting');
+    await until(async () => (await listRuns(engine.client, { status: 'waiting', limit: 500 })).some((run) => run.runId === runId), 60_000, 'the parent run to show as waiting');
     await untilTaskState(engine.client, runId, 'roll', 'waiting');
     assert.deepEqual(journalLines(journal).filter((line) => line.startsWith('end')).map((line) => line.split(' ')[1]), ['hv1'], 'only the canary changed before the approval');
     await assert.rejects(decideApproval(engine.client, runId, { taskId: 'roll', approve: true, by: 'mallory' }), /"mallory" is not an approver/);
