@@ -74,8 +74,9 @@ function actionsByActivity(registry: ActionRegistry): Map<string, string[]> {
   const map = new Map<string, string[]>();
   for (const name of registry.names()) {
     const execution = registry.get(name)?.execution;
-    if (execution?.kind !== 'activity') continue;
-    map.set(execution.activity, [...(map.get(execution.activity) ?? []), name]);
+    // An action carried out by a workflow reaches the host through the activities that workflow names.
+    const activities = execution?.kind === 'activity' ? [execution.activity] : execution?.kind === 'workflow' ? (execution.hostActivities ?? []) : [];
+    for (const activity of activities) map.set(activity, [...(map.get(activity) ?? []), name]);
   }
   return map;
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { compileDagFile } from '../dag-repos/compiler/compile';
 import { ParamValidationError, resolveParams } from '../dag-repos/schema/params';
 import { tmpdir } from 'node:os';
@@ -10,6 +10,8 @@ import { NetworkChangeInput } from '../dag-repos/actions/network-actions';
 import { ActionRegistry } from '../dag-repos/actions/registry';
 import { CHECKPOINT_DIR_NAME, CheckpointStore } from '../activities/network-checkpoint-store';
 import { networkManagerRunning } from '../activities/network-manager';
+import { createLogger } from '../config/logger';
+import { createQubinodeWorker } from '../workers/qubinode-worker';
 import { startTestEngine, type TestEngine } from './support/engine';
 import { taskOf } from './support/waiting';
 
@@ -30,7 +32,7 @@ function problems(input: unknown): string {
 describe('host.network-change input', () => {
   it('is registered as an action carried out by the networkChange workflow', () => {
     const action = new ActionRegistry().get('host.network-change');
-    assert.deepEqual(action?.execution, { kind: 'workflow', workflow: 'networkChange' });
+    assert.deepEqual(action?.execution, { kind: 'workflow', workflow: 'networkChange', hostActivities: ['networkChangeApply', 'networkChangeConfirm', 'networkChangeReport'] });
   });
 
   it('accepts argv lists and fills in confirmWithin 2m and checkpoint auto', () => {
@@ -213,6 +215,36 @@ checkpoint: timer`,
     assert.equal(task.error?.type, 'CheckpointUnavailable');
     assert.match(task.error?.message ?? '', /checkpoint: nmcli needs NetworkManager/);
     assert.equal(existsSync(applied), false);
+  });
+
+  it('counts as host.network-change for a host policy cap: a host accepting it runs it, a host accepting only shell refuses it before changing anything', async () => {
+    const workers: { stop: () => Promise<void> }[] = [];
+    const cappedHost = async (actions: string): Promise<string> => {
+      const queue = `netcap-${randomUUID().slice(0, 8)}`;
+      const cap = path.join(dir, `${queue}.yaml`);
+      writeFileSync(cap, `actions: [${actions}]\n`);
+      const config = { ...engine.config, taskQueue: engine.taskQueue, policy: { ...engine.config.policy, hostFile: cap } };
+      const running = await createQubinodeWorker({ config, logger: createLogger('error', 'network-change-test'), taskQueue: queue, runWorkflows: false });
+      const done = running.worker.run();
+      workers.push({ stop: async () => { running.worker.shutdown(); await done.catch(() => undefined); await running.close(); } });
+      return queue;
+    };
+    try {
+      const accepting = await cappedHost('"host.network-change"');
+      const refusing = await cappedHost('shell');
+      const changeOn = (queue: string, marker: string): string => `id: net-cap\ntasks:\n  - id: change\n    uses: host.network-change\n    runsOn: ${queue}\n    with:\n      apply: [["touch", ${JSON.stringify(marker)}]]\n      revert: [["true"]]\n      confirmWithin: 5s\n      checkpoint: timer\n`;
+      const allowed = path.join(dir, 'cap-allowed');
+      const ran = taskOf(await engine.run(engine.compile(changeOn(accepting, allowed))), 'change');
+      assert.equal(ran.state, 'succeeded', JSON.stringify(ran.error));
+      assert.ok(existsSync(allowed));
+      const forbidden = path.join(dir, 'cap-forbidden');
+      const refused = taskOf(await engine.run(engine.compile(changeOn(refusing, forbidden))), 'change');
+      assert.equal(refused.error?.type, 'PolicyRefused');
+      assert.match(refused.error?.message ?? '', new RegExp(`host ${refusing} does not accept action host\\.network-change`));
+      assert.equal(existsSync(forbidden), false);
+    } finally {
+      for (const worker of workers) await worker.stop();
+    }
   });
 
   it('refuses at compile time a DAG that gives a shell string as a command', () => {

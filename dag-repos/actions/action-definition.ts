@@ -11,7 +11,12 @@ export type ActionExecution =
    * A workflow of several steps across queues (e.g. reboot a host and wait for its worker): started as a
    * child workflow on the run's own queue with an ActionWorkflowInput (workflows/action-workflow.ts).
    */
-  | { kind: 'workflow'; workflow: string };
+  | {
+      kind: 'workflow';
+      workflow: string;
+      /** The activities this workflow runs on the task's host: each host's policy gate counts them as this action. */
+      hostActivities?: readonly string[];
+    };
 
 export interface ActionDefinition {
   name: string;

@@ -70,7 +70,7 @@ export const NETWORK_ACTIONS: readonly ActionDefinition[] = [
     description:
       'Change the host\'s network (apply: argv commands) under a checkpoint that reverts it (revert: argv commands) unless the host\'s worker reconnects and confirms within confirmWithin; optional check must pass to confirm.',
     input: NetworkChangeInput,
-    execution: { kind: 'workflow', workflow: 'networkChange' },
+    execution: { kind: 'workflow', workflow: 'networkChange', hostActivities: ['networkChangeApply', 'networkChangeConfirm', 'networkChangeReport'] },
     nonRetryableErrors: [...COMMON_NON_RETRYABLE, NETWORK_CHANGE_REVERTED, NETWORK_CHANGE_UNCONFIRMED, CHECKPOINT_UNAVAILABLE],
     // How long the workflow waits for a host that was cut off to report what its timer did.
     defaultTimeoutMs: 30 * 60_000,
