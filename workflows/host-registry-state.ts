@@ -181,11 +181,6 @@ export interface HostRegistryView {
   evicted: number;
 }
 
-/** The queues the registry knows, sorted. */
-export function knownQueues(view: HostRegistryView): string[] {
-  return Object.keys(view.queues).sort();
-}
-
 /** What the `hostStatus` activity answers about one host queue. */
 export interface HostStatus {
   /** A worker has announced itself on this queue. */
