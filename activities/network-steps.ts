@@ -62,10 +62,3 @@ export async function runRevertSteps(steps: readonly (readonly string[])[], logP
   for (const step of steps) results.push(await runStep(step, logPath, timeoutMs));
   return results;
 }
-
-/** "exit codes 0, 0" or "exit codes 0, 1 (ip ...: could not start ENOENT)" for messages. */
-export function describeSteps(results: readonly StepResult[]): string {
-  if (results.length === 0) return 'no revert steps ran';
-  const codes = results.map((result) => (result.exitCode !== null ? String(result.exitCode) : result.signal ? result.signal : `not started (${result.error ?? 'unknown'})`));
-  return `revert steps exit codes ${codes.join(', ')}`;
-}
