@@ -52,6 +52,7 @@ export function runHeader(status: DagRunStatus): string {
     `state   ${status.state}${status.reason ? ` — ${status.reason}` : ''}`,
     `time    ${status.startedAt}${status.endedAt ? ` → ${status.endedAt} (${durationBetween(status.startedAt, status.endedAt)})` : ''}`,
     `tasks   ${status.progress.done}/${status.progress.total} done`,
+    ...(status.waitingForWindow ? [`window  waiting for maintenance window (opens ${status.waitingForWindow})`] : []),
     ...(status.waitingForHost ? [`hosts   ${hostWaitText(status.waitingForHost)}`] : []),
   ].join('\n');
 }

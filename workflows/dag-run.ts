@@ -12,6 +12,7 @@ import { Semaphore } from './semaphore';
 import { RunExtensions } from './run-extensions';
 import { executeAction, type ExecutedAction } from './task-executor';
 import { HostLocks } from './host-locks';
+import { nextWindow } from '../dag-repos/schema/maintenance-window';
 import { decideTrigger } from './trigger-rules';
 
 export interface DagRunInput {
@@ -71,6 +72,7 @@ class DagRunner {
   /** The hosts this run holds; undefined when it holds none (the DAG says so, or the run predates host locks). */
   private hostLocks: HostLocks | undefined;
   private readonly locks: HostLocks;
+  private windowOpensAt: string | undefined;
 
   constructor(private readonly input: DagRunInput) {
     this.ext = new RunExtensions(
@@ -119,6 +121,7 @@ class DagRunner {
       tasks,
       ...(this.reason ? { reason: this.reason } : {}),
       ...this.waitingForHost(),
+      ...(this.windowOpensAt ? { waitingForWindow: this.windowOpensAt } : {}),
       ...this.ext.statusFields(),
     };
   }
@@ -143,6 +146,7 @@ class DagRunner {
     let cancellation: unknown;
     try {
       await scope.run(async () => {
+        await this.waitForWindow();
         await this.holdHostsKnownAtStart();
         await this.schedule();
       });
@@ -168,6 +172,20 @@ class DagRunner {
   private waitingForHost(): { waitingForHost?: { host: string; heldBy?: string; since?: string } } {
     const wait = this.locks.waiting();
     return wait ? { waitingForHost: wait } : {};
+  }
+
+  /** Waits until the DAG's maintenance window is open (no commands at all for a DAG without one). */
+  private async waitForWindow(): Promise<void> {
+    const window = this.input.dag.maintenanceWindow;
+    if (!window) return;
+    for (let state = nextWindow(window, Date.now()); !state.open; state = nextWindow(window, Date.now())) {
+      const opensAt = state.opensAt ?? Date.now();
+      this.windowOpensAt = new Date(opensAt).toISOString();
+      this.publish();
+      await wf.sleep(Math.max(1, opensAt - Date.now()));
+    }
+    this.windowOpensAt = undefined;
+    this.changed = true;
   }
 
   /** Takes the hosts whose runsOn renders from params alone, in name order, before any task starts. */

@@ -17,6 +17,7 @@ export function describeProgress(status: DagRunStatus): string {
   const wait = status.waitingForHost;
   return [
     `**${status.dagId}** · ${status.state} · ${status.progress.done}/${status.progress.total} tasks done (${tally})`,
+    ...(status.waitingForWindow ? ['', `waiting for maintenance window (opens ${status.waitingForWindow})`] : []),
     ...(wait ? ['', `waiting for ${wait.host}${wait.heldBy ? ` (held by ${wait.heldBy} since ${wait.since ?? '?'})` : ''}`] : []),
     '',
     '| | task | action | state |',

@@ -94,6 +94,8 @@ export interface DagRunStatus {
   retryOf?: string;
   /** Set while the run waits for a host another run holds (one job per host). */
   waitingForHost?: { host: string; heldBy?: string; since?: string };
+  /** Set while the run waits for its DAG's maintenance window: when it opens (ISO time). */
+  waitingForWindow?: string;
 }
 
 export function isTerminal(state: TaskState): boolean {

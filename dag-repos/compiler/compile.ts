@@ -280,6 +280,7 @@ export function checkDagFile(file: DagFile, context: CompileContext, stack: read
     ...(spec.on ? { triggers: spec.on } : {}),
     ...(spec.rollback ? { rollback: spec.rollback } : {}),
     ...(spec.notify ? { notify: spec.notify } : {}),
+    ...(spec.maintenanceWindow ? { maintenanceWindow: spec.maintenanceWindow } : {}),
     ...(spec.hosts ? { hosts: { exclusive: spec.hosts.exclusive, workerWaitMs: parseDuration(spec.hosts.workerWait), workerWaitForMs: Object.fromEntries(Object.entries(spec.hosts.workerWaitFor).map(([host, limit]) => [host, parseDuration(limit)])) } } : {}),
     children,
   };

@@ -3,6 +3,7 @@ import type { ParamSpec, TriggerRule } from '../schema/dag-spec';
 import type { DagTriggers } from '../schema/triggers';
 import type { NotifyChannel, RollbackMode } from '../schema/rollback-notify';
 import type { RepoCredentialEnv } from '../git/repo-config';
+import type { MaintenanceWindow } from '../schema/maintenance-window';
 import type { SecretRef } from './secret-references';
 
 /**
@@ -78,6 +79,8 @@ export interface CompiledDag {
   /** What a failed or aborted run does with `compensate` actions (absent: none). */
   rollback?: RollbackMode;
   notify?: NotifyChannel[];
+  /** A run's tasks start only inside this window. */
+  maintenanceWindow?: MaintenanceWindow;
   /** Host handling (absent in plans compiled before it existed: the defaults apply). */
   hosts?: CompiledHosts;
   /** Sub-DAGs called with `uses: dag`, compiled and pinned with this one. */

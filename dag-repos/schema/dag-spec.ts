@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { durationError } from './duration';
 import { DagTriggers, SecurityAllow } from './triggers';
+import { MaintenanceWindow } from './maintenance-window';
 import { NotifySpec, RollbackMode } from './rollback-notify';
 
 /** The DAG file format, version 1. This schema is both the TypeScript type and the validator. */
@@ -143,6 +144,7 @@ export const DagSpec = z
     on: DagTriggers.optional().describe('Pushes, schedules and webhooks that start this DAG.'),
     rollback: RollbackMode.optional(),
     notify: NotifySpec.optional(),
+    maintenanceWindow: MaintenanceWindow.optional().describe('A run of this DAG starts its tasks only inside this weekly window; it waits for it and says so.'),
     hosts: HostsSpec.optional().describe('One job per host and how long to wait for a host\'s worker.'),
   })
   .strict();
