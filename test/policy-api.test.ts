@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { buildApiServer } from '../api/server';
 import { listAudit } from '../client/audit';
 import { addUser, issueToken, type IdentityStore } from '../client/identity';
-import { readPolicies, recordExceptions, type PolicyStore } from '../client/repo-policy';
+import { approveException, readPolicies, recordExceptions, setPolicy, type PendingException, type PolicyStore } from '../client/repo-policy';
 import { createLogger } from '../config/logger';
 import { ActionRegistry } from '../dag-repos/actions/registry';
 import { apiRequest } from './support/api-request';
@@ -44,6 +44,8 @@ describe('repository policy through the API and the CLI (real Temporal)', () => 
   });
   after(async () => {
     await app.close();
+    // The policy store of this suite would otherwise outlive it, on a queue nobody polls.
+    await engine.client.workflow.getHandle(policyId).terminate('test done').catch(() => undefined);
     await engine.close();
   });
 
@@ -97,6 +99,26 @@ describe('repository policy through the API and the CLI (real Temporal)', () => 
     assert.equal((await call('POST', '/api/policy-exceptions', tokens.dave ?? '', { id: '../../x' })).status, 400);
   });
 
+  it('keeps approved exceptions when a repository floods the list with pending ones, and keeps everything across continue-as-new', async () => {
+    const small: PolicyStore = { client: engine.client, workflowId: `policy/test-small-${randomUUID()}`, taskQueue: engine.taskQueue };
+    const started = await engine.client.workflow.start('repoPolicyStore', { workflowId: small.workflowId, taskQueue: engine.taskQueue, args: [{ changesPerHistory: 3 }] });
+    const exception = (id: string, repo: string): PendingException => ({ id, repo, file: 'dags/x.yaml', task: 't', rule: 'dangerous-command', reason: 'flood', commit: 'c'.repeat(40), author: { name: 'M', email: 'm@example.org' } });
+    const kept = 'a'.repeat(24);
+    await recordExceptions(small, [exception(kept, 'infra')]);
+    await approveException(small, { id: kept, by: 'dave' });
+    await setPolicy(small, 'infra', { shell: false }, 'admin');
+    for (let batch = 0; batch < 11; batch += 1) {
+      await recordExceptions(small, Array.from({ length: 200 }, (_, index) => exception((batch * 1000 + index).toString(16).padStart(24, '0'), 'flood')));
+    }
+    await assert.rejects(recordExceptions(small, Array.from({ length: 201 }, (_, index) => exception(index.toString(16).padStart(24, 'f'), 'flood'))), /at most 200 exceptions per sync/);
+    const state = await readPolicies(small);
+    assert.equal(state.exceptions.length, 2000);
+    assert.equal(state.exceptions.find((entry) => entry.id === kept)?.state, 'approved');
+    assert.equal(state.repos.infra?.policy.shell, false, 'the policy survived continue-as-new');
+    await until(async () => (await engine.client.workflow.getHandle(small.workflowId).describe()).runId !== started.firstExecutionRunId, 20_000, 'continue-as-new');
+    await engine.client.workflow.getHandle(small.workflowId).terminate('test done');
+  });
+
   it('sets and shows a policy from the CLI, and refuses a bad repository name or an oversized file before calling anyone', async () => {
     const env = { QUBINODE_POLICY_WORKFLOW_ID: policyId, QUBINODE_TASK_QUEUE: engine.taskQueue, TEMPORAL_ADDRESS: engine.config.temporal.address };
     const file = path.join(dir, 'policy.yaml');
@@ -107,6 +129,8 @@ describe('repository policy through the API and the CLI (real Temporal)', () => 
     const shown = await qubinodeFromSource(['policy', 'show', 'lab', '--json'], env);
     assert.equal(shown.code, 0, shown.stderr);
     assert.deepEqual((JSON.parse(shown.stdout) as { policy: unknown }).policy, { actions: ['noop', 'shell'], shell: true, hosts: { queues: ['hv1', 'hv2'] }, approveNewVersionsOn: ['env=production'] });
+    // Straight to Temporal, the CLI records the change as the OS user, via local.
+    await until(async () => (await listAudit(engine.client, { since, action: 'policy.set' })).some((entry) => entry.target === 'policy/lab' && entry.via === 'local' && entry.outcome === 'ok'), 15_000, 'the CLI policy.set entry');
 
     const escape = await qubinodeFromSource(['policy', 'set', '../lab', '--file', file], env);
     assert.equal(escape.code, 2);

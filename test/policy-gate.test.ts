@@ -52,6 +52,8 @@ describe('the policy gate on each host (real Temporal, real workers)', () => {
   after(async () => {
     for (const { worker } of workers) if (worker.getState() === 'RUNNING') worker.shutdown();
     await Promise.all(workers.map(({ done, close }) => done.catch(() => undefined).then(close)));
+    // The policy store of this suite would otherwise outlive it, on a queue nobody polls.
+    await engine.client.workflow.getHandle(policyId).terminate('test done').catch(() => undefined);
     await engine.close();
   });
 

@@ -37,6 +37,8 @@ describe('repository policy at sync (real git, real ssh-keygen, real Temporal)',
   });
   after(async () => {
     await removeRepo(engine.client, name).catch(() => undefined);
+    // The policy store of this suite would otherwise outlive it, on a queue nobody polls.
+    await engine.client.workflow.getHandle(policyId).terminate('test done').catch(() => undefined);
     await engine.close();
     git.cleanup();
   });

@@ -43,9 +43,23 @@ function parsed<T>(schema: z.ZodType<T>, input: unknown): T {
   return result.data;
 }
 
-/** Keeps the newest `max` items: old pending exceptions and old version approvals fall off first. */
+/** Keeps the newest `max` items (old version approvals fall off first). */
 function capped<T>(items: T[], max: number): T[] {
   return items.length > max ? items.slice(items.length - max) : items;
+}
+
+/** Keeps at most `max` exceptions, dropping the oldest pending ones first: a repository flooding the list cannot push out approvals. */
+function cappedExceptions(items: ExceptionRecord[], max: number): ExceptionRecord[] {
+  let excess = items.length - max;
+  if (excess <= 0) return items;
+  const kept = items.filter((entry) => {
+    if (excess > 0 && entry.state === 'pending') {
+      excess -= 1;
+      return false;
+    }
+    return true;
+  });
+  return capped(kept, max);
 }
 
 /**
@@ -107,7 +121,7 @@ export async function repoPolicyStore(input: RepoPolicyInput = {}): Promise<void
         exceptions.push(record);
         recorded.push(record);
       }
-      exceptions = capped(exceptions, POLICY_LIMITS.exceptions);
+      exceptions = cappedExceptions(exceptions, POLICY_LIMITS.exceptions);
       changes += 1;
       return recorded;
     },
