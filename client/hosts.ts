@@ -22,8 +22,10 @@ import type { HostRegistryInput } from '../workflows/host-registry';
 
 export type { HostAnnouncement, HostInstance };
 
-/** A host is online when one of its workers was heard from this recently. */
+/** A host is online when one of its workers announced itself this recently... */
 export const ONLINE_WINDOW_MS = 60_000;
+/** ...or polled this recently: an idle worker's long poll renews its last access about once a minute. */
+export const POLLER_WINDOW_MS = 90_000;
 
 /** A worker polling a host's queue, as Temporal describes it. */
 export interface HostPoller {
@@ -133,9 +135,11 @@ export async function queuePollers(client: Client, queue: string): Promise<HostP
 /** Joins a queue's registry entries and its pollers into its state at `now`. */
 export function hostView(queue: string, instances: readonly HostInstance[], pollers: readonly HostPoller[], now: number): HostView {
   const stopped = new Set(instances.filter((instance) => instance.stoppedAt).map((instance) => instance.identity));
-  const live = (at: string | undefined): boolean => at !== undefined && now - Date.parse(at) < ONLINE_WINDOW_MS;
+  const within = (at: string | undefined, windowMs: number): boolean => at !== undefined && now - Date.parse(at) < windowMs;
   // A poller of a worker that said it stopped lingers in Temporal's description for minutes: it does not count.
-  const online = instances.some((instance) => !instance.stoppedAt && live(instance.lastSeen)) || pollers.some((poller) => !stopped.has(poller.identity) && live(poller.lastAccessTime));
+  const online =
+    instances.some((instance) => !instance.stoppedAt && within(instance.lastSeen, ONLINE_WINDOW_MS)) ||
+    pollers.some((poller) => !stopped.has(poller.identity) && within(poller.lastAccessTime, POLLER_WINDOW_MS));
   const times = [...instances.map((instance) => instance.lastSeen), ...pollers.filter((poller) => !stopped.has(poller.identity)).map((poller) => poller.lastAccessTime ?? '')].filter(Boolean);
   const lastSeen = times.sort().at(-1);
   const worker = instances[0];

@@ -143,6 +143,11 @@ describe('host state from the registry and the pollers', () => {
     assert.equal(view.offlineSince, '2026-11-26T10:06:00.000Z');
   });
 
+  it('stays online while its idle worker last polled 80 s ago (a long poll renews about once a minute)', () => {
+    const view = hostView('hv1', [instance({ lastSeen: '2026-11-26T10:07:00.000Z' })], [{ identity: '4242@hv1', kind: 'activity', lastAccessTime: '2026-11-26T10:08:40.000Z' }], now);
+    assert.equal(view.state, 'online');
+  });
+
   it('is offline at once when its only worker said it stopped, though Temporal still lists that poller', () => {
     const view = hostView('hv1', [instance({ stoppedAt: '2026-11-26T10:09:50.000Z', lastSeen: '2026-11-26T10:09:50.000Z' })], [{ identity: '4242@hv1', kind: 'activity', lastAccessTime: '2026-11-26T10:09:45.000Z' }], now);
     assert.equal(view.state, 'offline');

@@ -9,8 +9,11 @@ import { connectClient, type TemporalClient } from '../client/connection';
 import { announceHost, announceLeaving } from '../client/hosts';
 import { HOST_LIMITS, type HostAnnouncement } from '../workflows/host-registry-state';
 
-/** How often a running worker says it is still there (the registry's "last seen"). */
-export const ANNOUNCE_INTERVAL_MS = 30_000;
+/**
+ * How often a running worker says it is still there. Whether it is online comes from its polls (Temporal
+ * renews them about once a minute); this keeps "last seen" after Temporal forgets a gone poller (minutes).
+ */
+export const ANNOUNCE_INTERVAL_MS = 120_000;
 const RETRY_MIN_MS = 2_000;
 const RETRY_MAX_MS = 60_000;
 const LEAVING_WAIT_MS = 3_000;

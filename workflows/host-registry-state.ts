@@ -185,7 +185,7 @@ export interface HostRegistryView {
 export interface HostStatus {
   /** A worker has announced itself on this queue. */
   known: boolean;
-  /** One of its workers was heard from within the last minute. */
+  /** One of its workers polled within the last 90 s or announced itself within the last minute. */
   online: boolean;
   /** When it was last heard from (ISO 8601), if ever. */
   lastSeen?: string;

@@ -3,14 +3,14 @@ import { emptyRegistry, recordAnnouncement, recordLeaving, type HostRegistryStat
 
 /**
  * Continue as new after this many history events even when the server does not suggest it yet: every
- * worker says it is there every 30 s, and a worker that takes the registry over replays its history.
+ * worker says it is there every two minutes, and a worker that takes the registry over replays its history.
  */
-const EVENTS_PER_RUN = 1_000;
+const EVENTS_PER_RUN = 600;
 
 export interface HostRegistryInput {
   /** Carried across continue-as-new. */
   state?: HostRegistryState;
-  /** History events per run before continuing as new (default 1,000; tests use fewer). */
+  /** History events per run before continuing as new (default 600; tests use fewer). */
   eventsPerRun?: number;
 }
 
