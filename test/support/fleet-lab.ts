@@ -114,6 +114,8 @@ export async function startFleetLab(options: { hosts?: number; temporalPort?: nu
     QUBINODE_LAB_TEMPORAL_PORT: String(port),
     QUBINODE_DATA_DIR: path.join(PROJECT_ROOT, '.data', slot.dirName, 'control'),
     QUBINODE_AI_ANALYSIS: 'rules',
+    // The hosts' workers run the code under test, never an older dist/ build (bin/qubinode.js prefers dist/).
+    QUBINODE_FROM_SOURCES: '1',
   };
   // A test file that dies without close() must not leave the lab or its server behind.
   const leftovers = (): void => {
