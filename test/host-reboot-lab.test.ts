@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
 import { PROJECT_ROOT } from '../config/config';
 import { startTestEngine, taskStates, type TestEngine } from './support/engine';
 import { fleetLabUnavailable, runLabScript, startFleetLab, type FleetLab } from './support/fleet-lab';
-import { taskOf } from './support/waiting';
+import { taskOf, until, untilTaskState } from './support/waiting';
 
 /**
  * host.reboot in the fleet lab (slow tier, root only; lab slot 2): a lab host's reboot is its worker and
@@ -32,6 +33,22 @@ tasks:
       drain: { mode: none }
       waitFor: 3m
       verify: { command: ['sh', '-c', 'test -n "$QUBINODE_TASK_ID"'] }
+  - id: after
+    uses: shell
+    runsOn: hv2
+    needs: [reboot]
+    with: { script: '${WORKER_PID}' }
+`;
+
+/** A reboot whose verification takes a while on the host: long enough to restart the lab's Temporal under it. */
+const SLOW_VERIFY_DAG = `id: reboot-hv2-slow-verify
+tasks:
+  - id: reboot
+    uses: host.reboot
+    runsOn: hv2
+    with:
+      waitFor: 3m
+      verify: { command: ['sleep', '15'], timeout: 2m }
   - id: after
     uses: shell
     runsOn: hv2
@@ -99,6 +116,24 @@ describe('host.reboot in the fleet lab', { skip: fleetLabUnavailable() ?? false,
     assert.deepEqual(reboot.rebootedBy, [path.join(PROJECT_ROOT, 'infra', 'lab', 'fleet-reboot.sh'), 'hv2']);
     assert.equal((reboot.verify as { exitCode?: number } | undefined)?.exitCode, 0);
     assert.match(taskOf(status, 'reboot').summary ?? '', /hv2 rebooted and back after [\d.]+s \(worker instance changed\); no drain/);
+  });
+
+  it('carries on when the lab\'s Temporal server restarts while the host that came back is being verified', { timeout: 300_000 }, async (t) => {
+    const runId = await engine.start(engine.compile(SLOW_VERIFY_DAG));
+    const running = await untilTaskState(engine.client, runId, 'reboot', 'running', 60_000);
+    const child = engine.client.workflow.getHandle(taskOf(running, 'reboot').childRunId ?? '');
+    await until(async () => ((await child.describe()).raw.pendingActivities ?? []).some((activity) => activity.activityType?.name === 'hostVerifyCommand'), 120_000, 'the verify command to run on hv2');
+    const stopped = await runLabScript('fleet-server.sh', ['stop'], lab.env);
+    assert.equal(stopped.code, 0, stopped.stderr);
+    // The old server's listeners must be gone before a new one binds the same ports.
+    const port = lab.env.QUBINODE_LAB_TEMPORAL_PORT ?? '';
+    await until(() => !execFileSync('ip', ['netns', 'exec', `qn${SLOT}-temporal`, 'ss', '-Hltn'], { encoding: 'utf8' }).includes(`:${port} `), 30_000, 'the stopped server to release its port');
+    const started = await runLabScript('fleet-server.sh', ['start'], lab.env);
+    assert.equal(started.code, 0, started.stderr);
+    const status = await engine.wait(runId);
+    t.diagnostic(`${status.state}: ${JSON.stringify(taskStates(status))}; ${taskOf(status, 'reboot').summary ?? taskOf(status, 'reboot').error?.message ?? ''}`);
+    assert.equal(status.state, 'succeeded', JSON.stringify(status.tasks.map((task) => [task.id, task.state, task.error?.message])));
+    assert.equal(String(taskOf(status, 'reboot').outputs?.workerAfter).split('@')[0], String(taskOf(status, 'after').outputs?.worker));
   });
 
   it('fails the task of a host that does not come back within waitFor, saying when it was last seen', { timeout: 240_000 }, async (t) => {
