@@ -12,6 +12,7 @@ import { processStartTicks } from './attempt-ledger';
  *   <key>.armed         exists while the change is neither confirmed nor reverted
  *   <key>.claim-confirm / <key>.claim-revert   the armed file, renamed by whoever settled it
  *   <key>.revert-now    a request (with its reason) that the timer revert before its deadline
+ *   <key>.applied       every apply command succeeded (written by the apply, nothing else)
  *   <key>.timer         pid and start time of the revert timer process
  *   <key>.outcome.json  how it ended, written once by the one that settled it
  *
@@ -131,6 +132,14 @@ export class CheckpointStore {
 
   revertRequest(id: string): RevertRequest | undefined {
     return this.readJson(this.file(id, '.revert-now'), RevertRequest);
+  }
+
+  markApplied(id: string): void {
+    closeSync(openSync(this.file(id, '.applied'), 'w', 0o600));
+  }
+
+  isApplied(id: string): boolean {
+    return existsSync(this.file(id, '.applied'));
   }
 
   /** Ids of the checkpoints still armed on this host. */

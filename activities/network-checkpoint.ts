@@ -6,7 +6,7 @@ import { taskLogPath } from '../config/log-layout';
 import { CHECKPOINT_UNAVAILABLE, NetworkChangeInput } from '../dag-repos/actions/network-actions';
 import { parseActionInput } from './action-input';
 import type { ActionInvocation } from './action-types';
-import { CHECKPOINT_DIR_NAME, CheckpointExistsError, CheckpointStore, type CheckpointOutcome, type RevertRequest, type StepResult } from './network-checkpoint-store';
+import { CHECKPOINT_DIR_NAME, CheckpointExistsError, CheckpointStore, type CheckpointOutcome, type CheckpointRecord, type RevertRequest, type StepResult } from './network-checkpoint-store';
 import { NM_BACKSTOP_MS, networkManagerRunning, nmCheckpointCreate, nmCheckpointDestroy } from './network-manager';
 import { resumeRevertTimers, revertNow, spawnRevertTimer } from './network-revert-timer';
 import { REVERT_STEP_TIMEOUT_MS } from './network-steps';
@@ -38,6 +38,8 @@ export interface NetworkCheckpointDeps {
 }
 
 const SETTLE_POLL_MS = 200;
+// A report this close to the deadline does not try to confirm: the timer is about to revert anyway.
+const LATE_MARGIN_MS = 1_000;
 // Old settled checkpoints are removed when a new one is armed: their story is in the run's history.
 const PRUNE_AFTER_MS = 7 * 24 * 3_600_000;
 
@@ -112,6 +114,21 @@ export function createNetworkCheckpointActivities(deps: NetworkCheckpointDeps) {
     return settled(id, request, revertLimitMs(state.state === 'absent' ? 1 : state.record.revert.length));
   };
 
+  /** Runs the check, then settles the checkpoint as confirmed unless the timer took it first (then reports the revert). */
+  const confirm = async (inv: Invocation, input: NetworkChangeInput, record: CheckpointRecord): Promise<SettledResult> => {
+    const limit = revertLimitMs(record.revert.length);
+    if (input.check) {
+      const result = await run(inv, input.check, Date.parse(record.deadlineAt) - Date.now());
+      const failure = failedStep(result);
+      if (failure !== undefined) return revertAtOnce(record.id, { reason: 'check-failed', detail: `check (${input.check.join(' ')}) ${failure}` });
+    }
+    if (!store.claim(record.id, 'confirm')) return settled(record.id, { reason: 'timer' }, limit);
+    if (record.nmCheckpoint !== undefined) await nmCheckpointDestroy(record.nmCheckpoint);
+    const outcome: CheckpointOutcome = { state: 'confirmed', at: new Date().toISOString() };
+    store.settle(record.id, outcome);
+    return { state: 'settled', outcome };
+  };
+
   return {
     /** Arms the checkpoint (its revert timer outlives this worker), then applies the change; an apply command that fails reverts at once. */
     async networkChangeApply(inv: Invocation, ref: CheckpointRef): Promise<ApplyResult> {
@@ -158,6 +175,7 @@ export function createNetworkCheckpointActivities(deps: NetworkCheckpointDeps) {
           if (outcome.state === 'settled') return outcome;
         }
       }
+      store.markApplied(ref.checkpointId);
       return { state: 'applied', checkpointId: ref.checkpointId, mode, armedAt: new Date(armedAt).toISOString(), deadlineAt: new Date(armedAt + ref.confirmWithinMs).toISOString(), sinceArmedMs: Date.now() - armedAt, applySteps };
     },
 
@@ -170,31 +188,31 @@ export function createNetworkCheckpointActivities(deps: NetworkCheckpointDeps) {
       const state = store.read(ref.checkpointId);
       if (state.state === 'absent') return state;
       if (state.state === 'settled') return { state: 'settled', outcome: state.outcome };
-      const limit = revertLimitMs(state.record.revert.length);
-      if (state.state === 'settling') return settled(ref.checkpointId, { reason: 'timer' }, limit);
-      if (input.check) {
-        const result = await run(inv, input.check, Date.parse(state.record.deadlineAt) - Date.now());
-        const failure = failedStep(result);
-        if (failure !== undefined) return revertAtOnce(ref.checkpointId, { reason: 'check-failed', detail: `check (${input.check.join(' ')}) ${failure}` });
-      }
-      if (!store.claim(ref.checkpointId, 'confirm')) return settled(ref.checkpointId, { reason: 'timer' }, limit);
-      if (state.record.nmCheckpoint !== undefined) await nmCheckpointDestroy(state.record.nmCheckpoint);
-      const outcome: CheckpointOutcome = { state: 'confirmed', at: new Date().toISOString() };
-      store.settle(ref.checkpointId, outcome);
-      return { state: 'settled', outcome };
+      if (state.state === 'settling') return settled(ref.checkpointId, { reason: 'timer' }, revertLimitMs(state.record.revert.length));
+      return confirm(inv, input, state.record);
     },
 
     /**
-     * Runs when the host comes back after missing its chance to confirm: a checkpoint still armed is
-     * reverted now (the workflow has stopped waiting for a confirmation); otherwise reports how it ended.
+     * Runs when the host comes back after the workflow stopped waiting for its confirmation (the apply went
+     * quiet, or the confirmation could not start in time). The worker reaching Temporal again is what a
+     * confirmation proves, so a change applied in full and still before its deadline is confirmed here;
+     * one past its deadline (or whose apply never finished by then) is reverted now. Otherwise it reports
+     * how the checkpoint ended.
      */
-    async networkChangeReport(_inv: Invocation, ref: CheckpointRef): Promise<SettledResult> {
-      const state = store.read(ref.checkpointId);
-      if (state.state === 'absent') return state;
-      if (state.state === 'settled') return { state: 'settled', outcome: state.outcome };
-      const limit = revertLimitMs(state.record.revert.length);
-      if (state.state === 'armed') return revertAtOnce(ref.checkpointId, { reason: 'late' });
-      return settled(ref.checkpointId, { reason: 'late' }, limit);
+    async networkChangeReport(inv: Invocation, ref: CheckpointRef): Promise<SettledResult> {
+      const input = parseActionInput('host.network-change', NetworkChangeInput, inv.with);
+      for (;;) {
+        const state = store.read(ref.checkpointId);
+        if (state.state === 'absent') return state;
+        if (state.state === 'settled') return { state: 'settled', outcome: state.outcome };
+        if (state.state === 'settling') return settled(ref.checkpointId, { reason: 'late' }, revertLimitMs(state.record.revert.length));
+        const leftMs = Date.parse(state.record.deadlineAt) - Date.now();
+        if (leftMs <= LATE_MARGIN_MS) return revertAtOnce(ref.checkpointId, { reason: 'late' });
+        if (store.isApplied(ref.checkpointId)) return confirm(inv, input, state.record);
+        // The apply is still running on this host (its heartbeats were lost on the way): wait for it, within the deadline.
+        heartbeat({ checkpoint: 'applying' });
+        await new Promise((resolve) => setTimeout(resolve, SETTLE_POLL_MS));
+      }
     },
   };
 }

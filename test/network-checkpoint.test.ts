@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createNetworkCheckpointActivities } from '../activities/network-checkpoint';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { processStartTicks } from '../activities/attempt-ledger';
-import { CheckpointStore, type CheckpointOutcome, type CheckpointRecord } from '../activities/network-checkpoint-store';
+import { CHECKPOINT_DIR_NAME, CheckpointStore, type CheckpointOutcome, type CheckpointRecord } from '../activities/network-checkpoint-store';
 import { resumeRevertTimers, spawnRevertTimer } from '../activities/network-revert-timer';
 import { until } from './support/waiting';
 
@@ -215,6 +217,40 @@ describe('the revert timer of a network checkpoint', { timeout: 120_000 }, () =>
     assert.ok(outcome.state === 'reverted' && outcome.reason === 'timer');
     assert.ok(existsSync(marker));
     assert.deepEqual(resumeRevertTimers(store), [], 'nothing is left armed');
+  });
+
+  it('confirms, when the host reports back before the deadline, a change it applied in full (the worker reached Temporal again)', async () => {
+    const dataDir = mkdtempSync(path.join(root, 'data-'));
+    const activities = createNetworkCheckpointActivities({ dataDir, logRoot: path.join(dataDir, 'logs') });
+    const marker = path.join(dataDir, 'reverted');
+    const inv = { runId: 'dag/test/report-1', dagId: 'test', taskId: 'change', with: { apply: [['true']], revert: [['touch', marker]], checkpoint: 'timer' } };
+    const ref = { checkpointId: `report-confirm-${process.pid}`, confirmWithinMs: 8_000 };
+    const applied = await new MockActivityEnvironment().run(activities.networkChangeApply, inv, ref);
+    assert.equal(applied.state, 'applied');
+    const report = await new MockActivityEnvironment().run(activities.networkChangeReport, inv, ref);
+    assert.equal(report.state === 'settled' ? report.outcome.state : report.state, 'confirmed');
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, ref.confirmWithinMs + 500 - (Date.now() - Date.parse(applied.state === 'applied' ? applied.armedAt : '')))));
+    assert.equal(existsSync(marker), false, 'a change confirmed by the report was reverted');
+  });
+
+  it('reverts at once, as late, a change whose host reports back only at its deadline', async () => {
+    const dataDir = mkdtempSync(path.join(root, 'data-'));
+    const activities = createNetworkCheckpointActivities({ dataDir, logRoot: path.join(dataDir, 'logs') });
+    const marker = path.join(dataDir, 'reverted');
+    const inv = { runId: 'dag/test/report-2', dagId: 'test', taskId: 'change', with: { apply: [['true']], revert: [['touch', marker]], checkpoint: 'timer' } };
+    const ref = { checkpointId: `report-late-${process.pid}`, confirmWithinMs: 30_000 };
+    await new MockActivityEnvironment().run(activities.networkChangeApply, inv, ref);
+    // The host comes back with less than a second of confirmWithin left: too late to confirm.
+    const store = new CheckpointStore(path.join(dataDir, CHECKPOINT_DIR_NAME));
+    const state = store.read(ref.checkpointId);
+    assert.equal(state.state, 'armed');
+    const record = state.state === 'armed' ? state.record : undefined;
+    assert.ok(record);
+    writeFileSync(path.join(store.directory, `${CheckpointStore.key(record.id)}.json`), JSON.stringify({ ...record, deadlineAt: new Date(Date.now() + 500).toISOString() }));
+    const report = await new MockActivityEnvironment().run(activities.networkChangeReport, inv, ref);
+    assert.ok(report.state === 'settled' && report.outcome.state === 'reverted');
+    assert.ok(report.outcome.state === 'reverted' && (report.outcome.reason === 'late' || report.outcome.reason === 'timer'));
+    assert.ok(existsSync(marker));
   });
 
   it('refuses to arm the same checkpoint twice, so two timers never race one change', () => {
