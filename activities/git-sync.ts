@@ -127,8 +127,6 @@ export function createGitSyncActivities(deps: GitSyncDeps) {
       if (commit === request.activeCommit) {
         return { ...base, state: 'unchanged', commit, message: `already at ${commit.slice(0, 12)}`, durationMs: Date.now() - started };
       }
-      heartbeat('materialise');
-      const root = await deps.cache.materialise(mirror, commit);
       const policy = deps.policy ? await deps.policy.policyFor(config.name) : undefined;
       const signers = policy?.policy?.signedCommits;
       if (signers) {
@@ -139,6 +137,9 @@ export function createGitSyncActivities(deps: GitSyncDeps) {
           return { ...base, state: 'rejected', commit, message, errors: [{ file: '.', problems: [message] }], durationMs: Date.now() - started };
         }
       }
+      // An unsigned commit is refused before a file of it is extracted.
+      heartbeat('materialise');
+      const root = await deps.cache.materialise(mirror, commit);
       heartbeat('validate');
       const { dags, errors, findings, allowances } = checkCommitTree(root, config, commit, deps.registry, policy?.policy);
       if (policy?.policy && policy.policy.approveExceptions !== false && allowances.length) {
