@@ -13,8 +13,9 @@ import type { ActionWorkflowInput, ActionWorkflowResult } from './action-workflo
  *      then run the apply commands.
  *   2. confirm (host queue, schedule-to-start shorter than what is left of confirmWithin): it can only
  *      start if the worker still (or again) reaches Temporal; runs the check, then disarms.
- *   3. otherwise report (host queue, a long schedule-to-start): once the host is back, what its timer did;
- *      a checkpoint still armed then is reverted at once. The task fails, saying so.
+ *   3. otherwise report (host queue, a long schedule-to-start): once the host is back, what its timer did.
+ *      A host back before the deadline with its apply done is confirmed there; one later is reverted at
+ *      once if its timer has not done so. A reverted change fails the task, saying so.
  *
  * Confirming and reverting settle the checkpoint on the host by one atomic rename: exactly one wins.
  */
