@@ -3,13 +3,17 @@ import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { taskOf } from './support/waiting';
 import { fleetLabUnavailable } from './support/fleet-lab';
-import { canaryTrial, cutTrial, hasUpdateMarker, overlaps, readJournal, rebootTrial, restartTrial, startTrialsLab, type JournalLine, type TrialsLab } from './support/fleet-trials';
+import { hasUpdateMarker, overlaps, readJournal, type JournalLine } from './support/fleet-trial-records';
+import { canaryTrial, cutTrial, goneTrial, lockTrial, rebootTrial, startTrialsLab, type TrialsLab } from './support/fleet-trials';
 
 /**
  * The hard days of a fleet, tried in the fleet lab (slow tier, root only; lab slot 4): hosts hv1..hv3
  * as network namespaces with a worker each, against the lab's own Temporal server. Nothing is mocked.
  * Each trial is judged from the hosts' side (journals and markers the tools leave in each host's data
- * directory) as well as from the run's status and history. bench/fleet-trials.ts prints their times.
+ * directory) as well as from the run's status and history. bench/fleet-trials.ts prints their times,
+ * and also tries hv2 losing every process mid-rollout and coming back (kept out of this file for time;
+ * the reboot and gone-for-good trials here cover a host going away). The last trial leaves hv2 without
+ * a worker: keep it last.
  */
 
 const events = (journal: readonly JournalLine[]): string[] => journal.map((line) => line.event);
@@ -78,9 +82,20 @@ describe('the hard days of a fleet, in the fleet lab', { skip: fleetLabUnavailab
     assert.ok(journal.some((line) => line.event === 'end' && line.pid === second.pid), 'the retry finished');
   });
 
-  it.todo('fails a task on a host whose worker is gone for good in bounded time, saying "host hv2 has no worker since ..." (waits for the schedule-to-start limit)');
-
-  it.todo('serialises two runs on one host, the second waiting for hv1 held by the first (waits for the host lock)');
+  it('serialises two runs on one host: the second waits for hv1, held by the first, and runs after it', { timeout: 180_000 }, async (t) => {
+    const trial = await lockTrial(trials);
+    const journal = readJournal(trials.lab.host('hv1'), 'lock');
+    t.diagnostic(`lock trial: second run waited ${JSON.stringify(trial.waiting?.waitingForHost)}; its tool started ${trial.recoverMs ?? '?'} ms after the first's ended; ${trial.totalMs} ms`);
+    assert.equal(trial.first.state, 'succeeded');
+    assert.equal(trial.second.state, 'succeeded');
+    assert.equal(trial.waiting?.waitingForHost?.host, 'hv1', 'the second run said it waits for hv1');
+    assert.equal(trial.waiting?.waitingForHost?.heldBy, trial.firstRunId, 'and that the first run holds it');
+    assert.ok(trial.waiting, 'the second run was seen waiting');
+    assert.equal(taskOf(trial.waiting, 'long').state, 'pending', 'its task had not started while it waited');
+    // The host: the second run's tool started only after the first one's ended.
+    assert.deepEqual(events(journal), ['start', 'end', 'start', 'end']);
+    assert.deepEqual(overlaps(journal), []);
+  });
 
   it('reboots hv2 inside its step of a canary rollout and goes on to hv3 only once hv2\'s worker is back', { timeout: 300_000 }, async (t) => {
     const trial = await rebootTrial(trials);
@@ -111,30 +126,24 @@ describe('the hard days of a fleet, in the fleet lab', { skip: fleetLabUnavailab
     assert.ok((journals.hv3?.[0]?.atMs ?? 0) > hv2Back, 'hv3 was not touched until hv2 was back and done');
   });
 
-  it('finishes a canary rollout correctly when hv2 loses every process mid-update and its worker comes back', { timeout: 240_000 }, async (t) => {
-    const trial = await restartTrial(trials);
-    const { lab } = trials;
-    const hv2 = readJournal(lab.host('hv2'), 'restart');
-    t.diagnostic(`restart trial: lost attempt reported ${trial.detectMs ?? '?'} ms after the kill; ran again ${trial.recoverMs ?? '?'} ms after the worker started; run ${trial.totalMs} ms; hv2 ${JSON.stringify(hv2)}`);
-    assert.equal(trial.status.state, 'succeeded', JSON.stringify(trial.status.tasks.map((task) => [task.id, task.state, task.error?.message])));
-    assert.equal(trial.progress.state, 'succeeded');
+  it('fails a task on a host whose worker is gone for good in bounded time, saying "host hv2 has no worker since ..."', { timeout: 240_000 }, async (t) => {
+    const trial = await goneTrial(trials, { restore: false });
+    const task = taskOf(trial.status, 'long');
+    t.diagnostic(`gone trial: attempt lost ${trial.detectMs ?? '?'} ms after the kill; run failed ${trial.failedAfterMs} ms after the kill: ${task.error?.message ?? ''}`);
+    assert.equal(trial.status.state, 'failed');
+    assert.equal(task.error?.type, 'HostWithoutWorker');
+    assert.match(task.error?.message ?? '', /^host hv2 has no worker since \d{4}-\d\d-\d\dT[\d:.]+Z: task long waited 10s for one$/);
+    // The history: the attempt lost by its heartbeat timeout, then one that no worker ever took.
     assert.deepEqual(
-      trial.progress.targets.map((target) => [target.name, target.state]),
+      trial.attempts.map((attempt) => [attempt.ending, attempt.startedAtMs !== undefined]),
       [
-        ['hv1', 'updated'],
-        ['hv2', 'updated'],
-        ['hv3', 'updated'],
+        ['timed-out:TIMEOUT_TYPE_HEARTBEAT', true],
+        ['timed-out:TIMEOUT_TYPE_SCHEDULE_TO_START', false],
       ],
     );
-    for (const host of lab.hosts) assert.equal(hasUpdateMarker(host, 'restart'), true, `${host.name} carries the update`);
-    const starts = hv2.filter((line) => line.event === 'start');
-    assert.equal(starts.length, 2, JSON.stringify(hv2));
-    const [killed, again] = starts as [JournalLine, JournalLine];
-    assert.equal(hv2.some((line) => line.event === 'apply' && line.pid === killed.pid), false, 'the killed copy never finished');
-    assert.ok(hv2.some((line) => line.event === 'apply' && line.pid === again.pid), 'the update ran again on hv2 and finished');
-    assert.deepEqual(overlaps(hv2), []);
-    for (const name of ['hv1', 'hv3']) assert.deepEqual(events(readJournal(lab.host(name), 'restart')), ['start', 'apply'], `${name} was updated once`);
-    assert.ok(trial.attempts.length >= 2, 'hv2\'s step run shows the lost attempt and the one that completed');
-    assert.equal(trial.attempts.at(-1)?.ending, 'completed');
+    // Bounded: the 30 s heartbeat timeout, the 10 s workerWait, and scheduling slack, far below the run's 170 s limit.
+    assert.ok(trial.failedAfterMs < 90_000, `failed ${trial.failedAfterMs} ms after the kill`);
+    const journal = readJournal(trials.lab.host('hv2'), 'gone');
+    assert.deepEqual(events(journal), ['start'], 'the killed copy never finished and nothing ran on hv2 again');
   });
 });

@@ -1,12 +1,13 @@
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { temporal } from '@temporalio/proto';
 import type { DagRunStatus } from '../../workflows/run-status';
 import type { RolloutProgress } from '../../workflows/rollback-status';
 import { rolloutProgress } from '../../client/run-control';
 import { getRunStatus } from '../../client/runs';
-import { startFleetLab, type FleetLab, type LabHost } from './fleet-lab';
+import { startFleetLab, type FleetLab } from './fleet-lab';
 import { startTestEngine, type TestEngine } from './engine';
+import { canaryDag, longTaskDag, REBOOT_STEP_DAG, STEP_DAG } from './fleet-trial-dags';
+import { clearTrials, historyAttempts, readJournal, setUnhealthy, type HistoryAttempt } from './fleet-trial-records';
 import { taskOf, until } from './waiting';
 
 /**
@@ -20,255 +21,6 @@ import { taskOf, until } from './waiting';
 
 /** The lab slot of the trials (infra/lab/fleet-lib.sh): addresses 10.231.4.0/24, data in .data/lab4. */
 export const TRIALS_SLOT = 4;
-
-/** One line a trial's tool wrote on its host: `<event> <pid> <epoch ns> [another pid]`. */
-export interface JournalLine {
-  event: 'start' | 'end' | 'term' | 'alive' | 'apply' | 'undo' | 'after';
-  pid: number;
-  atMs: number;
-  /** For `alive`: the earlier copy's pid, still running when this one started; for `start` and `after`: the worker's pid. */
-  other?: number;
-}
-
-const EVENTS = new Set<string>(['start', 'end', 'term', 'alive', 'apply', 'undo', 'after']);
-
-function trialsDir(host: LabHost): string {
-  return path.join(host.dataDir, 'trials');
-}
-
-/** The journal a trial's tools kept on `host` (empty when nothing ran there). */
-export function readJournal(host: LabHost, trial: string): JournalLine[] {
-  const file = path.join(trialsDir(host), `${trial}.journal`);
-  if (!existsSync(file)) return [];
-  return readFileSync(file, 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((line): JournalLine => {
-      const [event = '', pid = '', stamp = '', other] = line.split(' ');
-      if (!EVENTS.has(event) || !/^\d+$/.test(pid) || !/^\d+$/.test(stamp)) throw new Error(`${file}: not a journal line: ${JSON.stringify(line)}`);
-      return { event: event as JournalLine['event'], pid: Number(pid), atMs: Math.round(Number(stamp) / 1e6), ...(other === undefined ? {} : { other: Number(other) }) };
-    });
-}
-
-/** Whether the trial's update step left its marker on `host` (written by the update, removed by its rollback). */
-export function hasUpdateMarker(host: LabHost, trial: string): boolean {
-  return existsSync(path.join(trialsDir(host), `${trial}.updated`));
-}
-
-/** Makes the trials' shell health check fail on `host` (a file in its data directory), or pass again. */
-export function setUnhealthy(host: LabHost, unhealthy: boolean): void {
-  mkdirSync(trialsDir(host), { recursive: true });
-  const file = path.join(trialsDir(host), 'unhealthy');
-  if (unhealthy) writeFileSync(file, 'set by the fleet trials\n');
-  else rmSync(file, { force: true });
-}
-
-/** Forgets what earlier trials left on every host (journals, markers, the unhealthy flag). */
-export function clearTrials(lab: FleetLab): void {
-  for (const host of lab.hosts) rmSync(trialsDir(host), { recursive: true, force: true });
-}
-
-/**
- * Shell lines every trial tool starts with: its journal, and a look at every copy that started before
- * it on this host; one still alive is written down as `alive`, which no trial tolerates.
- * TRIAL reaches the script as an environment variable, never as script text.
- */
-const JOURNAL_PRELUDE = `j="$QUBINODE_DATA_DIR/trials/$TRIAL.journal"
-mkdir -p "$QUBINODE_DATA_DIR/trials"
-now() { date +%s%N; }
-if [ -f "$j" ]; then
-  for p in $(awk '$1 == "start" { print $2 }' "$j"); do
-    if kill -0 "$p" 2>/dev/null; then echo "alive $$ $(now) $p" >> "$j"; fi
-  done
-fi`;
-
-/** Indents a block of text for a YAML block scalar. */
-function indent(text: string, spaces: number): string {
-  return text
-    .split('\n')
-    .map((line) => (line === '' ? line : `${' '.repeat(spaces)}${line}`))
-    .join('\n');
-}
-
-/**
- * A long task on one host. The first copy holds for `hold` seconds; a copy that finds an earlier start
- * in the journal is the run's retry and holds `again` seconds. SIGTERM is written down before it exits.
- */
-export function longTaskDag(options: { id: string; host: string; trial: string; hold: number; again: number; timeout: string }): string {
-  const script = `${JOURNAL_PRELUDE}
-hold="$HOLD"
-if grep -q '^start ' "$j"; then hold="$AGAIN"; fi
-echo "start $$ $(now)" >> "$j"
-trap 'echo "term $$ $(now)" >> "$j"; exit 143' TERM
-sleep "$hold" & wait $!
-echo "end $$ $(now)" >> "$j"`;
-  return `id: ${options.id}
-timeout: ${options.timeout}
-tasks:
-  - id: long
-    uses: shell
-    runsOn: ${options.host}
-    with:
-      env:
-        TRIAL: ${options.trial}
-        HOLD: "${options.hold}"
-        AGAIN: "${options.again}"
-      script: |
-${indent(script, 8)}
-`;
-}
-
-/** The update task of the rollout trials' step DAGs: holds a while, then leaves a marker its compensation removes. */
-const APPLY_TASK = `  - id: apply
-    uses: shell
-    runsOn: \${{ params.queue }}
-    with:
-      env:
-        TRIAL: \${{ params.trial }}
-        HOLD: \${{ params.hold }}
-      script: |
-${indent(`${JOURNAL_PRELUDE}
-echo "start $$ $(now) $PPID" >> "$j"
-trap 'echo "term $$ $(now)" >> "$j"; exit 143' TERM
-sleep "$HOLD" & wait $!
-: > "$QUBINODE_DATA_DIR/trials/$TRIAL.updated"
-echo "apply $$ $(now)" >> "$j"`, 8)}
-    compensate:
-      uses: shell
-      with:
-        env:
-          TRIAL: \${{ params.trial }}
-        script: |
-          j="$QUBINODE_DATA_DIR/trials/$TRIAL.journal"
-          rm -f "$QUBINODE_DATA_DIR/trials/$TRIAL.updated"
-          echo "undo $$ $(date +%s%N)" >> "$j"`;
-
-const STEP_PARAMS = `params:
-  target: { type: string }
-  queue: { type: string }
-  trial: { type: string, required: true }
-  hold: { type: string, default: "0.2" }
-  reboot_on: { type: string, default: none }`;
-
-/**
- * The per-host update step of the rollout trials: `apply` holds a while, then leaves a marker in the
- * host's data directory; its compensation removes the marker. Both write to the host's journal.
- */
-export const STEP_DAG = `id: trial-step
-${STEP_PARAMS}
-tasks:
-${APPLY_TASK}
-`;
-
-/**
- * The step of the reboot trial: the update, then `host.reboot` on the host named by `reboot_on` only
- * (waiting for its worker to come back and checking the update's marker is there), then a task that
- * notes which worker process ran it.
- */
-export const REBOOT_STEP_DAG = `id: trial-step
-${STEP_PARAMS}
-tasks:
-${APPLY_TASK}
-  - id: reboot
-    uses: host.reboot
-    runsOn: \${{ params.queue }}
-    needs: [apply]
-    when: \${{ params.target == params.reboot_on }}
-    with:
-      drain: { mode: none }
-      waitFor: 2m
-      verify: { command: [sh, -c, 'test -e "$QUBINODE_DATA_DIR/trials/reboot.updated"'] }
-  - id: after
-    uses: shell
-    runsOn: \${{ params.queue }}
-    needs: [reboot]
-    trigger: none_failed
-    with:
-      env:
-        TRIAL: \${{ params.trial }}
-      script: |
-        echo "after $$ $(date +%s%N) $PPID" >> "$QUBINODE_DATA_DIR/trials/$TRIAL.journal"
-`;
-
-/** A canary rollout of STEP_DAG over hv1 | hv2 | hv3, optionally with the shell health check after each batch. */
-export function canaryDag(options: { id: string; trial: string; hold: string; healthCheck: boolean; timeout: string; rebootOn?: string }): string {
-  const analysis = options.healthCheck
-    ? `
-      analysis:
-        checks:
-          - uses: shell
-            with:
-              script: test ! -e "$QUBINODE_DATA_DIR/trials/unhealthy"`
-    : '';
-  return `id: ${options.id}
-timeout: ${options.timeout}
-tasks:
-  - id: roll
-    uses: rollout
-    with:
-      dag: trial-step
-      targets: [hv1, hv2, hv3]
-      strategy: canary
-      steps: [1, 2, 3]
-      params:
-        trial: ${options.trial}
-        hold: "${options.hold}"${options.rebootOn === undefined ? '' : `\n        reboot_on: ${options.rebootOn}`}${analysis}
-`;
-}
-
-/** The copies of a tool that were alive together on a host: `alive` lines, and starts before an earlier copy's last line. */
-export function overlaps(journal: readonly JournalLine[]): string[] {
-  const found = journal.filter((line) => line.event === 'alive').map((line) => `pid ${line.pid} started while pid ${line.other ?? '?'} was alive`);
-  const starts = journal.filter((line) => line.event === 'start');
-  for (const [index, later] of starts.entries()) {
-    for (const earlier of starts.slice(0, index)) {
-      const lastOfEarlier = journal.filter((line) => line.pid === earlier.pid).at(-1);
-      if (lastOfEarlier && lastOfEarlier.atMs > later.atMs) found.push(`pid ${earlier.pid} wrote "${lastOfEarlier.event}" after pid ${later.pid} started`);
-    }
-  }
-  return found;
-}
-
-/** When an activity's attempts were scheduled, started and ended in a run's history, and how each ended. */
-export interface HistoryAttempt {
-  scheduledAtMs: number;
-  startedAtMs?: number;
-  endedAtMs?: number;
-  ending?: 'completed' | 'failed' | 'cancelled' | `timed-out:${string}`;
-}
-
-const TIMEOUT_TYPES = temporal.api.enums.v1.TimeoutType;
-
-function eventMs(event: temporal.api.history.v1.IHistoryEvent): number {
-  const time = event.eventTime;
-  return Number(time?.seconds ?? 0) * 1000 + Math.floor((time?.nanos ?? 0) / 1e6);
-}
-
-/** Every attempt of activity `activityId` in the history of run `runId` (one per scheduled event). */
-export async function historyAttempts(engine: TestEngine, runId: string, activityId: string): Promise<HistoryAttempt[]> {
-  const history = await engine.client.workflow.getHandle(runId).fetchHistory();
-  const attempts = new Map<string, HistoryAttempt>();
-  for (const event of history.events ?? []) {
-    const id = String(event.eventId);
-    if (event.activityTaskScheduledEventAttributes?.activityId === activityId) attempts.set(id, { scheduledAtMs: eventMs(event) });
-    const started = event.activityTaskStartedEventAttributes;
-    if (started) {
-      const attempt = attempts.get(String(started.scheduledEventId));
-      if (attempt) attempt.startedAtMs = eventMs(event);
-    }
-    const endings: Array<[{ scheduledEventId?: Long | number | null } | null | undefined, HistoryAttempt['ending']]> = [
-      [event.activityTaskCompletedEventAttributes, 'completed'],
-      [event.activityTaskFailedEventAttributes, 'failed'],
-      [event.activityTaskCanceledEventAttributes, 'cancelled'],
-      [event.activityTaskTimedOutEventAttributes, `timed-out:${TIMEOUT_TYPES[event.activityTaskTimedOutEventAttributes?.failure?.timeoutFailureInfo?.timeoutType ?? 0] ?? 'unknown'}`],
-    ];
-    for (const [attributes, ending] of endings) {
-      const attempt = attributes ? attempts.get(String(attributes.scheduledEventId)) : undefined;
-      if (attempt) Object.assign(attempt, { endedAtMs: eventMs(event), ending });
-    }
-  }
-  return [...attempts.values()];
-}
 
 /** Figures of one trial, in milliseconds. */
 export interface TrialFigures {
@@ -441,4 +193,80 @@ export async function rebootTrial(trials: TrialsLab): Promise<RebootTrial> {
   const hv2Step = await getRunStatus(engine.client, progress.targets.find((target) => target.name === 'hv2')?.childRunId ?? '');
   const downForMs = taskOf(hv2Step, 'reboot').outputs?.downForMs;
   return { status, progress, hv2Step, ...(typeof downForMs === 'number' ? { recoverMs: downForMs } : {}), totalMs: Date.now() - started };
+}
+
+export interface GoneTrial extends TrialFigures {
+  status: DagRunStatus;
+  attempts: HistoryAttempt[];
+  /** From the kill until the run failed. */
+  failedAfterMs: number;
+}
+
+/**
+ * Trial 3: every process of hv2 dies while a long task runs there and its worker never comes back.
+ * The attempt is lost by its heartbeat timeout, the task is scheduled again, waits `workerWait` (10 s)
+ * for a worker on hv2 and fails saying so. With `restore`, hv2's worker is started again afterwards.
+ */
+export async function goneTrial(trials: TrialsLab, options: { restore: boolean }): Promise<GoneTrial> {
+  const { lab, engine } = trials;
+  clearTrials(lab);
+  const hv2 = lab.host('hv2');
+  const started = Date.now();
+  const runId = await engine.start(engine.compile(longTaskDag({ id: 'trial-gone', host: 'hv2', trial: 'gone', hold: 600, again: 600, timeout: '170s', workerWait: '10s' })));
+  await until(() => readJournal(hv2, 'gone').some((line) => line.event === 'start'), 60_000, 'the long task to start on hv2');
+  await lab.killHost('hv2');
+  const killedAtMs = Date.now();
+  try {
+    const status = await engine.wait(runId);
+    const failedAfterMs = Date.now() - killedAtMs;
+    const attempts = await historyAttempts(engine, runId, 'long');
+    const lost = attempts.find((attempt) => attempt.ending?.startsWith('timed-out:TIMEOUT_TYPE_HEARTBEAT'));
+    return { status, attempts, failedAfterMs, ...(lost?.endedAtMs === undefined ? {} : { detectMs: lost.endedAtMs - killedAtMs }), totalMs: Date.now() - started };
+  } finally {
+    if (options.restore) await lab.startWorker('hv2');
+  }
+}
+
+export interface LockTrial extends TrialFigures {
+  first: DagRunStatus;
+  second: DagRunStatus;
+  firstRunId: string;
+  secondRunId: string;
+  /** The second run's status while it waited (undefined if it was never seen waiting). */
+  waiting?: DagRunStatus;
+}
+
+/** Trial 4: two runs of different DAGs on hv1 at once; the second waits for hv1, held by the first, and runs after it. */
+export async function lockTrial(trials: TrialsLab): Promise<LockTrial> {
+  const { lab, engine } = trials;
+  clearTrials(lab);
+  const hv1 = lab.host('hv1');
+  const started = Date.now();
+  const firstRunId = await engine.start(engine.compile(longTaskDag({ id: 'trial-lock-first', host: 'hv1', trial: 'lock', hold: 6, again: 1, timeout: '120s' })));
+  await until(() => readJournal(hv1, 'lock').some((line) => line.event === 'start'), 60_000, 'the first run\'s task to start on hv1');
+  const secondRunId = await engine.start(engine.compile(longTaskDag({ id: 'trial-lock-second', host: 'hv1', trial: 'lock', hold: 1, again: 1, timeout: '120s' })));
+  let waiting: DagRunStatus | undefined;
+  await until(
+    async () => {
+      const status = await getRunStatus(engine.client, secondRunId).catch(() => undefined);
+      if (status?.waitingForHost) waiting = status;
+      return waiting !== undefined || readJournal(hv1, 'lock').filter((line) => line.event === 'start').length > 1 || (status !== undefined && status.state !== 'running');
+    },
+    60_000,
+    'the second run to wait for hv1 or start',
+  );
+  const first = await engine.wait(firstRunId);
+  const second = await engine.wait(secondRunId);
+  const starts = readJournal(hv1, 'lock').filter((line) => line.event === 'start');
+  const firstEnd = readJournal(hv1, 'lock').find((line) => line.event === 'end' && line.pid === starts[0]?.pid);
+  return {
+    first,
+    second,
+    firstRunId,
+    secondRunId,
+    ...(waiting === undefined ? {} : { waiting }),
+    // How long after the first run's tool ended the second one's began: the hand-over of hv1.
+    ...(firstEnd === undefined || starts[1] === undefined ? {} : { recoverMs: starts[1].atMs - firstEnd.atMs }),
+    totalMs: Date.now() - started,
+  };
 }
