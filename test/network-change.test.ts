@@ -247,6 +247,27 @@ checkpoint: timer`,
     }
   });
 
+  it('refuses at run time commands a param renders into a shell string or an oversized list, before anything runs on the host', async () => {
+    const marker = path.join(dir, 'param-ran');
+    const compiled = engine.compile(`id: net-param
+params:
+  cmds: { type: array }
+tasks:
+  - id: change
+    uses: host.network-change
+    runsOn: ${host}
+    with:
+      apply: \${{ params.cmds }}
+      revert: [["touch", ${JSON.stringify(marker)}]]
+`);
+    for (const cmds of [['ip link set eth0 down; reboot'], Array.from({ length: 33 }, () => ['touch', marker]), [['touch', marker, '\0']]]) {
+      const task = taskOf(await engine.run(compiled, { cmds }), 'change');
+      assert.equal(task.error?.type, 'InvalidActionInput', JSON.stringify(task.error));
+      assert.match(task.error?.message ?? '', /^invalid input for host\.network-change: with\.apply/);
+    }
+    assert.equal(existsSync(marker), false, 'neither apply nor revert ran');
+  });
+
   it('refuses at compile time a DAG that gives a shell string as a command', () => {
     assert.throws(() => engine.compile(dag('net-bad', 'apply: "ip link set eth0 down; reboot"\nrevert: [["true"]]')), /tasks\.change\.with\.apply: expected array, got string "ip link set eth0 down; reboot"/);
   });
