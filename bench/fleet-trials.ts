@@ -13,7 +13,7 @@ function seconds(ms: number | undefined): string {
 }
 
 function line(name: string, outcome: string, figures: TrialFigures): string {
-  return `${name.padEnd(34)} ${outcome.padEnd(44)} detect ${seconds(figures.detectMs).padStart(7)}  recover ${seconds(figures.recoverMs).padStart(7)}  total ${seconds(figures.totalMs).padStart(7)}`;
+  return `${name.padEnd(40)} ${outcome.padEnd(44)} detect ${seconds(figures.detectMs).padStart(7)}  recover ${seconds(figures.recoverMs).padStart(7)}  total ${seconds(figures.totalMs).padStart(7)}`;
 }
 
 async function main(): Promise<void> {
