@@ -24,12 +24,14 @@ const stateOf = (dir: string, host: string): string => {
 describe('the update-automation example on stand-in hypervisors', { concurrency: true }, () => {
   let engine: TestEngine;
   let dag: CompiledDag;
-  let hosts: string[];
+  /** Three "hypervisors": workers on their own task queues on this host; each test has its own (one job per host). */
+  const standInHosts = async (tag: string): Promise<string[]> => {
+    const queues = ['hv1', 'hv2', 'hv3'].map((name) => `${engine.taskQueue}-${tag}-${name}`);
+    await Promise.all(queues.map((queue) => engine.addWorker(queue, false)));
+    return queues;
+  };
   before(async () => {
     engine = await startTestEngine();
-    // Three "hypervisors": workers on their own task queues on this host.
-    hosts = ['hv1', 'hv2', 'hv3'].map((name) => `${engine.taskQueue}-${name}`);
-    await Promise.all(hosts.map((queue) => engine.addWorker(queue, false)));
     const entry = LocalCatalog.load([{ repo: 'examples', dir: EXAMPLES }], new ActionRegistry()).get('examples/update-automation');
     assert.ok(entry.dag, JSON.stringify(entry.diagnostics));
     dag = entry.dag;
@@ -37,6 +39,7 @@ describe('the update-automation example on stand-in hypervisors', { concurrency:
   after(async () => engine.close());
 
   it('detects, waits for approval, and rolls back the canary hosts in reverse when the second step fails', async () => {
+    const hosts = await standInHosts('rb');
     const stateDir = mkdtempSync(path.join(tmpdir(), 'qubinode-upd-'));
     const runId = await engine.start(dag, { hypervisors: hosts, listing: LISTING, approvers: ['ops'], state_dir: stateDir, fail_on: hosts[1] });
     const waiting = await untilTaskState(engine.client, runId, 'approve', 'waiting', 30_000);
@@ -71,6 +74,7 @@ describe('the update-automation example on stand-in hypervisors', { concurrency:
   });
 
   it('updates every hypervisor canary-first and verifies them when all is healthy', async () => {
+    const hosts = await standInHosts('ok');
     const stateDir = mkdtempSync(path.join(tmpdir(), 'qubinode-upd-'));
     const runId = await engine.start(dag, { hypervisors: hosts, listing: LISTING, state_dir: stateDir });
     await untilTaskState(engine.client, runId, 'approve', 'waiting', 30_000);
