@@ -7,6 +7,9 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { buildApiServer } from '../api/server';
 import { addUser, issueToken } from '../client/identity';
+import { addRepo, getRepo, removeRepo } from '../client/repos';
+import { signTrigger } from '../dag-repos/git/webhook-verify';
+import { GitFixture } from './support/git-fixture';
 import { hostLastSeen, listHosts, readHostRegistry, UnknownHostError } from '../client/hosts';
 import { PROJECT_ROOT } from '../config/config';
 import { createLogger } from '../config/logger';
@@ -19,6 +22,7 @@ import { startTestEngine, type TestEngine } from './support/engine';
 import { until } from './support/waiting';
 
 const BOOTSTRAP = 'hosts-test-bootstrap-token-0123456789';
+const TRIGGER_SECRET = 'hosts-trigger-secret-for-tests-0123456789';
 const VERSION = (JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
 /** Sends the path exactly as written (fetch would normalise it first). */
@@ -210,6 +214,39 @@ describe('known hosts against the Temporal dev server', () => {
       assert.equal(viaApi.code, 0, viaApi.stderr);
       const line = viaApi.stdout.split('\n').find((row) => row.startsWith(`${hostQueue} `));
       assert.match(line ?? '', new RegExp(`^${hostQueue}\\s+(\\S+\\s+)?online\\s+\\d+\\s+${VERSION.replace(/\./g, '\\.')}\\s.*role=hypervisor,site=test-lab`));
+    });
+  });
+
+  describe('a signed trigger whose DAG names an unknown host', () => {
+    let app: ReturnType<typeof buildApiServer>;
+    let base: string;
+    const repo = `h${randomUUID().slice(0, 8)}`;
+    const nowhere = `hv-gone-${randomUUID().slice(0, 6)}`;
+
+    before(async () => {
+      process.env.QUBINODE_WEBHOOK_HOSTS_TEST = TRIGGER_SECRET;
+      const git = new GitFixture();
+      git.write('dags/deploy.yaml', `id: deploy\non:\n  webhook:\n    secretEnv: QUBINODE_WEBHOOK_HOSTS_TEST\ntasks:\n  - id: install\n    uses: noop\n    runsOn: ${nowhere}\n`);
+      git.commitAndPush('a DAG for a host that never announced itself');
+      await addRepo(engine.client, { name: repo, url: git.bare }, engine.taskQueue);
+      await until(async () => (await getRepo(engine.client, repo)).active !== undefined, 60_000, 'the first sync');
+      const config = { ...engine.config, taskQueue: engine.taskQueue, dagDirectories: [] };
+      app = buildApiServer({ config, logger: createLogger('error', 'hosts-trigger-test'), client: engine.client, registry: new ActionRegistry(), token: BOOTSTRAP });
+      await app.listen({ host: '127.0.0.1', port: 0 });
+      base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+    });
+    after(async () => {
+      await app?.close();
+      await removeRepo(engine.client, repo).catch(() => undefined);
+    });
+
+    it('is refused with 422 naming the task and the host, and starts nothing', async () => {
+      const body = JSON.stringify({ reason: 'test' });
+      const delivery = `d-${randomUUID().slice(0, 8)}`;
+      const answer = await fetch(`${base}/trigger/${repo}/deploy`, { method: 'POST', headers: { 'content-type': 'application/json', ...signTrigger(TRIGGER_SECRET, body, { delivery, timestamp: Date.now() / 1000 }) }, body });
+      assert.equal(answer.status, 422, await answer.clone().text());
+      assert.match(((await answer.json()) as { error: string }).error, new RegExp(`^task install: runsOn ${nowhere} names no known host`));
+      await assert.rejects(engine.client.workflow.getHandle(`dag/${repo}/deploy/hook-${delivery}`).describe(), /not found/i);
     });
   });
 });
