@@ -40,6 +40,13 @@ describe('repository policy: the rules (pure)', () => {
     assert.match(actionRefusal({ actions: ['diag.*'], shell: true }, 'http.check') ?? '', /allows only actions diag\.\*/);
   });
 
+  it('refuses host.network-change as it refuses shell: its steps are commands the DAG writes', () => {
+    assert.match(actionRefusal({}, 'host.network-change') ?? '', /does not allow shell \(host\.network-change runs the commands a DAG writes\)/);
+    assert.match(actionRefusal({ actions: ['host.*'] }, 'host.network-change') ?? '', /does not allow shell/);
+    assert.equal(actionRefusal({ actions: ['host.*'], shell: true }, 'host.network-change'), undefined);
+    assert.equal(actionRefusal({ actions: ['host.*'] }, 'host.reboot'), undefined);
+  });
+
   it('allows a host by its queue or by any one of its labels, and names what is allowed when it refuses', () => {
     const policy: RepoPolicy = { hosts: { queues: ['hv1'], labels: ['env=lab'] } };
     assert.equal(hostRefusal(policy, 'hv1'), undefined);

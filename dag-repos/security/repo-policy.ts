@@ -45,7 +45,10 @@ export type Signer = z.infer<typeof Signer>;
 export const RepoPolicy = z.strictObject({
   /** Actions the repository's tasks may use (names or globs). Absent: every action. */
   actions: z.array(ActionPattern).max(POLICY_LIMITS.patterns).optional(),
-  /** Whether `uses: shell` is allowed at all (even when `actions` matches it). Absent: not allowed. */
+  /**
+   * Whether actions that run commands the DAG writes (`shell`, and `host.network-change`, whose apply and
+   * revert steps are commands) are allowed at all, even when `actions` matches them. Absent: not allowed.
+   */
   shell: z.boolean().optional(),
   /**
    * Where tasks may run: a host whose queue is listed, or that carries at least one listed label.
@@ -121,9 +124,12 @@ export function globMatches(pattern: string, name: string): boolean {
   return p === pattern.length;
 }
 
+/** Actions that run commands a DAG writes: as powerful as `shell`, so `shell: false` refuses them too. */
+const COMMAND_ACTIONS: readonly string[] = ['shell', 'host.network-change'];
+
 /** Why a policy refuses an action, or undefined when it allows it. */
 export function actionRefusal(policy: RepoPolicy, action: string): string | undefined {
-  if (action === 'shell' && policy.shell !== true) return 'the policy does not allow shell';
+  if (COMMAND_ACTIONS.includes(action) && policy.shell !== true) return `the policy does not allow shell${action === 'shell' ? '' : ` (${action} runs the commands a DAG writes)`}`;
   if (policy.actions && !policy.actions.some((pattern) => globMatches(pattern, action))) return `the policy allows only actions ${policy.actions.join(', ') || '(none)'}`;
   return undefined;
 }
