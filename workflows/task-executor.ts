@@ -8,6 +8,7 @@ import { ApprovalInput } from '../dag-repos/actions/rollout-inputs';
 import { WORKER_LOST } from '../dag-repos/actions/action-definition';
 import { actionWorkflowId, type ActionWorkflowInput, type ActionWorkflowResult } from './action-workflow';
 import { approvalOutcome, type ApprovalGates } from './approvals';
+import type { HostStatusActivities } from './host-registry-state';
 import type { RolloutProgress } from './rollback-status';
 import { assertNever, type DagRunStatus } from './run-status';
 import { COMMIT_KEY, DAG_KEY, REPO_KEY, STARTED_BY_KEY, STATUS_KEY } from './search-attributes';
@@ -114,7 +115,7 @@ async function hostWithoutWorker(call: TaskInvocation, cause: unknown): Promise<
   const waitedMs = hostWorkerWaitMs(call) ?? 0;
   let since = `for at least ${Math.round(waitedMs / 1000)}s`;
   try {
-    const { hostStatus } = wf.proxyActivities<{ hostStatus(input: { queue: string }): Promise<{ known: boolean; online: boolean; lastSeen?: string }> }>({
+    const { hostStatus } = wf.proxyActivities<HostStatusActivities>({
       taskQueue: call.runQueue,
       startToCloseTimeout: '30s',
       retry: { maximumAttempts: 2 },
