@@ -30,12 +30,14 @@ function indent(text: string, spaces: number): string {
  * A long task on one host. The first copy holds for `hold` seconds; a copy that finds an earlier start
  * in the journal is the run's retry and holds `again` seconds. SIGTERM is written down before it exits.
  */
-export function longTaskDag(options: { id: string; host: string; trial: string; hold: number; again: number; timeout: string; workerWait?: string }): string {
+export function longTaskDag(options: { id: string; host: string; trial: string; hold: number; again: number; timeout: string; workerWait?: string; slowStop?: number }): string {
+  // slowStop: the tool takes that long to stop after SIGTERM (a package manager finishing its transaction).
+  const onTerm = options.slowStop === undefined ? `echo "term $$ $(now)" >> "$j"; exit 143` : `echo "term $$ $(now)" >> "$j"; sleep ${options.slowStop}; echo "stopped $$ $(now)" >> "$j"; exit 143`;
   const script = `${JOURNAL_PRELUDE}
 hold="$HOLD"
 if grep -q '^start ' "$j"; then hold="$AGAIN"; fi
 echo "start $$ $(now)" >> "$j"
-trap 'echo "term $$ $(now)" >> "$j"; exit 143' TERM
+trap '${onTerm}' TERM
 sleep "$hold" & wait $!
 echo "end $$ $(now)" >> "$j"`;
   const hosts = options.workerWait === undefined ? '' : `hosts:\n  workerWait: ${options.workerWait}\n`;

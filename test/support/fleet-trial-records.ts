@@ -12,14 +12,14 @@ import type { TestEngine } from './engine';
 
 /** One line a trial's tool wrote on its host: `<event> <pid> <epoch ns> [another pid]`. */
 export interface JournalLine {
-  event: 'start' | 'end' | 'term' | 'alive' | 'apply' | 'undo' | 'after';
+  event: 'start' | 'end' | 'term' | 'stopped' | 'alive' | 'apply' | 'undo' | 'after';
   pid: number;
   atMs: number;
   /** For `alive`: the earlier copy's pid, still running when this one started; for `start` and `after`: the worker's pid. */
   other?: number;
 }
 
-const EVENTS = new Set<string>(['start', 'end', 'term', 'alive', 'apply', 'undo', 'after']);
+const EVENTS = new Set<string>(['start', 'end', 'term', 'stopped', 'alive', 'apply', 'undo', 'after']);
 
 function trialsDir(host: LabHost): string {
   return path.join(host.dataDir, 'trials');

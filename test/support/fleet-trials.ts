@@ -97,7 +97,9 @@ export interface CutTrial extends TrialFigures {
 
 /**
  * Trial 2: hv3's link is cut while a long task runs there, and mended once Temporal declared the
- * attempt lost by its heartbeat timeout; the run must finish with the task run again on hv3.
+ * attempt lost by its heartbeat timeout; the run must finish with the task run again on hv3. The tool
+ * takes 8 s to stop after SIGTERM, longer than the retry takes to reach the worker once the link
+ * mends, so the old copy is still there when the retry arrives unless the retry stops it first.
  */
 export async function cutTrial(trials: TrialsLab): Promise<CutTrial> {
   const { lab, engine } = trials;
@@ -106,7 +108,7 @@ export async function cutTrial(trials: TrialsLab): Promise<CutTrial> {
   const workerLog = path.join(hv3.logDir, 'worker.log');
   const logOffset = existsSync(workerLog) ? readFileSync(workerLog).length : 0;
   const started = Date.now();
-  const runId = await engine.start(engine.compile(longTaskDag({ id: 'trial-cut', host: 'hv3', trial: 'cut', hold: 150, again: 2, timeout: '170s' })));
+  const runId = await engine.start(engine.compile(longTaskDag({ id: 'trial-cut', host: 'hv3', trial: 'cut', hold: 150, again: 2, timeout: '170s', slowStop: 8 })));
   await until(() => readJournal(hv3, 'cut').some((line) => line.event === 'start'), 60_000, 'the long task to start on hv3');
   await lab.cut('hv3');
   const cutAtMs = Date.now();
