@@ -142,7 +142,8 @@ async function resolveProgram(program: string): Promise<string | undefined> {
 export function createHostRebootActivities(deps: HostRebootDeps) {
   const pollMs = deps.pollMs ?? 1_000;
   const bootIdFile = deps.bootIdFile ?? '/proc/sys/kernel/random/boot_id';
-  let scheduled = false;
+  // Reboots this worker scheduled, by task: a retried trigger of the same task does not schedule a second one.
+  const scheduled = new Set<string>();
 
   const needClient = async (): Promise<Client> => {
     if (!deps.client) throw ApplicationFailure.nonRetryable('this worker cannot reach Temporal for the host queue (no client)', 'HostWaitUnavailable');
@@ -165,8 +166,10 @@ export function createHostRebootActivities(deps: HostRebootDeps) {
     async hostRebootTrigger(request: TriggerRequest): Promise<TriggerResult> {
       const [program, ...args] = deps.reboot.command;
       const answer = { command: deps.reboot.command, delaySeconds: REBOOT_DELAY_SECONDS };
+      const key = JSON.stringify([request.runId, request.taskId, request.itemIndex ?? null]);
       // Another instance answering means the reboot asked for earlier happened already.
-      if (request.expectIdentity !== workerIdentity() || scheduled) return { ...answer, triggered: request.expectIdentity === workerIdentity() };
+      if (request.expectIdentity !== workerIdentity()) return { ...answer, triggered: false };
+      if (scheduled.has(key)) return { ...answer, triggered: true };
       const file = program === undefined ? undefined : await resolveProgram(program);
       if (file === undefined) throw ApplicationFailure.nonRetryable(`the reboot command ${JSON.stringify(program ?? '')} is not an executable program on this host (QUBINODE_REBOOT_COMMAND)`, HOST_REBOOT_FAILURES.rebootCommandFailed);
       const logPath = taskLogPath(deps.logRoot, request.runId, request.taskId, request.itemIndex);
@@ -187,7 +190,7 @@ export function createHostRebootActivities(deps: HostRebootDeps) {
           throw ApplicationFailure.nonRetryable(`could not schedule the reboot: ${(error as Error).message}`, HOST_REBOOT_FAILURES.rebootCommandFailed);
         });
         child.unref();
-        scheduled = true;
+        scheduled.add(key);
       } finally {
         await log.close();
       }
