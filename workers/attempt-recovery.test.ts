@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
+import { NamespaceNotFoundError } from '@temporalio/common';
 import { ATTEMPT_MARKER_ENV, AttemptLedger, currentAttempt, type AttemptStart } from '../activities/attempt-ledger';
 import { processGroupAlive } from '../activities/process-group';
 import { createLogger } from '../config/logger';
@@ -152,5 +153,37 @@ describe('the orphan watchdog of a worker run from the TypeScript sources', () =
     } finally {
       if (processGroupAlive(pid)) process.kill(-pid, 'SIGKILL');
     }
+  });
+});
+
+describe('recovering the attempts of dead workers', () => {
+  const deadRecord = (token: string, activityId: string): string =>
+    JSON.stringify({ workerPid: 999_999_999, workerStartTicks: '1', taskToken: token, workflowId: 'dag/fleet/1', activityId, activityType: 'shell', attempt: 1, startedAt: new Date().toISOString(), groups: [] });
+
+  it('reports the other lost attempts when one of them cannot be reported now, and keeps that one for the next sweep', async () => {
+    const directory = mkdtempSync(path.join(tmpdir(), 'ledger-'));
+    writeFileSync(path.join(directory, 'a.json'), deadRecord('AQ==', 'first'));
+    writeFileSync(path.join(directory, 'b.json'), deadRecord('Ag==', 'second'));
+    const reported: number[] = [];
+    const recovery = new AttemptRecovery(
+      new AttemptLedger(directory),
+      async (token) => {
+        if (token[0] === 1) throw new Error('the server did not answer');
+        reported.push(token[0] ?? 0);
+      },
+      logger,
+    );
+    await assert.rejects(recovery.sweep(), /the server did not answer/);
+    assert.deepEqual(reported, [2], 'the second attempt was reported although the first could not be');
+    assert.deepEqual(readdirSync(directory).sort(), ['a.json'], 'the unreported record stays for the next sweep');
+  });
+
+  it('forgets an attempt whose namespace the server does not know (a server started afresh on old data)', async () => {
+    const directory = mkdtempSync(path.join(tmpdir(), 'ledger-'));
+    writeFileSync(path.join(directory, 'a.json'), deadRecord('AQ==', 'first'));
+    const recovery = new AttemptRecovery(new AttemptLedger(directory), () => Promise.reject(new NamespaceNotFoundError('01a2198c-2ce7-78d6-bd23-4de82f4c3819')), logger);
+    const [recovered] = await recovery.sweep();
+    assert.equal(recovered?.outcome, 'gone');
+    assert.deepEqual(readdirSync(directory), []);
   });
 });

@@ -1,6 +1,6 @@
 import { Context } from '@temporalio/activity';
 import { ActivityNotFoundError } from '@temporalio/client';
-import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { ApplicationFailure, CancelledFailure, NamespaceNotFoundError } from '@temporalio/common';
 import { hostname } from 'node:os';
 import { ATTEMPT_MARKER_ENV, type AttemptLedger, type AttemptRecord } from '../activities/attempt-ledger';
 import { stopOrphanGroup } from '../activities/process-group';
@@ -75,9 +75,17 @@ export class AttemptRecovery {
 
   private async sweepOnce(): Promise<RecoveredAttempt[]> {
     const recovered: RecoveredAttempt[] = [];
+    let failed: unknown;
     for (const { file, record } of this.ledger.orphans()) {
-      recovered.push(await this.recover(file, record));
+      try {
+        recovered.push(await this.recover(file, record));
+      } catch (error) {
+        // One record that cannot be reported now must not hold back the others (it stays for the next sweep).
+        if (error instanceof OrphanSurvivesError) throw error;
+        failed ??= error;
+      }
     }
+    if (failed !== undefined) throw failed;
     return recovered;
   }
 
@@ -100,7 +108,8 @@ export class AttemptRecovery {
     try {
       await this.failAttempt(Buffer.from(record.taskToken, 'base64'), failure);
     } catch (error) {
-      if (!(error instanceof ActivityNotFoundError)) throw error;
+      // A namespace the server does not know (a server started afresh on this host's old data) will never take the report either.
+      if (!(error instanceof ActivityNotFoundError) && !(error instanceof NamespaceNotFoundError)) throw error;
       outcome = 'gone';
     }
     this.ledger.forget(file);
