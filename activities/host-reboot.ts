@@ -12,12 +12,11 @@ import { taskLogPath } from '../config/log-layout';
 import { findTool, toolPath } from '../config/tool-paths';
 import { HOST_REBOOT_FAILURES } from '../dag-repos/actions/host-actions';
 import { createHostDrainActivities, type DrainTask } from './host-drain';
-import { runTool } from './tool-process';
 
 /**
- * The steps of `host.reboot` that touch the host (facts, the reboot itself, the verify command) and the one
+ * The steps of `host.reboot` that touch the host (drain, facts, the reboot itself) and the one
  * that watches for it from the control plane (a new worker polling the host's queue). The workflow
- * (workflows/host-reboot.ts) strings them together.
+ * (workflows/host-reboot.ts) strings them together; its verify command runs as the host's `shell` action.
  */
 
 /** This process's worker identity: a new one each start, so a worker that came back is told from the one that left. */
@@ -98,17 +97,6 @@ export interface WaitResult {
   identity: string;
   backAt: string;
   downForMs: number;
-}
-
-export interface VerifyRequest extends DrainTask {
-  command: string[];
-  timeoutMs: number;
-}
-
-export interface VerifyResult {
-  exitCode: number;
-  stdoutTail: string;
-  elapsedMs: number;
 }
 
 const { TASK_QUEUE_TYPE_ACTIVITY } = temporal.api.enums.v1.TaskQueueType;
@@ -233,31 +221,6 @@ export function createHostRebootActivities(deps: HostRebootDeps) {
         ctx.heartbeat({ waiting: request.host, since: new Date(request.triggeredAtMs).toISOString() });
         await ctx.sleep(Math.min(pollMs, Math.max(1, request.deadlineMs - Date.now())));
       }
-    },
-
-    /** Runs the DAG's verify command (argv, no shell) on the host once it is back. */
-    async hostVerifyCommand(request: VerifyRequest): Promise<VerifyResult> {
-      const [program, ...args] = request.command;
-      if (program === undefined) throw ApplicationFailure.nonRetryable('empty verify command', 'InvalidActionInput');
-      const result = await runTool({
-        file: program,
-        args,
-        env: { ...process.env, PATH: toolPath(), QUBINODE_RUN_ID: request.runId, QUBINODE_TASK_ID: request.taskId },
-        logPath: taskLogPath(deps.logRoot, request.runId, request.taskId, request.itemIndex),
-        secrets: [],
-        timeoutMs: request.timeoutMs,
-        tailBytes: { stdout: 2048, stderr: 2048 },
-      });
-      if (result.spawnError !== undefined || result.timedOut || result.exitCode !== 0) {
-        const ending = result.spawnError !== undefined ? `could not start (${result.spawnError})` : result.timedOut ? 'timed out' : result.exitCode !== null ? `exit ${result.exitCode}` : `signal ${result.signal ?? '?'}`;
-        throw ApplicationFailure.create({
-          type: HOST_REBOOT_FAILURES.verifyFailed,
-          nonRetryable: true,
-          message: `verify command ${JSON.stringify(program)} failed after the reboot: ${ending}`,
-          details: [{ exitCode: result.exitCode, stdoutTail: result.stdoutTail, stderrTail: result.stderrTail }],
-        });
-      }
-      return { exitCode: 0, stdoutTail: result.stdoutTail, elapsedMs: result.elapsedMs };
     },
   };
 }

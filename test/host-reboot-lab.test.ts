@@ -56,6 +56,16 @@ tasks:
     with: { script: '${WORKER_PID}' }
 `;
 
+const FAILED_VERIFY_DAG = `id: reboot-hv2-bad-verify
+tasks:
+  - id: reboot
+    uses: host.reboot
+    runsOn: hv2
+    with:
+      waitFor: 3m
+      verify: { command: ['sh', '-c', 'echo libvirtd inactive >&2; exit 3'] }
+`;
+
 const LOST_DAG = `id: reboot-hv1-lost
 tasks:
   - id: reboot
@@ -118,11 +128,19 @@ describe('host.reboot in the fleet lab', { skip: fleetLabUnavailable() ?? false,
     assert.match(taskOf(status, 'reboot').summary ?? '', /hv2 rebooted and back after [\d.]+s \(worker instance changed\); no drain/);
   });
 
+  it('fails the task when the host that came back fails its verify command', { timeout: 240_000 }, async () => {
+    const status = await engine.run(engine.compile(FAILED_VERIFY_DAG));
+    const reboot = taskOf(status, 'reboot');
+    assert.equal(status.state, 'failed');
+    assert.equal(reboot.error?.type, 'HostVerifyFailed');
+    assert.equal(reboot.error?.message, 'verify command failed after the reboot: exit code 3: libvirtd inactive');
+  });
+
   it('carries on when the lab\'s Temporal server restarts while the host that came back is being verified', { timeout: 300_000 }, async (t) => {
     const runId = await engine.start(engine.compile(SLOW_VERIFY_DAG));
     const running = await untilTaskState(engine.client, runId, 'reboot', 'running', 60_000);
     const child = engine.client.workflow.getHandle(taskOf(running, 'reboot').childRunId ?? '');
-    await until(async () => ((await child.describe()).raw.pendingActivities ?? []).some((activity) => activity.activityType?.name === 'hostVerifyCommand'), 120_000, 'the verify command to run on hv2');
+    await until(async () => ((await child.describe()).raw.pendingActivities ?? []).some((activity) => activity.activityType?.name === 'shell' && activity.activityId === 'reboot.verify'), 120_000, 'the verify command to run on hv2');
     const stopped = await runLabScript('fleet-server.sh', ['stop'], lab.env);
     assert.equal(stopped.code, 0, stopped.stderr);
     // The old server's listeners must be gone before a new one binds the same ports.

@@ -1,4 +1,5 @@
 import * as wf from '@temporalio/workflow';
+import type { ActionInvocation, ActionResult } from '../activities/action-types';
 import type { HostRebootActivities } from '../activities/host-reboot';
 import { HOST_REBOOT_FAILURES } from '../dag-repos/actions/host-actions';
 import { HostRebootInput } from '../dag-repos/actions/host-reboot-input';
@@ -16,16 +17,33 @@ type Phase = 'draining' | 'rebooting' | 'waiting for the host' | 'verifying' | '
 
 const SHORT = { startToCloseTimeout: '2m', retry: { maximumAttempts: 5, initialInterval: '1s', maximumInterval: '10s' } } as const;
 
-/** Activity failures become the task's own failure (same type and message), so the run shows why. */
+/** An activity's failure as the task's own failure (same type and message), so the run shows why. */
+function asTaskFailure(error: unknown): never {
+  if (error instanceof wf.ActivityFailure && error.cause instanceof wf.ApplicationFailure) {
+    const cause = error.cause;
+    throw wf.ApplicationFailure.create({ type: cause.type ?? 'Error', message: cause.message, nonRetryable: true, details: cause.details ?? [] });
+  }
+  throw error;
+}
+
 async function step<T>(run: () => Promise<T>): Promise<T> {
   try {
     return await run();
   } catch (error) {
-    if (error instanceof wf.ActivityFailure && error.cause instanceof wf.ApplicationFailure) {
-      const cause = error.cause;
-      throw wf.ApplicationFailure.create({ type: cause.type ?? 'Error', message: cause.message, nonRetryable: true, details: cause.details ?? [] });
+    return asTaskFailure(error);
+  }
+}
+
+/** The host's answer to the verify command; a command that failed is the host failing its verification. */
+async function verifyCommand(run: () => Promise<ActionResult>, stillStopped: string): Promise<ActionResult> {
+  try {
+    return await run();
+  } catch (error) {
+    const cause = error instanceof wf.ActivityFailure ? error.cause : undefined;
+    if (cause instanceof wf.ApplicationFailure && ['CommandFailed', 'CommandNotFound', 'CommandTimedOut'].includes(cause.type ?? '')) {
+      throw wf.ApplicationFailure.create({ type: HOST_REBOOT_FAILURES.verifyFailed, message: `verify command failed after the reboot: ${cause.message}${stillStopped}`, nonRetryable: true, details: cause.details ?? [] });
     }
-    throw error;
+    return asTaskFailure(error);
   }
 }
 
@@ -53,9 +71,13 @@ export async function hostReboot(input: ActionWorkflowInput): Promise<ActionWork
     heartbeatTimeout: '2m',
     retry: { maximumAttempts: 3, initialInterval: '5s' },
   });
-  const verifying = wf.proxyActivities<HostRebootActivities>({
+  // The verify command is a command the DAG wrote: it runs as the host's `shell` action, so the host's policy
+  // gate (a repository without shell is refused there too), the secret scope and the task log apply to it.
+  const verifying = wf.proxyActivities<{ shell(invocation: ActionInvocation): Promise<ActionResult> }>({
     taskQueue: host,
+    activityId: `${input.taskId}${input.itemIndex === undefined ? '' : `[${input.itemIndex}]`}.verify`,
     startToCloseTimeout: (spec.verify ? parseDuration(spec.verify.timeout) : 0) + 60_000,
+    heartbeatTimeout: '1m',
     retry: { maximumAttempts: 1 },
   });
   const onControl = wf.proxyActivities<HostRebootActivities>({ taskQueue: input.controlQueue, ...SHORT });
@@ -104,8 +126,7 @@ export async function hostReboot(input: ActionWorkflowInput): Promise<ActionWork
   if (spec.verify?.kernel !== undefined && after.kernel !== spec.verify.kernel) {
     refuse(`host ${host} runs kernel ${after.kernel} after the reboot, expected ${spec.verify.kernel}${stillStopped}`, HOST_REBOOT_FAILURES.verifyFailed);
   }
-  const verified = spec.verify?.command ? await step(() => verifying.hostVerifyCommand({ ...task, command: spec.verify?.command ?? [], timeoutMs: parseDuration(spec.verify?.timeout ?? '5m') })) : undefined;
-
+  const verified = spec.verify?.command ? await verifyCommand(() => verifying.shell({ ...task, dagId: input.dagId, source: input.source, with: { command: spec.verify?.command, timeout: spec.verify?.timeout } }), stillStopped) : undefined;
   let started: string[] = [];
   if (drained.stopped.length > 0) {
     show('starting guests');
@@ -127,7 +148,7 @@ export async function hostReboot(input: ActionWorkflowInput): Promise<ActionWork
     proof: after.rebootChanges === 'boot' ? 'boot id changed' : 'worker instance changed',
     downForMs: back.downForMs,
     backAt: back.backAt,
-    ...(verified ? { verify: { exitCode: verified.exitCode, stdoutTail: verified.stdoutTail } } : {}),
+    ...(verified ? { verify: { exitCode: verified.outputs.exitCode, stdoutTail: verified.outputs.stdout } } : {}),
   };
   const guests = spec.drain.mode === 'none' ? 'no drain' : spec.drain.mode === 'migrate' ? `${drained.migrated.length} guest(s) migrated` : `${drained.stopped.length} guest(s) stopped, ${started.length} started again`;
   return { outputs, summary: `${host} rebooted and back after ${(back.downForMs / 1000).toFixed(1)}s (${outputs.proof}); ${guests}` };
