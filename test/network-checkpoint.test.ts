@@ -225,9 +225,9 @@ describe('the revert timer of a network checkpoint', { timeout: 120_000 }, () =>
     const marker = path.join(dataDir, 'reverted');
     const inv = { runId: 'dag/test/report-1', dagId: 'test', taskId: 'change', with: { apply: [['true']], revert: [['touch', marker]], checkpoint: 'timer' } };
     const ref = { checkpointId: `report-confirm-${process.pid}`, confirmWithinMs: 8_000 };
-    const applied = await new MockActivityEnvironment().run(activities.networkChangeApply, inv, ref);
+    const applied = (await new MockActivityEnvironment().run(activities.networkChangeApply, inv, ref)) as Awaited<ReturnType<typeof activities.networkChangeApply>>;
     assert.equal(applied.state, 'applied');
-    const report = await new MockActivityEnvironment().run(activities.networkChangeReport, inv, ref);
+    const report = (await new MockActivityEnvironment().run(activities.networkChangeReport, inv, ref)) as Awaited<ReturnType<typeof activities.networkChangeReport>>;
     assert.equal(report.state === 'settled' ? report.outcome.state : report.state, 'confirmed');
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, ref.confirmWithinMs + 500 - (Date.now() - Date.parse(applied.state === 'applied' ? applied.armedAt : '')))));
     assert.equal(existsSync(marker), false, 'a change confirmed by the report was reverted');
@@ -247,7 +247,7 @@ describe('the revert timer of a network checkpoint', { timeout: 120_000 }, () =>
     const record = state.state === 'armed' ? state.record : undefined;
     assert.ok(record);
     writeFileSync(path.join(store.directory, `${CheckpointStore.key(record.id)}.json`), JSON.stringify({ ...record, deadlineAt: new Date(Date.now() + 500).toISOString() }));
-    const report = await new MockActivityEnvironment().run(activities.networkChangeReport, inv, ref);
+    const report = (await new MockActivityEnvironment().run(activities.networkChangeReport, inv, ref)) as Awaited<ReturnType<typeof activities.networkChangeReport>>;
     assert.ok(report.state === 'settled' && report.outcome.state === 'reverted');
     assert.ok(report.outcome.state === 'reverted' && (report.outcome.reason === 'late' || report.outcome.reason === 'timer'));
     assert.ok(existsSync(marker));
