@@ -40,6 +40,16 @@ describe('repository policy: the rules (pure)', () => {
     assert.match(actionRefusal({ actions: ['diag.*'], shell: true }, 'http.check') ?? '', /allows only actions diag\.\*/);
   });
 
+  it('refuses host.reboot with a verify command where shell is not allowed, pointing at the command', () => {
+    const reboot = 'id: x\ntasks:\n  - id: reboot\n    uses: host.reboot\n    runsOn: hv1\n    with:\n      verify: { command: [uname, -r] }\n';
+    const [diagnostic, ...rest] = policyDiagnostics(reboot, { actions: ['host.*'] });
+    assert.match(diagnostic ?? '', /^dags\/x\.yaml:7:\d+ tasks\.reboot\.with\.verify\.command: host\.reboot's verify command is not allowed for repository infra: the policy does not allow shell/);
+    assert.deepEqual(rest, []);
+    // On the host the command runs as a shell step, which the actions list must allow too.
+    assert.deepEqual(policyDiagnostics(reboot, { actions: ['host.*', 'shell'], shell: true }), []);
+    assert.deepEqual(policyDiagnostics(reboot.replace('verify: { command: [uname, -r] }', 'verify: { kernel: "6.1" }'), { actions: ['host.*'] }), []);
+  });
+
   it('refuses host.network-change as it refuses shell: its steps are commands the DAG writes', () => {
     assert.match(actionRefusal({}, 'host.network-change') ?? '', /does not allow shell \(host\.network-change runs the commands a DAG writes\)/);
     assert.match(actionRefusal({ actions: ['host.*'] }, 'host.network-change') ?? '', /does not allow shell/);

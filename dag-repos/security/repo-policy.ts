@@ -183,6 +183,10 @@ export function checkDagPolicy(file: { path: string; text: string }, spec: DagSp
     if (!task) return;
     const refusal = actionRefusal(policy, task.action);
     if (refusal) add(['tasks', index, 'uses'], `action "${task.action}" is not allowed for repository ${repo}: ${refusal}`);
+    // host.reboot's verify command runs on the host as the task's own shell step.
+    const verify = (task.with as { verify?: { command?: unknown } } | undefined)?.verify;
+    const verifyRefusal = task.action === 'host.reboot' && verify?.command !== undefined ? actionRefusal(policy, 'shell') : undefined;
+    if (!refusal && verifyRefusal) add(['tasks', index, 'with', 'verify', 'command'], `host.reboot's verify command is not allowed for repository ${repo}: ${verifyRefusal}`);
     if (task.compensate) {
       const compensation = actionRefusal(policy, task.compensate.action);
       if (compensation) add(['tasks', index, 'compensate'], `action "${task.compensate.action}" is not allowed for repository ${repo}: ${compensation}`);
