@@ -32,7 +32,8 @@ tasks:${step('a', '')}${step('b', 'a')}${step('c', 'b')}
     uses: shell
     needs: a
     with:
-      script: sleep 0.3; echo "do s" >> '${journal}'
+      # Ends well after c, so the completion order the journal shows is the one the run records.
+      script: until grep -qx "do c" '${journal}'; do sleep 0.1; done; sleep 1; echo "do s" >> '${journal}'
     compensate:
       uses: shell
       with:
