@@ -23,8 +23,9 @@ describe('OS detection from real os-release files', () => {
     ['centos-stream-9', { id: 'centos', version: '9', majorVersion: 9, family: 'rhel', packageManager: 'dnf', hypervisorSupported: true, requiresX86_64V3: false }],
     ['centos-stream-10', { id: 'centos', version: '10', majorVersion: 10, family: 'rhel', packageManager: 'dnf', hypervisorSupported: true, requiresX86_64V3: true }],
     ['fedora-40', { id: 'fedora', version: '40', majorVersion: 40, family: 'rhel', packageManager: 'dnf', hypervisorSupported: true, requiresX86_64V3: false }],
-    ['debian-12', { id: 'debian', version: '12', majorVersion: 12, family: 'debian', packageManager: 'apt', hypervisorSupported: false, requiresX86_64V3: false }],
-    ['ubuntu-24.04', { id: 'ubuntu', version: '24.04', majorVersion: 24, family: 'debian', packageManager: 'apt', hypervisorSupported: false, requiresX86_64V3: false }],
+    ['debian-12', { id: 'debian', version: '12', majorVersion: 12, family: 'debian', packageManager: 'apt', hypervisorSupported: true, requiresX86_64V3: false }],
+    ['ubuntu-24.04', { id: 'ubuntu', version: '24.04', majorVersion: 24, family: 'debian', packageManager: 'apt', hypervisorSupported: true, requiresX86_64V3: false }],
+    ['debian-13', { id: 'debian', version: '13', majorVersion: 13, family: 'debian', packageManager: 'apt', hypervisorSupported: true, requiresX86_64V3: false }],
   ];
   for (const [fixture, expected] of table) {
     it(`recognises ${fixture}`, () => {

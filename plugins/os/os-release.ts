@@ -12,7 +12,7 @@ export interface OsFacts {
   majorVersion: number | null;
   family: OsFamily;
   packageManager: PackageManager;
-  /** A target Qubinode supports as a hypervisor (RHEL family); Debian/Ubuntu are for development only. */
+  /** A target Qubinode supports as a hypervisor: the RHEL family, Debian 12/13, Ubuntu 24.04 LTS. */
   hypervisorSupported: boolean;
   /** RHEL 10 / CentOS Stream 10 (and later) need an x86_64-v3 CPU. */
   requiresX86_64V3: boolean;
@@ -37,7 +37,10 @@ const SUPPORTED_MAJORS: Record<string, readonly number[]> = {
   rocky: [8, 9, 10],
   almalinux: [8, 9, 10],
   centos: [9, 10],
+  debian: [12, 13],
 };
+// Ubuntu's majors are years: only the LTS release that kcli and libvirt support here.
+const SUPPORTED_UBUNTU: readonly string[] = ['24.04'];
 
 export function osFactsFrom(text: string): OsFacts {
   const fields = parseOsRelease(text);
@@ -49,7 +52,7 @@ export function osFactsFrom(text: string): OsFacts {
   const family: OsFamily = RHEL_LIKE.has(id) || like.includes('rhel') || like.includes('fedora') ? 'rhel' : id === 'debian' || like.includes('debian') ? 'debian' : 'unknown';
   const packageManager: PackageManager = family === 'rhel' ? (id !== 'fedora' && majorVersion !== null && majorVersion < 8 ? 'yum' : 'dnf') : family === 'debian' ? 'apt' : 'unknown';
   const supportedMajors = SUPPORTED_MAJORS[id];
-  const hypervisorSupported = id === 'fedora' || (supportedMajors !== undefined && majorVersion !== null && supportedMajors.includes(majorVersion));
+  const hypervisorSupported = id === 'fedora' || (id === 'ubuntu' && SUPPORTED_UBUNTU.includes(version)) || (supportedMajors !== undefined && majorVersion !== null && supportedMajors.includes(majorVersion));
   const requiresX86_64V3 = (id === 'rhel' || id === 'centos' || id === 'rocky' || id === 'almalinux') && majorVersion !== null && majorVersion >= 10;
   return { id, name: fields.PRETTY_NAME ?? fields.NAME ?? id, version, majorVersion, family, packageManager, hypervisorSupported, requiresX86_64V3 };
 }

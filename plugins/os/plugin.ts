@@ -24,7 +24,7 @@ export const plugin: QubinodePlugin = {
         severity: 'error',
         message: os.hypervisorSupported
           ? `${os.name ?? os.id} is a supported hypervisor OS`
-          : `${os.name ?? os.id} is not a supported hypervisor OS (use RHEL 8/9/10, Rocky, AlmaLinux, CentOS Stream 9/10 or Fedora; Debian/Ubuntu are for development only)`,
+          : `${os.name ?? os.id} is not a supported hypervisor OS (use RHEL 8/9/10, Rocky, AlmaLinux, CentOS Stream 9/10, Fedora, Debian 12/13 or Ubuntu 24.04)`,
       },
     ];
     if (os.requiresX86_64V3 === true && os.arch !== 'aarch64') {
