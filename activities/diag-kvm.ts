@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { constants, accessSync, existsSync, readFileSync } from 'node:fs';
+import { constants, accessSync, existsSync, readFileSync, statSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { findTool } from '../config/tool-paths';
 import type { DiagKvmInput } from '../dag-repos/actions/diag-input';
@@ -14,6 +14,12 @@ export interface KvmReport {
   nested: boolean | null;
   libvirtd: { running: boolean; uri: string; reachable: boolean; error?: string };
   domains: { name: string; state: string }[];
+  /**
+   * How guests run here: `kvm` when /dev/kvm opens and the CPU exposes vmx/svm, `emulation` (QEMU TCG,
+   * kcli/libvirt `virttype: qemu`) otherwise, with the reason in `emulationReason`.
+   */
+  acceleration: 'kvm' | 'emulation';
+  emulationReason?: string;
   /** Empty when the host can run accelerated VMs under libvirt. */
   problems: string[];
   ready: boolean;
@@ -27,12 +33,19 @@ function read(file: string): string | undefined {
   }
 }
 
+/** Where the report looks; tests point it at paths that are absent or are no device. */
+export interface KvmProbe {
+  devKvm: string;
+}
+
 /** /dev/kvm, CPU virtualization flags, nested virtualization, libvirtd, and `virsh list --all`. */
-export async function kvmReport(input: DiagKvmInput): Promise<KvmReport> {
-  const present = existsSync('/dev/kvm');
+export async function kvmReport(input: Pick<DiagKvmInput, 'libvirtUri'>, probe: KvmProbe = { devKvm: '/dev/kvm' }): Promise<KvmReport> {
+  const present = existsSync(probe.devKvm);
   let accessible = false;
   try {
-    accessSync('/dev/kvm', constants.R_OK | constants.W_OK);
+    // A node that is no character device (a bind-mounted file, a directory) cannot run guests either.
+    if (!statSync(probe.devKvm).isCharacterDevice()) throw new Error('not a character device');
+    accessSync(probe.devKvm, constants.R_OK | constants.W_OK);
     accessible = true;
   } catch {
     accessible = false;
@@ -59,10 +72,22 @@ export async function kvmReport(input: DiagKvmInput): Promise<KvmReport> {
   } else {
     libvirtd.error = 'virsh not installed';
   }
-  const problems: string[] = [];
-  if (!present) problems.push('/dev/kvm is missing: enable VT-x/AMD-V in firmware, load kvm_intel/kvm_amd, or enable nested virtualization on the VM host');
-  else if (!accessible) problems.push('/dev/kvm exists but this user cannot open it (add it to the kvm group)');
-  if (cpu.virtualization === null) problems.push('CPU flags show neither vmx nor svm: hardware virtualization is not exposed to this OS');
+  const kvmProblems: string[] = [];
+  if (!present) kvmProblems.push(`${probe.devKvm} is missing: enable VT-x/AMD-V in firmware, load kvm_intel/kvm_amd, or enable nested virtualization on the VM host`);
+  else if (!accessible) kvmProblems.push(`${probe.devKvm} exists but this user cannot open it as a device (add it to the kvm group)`);
+  if (cpu.virtualization === null) kvmProblems.push('CPU flags show neither vmx nor svm: hardware virtualization is not exposed to this OS');
+  const problems = [...kvmProblems];
   if (!libvirtd.reachable) problems.push(`libvirt at ${input.libvirtUri} is not reachable${libvirtd.error ? ` (${libvirtd.error})` : ''}`);
-  return { devKvm: { present, accessible }, cpuVirtualization: cpu.virtualization, nested, libvirtd, domains, problems, ready: problems.length === 0 };
+  const acceleration = kvmProblems.length === 0 ? 'kvm' : 'emulation';
+  return {
+    devKvm: { present, accessible },
+    cpuVirtualization: cpu.virtualization,
+    nested,
+    libvirtd,
+    domains,
+    acceleration,
+    ...(kvmProblems[0] === undefined ? {} : { emulationReason: `software emulation: ${kvmProblems[0]}` }),
+    problems,
+    ready: problems.length === 0,
+  };
 }

@@ -1,10 +1,14 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, it } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Logger } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import type { ActionInvocation, ActionResult } from './action-types';
 import { collectDiag, createDiagActivities } from './diag';
+import { kvmReport } from './diag-kvm';
 
 // Real diagnostics of the machine running the tests: assertions hold on any Linux host.
 const quiet: Logger = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} };
@@ -51,6 +55,47 @@ describe('diag actions', () => {
     if (!report.ready) {
       await assert.rejects(invoke('diagKvm', { require: true }), (error: unknown) => error instanceof ApplicationFailure && error.type === 'KvmNotReady' && error.nonRetryable && error.message.includes(report.problems[0] ?? '?'));
     }
+  });
+
+  it('reports software emulation, with the reason, when /dev/kvm is absent', async () => {
+    const report = await kvmReport({ libvirtUri: 'qemu:///system' }, { devKvm: '/nonexistent/kvm' });
+    assert.equal(report.acceleration, 'emulation');
+    assert.match(report.emulationReason ?? '', /^software emulation: \/nonexistent\/kvm is missing/);
+    assert.equal(report.ready, false);
+  });
+
+  it('reports software emulation when the kvm node is a plain file, not a device', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'qubinode-kvm-'));
+    try {
+      const fake = path.join(dir, 'kvm');
+      writeFileSync(fake, '');
+      const report = await kvmReport({ libvirtUri: 'qemu:///system' }, { devKvm: fake });
+      assert.deepEqual([report.devKvm, report.acceleration], [{ present: true, accessible: false }, 'emulation']);
+      assert.match(report.emulationReason ?? '', /cannot open it as a device/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('says kvm only when the device opens and the CPU exposes vmx or svm', async () => {
+    const report = await kvmReport({ libvirtUri: 'qemu:///system' });
+    assert.equal(report.acceleration === 'kvm', report.devKvm.present && report.devKvm.accessible && report.cpuVirtualization !== null);
+    assert.equal(report.emulationReason === undefined, report.acceleration === 'kvm');
+  });
+
+  it('passes require under allowEmulation exactly when libvirt answers, naming the emulation in the summary', async () => {
+    const outputs = (await invoke('diagKvm')).outputs as { libvirtd: { reachable: boolean }; acceleration: string; ready: boolean };
+    const attempt = invoke('diagKvm', { require: true, allowEmulation: true });
+    if (!outputs.libvirtd.reachable) {
+      await assert.rejects(attempt, (error: unknown) => error instanceof ApplicationFailure && error.type === 'KvmNotReady');
+      return;
+    }
+    const result = await attempt;
+    assert.match(result.summary ?? '', outputs.ready ? /^KVM ready$/ : /^libvirt ready, guests in software emulation: /);
+  });
+
+  it('refuses an allowEmulation that is not a boolean', async () => {
+    await assert.rejects(invoke('diagKvm', { allowEmulation: 'yes; reboot' }), /with\.allowEmulation/);
   });
 
   it('lists interfaces including loopback, routes, and resolves localhost', async () => {

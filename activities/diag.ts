@@ -2,7 +2,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { DIAG_INPUTS, DiagKvmInput, DiagServiceStatusInput, type DiagNetworkInput, type DiagProcessInfoInput, type DiagResourceUsageInput, type DiagTool } from '../dag-repos/actions/diag-input';
 import { parseActionInput } from './action-input';
 import type { ActionInvocation, ActionResult } from './action-types';
-import { kvmReport } from './diag-kvm';
+import { kvmReport, type KvmReport } from './diag-kvm';
 import { networkReport } from './diag-network';
 import { processInfo, resourceUsage, serviceStatus, systemInfo } from './diag-system';
 
@@ -44,12 +44,16 @@ function assertNever(value: never): never {
 async function diagnose(tool: DiagTool, inv: ActionInvocation): Promise<ActionResult> {
   const outputs = await collectDiag(tool, inv.with);
   if (tool === 'kvm') {
-    const report = outputs as { ready: boolean; problems: string[] };
+    const report = outputs as unknown as KvmReport;
     const input = DiagKvmInput.parse(inv.with);
-    if (input.require && !report.ready) {
+    // Under allowEmulation only libvirt itself must answer: guests then run in QEMU's software emulation.
+    const usable = input.allowEmulation ? report.libvirtd.reachable : report.ready;
+    if (input.require && !usable) {
       throw ApplicationFailure.create({ type: DIAG_ERRORS.KvmNotReady, nonRetryable: true, message: `KVM not ready: ${report.problems.join('; ')}`, details: [outputs] });
     }
-    return { outputs, summary: report.ready ? 'KVM ready' : `KVM not ready: ${report.problems.length} problem(s)` };
+    if (report.ready) return { outputs, summary: 'KVM ready' };
+    if (usable) return { outputs, summary: `libvirt ready, guests in ${report.emulationReason ?? 'software emulation'}` };
+    return { outputs, summary: `KVM not ready: ${report.problems.length} problem(s)` };
   }
   if (tool === 'service_status') {
     const report = outputs as { services: { name: string; active: boolean; state: string }[]; allActive: boolean };

@@ -7,11 +7,16 @@ import { loadPlugins } from '../plugins/loader';
 import type { PreflightCheck } from '../plugins/plugin-api';
 import { parseActionInput } from './action-input';
 import type { ActionInvocation, ActionResult } from './action-types';
-import { kvmReport } from './diag-kvm';
+import { kvmReport, type KvmReport } from './diag-kvm';
+import { listProcesses } from './diag-system';
+import { hostFeatures } from './host-features';
 
 export const PREFLIGHT_FAILED = 'PreflightFailed';
 
-/** `host.preflight`: facts from every plugin and their checks, plus KVM readiness; stops a DAG early with what is missing. */
+/**
+ * `host.preflight`: facts from every plugin and their checks, KVM readiness (or software emulation where
+ * allowed), and the host features a bootstrap branches on; stops a DAG early with what is missing.
+ */
 export function createPreflightActivities() {
   return {
     async hostPreflight(inv: ActionInvocation): Promise<ActionResult> {
@@ -19,15 +24,20 @@ export function createPreflightActivities() {
       const plugins = loadPlugins({ nodeModules: [path.join(PROJECT_ROOT, 'node_modules')] });
       const report = await gatherFacts(plugins, factContext('/'));
       const checks: PreflightCheck[] = report.checks.map((check) => (check.id === 'os.supported' && input.allowUnsupportedOs ? { ...check, severity: 'warning' } : check));
+      let acceleration: Pick<KvmReport, 'acceleration' | 'emulationReason'> | undefined;
       if (input.kvm) {
-        const kvm = await kvmReport({ require: false, libvirtUri: 'qemu:///system' });
-        checks.push({ id: 'kvm.device', ok: kvm.devKvm.present && kvm.devKvm.accessible, severity: 'error', message: kvm.devKvm.present ? (kvm.devKvm.accessible ? '/dev/kvm present' : '/dev/kvm exists but is not accessible') : '/dev/kvm is missing: enable VT-x/AMD-V in firmware or nested virtualization on the VM host' });
-        checks.push({ id: 'kvm.cpu', ok: kvm.cpuVirtualization !== null, severity: 'error', message: kvm.cpuVirtualization !== null ? `CPU virtualization: ${kvm.cpuVirtualization}` : 'CPU flags show neither vmx nor svm: hardware virtualization is not exposed to this OS' });
+        const kvm = await kvmReport({ libvirtUri: 'qemu:///system' });
+        acceleration = { acceleration: kvm.acceleration, ...(kvm.emulationReason === undefined ? {} : { emulationReason: kvm.emulationReason }) };
+        // Allowed emulation turns a missing KVM into a warning: the host still hosts guests, slowly.
+        const severity = input.allowEmulation ? 'warning' : 'error';
+        checks.push({ id: 'kvm.device', ok: kvm.devKvm.present && kvm.devKvm.accessible, severity, message: kvm.devKvm.present ? (kvm.devKvm.accessible ? '/dev/kvm present' : '/dev/kvm exists but is not accessible') : '/dev/kvm is missing: enable VT-x/AMD-V in firmware or nested virtualization on the VM host' });
+        checks.push({ id: 'kvm.cpu', ok: kvm.cpuVirtualization !== null, severity, message: kvm.cpuVirtualization !== null ? `CPU virtualization: ${kvm.cpuVirtualization}` : 'CPU flags show neither vmx nor svm: hardware virtualization is not exposed to this OS' });
       }
       for (const error of report.errors) checks.push({ id: `plugin.${error.plugin}`, ok: false, severity: 'warning', message: error.message });
       const failed = checks.filter((check) => !check.ok && check.severity === 'error');
       const { cpu, ...os } = (report.facts.os ?? {}) as Record<string, unknown> & { cpu?: Record<string, unknown> };
-      const outputs = { os, cpu: cpu ?? {}, environment: report.facts.environment ?? {}, checks, passed: failed.length === 0 };
+      const host = hostFeatures(factContext('/'), listProcesses().map((row) => row.name));
+      const outputs = { os, cpu: cpu ?? {}, environment: report.facts.environment ?? {}, host, ...acceleration, checks, passed: failed.length === 0 };
       if (failed.length > 0 && input.require) {
         throw ApplicationFailure.create({
           type: PREFLIGHT_FAILED,

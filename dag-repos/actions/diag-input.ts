@@ -19,6 +19,7 @@ const LIBVIRT_URI = /^[a-z][a-z0-9]*(\+(unix|ssh|libssh|libssh2|tcp|tls))?:\/\/(
 const PROGRAM_OR_FILE_PARAM = /[?&](command|netcat|socket|keyfile|known_hosts|pkipath)=/i;
 export const DiagKvmInput = z.strictObject({
   require: z.boolean().default(false).describe('Fail (KvmNotReady) when /dev/kvm, CPU virtualization or libvirtd is missing.'),
+  allowEmulation: z.boolean().default(false).describe('With require: accept a host without usable KVM, whose guests run in software emulation (QEMU TCG); libvirtd must still answer.'),
   libvirtUri: z
     .string()
     .regex(LIBVIRT_URI, 'a libvirt URI such as qemu:///system or qemu+ssh://host/system (the ext transport, which runs a command, is refused)')
@@ -52,6 +53,7 @@ export const DIAG_INPUTS: Record<DiagTool, z.ZodType> = {
 /** Inputs of `host.preflight`: the plugins' checks (OS supported, x86_64-v3, ...) plus KVM readiness. */
 export const HostPreflightInput = z.strictObject({
   kvm: z.boolean().default(true).describe('Also require /dev/kvm and CPU virtualization flags (vmx/svm).'),
+  allowEmulation: z.boolean().default(false).describe('Report a missing or unusable /dev/kvm and missing vmx/svm as warnings: guests will run in software emulation.'),
   allowUnsupportedOs: z.boolean().default(false).describe('Report an unsupported OS (e.g. Debian for development) as a warning, not an error.'),
   require: z.boolean().default(true).describe('Fail (PreflightFailed, not retried) when an error-level check fails; false: only report.'),
 });
