@@ -31,7 +31,10 @@ export interface CompensationRecord {
   action: string;
   /** The rollout target whose step this compensation undoes. */
   target?: string;
-  state: 'succeeded' | 'failed';
+  /** The forEach item this compensation undoes (each item is undone on its own). */
+  itemIndex?: number;
+  /** skipped: the task found the resource already there (outputs.created false), so the rollback left it. */
+  state: 'succeeded' | 'failed' | 'skipped';
   startedAt: string;
   endedAt: string;
   runsOn?: string;

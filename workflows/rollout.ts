@@ -7,7 +7,7 @@ import { parseDuration } from '../dag-repos/schema/duration';
 import { nextWindow, windowWaitText } from '../dag-repos/schema/maintenance-window';
 import { resolveParams } from '../dag-repos/schema/params';
 import { abortSignal, actorText, ApprovalGates, childWaitingSignal } from './approvals';
-import { runCompensations } from './compensation';
+import { allUndone as everyStepUndone, runCompensations } from './compensation';
 import { toTaskError } from './failures';
 import type { AbortRequest, RollbackTrigger, RolloutProgress, RolloutTargetStatus } from './rollback-status';
 import { batchConcurrency, normaliseTargets, overErrorRate, overThreshold, planBatches, thresholdProblems, type RolloutTargetRef } from './rollout-strategies';
@@ -391,7 +391,7 @@ class Rollout {
         target: entry.target.name,
         statesUnknown: entry.status === undefined,
       });
-      const ok = records.every((record) => record.state === 'succeeded');
+      const ok = everyStepUndone(records);
       allUndone &&= ok;
       this.setTarget(entry.target.name, { state: ok ? 'rolled-back' : 'rollback-failed', compensations: records });
     }

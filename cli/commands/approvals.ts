@@ -21,7 +21,7 @@ function rollbackText(record: RollbackRecord): string {
     `rollback ${record.state} (${record.mode}, trigger ${record.trigger}: ${record.reason})`,
     table(
       ['TASK', 'ACTION', 'STATE', 'WHERE', 'NOTE'],
-      record.compensations.map((entry) => [entry.taskId, entry.action, entry.state, entry.runsOn ?? '', entry.error ? `${entry.error.type}: ${entry.error.message}` : (entry.summary ?? '')]),
+      record.compensations.map((entry) => [entry.itemIndex === undefined ? entry.taskId : `${entry.taskId}[${entry.itemIndex}]`, entry.action, entry.state, entry.runsOn ?? '', entry.error ? `${entry.error.type}: ${entry.error.message}` : (entry.summary ?? '')]),
     ),
   ].join('\n');
 }

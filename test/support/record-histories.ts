@@ -332,6 +332,27 @@ tasks:
       return engine.wait(runId);
     },
   },
+  // A rollback that undoes only what the run made (the patched path): one task found its resource already
+  // there, a forEach task is undone item by item (its created items; one item found, one failed).
+  {
+    name: 'undo-created',
+    expect: 'failed',
+    dag: (dir) => `
+id: undo-created
+rollback: auto
+tasks:
+  - id: existing
+    uses: shell
+    with: { script: echo created=false >> "$QUBINODE_OUTPUTS" }
+    compensate: { uses: shell, with: { command: [touch, "${dir}/undo-existing"] } }
+  - id: items
+    uses: shell
+    needs: existing
+    forEach: [made, there, broken]
+    with: { command: [sh, -c, 'case "$1" in made) echo created=true >> "$QUBINODE_OUTPUTS";; there) echo created=false >> "$QUBINODE_OUTPUTS";; *) exit 3;; esac', item, "\${{ item }}"] }
+    compensate: { uses: shell, with: { command: [touch, "${dir}/undo-\${{ item }}"] } }
+`,
+  },
   // One job per host and the wait for a host's worker (the patched paths): the run takes its host at start,
   // runs a task there under a schedule-to-start limit, releases it at the end; the second host has no worker.
   {
