@@ -14,6 +14,7 @@ import { INVALID_ACTION_INPUT, parseActionInput } from './action-input';
 import { isSecretReference } from '../dag-repos/compiler/secret-references';
 import type { ActionInvocation, ActionResult } from './action-types';
 import { writeExtraVarsFile } from './ansible-extra-vars';
+import { writeLocalPythonInventory } from './ansible-local-python';
 import { ansibleErrorLine, failedTasks, parseRecap, parseResults, statsFromResults, totals, type FailedTask, type HostStats } from './ansible-results';
 import { resolveRepoFile, type RepoFileDeps } from './repo-files';
 import { runTool, stripAnsi, type ToolRunResult } from './tool-process';
@@ -69,7 +70,9 @@ export function createAnsibleActivities(deps: AnsibleActivityDeps) {
       try {
         const resultsPath = path.join(scratch, runner === 'ansible-navigator' ? 'artifact.json' : 'results.json');
         const playbookArgs: string[] = [];
-        if (inventory !== undefined) playbookArgs.push('-i', inventory);
+        // Given first, so that whatever the task's inventory says about interpreters wins (ansible-local-python.ts).
+        // Without an inventory, ansible's implicit localhost already runs on the controller's Python.
+        if (inventory !== undefined) playbookArgs.push('-i', await writeLocalPythonInventory(scratch), '-i', inventory);
         if (input.extraVars !== undefined) {
           // Every string in it is tagged !unsafe: values from params, outputs and payloads are data, never Jinja.
           const varsFile = path.join(scratch, 'extra-vars.yml');
