@@ -14,6 +14,7 @@ import { executeAction, type ExecutedAction } from './task-executor';
 import { HostLocks } from './host-locks';
 import { nextWindow } from '../dag-repos/schema/maintenance-window';
 import { decideTrigger } from './trigger-rules';
+import { runKeyFromWorkflowId, SCHEDULED_RUN_KEY } from './run-key';
 
 export interface DagRunInput {
   dag: CompiledDag;
@@ -424,7 +425,9 @@ class DagRunner {
 type ItemOutcome = Partial<Pick<ItemStatus, 'state' | 'attempt' | 'outputs' | 'error'>>;
 
 /** One run of a DAG: the interpreter workflow. Workflow id: `dag/<catalog id>/<run key>`. */
-export async function dagRun(input: DagRunInput): Promise<DagRunStatus> {
+export async function dagRun(given: DagRunInput): Promise<DagRunStatus> {
+  const scheduledKey = runKeyFromWorkflowId(wf.workflowInfo().workflowId, given.dag.catalogId, given.runKey);
+  const input = scheduledKey !== undefined && wf.patched(SCHEDULED_RUN_KEY) ? { ...given, runKey: scheduledKey } : given;
   const runner = new DagRunner(input);
   wf.setHandler(statusQuery, () => runner.status());
   runner.ext.register();
