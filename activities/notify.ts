@@ -20,9 +20,42 @@ function passwordOf(url: string): string {
   }
 }
 
-async function post(url: string, body: unknown, timeoutMs: number): Promise<void> {
-  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(timeoutMs) });
+async function post(url: string, body: unknown, timeoutMs: number, headers: Record<string, string> = {}): Promise<void> {
+  const response = await fetch(url, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(timeoutMs) });
   if (!response.ok) throw new Error(`HTTP ${response.status}`);
+}
+
+/**
+ * The channel with its references resolved (URL, SMTP URL, webhook headers), and what to redact:
+ * each resolved secret, the URL itself and its password (webhook URLs often are the credential).
+ */
+async function resolveChannel(channel: NotifyChannel): Promise<{ resolved: NotifyChannel; secrets: string[] }> {
+  const secrets: string[] = [];
+  const resolve = async (written: string): Promise<string> => {
+    const { value, secret } = await resolveAuthorValue(written);
+    if (secret !== undefined) secrets.push(secret);
+    return value;
+  };
+  switch (channel.type) {
+    case 'email': {
+      const smtp = await resolve(channel.smtp);
+      return { resolved: { ...channel, smtp }, secrets: [...secrets, smtp, passwordOf(smtp)] };
+    }
+    case 'slack': {
+      const url = await resolve(channel.url);
+      return { resolved: { ...channel, url }, secrets: [...secrets, url, passwordOf(url)] };
+    }
+    case 'webhook': {
+      const url = await resolve(channel.url);
+      const headers: Record<string, string> = {};
+      for (const [name, value] of Object.entries(channel.headers ?? {})) headers[name] = await resolve(value);
+      return { resolved: { ...channel, url, ...(channel.headers === undefined ? {} : { headers }) }, secrets: [...secrets, url, passwordOf(url)] };
+    }
+    default: {
+      const never: never = channel;
+      throw new Error(`unknown channel ${JSON.stringify(never)}`);
+    }
+  }
 }
 
 async function sendOne(resolved: NotifyChannel, whole: NotifyRequest, timeoutMs: number, redact: (text: string) => string): Promise<void> {
@@ -31,7 +64,7 @@ async function sendOne(resolved: NotifyChannel, whole: NotifyRequest, timeoutMs:
   const { channels: _channels, ...facts } = request;
   switch (resolved.type) {
     case 'webhook':
-      return post(resolved.url, { source: 'qubinode', ...facts, title: TITLES[request.event] }, timeoutMs);
+      return post(resolved.url, { source: 'qubinode', ...facts, title: TITLES[request.event] }, timeoutMs, resolved.headers);
     case 'slack':
       return post(resolved.url, { text: `*${TITLES[request.event]}* — ${request.text}` }, timeoutMs);
     case 'email': {
@@ -62,11 +95,9 @@ export function createNotifyActivities(deps: NotifyActivityDeps = {}) {
         let redact = (text: string): string => text;
         try {
           // Channels come from the DAG file itself (never rendered from run values): their references are the author's.
-          const written = channel.type === 'email' ? channel.smtp : channel.url;
-          const { value: url, secret } = await resolveAuthorValue(written);
-          const resolved: NotifyChannel = channel.type === 'email' ? { ...channel, smtp: url } : { ...channel, url };
+          const { resolved, secrets } = await resolveChannel(channel);
           // Webhook URLs and SMTP URLs often hold tokens or passwords: never echo them.
-          redact = createRedactor([...(secret === undefined ? [] : [secret]), url, passwordOf(url)]);
+          redact = createRedactor(secrets);
           await sendOne(resolved, request, timeoutMs, redact);
           sent += 1;
         } catch (error) {

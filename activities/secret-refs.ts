@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { ApplicationFailure } from '@temporalio/common';
-import { isSecretReference, type SecretRef } from '../dag-repos/compiler/secret-references';
-import { VaultClient, VaultError, parseVaultRef, vaultSettingsFromEnv } from '../plugins/vault/vault-client';
+import type { SecretRef } from '../dag-repos/compiler/secret-references';
+import { claimsSecretUri, formatSecretUri, parseSecretUri, type SecretSource } from '../dag-repos/schema/secret-uri';
+import { VaultClient, VaultError, vaultSettingsFromEnv } from '../plugins/vault/vault-client';
 
 /**
  * Secret references are resolved inside activities, so only the reference travels through workflow
@@ -10,13 +11,18 @@ import { VaultClient, VaultError, parseVaultRef, vaultSettingsFromEnv } from '..
  */
 
 export const SECRET_NOT_FOUND = 'SecretNotFound';
-/** Temporary failure reaching a secret store (Vault down); retried. */
+/** Temporary failure reaching a secret store (Vault down, sealed, 5xx); retried under the task's retry policy. */
 export const SECRET_STORE_UNAVAILABLE = 'SecretStoreUnavailable';
+/** The reference names a store this worker has no settings for (VAULT_ADDR unset); not retried. */
+export const SECRET_STORE_NOT_CONFIGURED = 'SecretStoreNotConfigured';
+/** The plan names a reference the grammar refuses (unknown source, malformed); not retried, never passed on as text. */
+export const SECRET_REFERENCE_INVALID = 'SecretReferenceInvalid';
 
-const ENV_OR_FILE = /^secret:\/\/(env|file)\/(.+)$/;
+/** Failure types of secret resolution that retrying cannot fix. */
+export const SECRET_NON_RETRYABLE_ERRORS = [SECRET_NOT_FOUND, SECRET_STORE_NOT_CONFIGURED, SECRET_REFERENCE_INVALID] as const;
 
-function notFound(message: string): ApplicationFailure {
-  return ApplicationFailure.create({ type: SECRET_NOT_FOUND, nonRetryable: true, message });
+function failure(type: string, message: string): ApplicationFailure {
+  return ApplicationFailure.create({ type, nonRetryable: type !== SECRET_STORE_UNAVAILABLE, message });
 }
 
 /** Resolves references one after another, sharing one Vault client (one AppRole login). */
@@ -26,35 +32,45 @@ class SecretResolver {
   constructor(private readonly env: NodeJS.ProcessEnv) {}
 
   async resolve(ref: string): Promise<string> {
-    const local = ENV_OR_FILE.exec(ref);
-    if (local?.[1] === 'env') {
-      const name = local[2] ?? '';
-      const value = this.env[name];
-      if (value === undefined || value === '') throw notFound(`secret://env/${name}: environment variable ${name} is not set on the worker`);
-      return value;
-    }
-    if (local?.[1] === 'file') {
-      const file = local[2] ?? '';
-      try {
-        return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
-      } catch (error) {
-        throw notFound(`secret://file/${file}: ${(error as NodeJS.ErrnoException).code ?? 'unreadable'}`);
+    if (typeof ref !== 'string') throw failure(SECRET_REFERENCE_INVALID, `a secret reference must be a string, got ${typeof ref}`);
+    const parsed = parseSecretUri(ref);
+    // Messages quote the reference only as far as it is printable and short; it is the author's text, never a value.
+    if (!parsed.ok) throw failure(SECRET_REFERENCE_INVALID, `${JSON.stringify(ref.slice(0, 120))}: ${parsed.problem}`);
+    return this.read(parsed.secret);
+  }
+
+  private async read(secret: SecretSource): Promise<string> {
+    const where = formatSecretUri(secret);
+    switch (secret.source) {
+      case 'env': {
+        const value = this.env[secret.name];
+        if (value === undefined || value === '') throw failure(SECRET_NOT_FOUND, `${where}: environment variable ${secret.name} is not set on the worker`);
+        return value;
       }
-    }
-    const parsed = parseVaultRef(ref);
-    if (parsed === undefined) throw notFound(`${ref}: expected secret://vault/<mount>/<path>#<key>`);
-    try {
-      return await this.vaultClient(ref).read(parsed);
-    } catch (error) {
-      if (!(error instanceof VaultError)) throw error;
-      throw ApplicationFailure.create({ type: error.transient ? SECRET_STORE_UNAVAILABLE : SECRET_NOT_FOUND, nonRetryable: !error.transient, message: error.message });
+      case 'file':
+        try {
+          return readFileSync(secret.path, 'utf8').replace(/\r?\n$/, '');
+        } catch (error) {
+          throw failure(SECRET_NOT_FOUND, `${where}: ${(error as NodeJS.ErrnoException).code ?? 'unreadable'}`);
+        }
+      case 'vault':
+        try {
+          return await this.vaultClient(where).read(secret);
+        } catch (error) {
+          if (!(error instanceof VaultError)) throw error;
+          throw failure(error.transient ? SECRET_STORE_UNAVAILABLE : SECRET_NOT_FOUND, error.message);
+        }
+      default: {
+        const never: never = secret;
+        throw failure(SECRET_REFERENCE_INVALID, `unknown secret source in ${JSON.stringify(never)}`);
+      }
     }
   }
 
-  private vaultClient(ref: string): VaultClient {
+  private vaultClient(where: string): VaultClient {
     if (this.vault !== undefined) return this.vault;
     const settings = vaultSettingsFromEnv(this.env);
-    if (settings === undefined) throw notFound(`${ref}: VAULT_ADDR is not set on the worker`);
+    if (settings === undefined) throw failure(SECRET_STORE_NOT_CONFIGURED, `${where}: Vault is not configured on this worker (VAULT_ADDR is not set); set VAULT_ADDR and VAULT_TOKEN (or VAULT_ROLE_ID and VAULT_SECRET_ID) in the worker's environment`);
     this.vault = new VaultClient(settings);
     return this.vault;
   }
@@ -90,7 +106,11 @@ export async function resolveSecretRefsAt<T>(value: T, refs: readonly SecretRef[
   const secrets: string[] = [];
   let current: unknown = value;
   for (const { path, ref } of refs) {
-    if (!isSecretReference(ref) || valueAt(current, path) !== ref) continue;
+    // Something that does not even claim to be a reference names no secret; one that claims to be and
+    // that the grammar refuses (an unknown source, a malformed Vault path) fails the task in resolve,
+    // wherever it stands: it is never handed on as text.
+    if (!claimsSecretUri(ref)) continue;
+    if (parseSecretUri(ref).ok && valueAt(current, path) !== ref) continue;
     const secret = await resolver.resolve(ref);
     secrets.push(secret);
     current = withValueAt(current, path, secret);
@@ -100,7 +120,7 @@ export async function resolveSecretRefsAt<T>(value: T, refs: readonly SecretRef[
 
 /** One value written by the DAG author outside tasks (a `notify:` channel URL): resolved when it is a reference. */
 export async function resolveAuthorValue(value: string, env: NodeJS.ProcessEnv = process.env): Promise<{ value: string; secret?: string }> {
-  if (!isSecretReference(value)) return { value };
+  if (!claimsSecretUri(value)) return { value };
   const secret = await new SecretResolver(env).resolve(value);
   return { value: secret, secret };
 }

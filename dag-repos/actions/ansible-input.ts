@@ -1,8 +1,7 @@
 // Pure schema module: the action registry imports it, so no side effects and no heavy imports.
 import { z } from 'zod';
 import { Duration } from '../schema/dag-spec';
-
-const SECRET_REF = /^secret:\/\/(env|file|vault)\/.+/;
+import { parseSecretUri, SECRET_URI_FORMS } from '../schema/secret-uri';
 
 /** Inputs of `ansible.playbook`. */
 export const AnsiblePlaybookInput = z
@@ -27,7 +26,10 @@ export const AnsiblePlaybookInput = z
     diff: z.boolean().default(false).describe('Show diffs of changed files.'),
     vaultPasswordSecret: z
       .string()
-      .regex(SECRET_REF, 'must be a secret reference: secret://env/NAME, secret://file/PATH or secret://vault/PATH#KEY')
+      .superRefine((text, ctx) => {
+        const parsed = parseSecretUri(text);
+        if (!parsed.ok) ctx.addIssue({ code: 'custom', message: text.startsWith('secret:') ? parsed.problem : `must be a secret reference: ${SECRET_URI_FORMS}` });
+      })
       .optional()
       .describe('Vault password as a secret reference; written to a private temp file for --vault-password-file.'),
     executionEnvironment: z

@@ -1,5 +1,6 @@
 // Pure module: the compiler and the workflows (rollout) use it, so no Node built-ins and no I/O.
 import type { ParamSpec } from '../schema/dag-spec';
+import { claimsSecretUri, parseSecretUri } from '../schema/secret-uri';
 
 /**
  * A secret reference the DAG author wrote in a task's `with`: the activity resolves `ref` and puts
@@ -12,16 +13,18 @@ export interface SecretRef {
   ref: string;
 }
 
-/** The whole value is one reference; a template (`${{`) never is. */
-const SECRET_REFERENCE = /^secret:\/\/(env|file|vault)\/[^\s]+$/;
 /** `${{ params.NAME }}` and nothing else: the one form through which a param's default reference is honoured. */
 const WHOLE_PARAM = /^\s*\$\{\{\s*params\.([A-Za-z_][\w]*)\s*\}\}\s*$/;
 /** Deeper `with` values are not searched; YAML that deep is refused elsewhere, and a walk must not blow the stack. */
 const MAX_DEPTH = 64;
 
-/** True for a string that is exactly one secret reference and holds no template. */
+/**
+ * True for a string that is exactly one valid secret reference (schema/secret-uri.ts: one grammar for
+ * the schema, the compiler and the worker). A string claiming to be one that the grammar refuses is
+ * refused by the DAG schema, so it never reaches a run as text.
+ */
 export function isSecretReference(value: unknown): value is string {
-  return typeof value === 'string' && SECRET_REFERENCE.test(value) && !value.includes('${{');
+  return claimsSecretUri(value) && parseSecretUri(value).ok;
 }
 
 /**

@@ -3,6 +3,7 @@ import { durationError } from './duration';
 import { DagTriggers, SecurityAllow } from './triggers';
 import { MaintenanceWindow } from './maintenance-window';
 import { NotifySpec, RollbackMode } from './rollback-notify';
+import { secretUriProblemsIn } from './secret-uri';
 
 /** The DAG file format, version 1. This schema is both the TypeScript type and the validator. */
 
@@ -35,7 +36,13 @@ export const ParamSpec = z
   .object({
     type: ParamType.default('string').describe('Value type; CLI values (-p key=value) are converted to it.'),
     description: z.string().optional(),
-    default: z.unknown().optional().describe('Used when the caller gives no value; must satisfy the other rules.'),
+    default: z
+      .unknown()
+      .optional()
+      .superRefine((value, ctx) => {
+        for (const { path, message } of secretUriProblemsIn(value)) ctx.addIssue({ code: 'custom', message, path });
+      })
+      .describe('Used when the caller gives no value; must satisfy the other rules. May be a secret:// reference.'),
     required: z.boolean().default(false).describe('A run without this param (and no default) is refused before it starts.'),
     enum: z.array(z.union([z.string(), z.number(), z.boolean()])).min(1).optional(),
     pattern: z.string().optional().describe('Regular expression a string value must match (whole value), in RE2 syntax: no lookaround or backreferences, so matching always takes linear time.'),
@@ -69,10 +76,15 @@ export type RetrySpec = z.infer<typeof RetrySpec>;
 /** A string holding `${{ expression }}` templates, or a plain value. */
 const Templated = z.unknown();
 
+/** An action's inputs; a string claiming to be a `secret://` reference must be one a worker can resolve. */
+const ActionInputs = z.record(z.string(), Templated).superRefine((inputs, ctx) => {
+  for (const { path, message } of secretUriProblemsIn(inputs)) ctx.addIssue({ code: 'custom', message, path });
+});
+
 export const ActionCall = z
   .object({
     uses: z.string().min(1).describe('Action name, e.g. shell, http.check, sleep, dag.'),
-    with: z.record(z.string(), Templated).default({}).describe("The action's inputs; strings may hold ${{ }} expressions."),
+    with: ActionInputs.default({}).describe("The action's inputs; strings may hold ${{ }} expressions."),
   })
   .strict();
 export type ActionCall = z.infer<typeof ActionCall>;
@@ -82,7 +94,7 @@ export const TaskSpec = z
     id: TaskId,
     name: z.string().max(200).optional().describe('Display name shown in the UI and CLI.'),
     uses: z.string().min(1).describe('Action name, e.g. shell, http.check, sleep, dag.'),
-    with: z.record(z.string(), Templated).default({}).describe("The action's inputs; strings may hold ${{ }} expressions."),
+    with: ActionInputs.default({}).describe("The action's inputs; strings may hold ${{ }} expressions."),
     needs: z
       .union([TaskId, z.array(TaskId)])
       .default([])

@@ -1,5 +1,6 @@
 // Pure schema module: dag-spec imports it, so no side effects and no heavy imports.
 import { z } from 'zod';
+import { SECRET_URI_FORMS, secretUriProblem } from './secret-uri';
 
 /** DAG-level `rollback:` and `notify:` (issue 5): what happens when a run fails, and who hears about it. */
 
@@ -15,16 +16,39 @@ export const NotifyEvent = z.enum(['failure', 'approval', 'success']);
 export type NotifyEvent = z.infer<typeof NotifyEvent>;
 
 const On = z.array(NotifyEvent).min(1).default(['failure', 'approval', 'success']).describe('Events sent to this channel; default all.');
-const UrlOrSecret = z
+/**
+ * A channel value written as is (`plain`, a prefix such as `https?://`), or as a secret reference of
+ * any source (env, file, vault) resolved on the worker; a malformed reference is refused by name.
+ */
+const orSecret = (plain: string, what: string) =>
+  z
+    .string()
+    // Any spelling of "secret:" passes here so that the reference grammar below names what is wrong with it.
+    .regex(new RegExp(`^(${plain}|\\s*[Ss][Ee][Cc][Rr][Ee][Tt]:)`), { message: `must be ${what} or a secret reference (${SECRET_URI_FORMS})` })
+    .superRefine((text, ctx) => {
+      const problem = secretUriProblem(text);
+      if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+    });
+const UrlOrSecret = orSecret('https?://', 'an http(s) URL');
+const HeaderValue = z
   .string()
-  .regex(/^(https?:\/\/|secret:\/\/(env|file)\/)/, { message: 'must be an http(s) URL or a secret://env/NAME reference' });
+  .max(8192)
+  .regex(/^[^\r\n\0]*$/, { message: 'must be one line' })
+  .superRefine((text, ctx) => {
+    const problem = secretUriProblem(text);
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+  });
+/** Extra request headers of a webhook (e.g. authorization), values as is or secret references; never logged. */
+const Headers = z
+  .record(z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$/, { message: 'must be an HTTP header name' }), HeaderValue)
+  .refine((headers) => Object.keys(headers).length <= 32, { message: 'at most 32 headers' });
 
 export const NotifyChannel = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('webhook'), url: UrlOrSecret.describe('Receives a JSON POST.'), on: On }),
+  z.strictObject({ type: z.literal('webhook'), url: UrlOrSecret.describe('Receives a JSON POST.'), headers: Headers.optional().describe('Request headers, e.g. authorization: secret://vault/secret/hooks#token.'), on: On }),
   z.strictObject({ type: z.literal('slack'), url: UrlOrSecret.describe('Slack-compatible incoming webhook ({"text": ...}).'), on: On }),
   z.strictObject({
     type: z.literal('email'),
-    smtp: z.string().regex(/^(smtps?:\/\/|secret:\/\/(env|file)\/)/, { message: 'must be smtp://, smtps:// or a secret:// reference' }).describe('SMTP server URL, e.g. smtp://user:pass@host:587 (use a secret:// reference for credentials).'),
+    smtp: orSecret('smtps?://', 'an smtp:// or smtps:// URL').describe('SMTP server URL, e.g. smtp://user:pass@host:587 (use a secret:// reference for credentials).'),
     from: z.string().min(3),
     to: z.array(z.string().min(3)).min(1),
     on: On,

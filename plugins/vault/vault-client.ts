@@ -40,18 +40,15 @@ export function vaultSettingsFromEnv(env: NodeJS.ProcessEnv): VaultSettings | un
   };
 }
 
-/** A parsed reference: `secret://vault/secret/hypervisors/h1#root_password`. */
+/** A parsed reference (`secret://vault/secret/hypervisors/h1#root_password`); dag-repos/schema/secret-uri.ts parses it. */
 export interface VaultRef {
   mount: string;
   path: string;
   key: string;
 }
 
-export function parseVaultRef(ref: string): VaultRef | undefined {
-  const match = /^secret:\/\/vault\/([^/#]+)\/([^#]+)#(.+)$/.exec(ref);
-  if (!match) return undefined;
-  return { mount: match[1] ?? '', path: match[2] ?? '', key: match[3] ?? '' };
-}
+/** Each segment encoded, so no character of a reference can change which endpoint is asked. */
+const encodePath = (text: string): string => text.split('/').map(encodeURIComponent).join('/');
 
 /** Reads KV v2 secrets; one AppRole login per client, reused until it expires. */
 export class VaultClient {
@@ -61,7 +58,7 @@ export class VaultClient {
 
   async read(ref: VaultRef): Promise<string> {
     const where = `secret://vault/${ref.mount}/${ref.path}#${ref.key}`;
-    const body = await this.request('GET', `/v1/${ref.mount}/data/${ref.path}`, undefined, await this.authToken(), where);
+    const body = await this.request('GET', `/v1/${encodePath(ref.mount)}/data/${encodePath(ref.path)}`, undefined, await this.authToken(), where);
     const data = (body as { data?: { data?: Record<string, unknown> } }).data?.data;
     if (data === undefined) throw new VaultError(`${where}: Vault answered without a KV v2 data block (is ${ref.mount} a KV v2 mount?)`, false);
     const value = data[ref.key];
@@ -75,7 +72,7 @@ export class VaultClient {
     if (this.settings.roleId === undefined || this.settings.secretId === undefined) {
       throw new VaultError('Vault: set VAULT_TOKEN, or VAULT_ROLE_ID and VAULT_SECRET_ID for AppRole, on the worker', false);
     }
-    const body = await this.request('POST', `/v1/auth/${this.settings.approleMount}/login`, { role_id: this.settings.roleId, secret_id: this.settings.secretId }, undefined, 'AppRole login');
+    const body = await this.request('POST', `/v1/auth/${encodePath(this.settings.approleMount)}/login`, { role_id: this.settings.roleId, secret_id: this.settings.secretId }, undefined, 'AppRole login');
     const auth = (body as { auth?: { client_token?: string; lease_duration?: number } }).auth;
     if (auth?.client_token === undefined) throw new VaultError('Vault AppRole login returned no client_token', false);
     // Renew a little early so a token never expires mid-request.

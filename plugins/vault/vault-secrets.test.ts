@@ -10,7 +10,7 @@ import { collectSecretRefs } from '../../dag-repos/compiler/secret-references';
 const resolveSecretRefsAsync = <T>(value: T, env: NodeJS.ProcessEnv) => resolveSecretRefsAt(value, collectSecretRefs(value), env);
 
 /**
- * Boundary stand-in: no Vault server binary can be installed on this machine, so a local HTTP server
+ * Boundary stand-in (test/support/vault-stand-in.ts is the same for engine tests): no Vault server binary can be installed on this machine, so a local HTTP server
  * answers the two Vault endpoints the plugin uses, with Vault's documented shapes:
  * POST /v1/auth/<mount>/login (AppRole) and GET /v1/<mount>/data/<path> (KV v2).
  */
@@ -91,8 +91,17 @@ describe('secret://vault references', () => {
     await assert.rejects(resolveSecretRefsAsync('secret://vault/secret/hypervisors/h1#nope', env), failure('SecretNotFound', /key "nope" not in secret \(keys: root_password, port\)/));
     await assert.rejects(resolveSecretRefsAsync('secret://vault/secret/hypervisors/h9#x', env), failure('SecretNotFound', /h9#x: not found/));
     await assert.rejects(resolveSecretRefsAsync('secret://vault/secret/hypervisors/h1#x', { ...env, VAULT_TOKEN: 'bad' }), failure('SecretNotFound', /permission denied/));
-    await assert.rejects(resolveSecretRefsAsync('secret://vault/secret/hypervisors/h1#x', {}), failure('SecretNotFound', /VAULT_ADDR is not set/));
-    await assert.rejects(resolveSecretRefsAsync('secret://vault/nokey', env), failure('SecretNotFound', /expected secret:\/\/vault\/<mount>\/<path>#<key>/));
+  });
+
+  it('fails without retrying, naming VAULT_ADDR, when the worker has no Vault settings', async () => {
+    await assert.rejects(resolveSecretRefsAsync('secret://vault/secret/hypervisors/h1#x', {}), failure('SecretStoreNotConfigured', /secret:\/\/vault\/secret\/hypervisors\/h1#x: Vault is not configured on this worker \(VAULT_ADDR is not set\)/));
+  });
+
+  it('refuses a malformed reference that reached the worker instead of passing it on as text', async () => {
+    const env = { VAULT_ADDR: address, VAULT_TOKEN: TOKEN };
+    for (const ref of ['secret://vault/nokey', 'secret://vault/secret/../../sys/seal-status#x', 'secret://vault/secret/%2e%2e/x#k', 'secret://aws/x']) {
+      await assert.rejects(resolveSecretRefsAt({ v: ref }, [{ path: ['v'], ref }], env), failure('SecretReferenceInvalid', /not a valid secret reference/));
+    }
   });
 
   it('retries when Vault is unavailable', async () => {
