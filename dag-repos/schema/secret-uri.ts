@@ -39,7 +39,7 @@ export function parseSecretUri(text: string): ParsedSecretUri {
   if (text.includes('${{')) return refused('a reference is written literally, never built from an expression (a param or output could then choose the secret)');
   if (UNPRINTABLE.test(text)) return refused('it holds whitespace or control characters');
   const scheme = /^secret:\/\/([^/]*)\/(.*)$/.exec(text);
-  if (!scheme) return refused(/^\s*secret:\/\//i.test(text) ? 'write it as secret:// in lower case, with nothing before it' : 'expected secret://<source>/…');
+  if (!scheme) return refused(/^\s*secret:\/\//i.test(text) && !text.startsWith('secret://') ? 'write it as secret:// in lower case, with nothing before it' : 'expected secret://<source>/…');
   const [, source = '', rest = ''] = scheme;
   switch (source) {
     case 'env':
