@@ -10,6 +10,7 @@ import { createNetworkCheckpointActivities } from './network-checkpoint';
 import { createNoopActivities } from './noop';
 import { createNotifyActivities } from './notify';
 import { createUpdatesActivities } from './updates-detect';
+import { createUpdatesApplyActivities } from './updates-apply';
 import { SHELL_NON_RETRYABLE_ERRORS, createShellActivities } from './shell';
 
 export { withSecretScope } from './secret-scope';
@@ -32,6 +33,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createNoopActivities(),
     ...createNotifyActivities(deps.logger ? { logger: deps.logger } : {}),
     ...createUpdatesActivities(),
+    ...createUpdatesApplyActivities(deps),
     ...createAnsibleActivities(deps),
     ...createDiagActivities(),
     ...createKcliActivities(deps),

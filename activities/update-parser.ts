@@ -89,7 +89,7 @@ export function parseDnfCheckUpdate(text: string, securityText = ''): UpdateRepo
     const advisory = advisories.get(name);
     packages.push({ name, ...(arch ? { arch } : {}), version, repo, security: advisory !== undefined, ...(advisory ? { severity: advisory.severity, advisory: advisory.id } : {}), rebootRequired: needsReboot(name) });
   }
-  return report('dnf', packages);
+  return summed('dnf', packages);
 }
 
 /**
@@ -112,14 +112,53 @@ export function parseAptUpgradable(text: string): UpdateReport {
       rebootRequired: needsReboot(name),
     });
   }
-  return report('apt', packages);
+  return summed('apt', packages);
 }
 
-function report(manager: PackageManager, packages: PackageUpdate[]): UpdateReport {
+/**
+ * `apt-get -s dist-upgrade` (apt-get is apt's interface for scripts; `apt list` warns it has none):
+ * `Inst libssl3 [3.0.14-1~deb12u2] (3.0.15-1~deb12u1 Debian-Security:12/stable-security [amd64])`.
+ * Only `Inst` lines with an installed version are updates; those without one are packages an update
+ * pulls in. An update is a security update when one of its releases (after "/") ends in -security.
+ */
+export function parseAptSimulation(text: string): UpdateReport {
+  const packages: PackageUpdate[] = [];
+  for (const raw of text.split('\n')) {
+    const match = /^Inst (\S+) \[([^\]]+)\] \((\S+) (.*) \[([^\]]+)\]\)/.exec(raw.trim());
+    if (!match) continue;
+    const [, name = '', from = '', version = '', origins = '', arch = ''] = match;
+    const releases = origins.split(', ').map((origin) => origin.trim());
+    packages.push({
+      name,
+      arch,
+      version,
+      repo: releases.join(','),
+      from,
+      security: releases.some((origin) => /-security$/.test(origin.split('/').at(-1) ?? '')),
+      rebootRequired: needsReboot(name),
+    });
+  }
+  return summed('apt', packages);
+}
+
+/** Which saved apt listing a text is: `apt-get -s` output or `apt list --upgradable`. */
+export function isAptSimulation(text: string): boolean {
+  return /^(Inst|Conf) \S+ /m.test(text);
+}
+
+function summed(manager: PackageManager, packages: PackageUpdate[]): UpdateReport {
   const security = packages.filter((entry) => entry.security).length;
   return { manager, total: packages.length, security, maintenance: packages.length - security, rebootRequired: packages.some((entry) => entry.rebootRequired), packages };
 }
 
 export function parseUpdates(manager: PackageManager, text: string, securityText = ''): UpdateReport {
-  return manager === 'dnf' ? parseDnfCheckUpdate(text, securityText) : parseAptUpgradable(text);
+  if (manager === 'dnf') return parseDnfCheckUpdate(text, securityText);
+  return isAptSimulation(text) ? parseAptSimulation(text) : parseAptUpgradable(text);
+}
+
+/** The report restricted to `names` (all of it when `names` is empty). */
+export function onlyPackages(full: UpdateReport, names: readonly string[]): UpdateReport {
+  if (names.length === 0) return full;
+  const wanted = new Set(names.map((name) => name.replace(/:[a-z0-9-]+$/, '')));
+  return summed(full.manager, full.packages.filter((entry) => wanted.has(entry.name)));
 }

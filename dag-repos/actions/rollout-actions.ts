@@ -1,5 +1,6 @@
 import { COMMON_NON_RETRYABLE, type ActionDefinition } from './action-definition';
-import { ApprovalInput, RolloutInput, UpdatesDetectInput } from './rollout-inputs';
+import { ApprovalInput, RolloutInput } from './rollout-inputs';
+import { UpdatesApplyInput, UpdatesDetectInput } from './updates-inputs';
 
 /** Actions of staged rollouts (issue 5): a human gate, a fleet rollout child workflow, update detection. */
 export const ROLLOUT_ACTIONS: readonly ActionDefinition[] = [
@@ -21,11 +22,20 @@ export const ROLLOUT_ACTIONS: readonly ActionDefinition[] = [
   },
   {
     name: 'updates.detect',
-    description: 'List available package updates (dnf check-update / apt list --upgradable): security vs maintenance, reboot needed.',
+    description: 'List available package updates (dnf check-update / apt-get -s dist-upgrade): security vs maintenance, reboot needed.',
     input: UpdatesDetectInput,
     execution: { kind: 'activity', activity: 'updatesDetect' },
     nonRetryableErrors: [...COMMON_NON_RETRYABLE, 'UnsupportedPackageManager'],
     heartbeatTimeoutMs: 30_000,
     defaultTimeoutMs: 10 * 60_000,
+  },
+  {
+    name: 'updates.apply',
+    description: 'Update the named packages (dnf upgrade / apt-get install --only-upgrade) and verify each is at the version that was on offer.',
+    input: UpdatesApplyInput,
+    execution: { kind: 'activity', activity: 'updatesApply' },
+    nonRetryableErrors: [...COMMON_NON_RETRYABLE, 'UnsupportedPackageManager', 'UpdateNotApplied'],
+    heartbeatTimeoutMs: 30_000,
+    defaultTimeoutMs: 60 * 60_000,
   },
 ];
