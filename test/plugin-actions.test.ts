@@ -39,6 +39,39 @@ describe('actions from plugins', () => {
     assert.throws(() => engine.compile('id: bad\ntasks:\n  - id: g\n    uses: greet.say\n    with: { nmae: x }\n'), /unknown field "nmae" \(action "greet.say"\)/);
   });
 
+  const rolloutWithCheck = (check: string): string => `
+id: roll-plugin-check
+tasks:
+  - id: roll
+    uses: rollout
+    with:
+      dag: step
+      targets: [{ name: ada, queue: ${engine.taskQueue} }]
+      analysis:
+        checks:
+${check}
+`;
+  const step = { step: 'id: step\ntasks:\n  - { id: change, uses: noop }\n' };
+
+  it('runs a plugin action as a rollout check, pinned with the plan when it is compiled', async () => {
+    const check = (expected: string): string => `          - uses: greet.say\n            with: { name: "{target}", shout: true }\n            thresholds: { text: { equals: "${expected}" } }`;
+    const dag = engine.compile(rolloutWithCheck(check('HELLO, ADA')), step);
+    const pinned = dag.tasks[0]?.rolloutActions;
+    assert.deepEqual(Object.keys(pinned ?? {}), ['greet.say'], 'the check action travels with the plan');
+    assert.deepEqual(pinned?.['greet.say']?.execution, { kind: 'activity', activity: 'greetSay' });
+    const passed = await engine.run(dag);
+    assert.equal(passed.state, 'succeeded', JSON.stringify(passed.tasks[0]?.error));
+    // The same check with a threshold its output misses: the rollout halts, so the check really ran.
+    const halted = await engine.run(engine.compile(rolloutWithCheck(check('HELLO, LINUS')), step));
+    assert.equal(halted.state, 'failed');
+    assert.match(halted.tasks[0]?.error?.message ?? '', /rollout halted/);
+  });
+
+  it('refuses at compile a rollout check or hook that is unknown or is not a single activity, naming where it is', () => {
+    assert.throws(() => engine.compile(rolloutWithCheck('          - { uses: greet.shout }'), step), /dag.yaml:11:21 tasks.roll.with.analysis.checks\[0\].uses: unknown action "greet\.shout"/s);
+    assert.throws(() => engine.compile(rolloutWithCheck('          - { uses: approval }'), step), /"approval" cannot be a rollout check or hook/);
+  });
+
   it('refuses a plugin whose action names an activity it does not provide', () => {
     const plugins = loadConfiguredPlugins({ pluginDirs: [pluginDir] }).map((plugin) => (plugin.name === 'greeter' ? { ...plugin, activities: {} } : plugin));
     assert.throws(() => pluginActivities(plugins), PluginLoadError);

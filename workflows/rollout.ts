@@ -1,7 +1,7 @@
 import * as wf from '@temporalio/workflow';
 import { ActionRegistry } from '../dag-repos/actions/registry';
 import { RolloutInput, type RolloutCheck, type RolloutHook } from '../dag-repos/actions/rollout-inputs';
-import type { CompiledDag, CompiledTask } from '../dag-repos/compiler/compiled-dag';
+import type { CompiledDag, CompiledTask, PinnedAction } from '../dag-repos/compiler/compiled-dag';
 import { secretRefsUnder, type SecretRef } from '../dag-repos/compiler/secret-references';
 import { parseDuration } from '../dag-repos/schema/duration';
 import { nextWindow, windowWaitText } from '../dag-repos/schema/maintenance-window';
@@ -28,6 +28,8 @@ export interface RolloutWorkflowInput {
   secretRefs?: SecretRef[];
   /** Queue of workflows (the step runs); target work goes to the targets' queues through the step's runsOn. */
   taskQueue: string;
+  /** The checks' and hooks' actions, pinned with the plan at sync. Absent for rollouts started before they were pinned. */
+  actions?: Record<string, PinnedAction>;
 }
 
 export const rolloutQuery = wf.defineQuery<RolloutProgress>('rollout');
@@ -43,7 +45,13 @@ interface Changed {
   status?: DagRunStatus;
 }
 
-const registry = new ActionRegistry();
+/** Only for rollouts started before checks and hooks were pinned: the built-in action, as it was then. */
+const builtinActions = new ActionRegistry();
+function builtinPin(name: string): PinnedAction | undefined {
+  const definition = builtinActions.get(name);
+  if (!definition) return undefined;
+  return { action: definition.name, execution: definition.execution, nonRetryableErrors: [...definition.nonRetryableErrors], ...(definition.heartbeatTimeoutMs ? { heartbeatTimeoutMs: definition.heartbeatTimeoutMs } : {}), defaultTimeoutMs: definition.defaultTimeoutMs };
+}
 
 function failureStatus(error: unknown): DagRunStatus | undefined {
   const cause = (error as { cause?: { details?: unknown[] } }).cause;
@@ -58,18 +66,15 @@ function substitute(value: unknown, target: RolloutTargetRef): unknown {
   return value;
 }
 
-/** A one-off action task (a check or a blue-green hook) as executeAction expects it. */
-function actionTask(id: string, call: RolloutCheck | RolloutHook, secretRefs: SecretRef[] = []): CompiledTask {
-  const definition = registry.get(call.uses);
-  if (definition?.execution.kind !== 'activity') throw wf.ApplicationFailure.nonRetryable(`rollout ${id}: "${call.uses}" cannot run here`, 'InvalidActionInput');
+/** A one-off action task (a check or a blue-green hook) as executeAction expects it, from the plan's pinned action. */
+function actionTask(id: string, call: RolloutCheck | RolloutHook, pinned: Record<string, PinnedAction> | undefined, secretRefs: SecretRef[] = []): CompiledTask {
+  const definition = pinned ? pinned[call.uses] : builtinPin(call.uses);
+  if (definition?.execution.kind !== 'activity') throw wf.ApplicationFailure.nonRetryable(`rollout ${id}: "${call.uses}" is not an action pinned with this run's plan`, 'InvalidActionInput');
   return {
+    ...definition,
     id,
-    action: definition.name,
-    execution: definition.execution,
     with: call.with,
     nonRetryableErrors: [...definition.nonRetryableErrors],
-    ...(definition.heartbeatTimeoutMs ? { heartbeatTimeoutMs: definition.heartbeatTimeoutMs } : {}),
-    defaultTimeoutMs: definition.defaultTimeoutMs,
     needs: [],
     trigger: 'all_success',
     retry: { maximumAttempts: 1, initialIntervalMs: 1000, backoffCoefficient: 2 },
@@ -324,7 +329,7 @@ class Rollout {
         for (const [index, check] of analysis.checks.entries()) {
           samples += 1;
           try {
-            const task = actionTask(`analysis.${batchNumber}.${target.name}.${index}.${sample}`, check, secretRefsUnder(this.input.secretRefs, ['analysis', 'checks', index, 'with']));
+            const task = actionTask(`analysis.${batchNumber}.${target.name}.${index}.${sample}`, check, this.input.actions, secretRefsUnder(this.input.secretRefs, ['analysis', 'checks', index, 'with']));
             const result = await executeAction({ task, inputs: substitute(check.with, target) as Record<string, unknown>, taskQueue: target.queue, runQueue: this.input.taskQueue, runId: this.id, runKey: this.input.parentRunKey, dag: this.input.step });
             const problems = thresholdProblems(result.outputs, check.thresholds);
             if (problems.length > 0) throw new Error(`threshold: ${problems.join('; ')}`);
@@ -348,7 +353,7 @@ class Rollout {
 
   private async hook(name: string, hook: RolloutHook | undefined): Promise<void> {
     if (!hook) return;
-    await executeAction({ task: actionTask(`${name}`, hook, secretRefsUnder(this.input.secretRefs, [name === 'switch' ? 'switch' : 'switchBack', 'with'])), inputs: hook.with, taskQueue: this.input.taskQueue, runQueue: this.input.taskQueue, runId: this.id, runKey: this.input.parentRunKey, dag: this.input.step });
+    await executeAction({ task: actionTask(`${name}`, hook, this.input.actions, secretRefsUnder(this.input.secretRefs, [name === 'switch' ? 'switch' : 'switchBack', 'with'])), inputs: hook.with, taskQueue: this.input.taskQueue, runQueue: this.input.taskQueue, runId: this.id, runKey: this.input.parentRunKey, dag: this.input.step });
   }
 
   /** blue-green after the green side is ready and verified: switch, then keep the blue side for the rollback window. */

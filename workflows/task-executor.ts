@@ -281,7 +281,7 @@ async function runRollout(call: TaskInvocation): Promise<{ outputs: Record<strin
   const progress = (await wf.executeChild('rollout', {
     workflowId,
     taskQueue: call.taskQueue,
-    args: [{ taskId: task.id, parentRunKey: `${call.runKey}${itemSuffix}`, step, with: call.inputs, taskQueue: call.taskQueue, ...(task.secretRefs ? { secretRefs: task.secretRefs } : {}) }],
+    args: [{ taskId: task.id, parentRunKey: `${call.runKey}${itemSuffix}`, step, with: call.inputs, taskQueue: call.taskQueue, ...(task.secretRefs ? { secretRefs: task.secretRefs } : {}), ...(task.rolloutActions ? { actions: task.rolloutActions } : {}) }],
     cancellationType: wf.ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED,
     parentClosePolicy: wf.ParentClosePolicy.REQUEST_CANCEL,
     staticSummary: `rollout of ${step.catalogId} (called by ${call.dag.catalogId} task ${task.id})`,

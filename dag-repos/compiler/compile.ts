@@ -12,6 +12,7 @@ import { withSecretRefs } from './secret-references';
 import type { StringSpot } from './script-expressions';
 import { valuesAsData } from './values-as-data';
 import { limitDiagnostics, parseDagText } from './parse-limits';
+import { pinRolloutActions } from './rollout-actions';
 import { displayPath, locate, locateInString, type DocPath, type YamlSource } from './source-map';
 import { didYouMean } from './suggest';
 import { shapeProblems } from './zod-issues';
@@ -250,6 +251,8 @@ export function checkDagFile(file: DagFile, context: CompileContext, stack: read
     // A rollout runs its `with.dag` once per target, so that DAG is pinned like a `uses: dag` call.
     const childDag = call?.execution.kind === 'child-dag' || call?.execution.kind === 'rollout' ? compileChildDag(report, file, context, [...stack, `${file.repo}/${spec.id}`], task, index, children, compiled) : undefined;
     if (!call) return;
+    const pinned = call.execution.kind === 'rollout' ? pinRolloutActions(context.registry, task.with) : undefined;
+    for (const problem of pinned?.problems ?? []) report.add('unknown-action', [...at, 'with', ...problem.path], problem.message);
     compiledTasks.set(task.id, {
       ...call,
       id: task.id,
@@ -263,6 +266,7 @@ export function checkDagFile(file: DagFile, context: CompileContext, stack: read
       ...(task.runsOn ? { runsOn: task.runsOn } : {}),
       ...(compensate ? { compensate } : {}),
       ...(childDag ? { childDag } : {}),
+      ...(pinned ? { rolloutActions: pinned.actions } : {}),
     });
   });
 

@@ -30,6 +30,9 @@ export interface CompiledActionCall {
   secretRefs?: SecretRef[];
 }
 
+/** An action a rollout runs itself (an analysis check, a blue-green hook), pinned with the plan; its inputs stay in the rollout's `with`. */
+export type PinnedAction = Omit<CompiledActionCall, 'with' | 'secretRefs'>;
+
 export interface CompiledTask extends CompiledActionCall {
   id: string;
   name?: string;
@@ -43,6 +46,8 @@ export interface CompiledTask extends CompiledActionCall {
   compensate?: CompiledActionCall;
   /** For `uses: dag`: key into CompiledDag.children. */
   childDag?: string;
+  /** For `uses: rollout`: its checks' and hooks' actions by name. Absent in plans compiled before they were pinned. */
+  rolloutActions?: Record<string, PinnedAction>;
 }
 
 export interface DagOrigin {
