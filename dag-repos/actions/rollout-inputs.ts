@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { Duration } from '../schema/dag-spec';
 import { MaintenanceWindow } from '../schema/maintenance-window';
 
-/** Inputs of the `approval`, `rollout` and `updates.detect` actions (issue 5). */
+/** Inputs of the `approval` and `rollout` actions (issue 5); those of `updates.*` are in updates-inputs.ts. */
 
 export const ApprovalInput = z.strictObject({
   message: z.string().max(2000).optional().describe('What the approver is asked, shown in the status and notifications.'),
@@ -28,11 +28,11 @@ export const OutputThreshold = z.strictObject({
 });
 export type OutputThreshold = z.infer<typeof OutputThreshold>;
 
+/** The name of an action a rollout runs itself; the compiler checks it exists and is a single activity. */
+const ActionName = z.string().regex(/^[a-z][a-z0-9_-]*(\.[a-z0-9_-]+)*$/, { message: 'an action name, e.g. http.check' }).max(100);
+
 export const RolloutCheck = z.strictObject({
-  uses: z
-    .string()
-    .regex(/^(http\.check|shell|diag\.[a-z_]+)$/, { message: 'a check is http.check, shell or a diag.* action' })
-    .describe('http.check, shell, or a diag.* action (e.g. diag.resource_usage) whose outputs the thresholds read.'),
+  uses: ActionName.describe('An action run as one activity on the target queue: http.check, shell, a diag.* action (e.g. diag.resource_usage) or a plugin action; its outputs are what the thresholds read. Pinned with the plan at sync.'),
   with: z.record(z.string(), z.unknown()).default({}).describe('Inputs; "{target}" and "{queue}" are replaced per target. Runs on the target queue.'),
   thresholds: z
     .record(z.string(), OutputThreshold)
@@ -43,7 +43,7 @@ export type RolloutCheck = z.infer<typeof RolloutCheck>;
 
 /** A small action run once by the rollout (blue-green switch / switch back). */
 export const RolloutHook = z.strictObject({
-  uses: z.enum(['http.check', 'shell', 'noop']),
+  uses: ActionName.describe('An action run once as one activity (http.check, shell, noop or a plugin action). Pinned with the plan at sync.'),
   with: z.record(z.string(), z.unknown()).default({}),
 });
 export type RolloutHook = z.infer<typeof RolloutHook>;
@@ -77,10 +77,3 @@ export const RolloutInput = z.strictObject({
   maintenanceWindow: MaintenanceWindow.optional().describe('Start each batch only inside this weekly window; the rollout waits for it (a batch under way when it closes finishes).'),
 });
 export type RolloutInput = z.infer<typeof RolloutInput>;
-
-export const UpdatesDetectInput = z.strictObject({
-  manager: z.enum(['auto', 'dnf', 'apt']).default('auto').describe('Package manager; auto picks dnf, else apt.'),
-  outputFile: z.string().optional().describe('Parse this saved `dnf check-update`/`apt list --upgradable` output instead of running the command (stand-in hosts, tests); empty means run it.'),
-  securityFile: z.string().optional().describe('Saved `dnf updateinfo list --security` output, for dnf security classification.'),
-});
-export type UpdatesDetectInput = z.infer<typeof UpdatesDetectInput>;
