@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import type { History } from '@temporalio/common/lib/proto-utils';
 import { ApplicationFailure } from '@temporalio/common';
-import { getRunStatus } from '../../client/runs';
+import { getRunStatus, runStartOptions } from '../../client/runs';
+import type { CompiledDag } from '../../dag-repos/compiler/compiled-dag';
 import { WORKER_LOST } from '../../dag-repos/actions/action-definition';
 import type { DagRunStatus, RunState } from '../../workflows/run-status';
 import { startTestEngine, type TestEngine } from './engine';
@@ -68,6 +69,8 @@ export interface Scenario {
   queues?: string[];
   /** Drives a run other than by waiting for it, e.g. cancels it midway. Returns the final status. */
   drive?(engine: TestEngine, runId: string, dir: string): Promise<DagRunStatus>;
+  /** Starts the run other than as `qubinode run` does (e.g. as a schedule fires it). Returns its workflow id. */
+  start?(engine: TestEngine, dag: CompiledDag): Promise<string>;
 }
 
 const ROUTE_QUEUE = 'replay-fixture-host';
@@ -353,6 +356,24 @@ tasks:
     compensate: { uses: shell, with: { command: [touch, "${dir}/undo-\${{ item }}"] } }
 `,
   },
+  // A run fired by a schedule (the patched path): the input says sched-0, the workflow id adds the time it
+  // fired, as a Temporal Schedule names it; the sub-DAG run is named after the fired run's own key.
+  {
+    name: 'scheduled',
+    expect: 'succeeded',
+    others: { child: 'id: child\ntasks:\n  - { id: hi, uses: noop }\n' },
+    dag: () => `
+id: scheduled
+tasks:
+  - { id: call, uses: dag, with: { dag: child } }
+`,
+    start: async (engine, dag) => {
+      const options = runStartOptions({ dag, params: {}, taskQueue: engine.taskQueue, runKey: 'sched-0' });
+      const workflowId = `${options.workflowId}-${new Date().toISOString().slice(0, 19)}Z`;
+      await engine.client.workflow.start('dagRun', { ...options, workflowId });
+      return workflowId;
+    },
+  },
   // One job per host and the wait for a host's worker (the patched paths): the run takes its host at start,
   // runs a task there under a schedule-to-start limit, releases it at the end; the second host has no worker.
   {
@@ -388,7 +409,7 @@ export async function recordScenario(engine: TestEngine, scenario: Scenario): Pr
   try {
     for (const queue of scenario.queues ?? []) await engine.addWorker(queue, false);
     const dag = engine.compile(scenario.dag(dir), scenario.others);
-    const runId = await engine.start(dag, scenario.params ?? {}, `replay-${randomUUID().slice(0, 8)}`);
+    const runId = scenario.start ? await scenario.start(engine, dag) : await engine.start(dag, scenario.params ?? {}, `replay-${randomUUID().slice(0, 8)}`);
     const status = scenario.drive ? await scenario.drive(engine, runId, dir) : await engine.wait(runId);
     if (status.state !== scenario.expect) {
       throw new Error(`scenario ${scenario.name}: run ${runId} ended ${status.state}, expected ${scenario.expect}: ${JSON.stringify(status.tasks)}`);
