@@ -19,8 +19,9 @@ function updateCommand(manager: PackageManager, names: readonly string[], aptOpt
   return {
     file: 'apt-get',
     // --only-upgrade: a named package that is not installed is skipped, never installed. Unattended, a
-    // changed configuration file keeps the host's version.
-    args: ['-q', '-y', '--only-upgrade', ...aptConfigArgs(aptOptions), '-o', 'Dpkg::Options::=--force-confdef', '-o', 'Dpkg::Options::=--force-confold', 'install', '--', ...names],
+    // changed configuration file keeps the host's version. Another package manager at work (an
+    // unattended upgrade) is waited for rather than failed on.
+    args: ['-q', '-y', '--only-upgrade', ...aptConfigArgs(aptOptions), '-o', 'Dpkg::Options::=--force-confdef', '-o', 'Dpkg::Options::=--force-confold', '-o', 'DPkg::Lock::Timeout=600', 'install', '--', ...names],
   };
 }
 

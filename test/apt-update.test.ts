@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -9,7 +9,7 @@ import { ActionRegistry } from '../dag-repos/actions/registry';
 import { LocalCatalog } from '../dag-repos/catalog/local-catalog';
 import type { CompiledDag } from '../dag-repos/compiler/compiled-dag';
 import { startTestEngine, taskStates, type TestEngine } from './support/engine';
-import { taskOf, untilTaskState } from './support/waiting';
+import { taskOf, until, untilTaskState } from './support/waiting';
 
 // A real update with the real apt on this machine, contained: a package of the test's own
 // (qubinode-canary 1.0 installed with dpkg, 1.1 in a file-based apt repository of the test) and apt
@@ -34,6 +34,27 @@ const installedVersion = (): string => {
     return 'not installed';
   }
 };
+
+/** The machine's own apt lists and cache: names and modification times, to show the test left them alone. */
+function machineAptState(): string[] {
+  return ['/var/lib/apt/lists', '/var/cache/apt'].flatMap((dir) => (existsSync(dir) ? readdirSync(dir).map((name) => `${dir}/${name} ${statSync(path.join(dir, name)).mtimeMs}`) : []));
+}
+
+/** dpkg refuses at once while another package manager holds its lock (other tests install packages too): try again for a while. */
+async function dpkg(args: string[]): Promise<void> {
+  await until(
+    () => {
+      try {
+        execFileSync('dpkg', args, { stdio: 'ignore' });
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    300_000,
+    `dpkg ${args.join(' ')}`,
+  );
+}
 
 function buildDeb(version: string): string {
   const tree = path.join(root, `build-${version}`);
@@ -65,7 +86,7 @@ before(async () => {
     'Dir::State': path.join(root, 'state'),
     'Dir::Cache': path.join(root, 'cache'),
   };
-  execFileSync('dpkg', ['-i', old], { stdio: 'ignore' });
+  await dpkg(['-i', old]);
   engine = await startTestEngine();
   const entry = LocalCatalog.load([{ repo: 'examples', dir: EXAMPLES }], new ActionRegistry()).get('examples/update-automation');
   assert.ok(entry.dag, JSON.stringify(entry.diagnostics));
@@ -74,13 +95,14 @@ before(async () => {
 after(async () => {
   if (skip !== false) return;
   await engine?.close();
-  execFileSync('dpkg', ['--purge', PACKAGE], { stdio: 'ignore' });
+  await dpkg(['--purge', PACKAGE]);
   rmSync(root, { recursive: true, force: true });
 });
 
 describe('an update of a real package with the real apt', { skip }, () => {
   it('detects qubinode-canary 1.0 → 1.1, updates only it after approval, and finds 1.1 installed', async () => {
     assert.equal(installedVersion(), '1.0');
+    const aptStateBefore = machineAptState();
     const host = `${engine.taskQueue}-apt`;
     await engine.addWorker(host, false);
     const runId = await engine.start(dag, { hypervisors: [host], dry_run: false, refresh: true, packages: [PACKAGE], apt_options: aptOptions });
@@ -95,5 +117,6 @@ describe('an update of a real package with the real apt', { skip }, () => {
     assert.deepEqual(taskStates(status), { detect: 'succeeded', report: 'succeeded', approve: 'succeeded', rollout: 'succeeded', verify: 'succeeded' });
     assert.deepEqual(taskOf(status, 'rollout').outputs?.updated, [host]);
     assert.equal(installedVersion(), '1.1');
+    assert.deepEqual(machineAptState(), aptStateBefore, "the machine's apt lists and cache are untouched");
   });
 });
