@@ -18,9 +18,6 @@ export const SECRET_STORE_NOT_CONFIGURED = 'SecretStoreNotConfigured';
 /** The plan names a reference the grammar refuses (unknown source, malformed); not retried, never passed on as text. */
 export const SECRET_REFERENCE_INVALID = 'SecretReferenceInvalid';
 
-/** Failure types of secret resolution that retrying cannot fix. */
-export const SECRET_NON_RETRYABLE_ERRORS = [SECRET_NOT_FOUND, SECRET_STORE_NOT_CONFIGURED, SECRET_REFERENCE_INVALID] as const;
-
 function failure(type: string, message: string): ApplicationFailure {
   return ApplicationFailure.create({ type, nonRetryable: type !== SECRET_STORE_UNAVAILABLE, message });
 }

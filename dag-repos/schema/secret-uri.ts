@@ -1,17 +1,16 @@
 // Pure: the schema, the compiler, the workflows and the activities all read references through this
 // one grammar, so what the compiler accepts is exactly what a worker can resolve.
 
-/** Where a secret is read from, on the worker, when the activity that needs it runs. */
-export const SECRET_SOURCES = ['env', 'file', 'vault'] as const;
-export type SecretSourceName = (typeof SECRET_SOURCES)[number];
-
-/** A parsed reference; a closed union, so a resolver that forgets a source does not compile. */
+/**
+ * A parsed reference: where a secret is read from, on the worker, when the activity that needs it
+ * runs. A closed union, so a resolver that forgets a source does not compile.
+ */
 export type SecretSource =
   | { source: 'env'; name: string }
   | { source: 'file'; path: string }
   | { source: 'vault'; mount: string; path: string; key: string };
 
-export type ParsedSecretUri = { ok: true; secret: SecretSource } | { ok: false; problem: string };
+type ParsedSecretUri = { ok: true; secret: SecretSource } | { ok: false; problem: string };
 
 /** The forms, for messages. */
 export const SECRET_URI_FORMS = 'secret://env/NAME, secret://file/PATH or secret://vault/<mount>/<path>#<key>';
