@@ -1,9 +1,10 @@
+import rateLimit from '@fastify/rate-limit';
 import type { Client } from '@temporalio/client';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { QubinodeConfig } from '../config/config';
 import { recordAudit, type AuditRecordInput } from '../client/audit';
 import { loadCatalog } from '../client/catalog';
-import { RepoError, requestSync } from '../client/repos';
+import { RepoError, RepoSyncUnavailableError, signalSync } from '../client/repos';
 import { RunAlreadyExistsError, startRun } from '../client/runs';
 import { HostRegistryUnavailableError, UnknownHostError } from '../client/hosts';
 import type { ActionRegistry } from '../dag-repos/actions/registry';
@@ -13,6 +14,7 @@ import { deliveryId, parseForgeEvent, verifyDelivery, verifyTrigger, type Forge,
 import { ParamValidationError, resolveParams } from '../dag-repos/schema/params';
 import { WEBHOOK_SECRET_MIN_LENGTH } from '../dag-repos/schema/triggers';
 import { CatalogUnavailableError, createCatalogCache, type CatalogCache, type CatalogSnapshot } from './catalog-cache';
+import { DeliveryIds } from './delivery-ids';
 import type { ApiMetricsRecorder, PushOutcome, TriggerOutcome } from './metrics';
 
 export interface WebhookDependencies {
@@ -43,6 +45,14 @@ const TRIGGER_REFUSED: Record<TriggerRefusal, { error: string }> = {
 };
 
 const NOT_READY = { error: 'not ready, try again shortly' } as const;
+const BUSY = { error: 'the workflow engine did not take the delivery in time; deliver it again shortly' } as const;
+
+/** Seconds a forge is asked to wait before redelivering after a 503 or a 429. */
+export const RETRY_AFTER_SECONDS = 5;
+/** Accepted delivery ids this process remembers (per repository and forge). */
+export const DELIVERY_IDS_KEPT = 10_000;
+/** Source addresses the per-source limiter tracks at once; the oldest are dropped first. */
+const RATE_LIMIT_SOURCES_KEPT = 10_000;
 
 const TRIGGER_OUTCOME: Record<TriggerRefusal, TriggerOutcome> = {
   'missing-headers': 'missing_headers',
@@ -83,6 +93,16 @@ export async function registerWebhookRoutes(app: FastifyInstance, deps: WebhookD
   const cache = deps.catalogCache ?? createCatalogCache({ load: () => loadCatalog(deps.config, deps.registry, deps.client), onError: (error) => app.log.error({ err: error }, 'catalog load failed') });
   if (!deps.catalogCache) app.addHook('onClose', async () => cache.close());
   const warnedSecrets = new Set<string>();
+  const accepted = new DeliveryIds(DELIVERY_IDS_KEPT);
+  // Audit writes of accepted pushes run after the answer; close waits for them so none outlives the client.
+  const auditing = new Set<Promise<void>>();
+  const auditLater = (request: FastifyRequest, entry: Omit<AuditRecordInput, 'via' | 'from'>): void => {
+    const pending = audit(deps, request, entry).finally(() => auditing.delete(pending));
+    auditing.add(pending);
+  };
+  app.addHook('onClose', async () => {
+    await Promise.all([...auditing]);
+  });
 
   /** The value of a secret variable when it is long enough to be one; a short one is logged once, never used. */
   const usableSecret = (name: string | undefined, log: FastifyRequest['log']): string | undefined => {
@@ -101,7 +121,7 @@ export async function registerWebhookRoutes(app: FastifyInstance, deps: WebhookD
       return await cache.latest();
     } catch (error) {
       if (error instanceof CatalogUnavailableError) {
-        await reply.code(503).send(NOT_READY);
+        await reply.code(503).header('retry-after', String(RETRY_AFTER_SECONDS)).send(NOT_READY);
         return undefined;
       }
       throw error;
@@ -109,6 +129,17 @@ export async function registerWebhookRoutes(app: FastifyInstance, deps: WebhookD
   };
 
   await app.register(async (scope) => {
+    // Strangers may call these routes: each source address, and all of them together, get a bounded
+    // share before any body is read. Over it, 429 with Retry-After (forges redeliver).
+    await scope.register(rateLimit, { global: false, cache: RATE_LIMIT_SOURCES_KEPT });
+    const limits = [
+      scope.rateLimit({ max: deps.config.api.hooksRate.perSource, timeWindow: 1000, hook: 'onRequest' }),
+      scope.rateLimit({ max: deps.config.api.hooksRate.global, timeWindow: 1000, hook: 'onRequest', keyGenerator: () => 'all-sources', groupId: 'global' }),
+    ];
+    // Each limiter throws its 429 (with Retry-After) when its share is spent; the global one is charged only by requests the per-source one let through.
+    scope.addHook('onRequest', async (request, reply) => {
+      for (const limit of limits) await limit.call(scope, request, reply);
+    });
     // Signatures are computed over the exact bytes received, so bodies stay raw here.
     scope.addContentTypeParser(['application/json', 'application/x-www-form-urlencoded', 'text/plain'], { parseAs: 'buffer', bodyLimit: WEBHOOK_BODY_LIMIT }, (_request, body, done) => done(null, body));
 
@@ -140,20 +171,25 @@ export async function registerWebhookRoutes(app: FastifyInstance, deps: WebhookD
       if (event.kind === 'ignored') return counted('ignored_event').code(202).send({ accepted: false, reason: `event ${event.event} is not acted on` });
       if (event.branch !== config.branch) return counted('untracked_branch').code(202).send({ accepted: false, reason: `branch "${event.branch}" is not tracked (tracking "${config.branch}")` });
       const id = deliveryId(forge, request.headers);
-      let answer;
+      const remembered = id ? `${repo}\n${id}` : undefined;
+      if (remembered && accepted.seenBefore(remembered)) return counted('duplicate').code(200).send({ accepted: false, duplicate: true, reason: 'delivery already processed' });
       try {
-        answer = await requestSync(deps.client, repo, { reason: `${forge} push ${event.deleted ? '(branch deleted)' : event.commit.slice(0, 12)}`, ...(id ? { deliveryId: id } : {}) });
+        // One signal, however many pushes arrive: the repository workflow coalesces them into one sync of the newest commit.
+        await signalSync(deps.client, repo, { reason: `${forge} push ${event.deleted ? '(branch deleted)' : event.commit.slice(0, 12)}`, ...(id ? { deliveryId: id } : {}) }, deps.config.api.hooksTemporalTimeoutMs);
       } catch (error) {
-        if (!(error instanceof RepoError)) throw error;
-        // Removed since the cache was loaded: from now on it is unknown, and answered as such.
-        cache.invalidate();
-        return counted('unknown_repo').code(401).send(PUSH_REFUSED);
+        if (remembered) accepted.forget(remembered);
+        if (error instanceof RepoError) {
+          // Removed since the registry was loaded: from now on it is unknown, and answered as such.
+          cache.invalidate();
+          return counted('unknown_repo').code(401).send(PUSH_REFUSED);
+        }
+        if (!(error instanceof RepoSyncUnavailableError)) throw error;
+        request.log.warn({ repo, err: error.message }, 'push not handed to Temporal: answered 503');
+        return counted('not_ready').code(503).header('retry-after', String(RETRY_AFTER_SECONDS)).send(BUSY);
       }
-      if (answer.duplicate) return counted('duplicate').code(200).send({ accepted: false, duplicate: true, reason: 'delivery already processed' });
-      cache.invalidate();
       counted('accepted');
       if (!event.deleted) deps.metrics?.pushAccepted(repo, event.commit, receivedAtMs);
-      await audit(deps, request, { actor: `webhook:${forge}`, action: 'repo.sync', target: repo, outcome: 'ok', detail: `push ${event.deleted ? '(branch deleted)' : event.commit.slice(0, 12)}${id ? `, delivery ${id}` : ''}` });
+      auditLater(request, { actor: `webhook:${forge}`, action: 'repo.sync', target: repo, outcome: 'ok', detail: `push ${event.deleted ? '(branch deleted)' : event.commit.slice(0, 12)}${id ? `, delivery ${id}` : ''}` });
       return reply.code(202).send({ accepted: true, repo, commit: event.commit, deleted: event.deleted });
     });
 
@@ -206,7 +242,10 @@ async function startTriggeredRun(request: FastifyRequest, reply: FastifyReply, d
   try {
     // The delivery id names the run: Temporal refuses a second start of the same id for as long as
     // the namespace retains the first run, which is far longer than the timestamp window.
-    const run = await startRun(deps.client, { dag, params, taskQueue: deps.config.taskQueue, runKey: `hook-${delivery}`, startedBy: actor, policyWorkflowId: deps.config.policy.workflowId });
+    // Bounded: a slow Temporal costs the sender a 503 and a redelivery, not a held connection.
+    const run = await deps.client.connection.withDeadline(Date.now() + deps.config.api.hooksTemporalTimeoutMs, () =>
+      startRun(deps.client, { dag, params, taskQueue: deps.config.taskQueue, runKey: `hook-${delivery}`, startedBy: actor, policyWorkflowId: deps.config.policy.workflowId }),
+    );
     deps.metrics?.triggerDelivery('accepted');
     deps.metrics?.runStarted(dag.catalogId, 'trigger', 'trigger');
     await audit(deps, request, { actor, action: 'run.start', target: run.runId, outcome: 'ok', detail: `delivery ${delivery}` });
@@ -217,7 +256,12 @@ async function startTriggeredRun(request: FastifyRequest, reply: FastifyReply, d
       await audit(deps, request, { actor, action: 'run.start', target: dag.catalogId, outcome: 'refused', detail: error.message });
       return reply.code(error instanceof UnknownHostError ? 422 : 503).send({ error: error.message });
     }
-    if (!(error instanceof RunAlreadyExistsError)) throw error;
+    if (!(error instanceof RunAlreadyExistsError)) {
+      // Authenticated, but Temporal failed or was too slow: the sender redelivers with the same id.
+      request.log.warn({ dag: dag.catalogId, err: (error as Error).message }, 'trigger not handed to Temporal: answered 503');
+      deps.metrics?.triggerDelivery('not_ready');
+      return reply.code(503).header('retry-after', String(RETRY_AFTER_SECONDS)).send(BUSY);
+    }
     deps.metrics?.triggerDelivery('duplicate');
     await audit(deps, request, { actor, action: 'run.start', target: dag.catalogId, outcome: 'refused', detail: `delivery ${delivery} was already accepted` });
     return reply.code(409).send({ error: `delivery "${delivery}" was already accepted`, duplicate: true });

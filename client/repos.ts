@@ -72,6 +72,25 @@ export async function requestSync(client: Client, name: string, args: SyncReques
   }
 }
 
+/** Temporal did not take a sync request within the caller's deadline (down, overloaded or unreachable). */
+export class RepoSyncUnavailableError extends Error {
+  override readonly name = 'RepoSyncUnavailableError';
+}
+
+/**
+ * Asks for a sync with one signal, bounded by `timeoutMs`: the cheapest write Temporal offers, and
+ * requests arriving during a sync coalesce into one more sync of the newest commit. The workflow
+ * still drops a delivery id it has already seen, but answers nobody: duplicates are the caller's to report.
+ */
+export async function signalSync(client: Client, name: string, args: SyncRequestArgs, timeoutMs: number): Promise<void> {
+  try {
+    await client.connection.withDeadline(Date.now() + timeoutMs, () => client.workflow.getHandle(repoWorkflowId(name)).signal<[SyncRequestArgs]>('syncRequested', args));
+  } catch (error) {
+    if (error instanceof WorkflowNotFoundError) throw new RepoError(`no repository "${name}"`);
+    throw new RepoSyncUnavailableError(`repository ${name}: the sync request was not taken within ${timeoutMs} ms: ${(error as Error).message}`, { cause: error });
+  }
+}
+
 /** Requests a sync and waits for its result (the sync after this request, not an earlier one). */
 export async function syncAndWait(client: Client, name: string, timeoutMs = 120_000): Promise<SyncRecord> {
   const before = await getRepo(client, name);

@@ -102,6 +102,9 @@ export const QubinodeEnv = z.object({
   QUBINODE_API_ALLOW_HTTP: z.enum(['true', 'false', '1', '0']).default('false'),
   /** How far (seconds, either way) a signed trigger's X-Qubinode-Timestamp may be from the API's clock. */
   QUBINODE_TRIGGER_WINDOW_SECONDS: z.coerce.number().int().min(10).max(3600).default(300),
+  QUBINODE_HOOKS_RATE_PER_SOURCE: z.coerce.number().int().min(1).max(100_000).default(600),
+  QUBINODE_HOOKS_RATE_GLOBAL: z.coerce.number().int().min(1).max(1_000_000).default(3000),
+  QUBINODE_HOOKS_TEMPORAL_TIMEOUT_MS: z.coerce.number().int().min(100).max(30_000).default(2000),
   /** Workflow id of the users-and-tokens store; one per namespace, different only to keep test suites apart. */
   QUBINODE_IDENTITY_WORKFLOW_ID: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9/._-]{0,199}$/, 'letters, digits, "/", ".", "_" or "-"').default('identity/users'),
   /** Workflow id of the repository policy store (docs/repo-policy.md); one per namespace, different only to keep test suites apart. */
@@ -164,7 +167,17 @@ export interface QubinodeConfig {
   reboot: { command: string[]; changes: 'boot' | 'worker' };
   /** Where the worker's Prometheus endpoint listens (QUBINODE_WORKER_METRICS_ADDRESS); none when undefined. */
   workerMetricsAddress?: string;
-  api: { host: string; port: number; token?: string; tokenFile: string; triggerWindowSeconds: number };
+  api: {
+    host: string;
+    port: number;
+    token?: string;
+    tokenFile: string;
+    triggerWindowSeconds: number;
+    /** Requests per second /hooks and /trigger take from one source address and from all (QUBINODE_HOOKS_RATE_*). */
+    hooksRate: { perSource: number; global: number };
+    /** How long a delivery waits for Temporal before it is answered 503 (QUBINODE_HOOKS_TEMPORAL_TIMEOUT_MS). */
+    hooksTemporalTimeoutMs: number;
+  };
   /** Set when the CLI works through the Navigator API (QUBINODE_API_URL) instead of Temporal. */
   remoteApi?: RemoteApiSettings;
   /** Repository policies: their store's workflow id, and this host's own cap file (QUBINODE_HOST_POLICY_FILE). */
@@ -321,6 +334,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): QubinodeConfig
       ...(e.QUBINODE_API_TOKEN ? { token: e.QUBINODE_API_TOKEN } : {}),
       tokenFile: path.resolve(PROJECT_ROOT, e.QUBINODE_API_TOKEN_FILE ?? path.join(dataDir, 'api-token')),
       triggerWindowSeconds: e.QUBINODE_TRIGGER_WINDOW_SECONDS,
+      hooksRate: { perSource: e.QUBINODE_HOOKS_RATE_PER_SOURCE, global: e.QUBINODE_HOOKS_RATE_GLOBAL },
+      hooksTemporalTimeoutMs: e.QUBINODE_HOOKS_TEMPORAL_TIMEOUT_MS,
     },
     ...(remoteApi ? { remoteApi } : {}),
     policy: { workflowId: e.QUBINODE_POLICY_WORKFLOW_ID, ...(e.QUBINODE_HOST_POLICY_FILE ? { hostFile: path.resolve(PROJECT_ROOT, e.QUBINODE_HOST_POLICY_FILE) } : {}) },
