@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import rateLimit from '@fastify/rate-limit';
 import type { Client } from '@temporalio/client';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -171,7 +172,8 @@ export async function registerWebhookRoutes(app: FastifyInstance, deps: WebhookD
       if (event.kind === 'ignored') return counted('ignored_event').code(202).send({ accepted: false, reason: `event ${event.event} is not acted on` });
       if (event.branch !== config.branch) return counted('untracked_branch').code(202).send({ accepted: false, reason: `branch "${event.branch}" is not tracked (tracking "${config.branch}")` });
       const id = deliveryId(forge, request.headers);
-      const remembered = id ? `${repo}\n${id}` : undefined;
+      // Hashed: what this process remembers has a fixed size whatever the sender puts in the header.
+      const remembered = id ? createHash('sha256').update(`${repo}\n${id}`).digest('base64') : undefined;
       if (remembered && accepted.seenBefore(remembered)) return counted('duplicate').code(200).send({ accepted: false, duplicate: true, reason: 'delivery already processed' });
       try {
         // One signal, however many pushes arrive: the repository workflow coalesces them into one sync of the newest commit.

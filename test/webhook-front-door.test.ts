@@ -1,0 +1,259 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { createServer, type AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { Client, Connection } from '@temporalio/client';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { createCatalogCache, type CatalogCache } from '../api/catalog-cache';
+import { buildApiServer } from '../api/server';
+import { registerWebhookRoutes } from '../api/webhooks';
+import { loadCatalog } from '../client/catalog';
+import { addRepo, getRepo, removeRepo, repoWorkflowId } from '../client/repos';
+import type { QubinodeConfig } from '../config/config';
+import { createLogger } from '../config/logger';
+import { ActionRegistry } from '../dag-repos/actions/registry';
+import { hmacSignature } from '../dag-repos/git/webhook-verify';
+import { startTestEngine, type TestEngine } from './support/engine';
+import { dagYaml, GitFixture } from './support/git-fixture';
+import { until } from './support/waiting';
+
+const SECRET = 'front-door-secret-for-tests-1234';
+const OTHER_SECRET = 'the-other-repository-secret-5678';
+const SECRET_ENV = 'QUBINODE_TEST_FRONT_DOOR_SECRET';
+const OTHER_SECRET_ENV = 'QUBINODE_TEST_FRONT_DOOR_OTHER_SECRET';
+
+/** A GitHub push delivery as GitHub sends it: JSON body, event and delivery headers, HMAC-SHA256 signature. */
+function githubPush(commit: string, options: { id?: string; secret?: string; branch?: string; body?: string } = {}): { headers: Record<string, string>; body: string } {
+  const body = options.body ?? JSON.stringify({ ref: `refs/heads/${options.branch ?? 'main'}`, before: '0'.repeat(40), after: commit, repository: { full_name: 'acme/dags' }, pusher: { name: 'octo' } });
+  return { body, headers: { 'content-type': 'application/json', 'x-github-event': 'push', 'x-github-delivery': options.id ?? randomUUID(), 'x-hub-signature-256': hmacSignature(options.secret ?? SECRET, body) } };
+}
+
+/** A port nothing listens on: a client pointed there cannot reach Temporal. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/**
+ * A Temporal client that reaches nothing and counts every call made through it. The workflow
+ * service is the one door to Temporal: zero calls means the request never reached it.
+ */
+function unreachableClient(port: number): { client: Client; calls: () => number } {
+  const connection = Connection.lazy({ address: `127.0.0.1:${port}` });
+  let calls = 0;
+  const service = connection.workflowService;
+  const counted = new Proxy(service, {
+    get(target, property, receiver) {
+      const value: unknown = Reflect.get(target, property, receiver);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        calls += 1;
+        return (value as (...rest: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+  Object.defineProperty(connection, 'workflowService', { value: counted });
+  return { client: new Client({ connection }), calls: () => calls };
+}
+
+/** Activities the repository's current workflow run scheduled to sync it. */
+async function syncsScheduled(engine: TestEngine, repo: string): Promise<number> {
+  const history = await engine.client.workflow.getHandle(repoWorkflowId(repo)).fetchHistory();
+  return (history.events ?? []).filter((event) => event.activityTaskScheduledEventAttributes?.activityType?.name === 'syncRepository').length;
+}
+
+describe('webhook front door under load (real HTTP, real git, real Temporal)', () => {
+  let engine: TestEngine;
+  let git: GitFixture;
+  let config: QubinodeConfig;
+  const repo = `fd${randomUUID().slice(0, 8)}`;
+  const other = `fo${randomUUID().slice(0, 8)}`;
+  let app: FastifyInstance;
+  let base: string;
+  // The webhook routes with a registry read from the real Temporal and a client that reaches nothing.
+  let cut: FastifyInstance;
+  let cutBase: string;
+  let cutRegistry: CatalogCache;
+  let cutCalls: () => number;
+  const opened: FastifyInstance[] = [];
+
+  const post = (url: string, delivery: { headers: Record<string, string>; body: string }): Promise<Response> => fetch(url, { method: 'POST', headers: delivery.headers, body: delivery.body });
+
+  before(async () => {
+    process.env[SECRET_ENV] = SECRET;
+    process.env[OTHER_SECRET_ENV] = OTHER_SECRET;
+    engine = await startTestEngine();
+    git = new GitFixture();
+    git.write('dags/hello.yaml', dagYaml('hello'));
+    git.commitAndPush('first');
+    await addRepo(engine.client, { name: repo, url: git.bare, webhookSecretEnv: SECRET_ENV }, engine.taskQueue);
+    await addRepo(engine.client, { name: other, url: git.bare, webhookSecretEnv: OTHER_SECRET_ENV }, engine.taskQueue);
+    await until(async () => (await getRepo(engine.client, repo)).active !== undefined && (await getRepo(engine.client, other)).active !== undefined, 60_000, 'the first syncs');
+    config = { ...engine.config, taskQueue: engine.taskQueue, dagDirectories: [], api: { ...engine.config.api, hooksTemporalTimeoutMs: 500 } };
+    const registry = new ActionRegistry();
+
+    app = buildApiServer({ config, logger: createLogger('error', 'front-door-test'), client: engine.client, registry, token: 'unused-token-for-this-test' });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+
+    const unreachable = unreachableClient(await closedPort());
+    cutCalls = unreachable.calls;
+    cutRegistry = createCatalogCache({ load: () => loadCatalog(config, registry, engine.client), refreshMs: 500 });
+    await until(async () => (await cutRegistry.latest()).repos.has(repo), 30_000, 'the registry to list the repository');
+    cut = Fastify({ logger: false });
+    await cut.register(async (scope) => registerWebhookRoutes(scope, { config, client: unreachable.client, registry, catalogCache: cutRegistry }));
+    await cut.listen({ host: '127.0.0.1', port: 0 });
+    cutBase = `http://127.0.0.1:${(cut.server.address() as AddressInfo).port}`;
+  });
+
+  after(async () => {
+    for (const server of [app, cut, ...opened]) await server?.close();
+    await cutRegistry?.close();
+    await removeRepo(engine.client, repo).catch(() => undefined);
+    await removeRepo(engine.client, other).catch(() => undefined);
+    await engine.close();
+    git.cleanup();
+  });
+
+  describe('with Temporal unreachable from the request path', () => {
+    it('refuses forged, unsigned, other-secret and unknown-repository pushes with 401 without one call to Temporal', async () => {
+      const head = git.head();
+      const valid = githubPush(head);
+      const unsigned = { ...valid, headers: Object.fromEntries(Object.entries(valid.headers).filter(([name]) => name !== 'x-hub-signature-256')) };
+      const wrong = githubPush(head, { secret: 'not-the-secret-of-any-repository' });
+      const otherSecret = githubPush(head, { secret: OTHER_SECRET });
+      const tampered = { ...valid, body: valid.body.replace('octo', 'mallory') };
+      for (const [what, url, delivery] of [
+        ['unsigned', `/hooks/github/${repo}`, unsigned],
+        ['wrong secret', `/hooks/github/${repo}`, wrong],
+        ["another repository's secret", `/hooks/github/${repo}`, otherSecret],
+        ['tampered body', `/hooks/github/${repo}`, tampered],
+        ['unknown repository', '/hooks/github/no-such-repository', valid],
+        ['unknown forge', `/hooks/sourcehut/${repo}`, valid],
+      ] as const) {
+        const response = await post(`${cutBase}${url}`, delivery);
+        assert.equal(response.status, 401, `${what}: ${await response.text()}`);
+      }
+      assert.equal(cutCalls(), 0, 'no request reached Temporal');
+    });
+
+    it('answers a correctly signed push 503 with Retry-After, not 500, when Temporal does not take it', async () => {
+      const response = await post(`${cutBase}/hooks/github/${repo}`, githubPush(git.head()));
+      assert.equal(response.status, 503, await response.clone().text());
+      assert.equal(response.headers.get('retry-after'), '5');
+      assert.match(((await response.json()) as { error: string }).error, /deliver it again/);
+      assert.ok(cutCalls() > 0, 'the signed push did try Temporal');
+    });
+
+    it('takes a redelivery of a push that got 503 instead of calling it a duplicate', async () => {
+      const delivery = githubPush(git.head());
+      assert.equal((await post(`${cutBase}/hooks/github/${repo}`, delivery)).status, 503);
+      assert.equal((await post(`${cutBase}/hooks/github/${repo}`, delivery)).status, 503);
+    });
+
+    it('refuses encoded paths in repository names, oversized bodies and hostile delivery ids without a 500', async () => {
+      const before = cutCalls();
+      const valid = githubPush(git.head());
+      for (const name of ['%2e%2e', '%2e%2e%2F%2e%2e%2Fetc', `..%2F${repo}`, `${repo}%2F..`, `${repo}%00`, '%252e%252e']) {
+        const response = await post(`${cutBase}/hooks/github/${name}`, valid);
+        assert.ok([401, 404].includes(response.status), `${name}: ${response.status}`);
+      }
+      const huge = githubPush(git.head(), { body: JSON.stringify({ ref: 'refs/heads/main', padding: 'x'.repeat(1024 * 1024 + 10) }) });
+      assert.equal((await post(`${cutBase}/hooks/github/${repo}`, huge)).status, 413);
+      assert.equal(cutCalls(), before, 'no hostile request reached Temporal');
+      // Signed, so it is taken up to Temporal; what the sender put in the id changes nothing but the id.
+      const injected = githubPush(git.head(), { id: 'x'.repeat(4000) + '; rm -rf / $(touch /tmp/canary) \u00e9' });
+      assert.equal((await post(`${cutBase}/hooks/github/${repo}`, injected)).status, 503);
+    });
+
+    it('answers a signed, deeply nested JSON body without a 500', async () => {
+      const depth = 100_000;
+      const body = `{"ref":"refs/heads/main","after":"${git.head()}","deep":${'['.repeat(depth)}${']'.repeat(depth)}}`;
+      const response = await post(`${cutBase}/hooks/github/${repo}`, githubPush(git.head(), { body }));
+      assert.ok([400, 503].includes(response.status), `${response.status}: ${await response.text()}`);
+    });
+
+    it('stops accepting the old secret the moment its variable changes', async () => {
+      process.env[SECRET_ENV] = 'a-rotated-secret-for-the-front-door';
+      try {
+        assert.equal((await post(`${cutBase}/hooks/github/${repo}`, githubPush(git.head()))).status, 401);
+        assert.equal((await post(`${cutBase}/hooks/github/${repo}`, githubPush(git.head(), { secret: 'a-rotated-secret-for-the-front-door' }))).status, 503);
+      } finally {
+        process.env[SECRET_ENV] = SECRET;
+      }
+    });
+
+    it('stops accepting pushes for a removed repository within seconds, from its registry alone', async () => {
+      const gone = `fg${randomUUID().slice(0, 8)}`;
+      await addRepo(engine.client, { name: gone, url: git.bare, webhookSecretEnv: SECRET_ENV }, engine.taskQueue);
+      await until(async () => (await post(`${cutBase}/hooks/github/${gone}`, githubPush(git.head()))).status === 503, 30_000, 'the registry to learn of the new repository');
+      await removeRepo(engine.client, gone);
+      const before = cutCalls();
+      await until(async () => (await post(`${cutBase}/hooks/github/${gone}`, githubPush(git.head(), { secret: 'not-the-secret-of-any-repository' }))).status === 401, 1000, 'forged pushes to stay refused');
+      assert.equal(cutCalls(), before);
+      await until(async () => (await post(`${cutBase}/hooks/github/${gone}`, githubPush(git.head()))).status === 401, 15_000, 'the registry to forget the removed repository');
+    });
+  });
+
+  describe('rate limits', () => {
+    const limited = async (perSource: number, global: number): Promise<string> => {
+      const server = Fastify({ logger: false });
+      opened.push(server);
+      const limitedConfig = { ...config, api: { ...config.api, hooksRate: { perSource, global } } };
+      await server.register(async (scope) => registerWebhookRoutes(scope, { config: limitedConfig, client: unreachableClient(await closedPort()).client, registry: new ActionRegistry(), catalogCache: cutRegistry }));
+      await server.listen({ host: '127.0.0.1', port: 0 });
+      return `http://127.0.0.1:${(server.server.address() as AddressInfo).port}`;
+    };
+
+    it('answers 429 with Retry-After once a source address spends its share, forged requests included', async () => {
+      const url = await limited(3, 1000);
+      const statuses: number[] = [];
+      let retryAfter: string | null = null;
+      for (let index = 0; index < 6; index += 1) {
+        const response = await post(`${url}/hooks/github/${repo}`, githubPush(git.head(), { secret: 'not-the-secret-of-any-repository' }));
+        statuses.push(response.status);
+        if (response.status === 429) retryAfter = response.headers.get('retry-after');
+      }
+      assert.deepEqual(statuses.slice(0, 3), [401, 401, 401]);
+      assert.ok(statuses.slice(3).includes(429), statuses.join(','));
+      assert.match(retryAfter ?? '', /^\d+$/);
+    });
+
+    it('answers 429 once all sources together spend the global share, triggers included', async () => {
+      const url = await limited(1000, 2);
+      const statuses: number[] = [];
+      for (let index = 0; index < 5; index += 1) statuses.push((await fetch(`${url}/trigger/${repo}/hello`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).status);
+      assert.deepEqual(statuses.slice(0, 2), [401, 401]);
+      assert.ok(statuses.slice(2).includes(429), statuses.join(','));
+    });
+  });
+
+  describe('with Temporal up', () => {
+    it('absorbs a burst of 50 signed pushes with 202 each and ends at the newest commit after few syncs', async () => {
+      const syncsBefore = await syncsScheduled(engine, repo);
+      git.write('dags/burst.yaml', dagYaml('burst'));
+      git.commitAndPush('burst 1');
+      git.write('dags/burst.yaml', dagYaml('burst2'));
+      const newest = git.commitAndPush('burst 2');
+      const answers = await Promise.all(Array.from({ length: 50 }, () => post(`${base}/hooks/github/${repo}`, githubPush(newest))));
+      assert.deepEqual(answers.map((answer) => answer.status), Array.from({ length: 50 }, () => 202));
+      await until(async () => {
+        const view = await getRepo(engine.client, repo);
+        return view.active?.commit === newest && !view.pending && !view.syncing;
+      }, 60_000, `commit ${newest} to go live`);
+      const syncs = (await syncsScheduled(engine, repo)) - syncsBefore;
+      assert.ok(syncs >= 1 && syncs <= 5, `${syncs} syncs for 50 pushes`);
+    });
+
+    it('answers a replayed delivery id 200 duplicate without a second sync request', async () => {
+      const delivery = githubPush(git.head());
+      assert.equal((await post(`${base}/hooks/github/${repo}`, delivery)).status, 202);
+      const replay = await post(`${base}/hooks/github/${repo}`, delivery);
+      assert.equal(replay.status, 200);
+      assert.equal(((await replay.json()) as { duplicate: boolean }).duplicate, true);
+    });
+  });
+});
