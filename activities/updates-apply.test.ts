@@ -7,7 +7,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Logger } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { ActionRegistry } from '../dag-repos/actions/registry';
-import { UpdatesApplyInput, UpdatesDetectInput } from '../dag-repos/actions/updates-inputs';
+import { UpdatesApplyInput, UpdatesDetectInput, UpdatesRevertInput } from '../dag-repos/actions/updates-inputs';
 import { checkDagFile } from '../dag-repos/compiler/compile';
 import type { ActionInvocation, ActionResult } from './action-types';
 import { aptConfigArgs } from './package-manager';
@@ -62,6 +62,14 @@ describe('updates.* inputs', () => {
     assert.match(refusal({ packages: [] }), /^packages: /);
     assert.match(refusal({ packages: Array.from({ length: 1001 }, (_, index) => `p${index}`) }), /^packages: /);
     assert.equal(UpdatesDetectInput.safeParse({ packages: [{ nested: { deeper: 'x' } }] }).success, false);
+  });
+
+  it('refuses revert targets whose version or name could be read as an option or a second package', () => {
+    const refused = (entry: unknown): boolean => !UpdatesRevertInput.safeParse({ packages: [entry] }).success;
+    for (const from of ['-1.0', '--allow-unauthenticated', '1.0 evil=2', '1.0\n', '', 'x1.0', '9'.repeat(129)]) assert.ok(refused({ name: 'vim', from }), JSON.stringify(from));
+    assert.ok(refused({ name: 'vim=1.0', from: '1.0' }));
+    assert.ok(refused({ name: 'vim', from: '1.0', script: 'id' }), 'unknown fields are refused');
+    assert.ok(!refused({ name: 'vim', from: '2:9.0.1378-2', to: '2:9.0.1378-2+deb12u1' }));
   });
 
   it('passes allowed settings to apt-get as -o arguments in apt\'s own spelling, keys matched without regard to case', () => {

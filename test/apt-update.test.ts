@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -40,6 +40,16 @@ function machineAptState(): string[] {
   return ['/var/lib/apt/lists', '/var/cache/apt'].flatMap((dir) => (existsSync(dir) ? readdirSync(dir).map((name) => `${dir}/${name} ${statSync(path.join(dir, name)).mtimeMs}`) : []));
 }
 
+/** What dpkg did to the canary package since `from` (dpkg's own log): e.g. "upgrade 1.0 1.1". */
+function dpkgActions(from: number): string[] {
+  const lines = existsSync('/var/log/dpkg.log') ? readFileSync('/var/log/dpkg.log', 'utf8').split('\n').slice(from) : [];
+  return lines.flatMap((line) => {
+    const match = new RegExp(`^\\S+ \\S+ (install|upgrade) ${PACKAGE}:all (\\S+) (\\S+)$`).exec(line);
+    return match ? [`${match[1]} ${match[2]} ${match[3]}`] : [];
+  });
+}
+const dpkgLogLength = (): number => (existsSync('/var/log/dpkg.log') ? readFileSync('/var/log/dpkg.log', 'utf8').split('\n').length - 1 : 0);
+
 /** dpkg refuses at once while another package manager holds its lock (other tests install packages too): try again for a while. */
 async function dpkg(args: string[]): Promise<void> {
   await until(
@@ -73,7 +83,8 @@ before(async () => {
   const repo = path.join(root, 'repo');
   mkdirSync(repo);
   const old = buildDeb('1.0');
-  execFileSync('cp', [buildDeb('1.1'), repo]);
+  // Both versions on offer: the update installs the newest, its rollback the one it replaced.
+  execFileSync('cp', [buildDeb('1.1'), old, repo]);
   execFileSync('sh', ['-c', 'cd "$1" && dpkg-scanpackages -m . /dev/null > Packages', 'sh', repo], { stdio: ['ignore', 'ignore', 'ignore'] });
   writeFileSync(path.join(root, 'sources.list'), `deb [trusted=yes] file:${repo} ./\n`);
   for (const dir of ['parts', 'state/lists/partial', 'cache/archives/partial']) mkdirSync(path.join(root, dir), { recursive: true });
@@ -103,6 +114,7 @@ describe('an update of a real package with the real apt', { skip }, () => {
   it('detects qubinode-canary 1.0 → 1.1, updates only it after approval, and finds 1.1 installed', async () => {
     assert.equal(installedVersion(), '1.0');
     const aptStateBefore = machineAptState();
+    const logFrom = dpkgLogLength();
     const host = `${engine.taskQueue}-apt`;
     await engine.addWorker(host, false);
     const runId = await engine.start(dag, { hypervisors: [host], dry_run: false, refresh: true, packages: [PACKAGE], apt_options: aptOptions });
@@ -117,6 +129,23 @@ describe('an update of a real package with the real apt', { skip }, () => {
     assert.deepEqual(taskStates(status), { detect: 'succeeded', report: 'succeeded', approve: 'succeeded', rollout: 'succeeded', verify: 'succeeded' });
     assert.deepEqual(taskOf(status, 'rollout').outputs?.updated, [host]);
     assert.equal(installedVersion(), '1.1');
+    assert.deepEqual(dpkgActions(logFrom), ['upgrade 1.0 1.1'], 'one package changed, once');
     assert.deepEqual(machineAptState(), aptStateBefore, "the machine's apt lists and cache are untouched");
+  });
+
+  it('puts qubinode-canary back at 1.0 when the host fails its health check after the update', async () => {
+    await dpkg(['-i', path.join(root, `${PACKAGE}_1.0_all.deb`)]);
+    assert.equal(installedVersion(), '1.0');
+    const logFrom = dpkgLogLength();
+    const host = `${engine.taskQueue}-apt-rb`;
+    await engine.addWorker(host, false);
+    const runId = await engine.start(dag, { hypervisors: [host], dry_run: false, packages: [PACKAGE], apt_options: aptOptions, fail_on: host });
+    await untilTaskState(engine.client, runId, 'approve', 'waiting', 60_000);
+    await engine.client.workflow.getHandle(runId).executeUpdate('approve', { args: [{ taskId: 'approve', approve: true, by: 'ops' }] });
+    const status = await engine.wait(runId);
+    assert.equal(status.state, 'failed');
+    assert.match(taskOf(status, 'rollout').error?.message ?? '', new RegExp(`rolled back ${host}`));
+    assert.equal(installedVersion(), '1.0');
+    assert.deepEqual(dpkgActions(logFrom), ['upgrade 1.0 1.1', 'upgrade 1.1 1.0'], 'updated, then put back');
   });
 });

@@ -1,6 +1,6 @@
 import { COMMON_NON_RETRYABLE, type ActionDefinition } from './action-definition';
 import { ApprovalInput, RolloutInput } from './rollout-inputs';
-import { UpdatesApplyInput, UpdatesDetectInput } from './updates-inputs';
+import { UpdatesApplyInput, UpdatesDetectInput, UpdatesRevertInput } from './updates-inputs';
 
 /** Actions of staged rollouts (issue 5): a human gate, a fleet rollout child workflow, update detection. */
 export const ROLLOUT_ACTIONS: readonly ActionDefinition[] = [
@@ -34,6 +34,15 @@ export const ROLLOUT_ACTIONS: readonly ActionDefinition[] = [
     description: 'Update the named packages (dnf upgrade / apt-get install --only-upgrade) and verify each is at the version that was on offer.',
     input: UpdatesApplyInput,
     execution: { kind: 'activity', activity: 'updatesApply' },
+    nonRetryableErrors: [...COMMON_NON_RETRYABLE, 'UnsupportedPackageManager', 'UpdateNotApplied'],
+    heartbeatTimeoutMs: 30_000,
+    defaultTimeoutMs: 60 * 60_000,
+  },
+  {
+    name: 'updates.revert',
+    description: 'Put packages back at the versions they had before updates.apply (its `updated` output), if the repositories still offer them; the compensation of updates.apply.',
+    input: UpdatesRevertInput,
+    execution: { kind: 'activity', activity: 'updatesRevert' },
     nonRetryableErrors: [...COMMON_NON_RETRYABLE, 'UnsupportedPackageManager', 'UpdateNotApplied'],
     heartbeatTimeoutMs: 30_000,
     defaultTimeoutMs: 60 * 60_000,

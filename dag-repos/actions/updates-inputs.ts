@@ -70,3 +70,20 @@ export const UpdatesApplyInput = z.strictObject({
   aptOptions: AptOptions.default({}),
 });
 export type UpdatesApplyInput = z.infer<typeof UpdatesApplyInput>;
+
+/** A package version as dpkg or rpm write it ([epoch:]version[-release]); starts with a digit, so never an option. */
+export const PackageVersion = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[0-9][A-Za-z0-9.+~:_-]*$/, { message: 'a package version: starts with a digit; letters, digits and . + ~ : _ -' });
+
+export const UpdatesRevertInput = z.strictObject({
+  manager: z.enum(['auto', 'dnf', 'apt']).default('auto').describe('Package manager; auto picks dnf, else apt.'),
+  packages: z
+    .array(z.strictObject({ name: PackageName, from: PackageVersion, to: PackageVersion.optional() }))
+    .max(1000)
+    .describe('What updates.apply updated (its `updated` output): each package goes back to its `from` version.'),
+  aptOptions: AptOptions.default({}),
+});
+export type UpdatesRevertInput = z.infer<typeof UpdatesRevertInput>;
