@@ -69,7 +69,9 @@ test('rejects exactly the invalid fixtures whose fault is one of shape', () => {
     const text = readFileSync(file, 'utf8');
     // Faults of the file itself (syntax, tags, size, nesting, aliases) are below what a JSON Schema sees.
     if (/^# expect: (yaml-syntax|yaml-tag|file-limit|encoding) /m.test(text)) continue;
-    const shapeFault = /^# expect: schema /m.test(text);
+    // The grammar of secret:// values (dag-repos/schema/secret-uri.ts), at any depth under `with`, is a
+    // refinement of the zod schema that the JSON Schema does not state: only the compiler reports it.
+    const shapeFault = [...text.matchAll(/^# expect: schema .*$/gm)].some(([line]) => !line.includes('not a valid secret reference'));
     assert.equal(schemaErrors(file).length > 0, shapeFault, `${path.basename(file)}: ${shapeFault ? 'a shape fault the JSON Schema should catch' : 'only the compiler sees this fault'}`);
   }
 });
