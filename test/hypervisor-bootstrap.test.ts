@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { PROJECT_ROOT, loadConfig } from '../config/config';
@@ -54,6 +54,17 @@ const link = (name: string): { master?: string; linkinfo?: { info_kind?: string 
 };
 const defaultRouteDevice = (): string | undefined => (JSON.parse(sh('ip', ['-j', 'route', 'show', 'default']).out || '[]') as { dev?: string }[])[0]?.dev;
 
+/** Deletes this test's rules from the DAG's nftables chain, and the table once no rule is left in it. */
+function removeFirewallRules(bridge: string): void {
+  const listed = sh('nft', ['-a', 'list', 'chain', 'inet', 'qubinode', 'forward']);
+  if (!listed.ok) return;
+  for (const line of listed.out.split('\n')) {
+    const handle = /"([^"]+)" accept # handle (\d+)/.exec(line);
+    if (handle?.[1] === bridge && handle[2] !== undefined) sh('nft', ['delete', 'rule', 'inet', 'qubinode', 'forward', 'handle', handle[2]]);
+  }
+  if (!/"[^"]+" accept/.test(sh('nft', ['list', 'table', 'inet', 'qubinode']).out)) sh('nft', ['delete', 'table', 'inet', 'qubinode']);
+}
+
 function params(extra: Record<string, unknown>): Record<string, unknown> {
   return { pool_name: names.pool, pool_path: path.join(box?.dir ?? '/nonexistent', 'pool'), allow_emulation: true, smoke_name: names.smoke, ...extra };
 }
@@ -64,6 +75,11 @@ function task(status: DagRunStatus, id: string) {
   assert.ok(found, `task ${id}`);
   return found;
 }
+const durations = (status: DagRunStatus): string =>
+  status.tasks
+    .filter((entry) => entry.startedAt !== undefined && entry.endedAt !== undefined)
+    .map((entry) => `${entry.id} ${Math.round((Date.parse(entry.endedAt ?? '') - Date.parse(entry.startedAt ?? '')) / 1000)}s`)
+    .join(', ');
 const changed = (status: DagRunStatus, id: string): unknown => task(status, id).outputs?.changed;
 
 describe('hypervisor-bootstrap on this machine', () => {
@@ -97,6 +113,7 @@ describe('hypervisor-bootstrap on this machine', () => {
       virsh('pool-undefine', names.pool);
       sh('kcli', ['delete', 'plan', '-y', names.smoke]);
       sh('ip', ['link', 'delete', names.bridge]);
+    removeFirewallRules(names.bridge);
       sh('ip', ['link', 'delete', names.uplink]);
     }
     process.env.HOME = savedEnv.HOME;
@@ -112,7 +129,7 @@ describe('hypervisor-bootstrap on this machine', () => {
 
     const started = Date.now();
     const first = await engine.run(dag, bridgeParams());
-    t.diagnostic(`first run: ${Math.round((Date.now() - started) / 1000)} s`);
+    t.diagnostic(`first run: ${Math.round((Date.now() - started) / 1000)} s (${durations(first)})`);
     const expected = {
       preflight: 'succeeded',
       'rhel-repos': 'skipped',
@@ -151,15 +168,22 @@ describe('hypervisor-bootstrap on this machine', () => {
       assert.equal(validate.acceleration, 'emulation');
       assert.match(task(first, 'validate').summary ?? '', /guests in software emulation: /);
     }
-    // No firewall tool on this machine: the play says so instead of failing.
+    // Debian without firewalld or an active ufw: nftables rules for the bridge, or, without nft, the play says it
+    // applied none instead of failing.
     const firewallLog = readFileSync(task(first, 'firewall').logPath ?? '', 'utf8');
-    const tool = /firewall: no firewalld, active ufw or nft on this host/.test(firewallLog) ? 'none' : 'some';
-    t.diagnostic(`firewall tool here: ${tool}`);
+    if (existsSync('/usr/sbin/nft')) {
+      const chain = sh('nft', ['list', 'chain', 'inet', 'qubinode', 'forward']).out;
+      for (const direction of ['iifname', 'oifname']) assert.ok(chain.includes(`${direction} "${names.bridge}" accept`), chain);
+      t.diagnostic('firewall: nftables');
+    } else {
+      assert.match(firewallLog, /firewall: no firewalld, active ufw or nft on this host; no rules applied/);
+      t.diagnostic('firewall: none on this host');
+    }
     assert.equal(virsh('dominfo', `${names.smoke}-vm`).ok, false, 'the smoke VM is gone again');
 
     const again = Date.now();
     const second = await engine.run(dag, bridgeParams());
-    t.diagnostic(`second run: ${Math.round((Date.now() - again) / 1000)} s`);
+    t.diagnostic(`second run: ${Math.round((Date.now() - again) / 1000)} s (${durations(second)})`);
     assert.deepEqual(taskStates(second), expected);
     for (const id of ['packages-debian', 'libvirt', 'bridge', 'firewall']) assert.equal(changed(second, id), false, `${id} changed nothing: ${task(second, id).summary}`);
     assert.match(task(second, 'bridge').summary ?? '', /changed=0 /);
