@@ -21,8 +21,10 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 project="$(dirname "$here")"
 image_name=qubinode-guest-debian.qcow2
 # What the guest needs and nothing more: booting (kernel, initramfs, systemd), first-boot configuration
-# (cloud-init with its DHCP helper), remote configuration (ssh, python3 for ansible).
-guest_packages=linux-image-cloud-amd64,initramfs-tools,systemd-sysv,udev,cloud-init,openssh-server,python3,iproute2,netbase,isc-dhcp-client,ifupdown,python3-cffi-backend
+# (cloud-init with its DHCP helper), remote configuration (ssh, python3 for ansible). The generic
+# kernel, not the cloud one: kcli attaches the cloud-init ISO on SATA, which the cloud kernel lacks (AHCI).
+# debootstrap does not resolve virtual packages: python3-cffi-backend provides what cryptography needs.
+guest_packages=linux-image-amd64,initramfs-tools,systemd-sysv,udev,cloud-init,openssh-server,python3,iproute2,netbase,isc-dhcp-client,ifupdown,python3-cffi-backend
 host_packages=(debootstrap qemu-utils syslinux syslinux-common mtools dosfstools e2fsprogs fdisk genisoimage)
 
 [ "$(id -u)" = 0 ] || cannot "not root: debootstrap needs root"
@@ -63,7 +65,8 @@ mirror_of() {
 mirror="$(mirror_of | head -n 1)"
 [ -n "$mirror" ] || cannot "no Debian mirror for suite ${suite} in /etc/apt/sources.list or /etc/apt/sources.list.d"
 
-version="$( { cat "${BASH_SOURCE[0]}"; printf '%s\n' "$suite"; } | sha256sum | cut -c1-12)"
+# The recipe is this file without its comments: rewording a comment does not force a rebuild.
+version="$( { grep -v '^[[:space:]]*#' "${BASH_SOURCE[0]}"; printf '%s\n' "$suite"; } | sha256sum | cut -c1-12)"
 cache_dir="${QUBINODE_GUEST_CACHE:-${HOME:-/root}/.cache/qubinode/guest-images}/${version}"
 data_dir="${project}/.data/guest-images/${version}"
 image="${cache_dir}/${image_name}"
@@ -153,11 +156,17 @@ EOF
 for unit in apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer; do
   ln -sf /dev/null "${root}/etc/systemd/system/${unit}"
 done
+# Drivers a virtio guest never loads (the initramfs is already built): a third of the image.
+kver="$(basename "$(find "${root}/lib/modules" -mindepth 1 -maxdepth 1 -type d | sort | tail -n 1)")"
+for tree in drivers/gpu drivers/media drivers/net/wireless drivers/infiniband drivers/staging drivers/bluetooth drivers/iio drivers/isdn drivers/net/ethernet/mellanox drivers/net/ethernet/intel drivers/scsi/qla2xxx drivers/scsi/lpfc sound; do
+  rm -rf "${root}/lib/modules/${kver}/kernel/${tree}"
+done
+chroot "$root" depmod -a "$kver"
 rm -rf "${root}"/var/cache/apt/archives/*.deb "${root}"/var/lib/apt/lists/* "${root}"/usr/share/doc/* "${root}"/usr/share/man/* "${root}"/usr/share/locale/*
 
 kernel="$(find "${root}/boot" -maxdepth 1 -name 'vmlinuz-*' | sort | tail -n 1)"
 initrd="$(find "${root}/boot" -maxdepth 1 -name 'initrd.img-*' | sort | tail -n 1)"
-[ -n "$kernel" ] && [ -n "$initrd" ] || { say "no kernel or initrd in the guest's /boot"; exit 1; }
+if [ -z "$kernel" ] || [ -z "$initrd" ]; then say "no kernel or initrd in the guest's /boot"; exit 1; fi
 
 # Disk: MBR (syslinux), p1 FAT boot (kernel, initrd, syslinux), p2 ext4 root filled by mkfs -d.
 boot_mib=96
@@ -169,7 +178,8 @@ label: dos
 start=2048, size=$(( boot_mib * 2048 )), type=c, bootable
 start=$(( 2048 + boot_mib * 2048 )), type=83
 EOF
-mkfs.fat -F 16 -n QBOOT --offset 2048 "$disk" $(( boot_mib * 1024 )) >/dev/null
+# Hidden sectors = the partition start: syslinux finds its files by absolute sector.
+mkfs.fat -F 16 -n QBOOT -h 2048 --offset 2048 "$disk" $(( boot_mib * 1024 )) >/dev/null
 syslinux --offset $(( 2048 * 512 )) --install "$disk"
 cat >"${work}/syslinux.cfg" <<EOF
 DEFAULT debian
