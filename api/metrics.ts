@@ -21,7 +21,8 @@ export type PushOutcome =
   | 'unknown_repo'
   | 'no_secret'
   | 'bad_signature'
-  | 'not_ready';
+  | 'not_ready'
+  | 'rate_limited';
 
 /** What became of a DAG trigger delivery (POST /trigger/<repo>/<dag>). */
 export type TriggerOutcome =
@@ -36,10 +37,11 @@ export type TriggerOutcome =
   | 'malformed_headers'
   | 'too_old'
   | 'in_the_future'
-  | 'not_ready';
+  | 'not_ready'
+  | 'rate_limited';
 
-const PUSH_OUTCOMES: readonly PushOutcome[] = ['accepted', 'duplicate', 'ping', 'ignored_event', 'untracked_branch', 'malformed', 'unknown_forge', 'unknown_repo', 'no_secret', 'bad_signature', 'not_ready'];
-const TRIGGER_OUTCOMES: readonly TriggerOutcome[] = ['accepted', 'duplicate', 'malformed', 'invalid_params', 'unknown_dag', 'no_secret', 'bad_signature', 'missing_headers', 'malformed_headers', 'too_old', 'in_the_future', 'not_ready'];
+const PUSH_OUTCOMES: readonly PushOutcome[] = ['accepted', 'duplicate', 'ping', 'ignored_event', 'untracked_branch', 'malformed', 'unknown_forge', 'unknown_repo', 'no_secret', 'bad_signature', 'not_ready', 'rate_limited'];
+const TRIGGER_OUTCOMES: readonly TriggerOutcome[] = ['accepted', 'duplicate', 'malformed', 'invalid_params', 'unknown_dag', 'no_secret', 'bad_signature', 'missing_headers', 'malformed_headers', 'too_old', 'in_the_future', 'not_ready', 'rate_limited'];
 
 /** What the API's routes tell the metrics; the webhook receivers get it as an optional dependency. */
 export interface ApiMetricsRecorder {

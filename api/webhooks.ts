@@ -134,12 +134,18 @@ export async function registerWebhookRoutes(app: FastifyInstance, deps: WebhookD
     // share before any body is read. Over it, 429 with Retry-After (forges redeliver).
     await scope.register(rateLimit, { global: false, cache: RATE_LIMIT_SOURCES_KEPT });
     const limits = [
-      scope.rateLimit({ max: deps.config.api.hooksRate.perSource, timeWindow: 1000, hook: 'onRequest' }),
-      scope.rateLimit({ max: deps.config.api.hooksRate.global, timeWindow: 1000, hook: 'onRequest', keyGenerator: () => 'all-sources', groupId: 'global' }),
+      scope.createRateLimit({ max: deps.config.api.hooksRate.perSource, timeWindow: 1000 }),
+      scope.createRateLimit({ max: deps.config.api.hooksRate.global, timeWindow: 1000, keyGenerator: () => 'all-sources' }),
     ];
-    // Each limiter throws its 429 (with Retry-After) when its share is spent; the global one is charged only by requests the per-source one let through.
+    // The global share is charged only for requests their source's share let through, so one noisy address cannot spend it.
     scope.addHook('onRequest', async (request, reply) => {
-      for (const limit of limits) await limit.call(scope, request, reply);
+      for (const limit of limits) {
+        const state = await limit(request);
+        if (state.isAllowed || !state.isExceeded) continue;
+        deps.metrics?.[request.url.startsWith('/trigger/') ? 'triggerDelivery' : 'pushDelivery']('rate_limited');
+        return reply.code(429).header('retry-after', String(Math.max(1, state.ttlInSeconds))).send({ error: 'too many requests; deliver again after Retry-After seconds' });
+      }
+      return undefined;
     });
     // Signatures are computed over the exact bytes received, so bodies stay raw here.
     scope.addContentTypeParser(['application/json', 'application/x-www-form-urlencoded', 'text/plain'], { parseAs: 'buffer', bodyLimit: WEBHOOK_BODY_LIMIT }, (_request, body, done) => done(null, body));
