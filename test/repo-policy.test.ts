@@ -50,6 +50,18 @@ describe('repository policy: the rules (pure)', () => {
     assert.deepEqual(policyDiagnostics(reboot.replace('verify: { command: [uname, -r] }', 'verify: { kernel: "6.1" }'), { actions: ['host.*'] }), []);
   });
 
+  it('refuses apt settings for updates.* where shell is not allowed: they choose what is installed as root', () => {
+    const apply = (options: string): string => `id: x\nparams:\n  opts: { type: object, default: {} }\ntasks:\n  - id: up\n    uses: updates.apply\n    with:\n      packages: [libvirt-daemon]\n${options}`;
+    const literal = apply('      aptOptions: { "Dir::Etc::SourceList": /srv/mirror/sources.list }\n');
+    const [diagnostic, ...rest] = policyDiagnostics(literal, { actions: ['updates.*'] });
+    assert.match(diagnostic ?? '', /^dags\/x\.yaml:9:\d+ tasks\.up\.with\.aptOptions: updates\.apply's apt settings \(which sources and lists packages come from\) is not allowed for repository infra: the policy does not allow shell/);
+    assert.deepEqual(rest, []);
+    // Settings that arrive as a param are refused the same way: the policy cannot see what they will say.
+    assert.equal(policyDiagnostics(apply('      aptOptions: "${{ params.opts }}"\n'), { actions: ['updates.*'] }).length, 1);
+    assert.deepEqual(policyDiagnostics(literal, { actions: ['updates.*', 'shell'], shell: true }), []);
+    assert.deepEqual(policyDiagnostics(apply(''), { actions: ['updates.*'] }), [], 'the host\'s own apt configuration needs no shell');
+  });
+
   it('refuses host.network-change as it refuses shell: its steps are commands the DAG writes', () => {
     assert.match(actionRefusal({}, 'host.network-change') ?? '', /does not allow shell \(host\.network-change runs the commands a DAG writes\)/);
     assert.match(actionRefusal({ actions: ['host.*'] }, 'host.network-change') ?? '', /does not allow shell/);

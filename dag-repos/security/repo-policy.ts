@@ -163,6 +163,19 @@ function isTemplated(value: string): boolean {
 }
 
 /**
+ * An input that makes an otherwise narrow action as powerful as `shell`, so `shell: false` refuses it:
+ * host.reboot's verify command runs on the host as a shell step would; apt settings for updates.* choose
+ * the sources and lists a package comes from, and so what runs as root.
+ */
+function commandLikeInput(action: string, input: Record<string, unknown>): { at: string[]; what: string } | undefined {
+  if (action === 'host.reboot' && (input.verify as { command?: unknown } | undefined)?.command !== undefined) return { at: ['verify', 'command'], what: "host.reboot's verify command" };
+  const aptOptions = input.aptOptions;
+  const given = typeof aptOptions === 'string' || (aptOptions !== null && typeof aptOptions === 'object' && Object.keys(aptOptions).length > 0);
+  if (action.startsWith('updates.') && given) return { at: ['aptOptions'], what: `${action}'s apt settings (which sources and lists packages come from)` };
+  return undefined;
+}
+
+/**
  * What the policy forbids in one compiled DAG file, each with its file, line and field: a task (or its
  * `compensate`) whose action is not allowed, `shell` when not allowed, a literal `runsOn` queue the
  * policy does not list. A templated `runsOn`, and hosts allowed by labels, are judged where the task
@@ -183,10 +196,9 @@ export function checkDagPolicy(file: { path: string; text: string }, spec: DagSp
     if (!task) return;
     const refusal = actionRefusal(policy, task.action);
     if (refusal) add(['tasks', index, 'uses'], `action "${task.action}" is not allowed for repository ${repo}: ${refusal}`);
-    // host.reboot's verify command runs on the host as the task's own shell step.
-    const verify = (task.with as { verify?: { command?: unknown } } | undefined)?.verify;
-    const verifyRefusal = task.action === 'host.reboot' && verify?.command !== undefined ? actionRefusal(policy, 'shell') : undefined;
-    if (!refusal && verifyRefusal) add(['tasks', index, 'with', 'verify', 'command'], `host.reboot's verify command is not allowed for repository ${repo}: ${verifyRefusal}`);
+    const commandLike = commandLikeInput(task.action, task.with);
+    const commandRefusal = commandLike ? actionRefusal(policy, 'shell') : undefined;
+    if (!refusal && commandLike && commandRefusal) add(['tasks', index, 'with', ...commandLike.at], `${commandLike.what} is not allowed for repository ${repo}: ${commandRefusal}`);
     if (task.compensate) {
       const compensation = actionRefusal(policy, task.compensate.action);
       if (compensation) add(['tasks', index, 'compensate'], `action "${task.compensate.action}" is not allowed for repository ${repo}: ${compensation}`);
