@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { PROJECT_ROOT, loadConfig } from '../config/config';
@@ -115,6 +115,7 @@ describe('hypervisor-bootstrap on this machine', () => {
       sh('ip', ['link', 'delete', names.bridge]);
     removeFirewallRules(names.bridge);
       sh('ip', ['link', 'delete', names.uplink]);
+    rmSync(box.dir, { recursive: true, force: true });
     }
     process.env.HOME = savedEnv.HOME;
     if (savedEnv.KCLI_CONFIG === undefined) delete process.env.KCLI_CONFIG;
