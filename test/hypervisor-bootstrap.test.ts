@@ -251,6 +251,8 @@ params:
       { network_name: 'a'.repeat(17) },
       { pool_path: '/var/lib/libvirt/images/(.*)' },
       { pool_path: 'relative/path' },
+      { pool_path: '/var/lib/libvirt/../../etc' },
+      { pool_path: '/' },
       { pool_path: `/${'a'.repeat(5000)}` },
       { smoke_name: '{{ lookup("pipe", "id") }}' },
       { network_mode: 'macvtap' },
