@@ -13,6 +13,7 @@ import type { StringSpot } from './script-expressions';
 import { valuesAsData } from './values-as-data';
 import { limitDiagnostics, parseDagText } from './parse-limits';
 import { pinRolloutActions } from './rollout-actions';
+import { claimsSecretUri } from '../schema/secret-uri';
 import { displayPath, locate, locateInString, type DocPath, type YamlSource } from './source-map';
 import { didYouMean } from './suggest';
 import { shapeProblems } from './zod-issues';
@@ -195,6 +196,9 @@ function compileChildDag(
     const param = child.dag.params[name];
     if (!param) {
       report.add('sub-dag', ['tasks', index, 'with', 'params', name], `DAG "${ref}" has no param "${name}"${didYouMean(name, Object.keys(child.dag.params))}`, true);
+    } else if (claimsSecretUri(value) && param.default !== value) {
+      // The child's tasks read params.<name> as a value, and a value that arrives at run time is never resolved as a secret.
+      report.add('sub-dag', ['tasks', index, 'with', 'params', name], `a secret reference passed to DAG "${ref}" would arrive there as text; make it the default of its param "${name}" in that DAG instead`);
     } else if (!isTemplated(value)) {
       const problem = checkParamValue(param, value);
       if (problem) report.add('sub-dag', ['tasks', index, 'with', 'params', name], problem);
