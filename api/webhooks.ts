@@ -27,6 +27,8 @@ export interface WebhookDependencies {
   catalogCache?: CatalogCache;
   /** Counts deliveries by outcome, runs started and push-to-live latency (api/metrics.ts). */
   metrics?: ApiMetricsRecorder;
+  /** Source addresses the per-source limiter tracks at once (default 10,000); the least recent are forgotten. */
+  rateLimitSourcesKept?: number;
 }
 
 const FORGES: readonly Forge[] = ['github', 'gitlab', 'bitbucket'];
@@ -52,8 +54,8 @@ const BUSY = { error: 'the workflow engine did not take the delivery in time; de
 export const RETRY_AFTER_SECONDS = 5;
 /** Accepted delivery ids this process remembers (per repository and forge). */
 export const DELIVERY_IDS_KEPT = 10_000;
-/** Source addresses the per-source limiter tracks at once; the oldest are dropped first. */
-const RATE_LIMIT_SOURCES_KEPT = 10_000;
+/** Source addresses the per-source limiter tracks at once; the least recent are dropped first. */
+export const RATE_LIMIT_SOURCES_KEPT = 10_000;
 
 const TRIGGER_OUTCOME: Record<TriggerRefusal, TriggerOutcome> = {
   'missing-headers': 'missing_headers',
@@ -132,10 +134,12 @@ export async function registerWebhookRoutes(app: FastifyInstance, deps: WebhookD
   await app.register(async (scope) => {
     // Strangers may call these routes: each source address, and all of them together, get a bounded
     // share before any body is read. Over it, 429 with Retry-After (forges redeliver).
-    await scope.register(rateLimit, { global: false, cache: RATE_LIMIT_SOURCES_KEPT });
+    const kept = { cache: deps.rateLimitSourcesKept ?? RATE_LIMIT_SOURCES_KEPT };
+    await scope.register(rateLimit, { global: false, ...kept });
+    // Each limiter gets its own store, sized by its own options (the plugin's size is not inherited).
     const limits = [
-      scope.createRateLimit({ max: deps.config.api.hooksRate.perSource, timeWindow: 1000 }),
-      scope.createRateLimit({ max: deps.config.api.hooksRate.global, timeWindow: 1000, keyGenerator: () => 'all-sources' }),
+      scope.createRateLimit({ ...kept, max: deps.config.api.hooksRate.perSource, timeWindow: 1000 }),
+      scope.createRateLimit({ ...kept, max: deps.config.api.hooksRate.global, timeWindow: 1000, keyGenerator: () => 'all-sources' }),
     ];
     // The global share is charged only for requests their source's share let through, so one noisy address cannot spend it.
     scope.addHook('onRequest', async (request, reply) => {

@@ -12,7 +12,7 @@ import { addRepo, getRepo, removeRepo, repoWorkflowId } from '../client/repos';
 import type { QubinodeConfig } from '../config/config';
 import { createLogger } from '../config/logger';
 import { ActionRegistry } from '../dag-repos/actions/registry';
-import { hmacSignature } from '../dag-repos/git/webhook-verify';
+import { hmacSignature, signTrigger } from '../dag-repos/git/webhook-verify';
 import { startTestEngine, type TestEngine } from './support/engine';
 import { dagYaml, GitFixture } from './support/git-fixture';
 import { until } from './support/waiting';
@@ -21,6 +21,8 @@ const SECRET = 'front-door-secret-for-tests-1234';
 const OTHER_SECRET = 'the-other-repository-secret-5678';
 const SECRET_ENV = 'QUBINODE_TEST_FRONT_DOOR_SECRET';
 const OTHER_SECRET_ENV = 'QUBINODE_TEST_FRONT_DOOR_OTHER_SECRET';
+const TRIGGER_SECRET = 'front-door-trigger-secret-0123456789abcdef';
+const TRIGGER_SECRET_ENV = 'QUBINODE_WEBHOOK_TEST_FRONT_DOOR';
 
 /** A GitHub push delivery as GitHub sends it: JSON body, event and delivery headers, HMAC-SHA256 signature. */
 function githubPush(commit: string, options: { id?: string; secret?: string; branch?: string; body?: string } = {}): { headers: Record<string, string>; body: string } {
@@ -87,7 +89,17 @@ describe('webhook front door under load (real HTTP, real git, real Temporal)', (
     process.env[OTHER_SECRET_ENV] = OTHER_SECRET;
     engine = await startTestEngine();
     git = new GitFixture();
+    process.env[TRIGGER_SECRET_ENV] = TRIGGER_SECRET;
     git.write('dags/hello.yaml', dagYaml('hello'));
+    git.write('dags/kick.yaml', `id: kick
+on:
+  webhook:
+    secretEnv: ${TRIGGER_SECRET_ENV}
+tasks:
+  - id: say
+    uses: shell
+    with: { command: [echo, kicked] }
+`);
     git.commitAndPush('first');
     await addRepo(engine.client, { name: repo, url: git.bare, webhookSecretEnv: SECRET_ENV }, engine.taskQueue);
     await addRepo(engine.client, { name: other, url: git.bare, webhookSecretEnv: OTHER_SECRET_ENV }, engine.taskQueue);
@@ -103,7 +115,7 @@ describe('webhook front door under load (real HTTP, real git, real Temporal)', (
     const unreachable = unreachableClient(await closedPort());
     cutCalls = unreachable.calls;
     cutRegistry = createCatalogCache({ load: () => loadCatalog(config, registry, engine.client), refreshMs: 500 });
-    await until(async () => (await cutRegistry.latest()).repos.has(repo), 30_000, 'the registry to list the repository');
+    await until(async () => (await cutRegistry.latest()).dags.has(`${repo}/kick`), 30_000, 'the registry to list the repository and its trigger');
     cut = Fastify({ logger: false });
     await cut.register(async (scope) => registerWebhookRoutes(scope, { config, client: unreachable.client, registry, catalogCache: cutRegistry }));
     await cut.listen({ host: '127.0.0.1', port: 0 });
@@ -177,6 +189,17 @@ describe('webhook front door under load (real HTTP, real git, real Temporal)', (
       assert.ok([400, 503].includes(response.status), `${response.status}: ${await response.text()}`);
     });
 
+    it('refuses a forged trigger with 401 without calling Temporal, and answers a signed one 503 with Retry-After', async () => {
+      const before = cutCalls();
+      const body = JSON.stringify({ any: 'thing' });
+      const forged = await fetch(`${cutBase}/trigger/${repo}/kick`, { method: 'POST', headers: { 'content-type': 'application/json', ...signTrigger('a-guess-at-the-secret-0123456789abcdef', body, { delivery: `forged-${randomUUID()}`, timestamp: Date.now() / 1000 }) }, body });
+      assert.equal(forged.status, 401);
+      assert.equal(cutCalls(), before, 'the forged trigger reached Temporal');
+      const signed = await fetch(`${cutBase}/trigger/${repo}/kick`, { method: 'POST', headers: { 'content-type': 'application/json', ...signTrigger(TRIGGER_SECRET, body, { delivery: `signed-${randomUUID()}`, timestamp: Date.now() / 1000 }) }, body });
+      assert.equal(signed.status, 503, await signed.clone().text());
+      assert.equal(signed.headers.get('retry-after'), '5');
+    });
+
     it('stops accepting the old secret the moment its variable changes', async () => {
       process.env[SECRET_ENV] = 'a-rotated-secret-for-the-front-door';
       try {
@@ -200,11 +223,15 @@ describe('webhook front door under load (real HTTP, real git, real Temporal)', (
   });
 
   describe('rate limits', () => {
-    const limited = async (perSource: number, global: number): Promise<string> => {
+    const limitedServer = async (perSource: number, global: number, sourcesKept?: number): Promise<FastifyInstance> => {
       const server = Fastify({ logger: false });
       opened.push(server);
       const limitedConfig = { ...config, api: { ...config.api, hooksRate: { perSource, global } } };
-      await server.register(async (scope) => registerWebhookRoutes(scope, { config: limitedConfig, client: unreachableClient(await closedPort()).client, registry: new ActionRegistry(), catalogCache: cutRegistry }));
+      await server.register(async (scope) => registerWebhookRoutes(scope, { config: limitedConfig, client: unreachableClient(await closedPort()).client, registry: new ActionRegistry(), catalogCache: cutRegistry, ...(sourcesKept ? { rateLimitSourcesKept: sourcesKept } : {}) }));
+      return server;
+    };
+    const limited = async (perSource: number, global: number): Promise<string> => {
+      const server = await limitedServer(perSource, global);
       await server.listen({ host: '127.0.0.1', port: 0 });
       return `http://127.0.0.1:${(server.server.address() as AddressInfo).port}`;
     };
@@ -229,6 +256,16 @@ describe('webhook front door under load (real HTTP, real git, real Temporal)', (
       for (let index = 0; index < 5; index += 1) statuses.push((await fetch(`${url}/trigger/${repo}/hello`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).status);
       assert.deepEqual(statuses.slice(0, 2), [401, 401]);
       assert.ok(statuses.slice(2).includes(429), statuses.join(','));
+    });
+
+    it('tracks at most the configured number of source addresses, forgetting the least recent', async () => {
+      const server = await limitedServer(1, 1_000_000, 5);
+      const forged = githubPush(git.head(), { secret: 'not-the-secret-of-any-repository' });
+      const from = (remoteAddress: string) => server.inject({ method: 'POST', url: `/hooks/github/${repo}`, headers: forged.headers, payload: forged.body, remoteAddress });
+      assert.equal((await from('198.51.100.1')).statusCode, 401);
+      assert.equal((await from('198.51.100.1')).statusCode, 429, 'one request per second from one address');
+      for (let index = 2; index <= 20; index += 1) assert.equal((await from(`198.51.100.${index}`)).statusCode, 401);
+      assert.equal((await from('198.51.100.1')).statusCode, 401, 'the first address was forgotten: the limiter kept only the last five');
     });
   });
 
