@@ -7,5 +7,6 @@ npx tsx bench/dag-overhead.ts
 npx tsx bench/sqlite-pragmas.ts
 npx tsx bench/ai.ts
 npx tsx bench/webhook-sync.ts
+npx tsx bench/webhook-load.ts
 npx tsx bench/crash-recovery.ts
 npx tsx bench/fleet-trials.ts
