@@ -19,11 +19,16 @@ import { taskOf } from './support/waiting';
 // (infra/build-guest-image.sh, cached), kcli on the real libvirtd in software emulation, Ansible over
 // SSH with a key made for this test, http.check against the service the play starts, and the per-VM
 // rollback of vm-create-configure. Slow tier: each VM boots in emulation (figures in docs/vm-provisioning.md).
+// test-tier: slow
 const EXAMPLES = path.join(PROJECT_ROOT, 'dag-repos', 'examples');
 const prefix = `qvmp${Math.random().toString(36).slice(2, 7)}`;
 const healthyVm = `${prefix}-ok`;
 const failingVm = `${prefix}-bad`;
 const VM = { memory: 512, cpus: 1 };
+// A cold image build downloads and unpacks Debian (minutes); a VM boots, is configured and checked in
+// emulation on a shared machine. Deadlines for when something hangs, not expectations.
+const BUILD_MS = 40 * 60_000;
+const VM_RUN_MS = 25 * 60_000;
 
 let skip: string | false = false;
 let healthyProvisioned = false;
@@ -71,7 +76,7 @@ before(async () => {
   };
   provision = dagOf('examples/vm-provision');
   createConfigure = dagOf('examples/vm-create-configure');
-});
+}, { timeout: BUILD_MS });
 
 after(async () => {
   await engine?.close();
@@ -97,9 +102,21 @@ const seconds = (task: { startedAt?: string; endedAt?: string }): number =>
   Math.round((Date.parse(task.endedAt ?? '') - Date.parse(task.startedAt ?? '')) / 1000);
 
 describe('examples/vm-provision on the real libvirtd', () => {
-  it('creates a VM from the local image, waits for its IP, configures it over SSH and finds its service healthy', async (t) => {
-    if (skip !== false || engine === undefined || lab === undefined) return t.skip(skip || 'no engine');
-    const status = await engine.run(provision, runParams([{ name: healthyVm, ...VM }]));
+  // Both runs start at once: each VM boots in emulation for minutes, and neither run may touch the other's VM.
+  let healthyRun: Promise<DagRunStatus> | undefined;
+  let failingRun: Promise<DagRunStatus> | undefined;
+  before(() => {
+    if (skip !== false || engine === undefined || lab === undefined) return;
+    healthyRun = engine.run(provision, runParams([{ name: healthyVm, ...VM }]));
+    // A path the status page does not serve: the check answers 404 until its deadline.
+    failingRun = engine.run(provision, runParams([{ name: failingVm, ...VM, health_path: '/missing' }]));
+    // Awaited by the tests below; a rejection before then is not unhandled.
+    for (const run of [healthyRun, failingRun]) run.catch(() => undefined);
+  });
+
+  it('creates a VM from the local image, waits for its IP, configures it over SSH and finds its service healthy', { timeout: VM_RUN_MS }, async (t) => {
+    if (skip !== false || engine === undefined || lab === undefined || healthyRun === undefined) return t.skip(skip || 'no engine');
+    const status = await healthyRun;
     const child = await childOf(status, 0);
     assert.equal(status.state, 'succeeded', JSON.stringify(child.tasks.map((task) => [task.id, task.state, task.error?.message])));
     assert.deepEqual(taskStates(child), { create: 'succeeded', 'wait-ip': 'succeeded', configure: 'succeeded', health: 'succeeded' });
@@ -115,10 +132,9 @@ describe('examples/vm-provision on the real libvirtd', () => {
     t.diagnostic(`image ${lab.imageSeconds}s, create ${seconds(taskOf(child, 'create'))}s, boot to IP ${seconds(taskOf(child, 'wait-ip'))}s, configure ${seconds(taskOf(child, 'configure'))}s, health ${seconds(taskOf(child, 'health'))}s`);
   });
 
-  it('rolls back the VM it created when the health check fails, and keeps the VMs it did not create', async (t) => {
-    if (skip !== false || engine === undefined || lab === undefined) return t.skip(skip || 'no engine');
-    // A path the status page does not serve: the check answers 404 until its deadline.
-    const status = await engine.run(provision, runParams([{ name: failingVm, ...VM, health_path: '/missing' }]));
+  it('rolls back the VM it created when the health check fails, and keeps the VMs it did not create', { timeout: VM_RUN_MS }, async (t) => {
+    if (skip !== false || engine === undefined || lab === undefined || failingRun === undefined) return t.skip(skip || 'no engine');
+    const status = await failingRun;
     assert.equal(status.state, 'failed');
     const child = await childOf(status, 0);
     assert.deepEqual(taskStates(child), { create: 'succeeded', 'wait-ip': 'succeeded', configure: 'succeeded', health: 'failed' }, JSON.stringify(child.tasks.map((task) => [task.id, task.error?.message])));
@@ -127,10 +143,10 @@ describe('examples/vm-provision on the real libvirtd', () => {
     assert.deepEqual((child.rollback?.compensations ?? []).map((record) => [record.taskId, record.action, record.state]), [['create', 'kcli.vm.delete', 'succeeded']]);
     const domains = domainNames();
     assert.ok(!domains.includes(failingVm), `virsh still lists ${failingVm}: ${domains.join(', ')}`);
-    if (healthyProvisioned) assert.ok(domains.includes(healthyVm), 'the VM of the first scenario is not touched');
+    if (healthyProvisioned) assert.ok(domains.includes(healthyVm), 'the VM of the other run is not touched');
   });
 
-  it('refuses kcli parameters that kcli would render as Jinja on the worker, before any VM exists', async (t) => {
+  it('refuses kcli parameters that kcli would render as Jinja on the worker, before any VM exists', { timeout: 120_000 }, async (t) => {
     if (skip !== false || engine === undefined || lab === undefined) return t.skip(skip || 'no engine');
     const name = `${prefix}-jinja`;
     const status = await engine.run(createConfigure, {
