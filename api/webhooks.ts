@@ -120,14 +120,21 @@ export async function registerWebhookRoutes(app: FastifyInstance, deps: WebhookD
   };
 
   const snapshotOr503 = async (reply: FastifyReply): Promise<CatalogSnapshot | undefined> => {
+    let timer: NodeJS.Timeout | undefined;
     try {
-      return await cache.latest();
+      // Only the very first load is ever awaited here; a Temporal that does not answer it costs a 503, not a held request.
+      const waited = new Promise<never>((_resolve, reject) => {
+        timer = setTimeout(() => reject(new CatalogUnavailableError('the first catalog load is still running')), deps.config.api.hooksTemporalTimeoutMs);
+      });
+      return await Promise.race([cache.latest(), waited]);
     } catch (error) {
       if (error instanceof CatalogUnavailableError) {
         await reply.code(503).header('retry-after', String(RETRY_AFTER_SECONDS)).send(NOT_READY);
         return undefined;
       }
       throw error;
+    } finally {
+      clearTimeout(timer);
     }
   };
 

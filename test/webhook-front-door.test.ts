@@ -7,11 +7,13 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { createCatalogCache, type CatalogCache } from '../api/catalog-cache';
 import { buildApiServer } from '../api/server';
 import { registerWebhookRoutes } from '../api/webhooks';
-import { loadCatalog } from '../client/catalog';
+import { loadCatalog, type LoadedCatalog } from '../client/catalog';
 import { addRepo, getRepo, removeRepo, repoWorkflowId } from '../client/repos';
 import type { QubinodeConfig } from '../config/config';
 import { createLogger } from '../config/logger';
 import { ActionRegistry } from '../dag-repos/actions/registry';
+import { CompositeCatalog } from '../dag-repos/catalog/composite-catalog';
+import { LocalCatalog } from '../dag-repos/catalog/local-catalog';
 import { hmacSignature, signTrigger } from '../dag-repos/git/webhook-verify';
 import { startTestEngine, type TestEngine } from './support/engine';
 import { dagYaml, GitFixture } from './support/git-fixture';
@@ -198,6 +200,23 @@ tasks:
       const signed = await fetch(`${cutBase}/trigger/${repo}/kick`, { method: 'POST', headers: { 'content-type': 'application/json', ...signTrigger(TRIGGER_SECRET, body, { delivery: `signed-${randomUUID()}`, timestamp: Date.now() / 1000 }) }, body });
       assert.equal(signed.status, 503, await signed.clone().text());
       assert.equal(signed.headers.get('retry-after'), '5');
+    });
+
+    it('answers 503 with Retry-After, within its deadline, while the first registry load hangs', async () => {
+      let release: (loaded: LoadedCatalog) => void = () => undefined;
+      const hanging = createCatalogCache({ load: () => new Promise<LoadedCatalog>((resolve) => (release = resolve)), refreshMs: 3_600_000 });
+      const server = Fastify({ logger: false });
+      try {
+        await server.register(async (scope) => registerWebhookRoutes(scope, { config, client: unreachableClient(await closedPort()).client, registry: new ActionRegistry(), catalogCache: hanging }));
+        const delivery = githubPush(git.head());
+        const answer = await server.inject({ method: 'POST', url: `/hooks/github/${repo}`, headers: delivery.headers, payload: delivery.body });
+        assert.equal(answer.statusCode, 503);
+        assert.equal(answer.headers['retry-after'], '5');
+      } finally {
+        release({ catalog: new CompositeCatalog(LocalCatalog.load([], new ActionRegistry()), []), repos: [] });
+        await server.close();
+        await hanging.close();
+      }
     });
 
     it('stops accepting the old secret the moment its variable changes', async () => {
