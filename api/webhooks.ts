@@ -51,11 +51,11 @@ const NOT_READY = { error: 'not ready, try again shortly' } as const;
 const BUSY = { error: 'the workflow engine did not take the delivery in time; deliver it again shortly' } as const;
 
 /** Seconds a forge is asked to wait before redelivering after a 503 or a 429. */
-export const RETRY_AFTER_SECONDS = 5;
+const RETRY_AFTER_SECONDS = 5;
 /** Accepted delivery ids this process remembers (per repository and forge). */
-export const DELIVERY_IDS_KEPT = 10_000;
+const DELIVERY_IDS_KEPT = 10_000;
 /** Source addresses the per-source limiter tracks at once; the least recent are dropped first. */
-export const RATE_LIMIT_SOURCES_KEPT = 10_000;
+const RATE_LIMIT_SOURCES_KEPT = 10_000;
 
 const TRIGGER_OUTCOME: Record<TriggerRefusal, TriggerOutcome> = {
   'missing-headers': 'missing_headers',
