@@ -70,7 +70,8 @@ const TRIGGER_OUTCOME: Record<TriggerRefusal, TriggerOutcome> = {
  * stranger make the API write to Temporal. A failed audit write is logged and does not undo the action.
  */
 async function audit(deps: WebhookDependencies, request: FastifyRequest, entry: Omit<AuditRecordInput, 'via' | 'from'>): Promise<void> {
-  await recordAudit(deps.client, { ...entry, via: 'webhook', from: request.ip }).catch((error: Error) => request.log.error({ audit: entry, err: error.message }, 'audit entry not recorded'));
+  // Bounded like the delivery itself, so a slow Temporal cannot make audit writes pile up behind a burst.
+  await deps.client.connection.withDeadline(Date.now() + deps.config.api.hooksTemporalTimeoutMs, () => recordAudit(deps.client, { ...entry, via: 'webhook', from: request.ip })).catch((error: Error) => request.log.error({ audit: entry, err: error.message }, 'audit entry not recorded'));
 }
 
 function parsePayload(request: FastifyRequest): unknown {
