@@ -102,8 +102,8 @@ export const QubinodeEnv = z.object({
   QUBINODE_API_ALLOW_HTTP: z.enum(['true', 'false', '1', '0']).default('false'),
   /** How far (seconds, either way) a signed trigger's X-Qubinode-Timestamp may be from the API's clock. */
   QUBINODE_TRIGGER_WINDOW_SECONDS: z.coerce.number().int().min(10).max(3600).default(300),
-  QUBINODE_HOOKS_RATE_PER_SOURCE: z.coerce.number().int().min(1).max(100_000).default(600),
-  QUBINODE_HOOKS_RATE_GLOBAL: z.coerce.number().int().min(1).max(1_000_000).default(3000),
+  QUBINODE_HOOKS_RATE_PER_SOURCE: z.coerce.number().int().min(1).max(100_000).default(1000),
+  QUBINODE_HOOKS_RATE_GLOBAL: z.coerce.number().int().min(1).max(1_000_000).default(5000),
   QUBINODE_HOOKS_TEMPORAL_TIMEOUT_MS: z.coerce.number().int().min(100).max(30_000).default(2000),
   /** Workflow id of the users-and-tokens store; one per namespace, different only to keep test suites apart. */
   QUBINODE_IDENTITY_WORKFLOW_ID: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9/._-]{0,199}$/, 'letters, digits, "/", ".", "_" or "-"').default('identity/users'),

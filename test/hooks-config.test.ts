@@ -3,9 +3,9 @@ import { describe, it } from 'node:test';
 import { ConfigError, loadConfig } from '../config/config';
 
 describe('webhook load settings', () => {
-  it('defaults to 600 requests per second per source, 3000 in all, and a 2 s wait for Temporal', () => {
+  it('defaults to 1000 requests per second per source, 5000 in all, and a 2 s wait for Temporal', () => {
     const config = loadConfig({});
-    assert.deepEqual(config.api.hooksRate, { perSource: 600, global: 3000 });
+    assert.deepEqual(config.api.hooksRate, { perSource: 1000, global: 5000 });
     assert.equal(config.api.hooksTemporalTimeoutMs, 2000);
   });
 
