@@ -52,6 +52,8 @@ const BUSY = { error: 'the workflow engine did not take the delivery in time; de
 
 /** Seconds a forge is asked to wait before redelivering after a 503 or a 429. */
 const RETRY_AFTER_SECONDS = 5;
+/** How long a delivery waits for the process's first catalog load: only at start-up, and inside the 10 s forges allow. */
+const FIRST_LOAD_WAIT_MS = 8000;
 /** Accepted delivery ids this process remembers (per repository and forge). */
 const DELIVERY_IDS_KEPT = 10_000;
 /** Source addresses the per-source limiter tracks at once; the least recent are dropped first. */
@@ -125,7 +127,7 @@ export async function registerWebhookRoutes(app: FastifyInstance, deps: WebhookD
     try {
       // Only the very first load is ever awaited here; a Temporal that does not answer it costs a 503, not a held request.
       const waited = new Promise<never>((_resolve, reject) => {
-        timer = setTimeout(() => reject(new CatalogUnavailableError('the first catalog load is still running')), deps.config.api.hooksTemporalTimeoutMs);
+        timer = setTimeout(() => reject(new CatalogUnavailableError('the first catalog load is still running')), Math.max(FIRST_LOAD_WAIT_MS, deps.config.api.hooksTemporalTimeoutMs));
       });
       return await Promise.race([cache.latest(), waited]);
     } catch (error) {
