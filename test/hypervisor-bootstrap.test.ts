@@ -21,6 +21,7 @@ import { kcliSandbox, type KcliSandbox } from './support/libvirt';
 // examples/hypervisor-bootstrap on this machine, for real: apt, ansible, ip, the real libvirtd (software
 // emulation), kcli. Every object it creates is named qboot<suffix> and removed in `after`; the uplink the
 // bridge gets is a dummy interface made here, so the machine's own uplink is never touched.
+// test-tier: slow
 const examples = path.join(PROJECT_ROOT, 'dag-repos', 'examples');
 const dagText = readFileSync(path.join(examples, 'dags', 'hypervisor-bootstrap.yaml'), 'utf8');
 const suffix = randomBytes(3).toString('hex');
