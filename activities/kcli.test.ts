@@ -1,3 +1,4 @@
+// test-tier: full (not in npm run test:quick: a lab, a production server, real guests, apt or the model)
 import assert from 'node:assert/strict';
 import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `npm test`: install what is missing, check types and lint, start the Temporal dev server if none
+# `npm test` (and `npm run test:quick`): install what is missing, check types and lint, start the Temporal dev server if none
 # is listening, and run every test against it (no mocked Temporal).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,6 +26,14 @@ echo "[test] bundling workflows once for all test files"
 npx tsx test/support/workflow-bundle.ts
 
 mapfile -t files < <(find . -name '*.test.ts' -not -path './node_modules/*' -not -path './dist/*' -not -path './.tools/*' | sort)
+# `npm run test:quick` (--quick): only files with no tier mark; `// test-tier: full` marks files that need a
+# lab, a production server, real guests, apt or the model, and `// test-tier: slow` those booting guests.
+if [ "${1:-}" = --quick ]; then
+  mapfile -t files < <(grep -L -m1 '^// test-tier: ' "${files[@]}" || true)
+  echo "[test] quick tier: ${#files[@]} test files"
+  node --import tsx --test --test-reporter=spec --test-timeout=180000 "${files[@]}"
+  exit $?
+fi
 # A file marked `// test-tier: slow` boots guests in software emulation (minutes each): node's
 # --test-timeout bounds a whole file, so those run after the others, with a deadline of their own.
 mapfile -t slow < <(grep -l -m1 '^// test-tier: slow$' "${files[@]}" || true)

@@ -1,3 +1,4 @@
+// test-tier: full (not in npm run test:quick: a lab, a production server, real guests, apt or the model)
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';

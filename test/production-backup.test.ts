@@ -1,3 +1,4 @@
+// test-tier: full (not in npm run test:quick: a lab, a production server, real guests, apt or the model)
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
