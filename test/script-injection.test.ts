@@ -385,6 +385,22 @@ describe('kcli inputs that kcli would render as Jinja on the worker', () => {
       assert.equal(KcliVmCreateInput.safeParse({ name: 'vm1', ...extra }).success, true, JSON.stringify(extra));
   });
 
+  it('takes only SSH public keys as VM keys: kcli would read a key that names a file on the worker from that file', () => {
+    const key = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFq0cFrFJyU0YZ6G0l4cSg5s0R3d3m9eA5a1mXr0bQ2x ops@example';
+    for (const keys of [[key], ['ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTY=']]) {
+      assert.equal(KcliVmCreateInput.safeParse({ name: 'vm1', cloudInit: { keys } }).success, true, JSON.stringify(keys));
+      assert.equal(KcliVmCreateInput.safeParse({ name: 'vm1', params: { keys } }).success, true, JSON.stringify(keys));
+    }
+    for (const keys of [['/root/.ssh/id_ed25519'], ['~/.ssh/authorized_keys'], [`${key}\nssh-rsa AAAA other`], [42], '/etc/shadow', ['ssh-ed25519']]) {
+      for (const where of [{ cloudInit: { keys } }, { params: { keys } }]) {
+        const parsed = KcliVmCreateInput.safeParse({ name: 'vm1', ...where });
+        assert.equal(parsed.success, false, JSON.stringify(where));
+        // A list of text is judged as keys; anything else is already the wrong type.
+        if (Array.isArray(keys) && keys.every((entry) => typeof entry === 'string')) assert.match(JSON.stringify(parsed.error?.issues ?? []), /is not an SSH public key/);
+      }
+    }
+  });
+
   it('compiles a DAG that passes a value into a cloud-init command, and refuses one that writes Jinja there', () => {
     const dag = (cmd: string): string => `id: d\nparams: {m: {type: string}}\ntasks:\n  - id: vm\n    uses: kcli.vm.create\n    with: { name: vm1, cloudInit: { cmds: [${JSON.stringify(cmd)}] } }\n`;
     assert.deepEqual(check(dag('echo ${{ params.m }}')).diagnostics.map(formatDiagnostic), []);

@@ -27,6 +27,18 @@ function kcliTemplateProblem(value: unknown, depth = 0): string | undefined {
   return undefined;
 }
 
+// kcli reads a key that names an existing file on the worker from that file: a key must be the key itself.
+const PUBLIC_KEY = /^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com) [A-Za-z0-9+/]+={0,3}( [^\n\r]*)?$/;
+function keyProblems(keys: unknown): string | undefined {
+  if (keys === undefined) return undefined;
+  const list = Array.isArray(keys) ? keys : [keys];
+  for (const key of list) {
+    if (typeof key === 'string' && key.includes('${{')) continue;
+    if (typeof key !== 'string' || !PUBLIC_KEY.test(key) || key.length > 16_384) return `${JSON.stringify(String(key).slice(0, 60))} is not an SSH public key ("ssh-ed25519 AAAA… comment"); kcli would read a path on the worker as a file`;
+  }
+  return undefined;
+}
+
 export const KcliVmCreateInput = z
   .strictObject({
     name,
@@ -55,6 +67,8 @@ export const KcliVmCreateInput = z
     for (const field of ['cloudInit', 'params'] as const) {
       const problem = kcliTemplateProblem(input[field]);
       if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem, path: [field] });
+      const keys = keyProblems(input[field]?.keys);
+      if (keys !== undefined) ctx.addIssue({ code: 'custom', message: keys, path: [field, 'keys'] });
     }
   });
 
