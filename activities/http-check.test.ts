@@ -147,6 +147,22 @@ describe('httpCheck activity', { timeout: 60_000 }, () => {
     }
   });
 
+  test('reports the last answer the service gave, not a request the deadline cut short', async () => {
+    // First a 503, then requests that never get an answer: the second attempt is cut by the check's deadline.
+    const server = await startServer((n, res) => (n === 1 ? reply(res, 503, 'starting') : undefined));
+    try {
+      await assert.rejects(
+        runCheck(newEnv(), invocation({ url: server.url, interval: '50ms', timeout: '600ms', requestTimeout: '10s' })),
+        healthCheckFailed((details, failure) => {
+          assert.equal(details.lastStatus, 503);
+          assert.match(failure.message, /last attempt: status 503/);
+        }),
+      );
+    } finally {
+      await server.close();
+    }
+  });
+
   test('counts a refused connection and a hanging request as unhealthy attempts', async () => {
     const closed = await startServer(() => undefined);
     await closed.close();

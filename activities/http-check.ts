@@ -37,6 +37,8 @@ export interface HttpCheckActivityDeps {
 /** Bodies are read up to this size for the expectations; the rest is discarded. */
 const BODY_READ_LIMIT = 1024 * 1024;
 const BODY_RESULT_BYTES = 2048;
+/** Time left under which a new attempt is not started: it could not finish before the deadline. */
+const MIN_ATTEMPT_MS = 100;
 
 interface Attempt {
   status: number | null;
@@ -77,12 +79,16 @@ export function createHttpCheckActivities(deps: HttpCheckActivityDeps) {
           attempts += 1;
           const requestMs = Math.max(1, Math.min(requestTimeoutMs, deadline - Date.now()));
           const attemptStart = Date.now();
-          last = await attemptOnce(input, expectStatus, requestMs, ctx.cancellationSignal);
+          const answer = await attemptOnce(input, expectStatus, requestMs, ctx.cancellationSignal);
+          // A request the overall deadline cut short says nothing about the service: the failure reports the
+          // last answer it did give.
+          const cutShort = requestMs < requestTimeoutMs && answer.status === null && last.status !== null;
+          if (!cutShort) last = answer;
           log.write(
             redact(
-              `${new Date().toISOString()} #${attempts} ${target} -> ${last.status ?? 'no response'} in ${
+              `${new Date().toISOString()} #${attempts} ${target} -> ${answer.status ?? 'no response'} in ${
                 Date.now() - attemptStart
-              }ms${last.problem === undefined ? ': healthy' : `: ${last.problem}`}\n`,
+              }ms${answer.problem === undefined ? ': healthy' : `: ${answer.problem}`}\n`,
             ),
           );
           heartbeat({ attempt: attempts, lastStatus: last.status, lastError: last.problem ?? null });
@@ -97,7 +103,8 @@ export function createHttpCheckActivities(deps: HttpCheckActivityDeps) {
           const waitMs = Math.min(intervalMs, deadline - Date.now());
           if (waitMs <= 0) break;
           await ctx.sleep(waitMs);
-          if (Date.now() >= deadline) break;
+          // An attempt with almost no time left cannot finish: not worth starting.
+          if (deadline - Date.now() < Math.min(MIN_ATTEMPT_MS, requestTimeoutMs)) break;
         }
       } finally {
         await closeLog(log);
