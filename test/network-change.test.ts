@@ -83,10 +83,10 @@ describe('the hypervisor bootstrap example bridges its uplink under host.network
   const text = readFileSync(path.join(__dirname, '..', 'dag-repos', 'examples', 'dags', 'hypervisor-bootstrap.yaml'), 'utf8');
   const dag = compileDagFile({ repo: 'examples', path: 'dags/hypervisor-bootstrap.yaml', commit: 'test', text }, { registry: new ActionRegistry() });
 
-  it('compiles, with the bridge step as a network change that only runs when an uplink is named', () => {
-    const bridge = dag.tasks.find((task) => task.id === 'bridge');
-    assert.equal(bridge?.action, 'host.network-change');
-    assert.equal(bridge?.when, 'params.bridge_uplink');
+  it('compiles, with the uplink move as a network change that only runs in bridge mode, with an uplink named, under NetworkManager', () => {
+    const uplink = dag.tasks.find((task) => task.id === 'bridge-uplink');
+    assert.equal(uplink?.action, 'host.network-change');
+    assert.equal(uplink?.when, "params.network_mode == 'bridge' && params.bridge_uplink && tasks.preflight.outputs.host.networkManager");
     assert.equal(resolveParams(dag.params, {}).bridge_uplink, '');
   });
 
