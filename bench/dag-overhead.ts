@@ -42,7 +42,8 @@ async function main(): Promise<void> {
   await registerSearchAttributes(temporal.connection, config.temporal.namespace);
   const taskQueue = `bench-${randomUUID().slice(0, 8)}`;
   const workflowBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('./workflows'), logger: { log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined, warn: () => undefined, error: console.error } });
-  const { worker } = await createQubinodeWorker({ config: { ...config, taskQueue }, logger, taskQueue, workflowBundle });
+  const running = await createQubinodeWorker({ config: { ...config, taskQueue }, logger, taskQueue, workflowBundle });
+  const { worker } = running;
   const registry = new ActionRegistry();
 
   const timeIt = async (start: () => Promise<{ result(): Promise<unknown> }>): Promise<number> => {
@@ -78,6 +79,7 @@ async function main(): Promise<void> {
       );
     }
   });
+  await running.close();
   await temporal.close();
   console.log(`\ndagRun overhead vs a plain workflow, ${N} no-op tasks, median of ${ROUNDS} rounds (aim: ratio within 1.5x)`);
   for (const row of rows) console.log(`  ${row}`);

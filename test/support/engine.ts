@@ -53,9 +53,10 @@ export async function startTestEngine(options: { env?: NodeJS.ProcessEnv } = {})
   const workers: { worker: Worker; done: Promise<void> }[] = [];
 
   const addWorker = async (queue: string, runWorkflows = queue === taskQueue): Promise<Worker> => {
-    const { worker } = await createQubinodeWorker({ config: { ...config, taskQueue }, logger, taskQueue: queue, runWorkflows, workflowBundle });
-    workers.push({ worker, done: worker.run() });
-    return worker;
+    const created = await createQubinodeWorker({ config: { ...config, taskQueue }, logger, taskQueue: queue, runWorkflows, workflowBundle });
+    // Its host announcer, policy watch and connections stop with it: nothing of the engine may call Temporal after close().
+    workers.push({ worker: created.worker, done: created.worker.run().finally(() => created.close()) });
+    return created.worker;
   };
   await addWorker(taskQueue, true);
   // The audit log has a queue of its own (workflows/audit-ids.ts); every engine helps serve it, like every main worker.
