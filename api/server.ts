@@ -8,7 +8,7 @@ import { normaliseRunId } from '../client/run-ids';
 import { cancelRun, getRunStatus, listRuns, RunAlreadyExistsError, RunNotFoundError, startRun } from '../client/runs';
 import { runUrl } from '../client/ui-links';
 import type { ActionRegistry } from '../dag-repos/actions/registry';
-import { loadCatalog } from '../client/catalog';
+import { catalogLoader } from '../client/catalog';
 import type { DagCatalog } from '../dag-repos/catalog/composite-catalog';
 import { UnknownDagError } from '../dag-repos/catalog/local-catalog';
 import { DagValidationError } from '../dag-repos/compiler/diagnostics';
@@ -94,7 +94,7 @@ export function buildApiServer(deps: ApiDependencies): FastifyInstance {
     routerOptions: { caseSensitive: true, ignoreTrailingSlash: false, ignoreDuplicateSlashes: false },
   });
   // One catalog per process for the webhooks and the API alike, so no request compiles the catalog itself.
-  const catalogCache = createCatalogCache({ load: () => loadCatalog(deps.config, deps.registry, deps.client), onError: (error) => app.log.error({ err: error }, 'catalog load failed') });
+  const catalogCache = createCatalogCache({ load: catalogLoader(deps.config, deps.registry, deps.client), onError: (error) => app.log.error({ err: error }, 'catalog load failed') });
   app.addHook('onClose', async () => catalogCache.close());
   const metrics = createApiMetrics({
     client: deps.client,

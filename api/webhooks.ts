@@ -4,7 +4,7 @@ import type { Client } from '@temporalio/client';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { QubinodeConfig } from '../config/config';
 import { recordAudit, type AuditRecordInput } from '../client/audit';
-import { loadCatalog } from '../client/catalog';
+import { catalogLoader } from '../client/catalog';
 import { RepoError, RepoSyncUnavailableError, signalSync } from '../client/repos';
 import { RunAlreadyExistsError, startRun } from '../client/runs';
 import { HostRegistryUnavailableError, UnknownHostError } from '../client/hosts';
@@ -96,7 +96,7 @@ function rawBody(request: FastifyRequest): Buffer {
  */
 export async function registerWebhookRoutes(app: FastifyInstance, deps: WebhookDependencies): Promise<void> {
   const env = deps.env ?? process.env;
-  const cache = deps.catalogCache ?? createCatalogCache({ load: () => loadCatalog(deps.config, deps.registry, deps.client), onError: (error) => app.log.error({ err: error }, 'catalog load failed') });
+  const cache = deps.catalogCache ?? createCatalogCache({ load: catalogLoader(deps.config, deps.registry, deps.client), onError: (error) => app.log.error({ err: error }, 'catalog load failed') });
   if (!deps.catalogCache) app.addHook('onClose', async () => cache.close());
   const warnedSecrets = new Set<string>();
   const accepted = new DeliveryIds(DELIVERY_IDS_KEPT);

@@ -45,6 +45,13 @@ function rssMiB(pid: number): number {
   return Number(line?.replace(/\D+/g, '') ?? 0) / 1024;
 }
 
+/** The V8 heap in use and the memory held outside it (buffers), from the product's own /metrics. */
+async function heapMiB(base: string): Promise<{ heap: number; external: number }> {
+  const text = await (await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).text();
+  const gauge = (name: string): number => Number(new RegExp(`^${name} (\\S+)`, 'm').exec(text)?.[1] ?? Number.NaN) / 1024 / 1024;
+  return { heap: gauge('nodejs_heap_size_used_bytes'), external: gauge('nodejs_external_memory_bytes') };
+}
+
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
@@ -159,7 +166,7 @@ async function main(): Promise<void> {
     const rssAfterBursts = rssMiB(pid);
 
     // 3. Mixed soak: every 100 ms a valid push, a forged push and an API read; a run started every 2 s.
-    const samples: { at: number; rss: number }[] = [];
+    const samples: { at: number; rss: number; heap: number; external: number }[] = [];
     const soakBegan = performance.now();
     let runsStarted = 0;
     let runsAccepted = 0;
@@ -188,9 +195,9 @@ async function main(): Promise<void> {
     };
     for (let step = 0; performance.now() - soakBegan < SOAK_SECONDS * 1000; step += 1) {
       await Promise.all([tick(Math.floor(step / 10)), new Promise((resolve) => setTimeout(resolve, 100))]);
-      if (step % 100 === 0) samples.push({ at: (performance.now() - soakBegan) / 1000, rss: rssMiB(pid) });
+      if (step % 100 === 0) samples.push({ at: (performance.now() - soakBegan) / 1000, rss: rssMiB(pid), ...(await heapMiB(base)) });
     }
-    samples.push({ at: (performance.now() - soakBegan) / 1000, rss: rssMiB(pid) });
+    samples.push({ at: (performance.now() - soakBegan) / 1000, rss: rssMiB(pid), ...(await heapMiB(base)) });
     const afterFirstMinute = samples.find((sample) => sample.at >= 60) ?? samples[0];
     const end = samples.at(-1) ?? afterFirstMinute;
 
@@ -201,7 +208,7 @@ async function main(): Promise<void> {
     console.log(`  RSS: settled ${rssSettled.toFixed(0)} MiB, after the bursts ${rssAfterBursts.toFixed(0)} MiB`);
     console.log(`  mixed soak ${SOAK_SECONDS} s (valid + forged push + API read every 100 ms, a run every 2 s; ${runsAccepted} of ${runsStarted} runs started, ${soakErrors} answers 5xx or none):`);
     console.log(`    RSS after the first minute ${afterFirstMinute?.rss.toFixed(0)} MiB, at the end ${end?.rss.toFixed(0)} MiB (${afterFirstMinute && end ? (((end.rss - afterFirstMinute.rss) / afterFirstMinute.rss) * 100).toFixed(1) : '?'}%; aim within 10%)`);
-    console.log(`    RSS samples (s: MiB): ${samples.map((sample) => `${sample.at.toFixed(0)}:${sample.rss.toFixed(0)}`).join(' ')}`);
+    console.log(`    samples (s: RSS/V8 heap used/external MiB): ${samples.map((sample) => `${sample.at.toFixed(0)}:${sample.rss.toFixed(0)}/${sample.heap.toFixed(0)}/${sample.external.toFixed(0)}`).join(' ')}`);
   } finally {
     await removeRepo(temporal.client, repo).catch(() => undefined);
     await temporal.close();

@@ -4,7 +4,8 @@ import type { ActionRegistry } from '../dag-repos/actions/registry';
 import type { RepoConfig } from '../dag-repos/git/repo-config';
 import { CompositeCatalog, type DagCatalog } from '../dag-repos/catalog/composite-catalog';
 import { LocalCatalog } from '../dag-repos/catalog/local-catalog';
-import { listRepos } from './repos';
+import type { RepoView } from '../dag-repos/git/sync-types';
+import { listRepos, listReposKeeping } from './repos';
 
 export interface LoadedCatalog {
   catalog: DagCatalog;
@@ -15,13 +16,26 @@ export interface LoadedCatalog {
 }
 
 /** The catalog every entry point reads: local DAG directories plus the live commit of each registered repository. */
-export async function loadCatalog(config: QubinodeConfig, registry: ActionRegistry, client: Client | undefined): Promise<LoadedCatalog> {
+export async function loadCatalog(config: QubinodeConfig, registry: ActionRegistry, client: Client | undefined, list: (client: Client) => Promise<RepoView[]> = listRepos): Promise<LoadedCatalog & { views: RepoView[] }> {
   const local = LocalCatalog.load(config.dagDirectories, registry);
-  if (!client) return { catalog: new CompositeCatalog(local, []), repos: [], warning: 'Temporal is not reachable: Git repositories are not listed' };
+  if (!client) return { catalog: new CompositeCatalog(local, []), repos: [], views: [], warning: 'Temporal is not reachable: Git repositories are not listed' };
   try {
-    const repos = await listRepos(client);
-    return { catalog: new CompositeCatalog(local, repos.flatMap((repo) => repo.active?.dags ?? [])), repos: repos.map((repo) => repo.config) };
+    const views = await list(client);
+    return { catalog: new CompositeCatalog(local, views.flatMap((repo) => repo.active?.dags ?? [])), repos: views.map((repo) => repo.config), views };
   } catch (error) {
-    return { catalog: new CompositeCatalog(local, []), repos: [], warning: `Git repositories are not listed: ${(error as Error).message}` };
+    return { catalog: new CompositeCatalog(local, []), repos: [], views: [], warning: `Git repositories are not listed: ${(error as Error).message}` };
   }
+}
+
+/**
+ * `loadCatalog` for a process that reloads the catalog on a timer (the API's cache): each load remembers the
+ * repositories it read, and a repository that does not answer the next time keeps what it had (see listReposKeeping).
+ */
+export function catalogLoader(config: QubinodeConfig, registry: ActionRegistry, client: Client): () => Promise<LoadedCatalog> {
+  let known = new Map<string, RepoView>();
+  return async () => {
+    const loaded = await loadCatalog(config, registry, client, (reachable) => listReposKeeping(reachable, known));
+    if (!loaded.warning) known = new Map(loaded.views.map((view) => [view.config.name, view]));
+    return loaded;
+  };
 }

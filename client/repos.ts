@@ -62,6 +62,27 @@ export async function listRepos(client: Client): Promise<RepoView[]> {
   return views.filter((view): view is RepoView => view !== undefined);
 }
 
+/**
+ * Every registered repository's view, for a process that reloads them on a timer. A repository that is still
+ * registered but does not answer this time (its worker busy with a burst of pushes, its run continuing as new,
+ * visibility a moment behind) keeps the view it had in `previous`: a busy moment never unregisters it.
+ * Only a repository Temporal says is gone (removed, never registered) leaves the list.
+ */
+export async function listReposKeeping(client: Client, previous: ReadonlyMap<string, RepoView>): Promise<RepoView[]> {
+  const names = [...new Set([...(await listRepoNames(client)), ...previous.keys()])].sort();
+  const views = await Promise.all(
+    names.map(async (name) => {
+      try {
+        const view = await getRepo(client, name);
+        return view.removed ? undefined : view;
+      } catch (error) {
+        return error instanceof RepoError ? undefined : previous.get(name);
+      }
+    }),
+  );
+  return views.filter((view): view is RepoView => view !== undefined);
+}
+
 /** Asks for a sync; a delivery id already seen by the repository is answered as a duplicate and not processed. */
 export async function requestSync(client: Client, name: string, args: SyncRequestArgs): Promise<SyncRequestReply> {
   try {
