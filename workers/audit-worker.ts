@@ -2,7 +2,7 @@ import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker
 import type { QubinodeConfig } from '../config/config';
 import { connectionOptions } from '../client/connection';
 import { AUDIT_TASK_QUEUE } from '../workflows/audit-ids';
-import { workflowsPath } from './qubinode-worker';
+import { workflowBundle as cachedWorkflowBundle } from './workflow-bundle';
 
 export interface AuditWorker {
   worker: Worker;
@@ -19,7 +19,8 @@ export async function createAuditWorker(config: QubinodeConfig, workflowBundle?:
     connection,
     namespace: config.temporal.namespace,
     taskQueue: AUDIT_TASK_QUEUE,
-    ...(workflowBundle ? { workflowBundle } : { workflowsPath: workflowsPath() }),
+    // The bundle the main worker of this process uses (one build per process, cached on disk).
+    workflowBundle: workflowBundle ?? { codePath: (await cachedWorkflowBundle({ dataDir: config.dataDir })).codePath },
     maxCachedWorkflows: Math.min(config.workflowCacheSize, 100),
     shutdownGraceTime: '5s',
     // Workers come and go (every test engine serves this queue): a log cached by a stopped worker

@@ -21,6 +21,7 @@ import { withActionMetrics } from './metrics';
 import { hostAnnouncement, startHostAnnouncer } from './host-announce';
 import { createPolicyAccess } from './policy-access';
 import { loadHostPolicyCap, withPolicyGate } from '../activities/policy-gate';
+import { workflowBundle } from './workflow-bundle';
 
 export interface QubinodeWorkerOptions {
   config: QubinodeConfig;
@@ -29,7 +30,7 @@ export interface QubinodeWorkerOptions {
   taskQueue?: string;
   /** Only the main queue's workers run workflows; per-host workers run activities only. */
   runWorkflows?: boolean;
-  /** A prebuilt workflow bundle (tests, benchmarks); otherwise workflows are bundled from source at start. */
+  /** A prebuilt workflow bundle (tests, benchmarks); otherwise the one cached under the data directory (built on a miss). */
   workflowBundle?: WorkerOptions['workflowBundle'];
   /** Extra options, e.g. an identity; rarely needed. */
   overrides?: Partial<WorkerOptions>;
@@ -43,9 +44,6 @@ export interface RunningWorker {
   close(): Promise<void>;
 }
 
-export function workflowsPath(): string {
-  return require.resolve('../workflows');
-}
 
 export async function createQubinodeWorker(options: QubinodeWorkerOptions): Promise<RunningWorker> {
   const { config } = options;
@@ -89,11 +87,8 @@ export async function createQubinodeWorker(options: QubinodeWorkerOptions): Prom
     namespace: config.temporal.namespace,
     taskQueue,
     activities,
-    ...(runWorkflows
-      ? options.workflowBundle
-        ? { workflowBundle: options.workflowBundle }
-        : { workflowsPath: workflowsPath() }
-      : {}),
+    // Without a prebuilt bundle, the cached one is used or built in a child process: webpack never runs in the worker.
+    ...(runWorkflows ? { workflowBundle: options.workflowBundle ?? { codePath: (await workflowBundle({ dataDir: config.dataDir, logger: options.logger })).codePath } } : {}),
     maxCachedWorkflows: config.workflowCacheSize,
     maxConcurrentActivityTaskExecutions: config.maxConcurrentActivities,
     shutdownGraceTime: '10s',
