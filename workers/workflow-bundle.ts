@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Logger } from '../config/logger';
 
@@ -109,9 +109,11 @@ function runBundler(workflowsPath: string, outFile: string): Promise<void> {
       output = (output + chunk).slice(-ERROR_TAIL_CHARS);
     });
     child.once('error', (error) => reject(new WorkflowBundleError(workflowsPath, error.message)));
+    const started = Date.now();
     child.once('close', (code, signal) => {
-      if (code === 0) resolve();
-      else reject(new WorkflowBundleError(workflowsPath, output.trim() || `the bundler exited with ${signal ? `signal ${signal}` : `code ${code}`}`));
+      if (code === 0) return resolve();
+      const end = signal && Date.now() - started >= BUILD_TIMEOUT_MS ? `the bundler did not finish within ${BUILD_TIMEOUT_MS / 1000} s` : `the bundler exited with ${signal ? `signal ${signal}` : `code ${code}`}`;
+      reject(new WorkflowBundleError(workflowsPath, output.trim() ? `${output.trim()}\n(${end})` : end));
     });
   });
 }
@@ -143,13 +145,15 @@ export async function buildWorkflowBundle(options: WorkflowBundleOptions): Promi
   const sourceRoot = options.sourceRoot ?? path.resolve(__dirname, '..');
   const directory = path.join(options.dataDir, 'workflow-bundles');
   const codePath = path.join(directory, `${workflowSourceHash(workflowsPath, sourceRoot)}.js`);
-  try {
-    // Touched, so pruning by age keeps the bundles in use.
-    const now = new Date();
-    utimesSync(codePath, now, now);
+  if (existsSync(codePath)) {
+    try {
+      // Touched, so pruning by age keeps the bundles in use.
+      const now = new Date();
+      utimesSync(codePath, now, now);
+    } catch {
+      // A data directory this process may read but not write still serves its bundle.
+    }
     return { codePath, built: false };
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
   mkdirSync(directory, { recursive: true });
   // Only a complete file is ever renamed to its final name, so a reader never sees half a bundle.
