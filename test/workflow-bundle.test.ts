@@ -101,6 +101,7 @@ describe('the workers’ workflow bundle', () => {
     assert.ok(failure instanceof WorkflowBundleError);
     assert.match(failure.message, /broken\.ts/);
     assert.match(failure.message, /Webpack finished with errors/);
+    assert.doesNotMatch(failure.message, /modules by path|Stack backtrace/, 'the error, not webpack’s module listing');
     assert.deepEqual(bundleFiles(tree.dataDir), [], 'no bundle and no temp file');
 
     // Once the source is mended, the next start builds rather than repeating the failure.

@@ -97,6 +97,12 @@ export function workflowSourceHash(workflowsPath: string, sourceRoot: string): s
   return hash.digest('hex').slice(0, 20);
 }
 
+/** What the bundler reported, without webpack's module listing or the compiler's native backtrace. */
+function bundlerMessage(output: string): string {
+  const errors = output.indexOf('ERROR in ');
+  return (errors >= 0 ? output.slice(errors) : output).replace(/\n*Stack backtrace:\n(?:[ \t][^\n]*(?:\n|$))*/g, '\n').trim();
+}
+
 function runBundler(workflowsPath: string, outFile: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['-e', BUNDLE_SCRIPT, '--', require.resolve('@temporalio/worker'), workflowsPath, outFile], {
@@ -113,7 +119,8 @@ function runBundler(workflowsPath: string, outFile: string): Promise<void> {
     child.once('close', (code, signal) => {
       if (code === 0) return resolve();
       const end = signal && Date.now() - started >= BUILD_TIMEOUT_MS ? `the bundler did not finish within ${BUILD_TIMEOUT_MS / 1000} s` : `the bundler exited with ${signal ? `signal ${signal}` : `code ${code}`}`;
-      reject(new WorkflowBundleError(workflowsPath, output.trim() ? `${output.trim()}\n(${end})` : end));
+      const message = bundlerMessage(output);
+      reject(new WorkflowBundleError(workflowsPath, message ? `${message}\n(${end})` : end));
     });
   });
 }
