@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
+import * as path from 'node:path';
 import rateLimit from '@fastify/rate-limit';
 import type { Client } from '@temporalio/client';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { QubinodeConfig } from '../config/config';
-import { recordAudit, type AuditRecordInput } from '../client/audit';
+import { recordAudit, recordAuditBatch, type AuditRecordInput } from '../client/audit';
 import { catalogLoader } from '../client/catalog';
 import { RepoError, RepoSyncUnavailableError, signalSync } from '../client/repos';
 import { RunAlreadyExistsError, startRun } from '../client/runs';
@@ -15,7 +16,10 @@ import { deliveryId, parseForgeEvent, verifyDelivery, verifyTrigger, type Forge,
 import { ParamValidationError, resolveParams } from '../dag-repos/schema/params';
 import { WEBHOOK_SECRET_MIN_LENGTH } from '../dag-repos/schema/triggers';
 import { CatalogUnavailableError, createCatalogCache, type CatalogCache, type CatalogSnapshot } from './catalog-cache';
+import { AuditBatches } from './audit-batches';
 import { DeliveryIds } from './delivery-ids';
+import { PendingSyncs } from './pending-syncs';
+import { SyncSignals } from './sync-signals';
 import type { ApiMetricsRecorder, PushOutcome, TriggerOutcome } from './metrics';
 
 export interface WebhookDependencies {
@@ -100,15 +104,27 @@ export async function registerWebhookRoutes(app: FastifyInstance, deps: WebhookD
   if (!deps.catalogCache) app.addHook('onClose', async () => cache.close());
   const warnedSecrets = new Set<string>();
   const accepted = new DeliveryIds(DELIVERY_IDS_KEPT);
-  // Audit writes of accepted pushes run after the answer; close waits for them so none outlives the client.
-  const auditing = new Set<Promise<void>>();
-  const auditLater = (request: FastifyRequest, entry: Omit<AuditRecordInput, 'via' | 'from'>): void => {
-    const pending = audit(deps, request, entry).finally(() => auditing.delete(pending));
-    auditing.add(pending);
-  };
-  app.addHook('onClose', async () => {
-    await Promise.all([...auditing]);
+  const syncSignals = new SyncSignals((repo, args) => signalSync(deps.client, repo, args, deps.config.api.hooksTemporalTimeoutMs));
+  const pendingSyncs = new PendingSyncs({
+    directory: path.join(deps.config.dataDir, 'api', 'sync-due'),
+    signals: syncSignals,
+    // Removed since the registry was loaded: its note goes, and the registry reloads without it.
+    isGone: (error) => {
+      if (!(error instanceof RepoError)) return false;
+      cache.invalidate();
+      return true;
+    },
+    onError: (repo, error) => app.log.warn({ repo, err: (error as Error).message }, 'an accepted push is not handed to Temporal yet; noted on disk and tried again'),
   });
+  // Pushes an earlier process answered but did not hand over before it died.
+  void pendingSyncs.resume().catch((error: unknown) => app.log.error({ err: error }, 'could not resume the noted pushes'));
+  app.addHook('onClose', async () => pendingSyncs.close());
+  // Audit entries of accepted pushes are written after the answer, in batches; close waits for them so none outlives the client.
+  const pushAudit = new AuditBatches(
+    (batch) => deps.client.connection.withDeadline(Date.now() + deps.config.api.hooksTemporalTimeoutMs, () => recordAuditBatch(deps.client, batch)),
+    (entries, reason) => app.log.error({ lost: entries.length, first: entries[0], err: reason }, 'audit entries of accepted pushes not recorded'),
+  );
+  app.addHook('onClose', async () => pushAudit.flushed());
 
   /** The value of a secret variable when it is long enough to be one; a short one is logged once, never used. */
   const usableSecret = (name: string | undefined, log: FastifyRequest['log']): string | undefined => {
@@ -196,8 +212,8 @@ export async function registerWebhookRoutes(app: FastifyInstance, deps: WebhookD
       const remembered = id ? createHash('sha256').update(`${repo}\n${id}`).digest('base64') : undefined;
       if (remembered && accepted.seenBefore(remembered)) return counted('duplicate').code(200).send({ accepted: false, duplicate: true, reason: 'delivery already processed' });
       try {
-        // One signal, however many pushes arrive: the repository workflow coalesces them into one sync of the newest commit.
-        await signalSync(deps.client, repo, { reason: `${forge} push ${event.deleted ? '(branch deleted)' : event.commit.slice(0, 12)}`, ...(id ? { deliveryId: id } : {}) }, deps.config.api.hooksTemporalTimeoutMs);
+        // Noted on disk or handed to Temporal: pushes arriving together share one signal, which the repository workflow turns into one sync of the newest commit.
+        await pendingSyncs.accept(repo, { reason: `${forge} push ${event.deleted ? '(branch deleted)' : event.commit.slice(0, 12)}`, ...(id ? { deliveryId: id } : {}) });
       } catch (error) {
         if (remembered) accepted.forget(remembered);
         if (error instanceof RepoError) {
@@ -211,7 +227,7 @@ export async function registerWebhookRoutes(app: FastifyInstance, deps: WebhookD
       }
       counted('accepted');
       if (!event.deleted) deps.metrics?.pushAccepted(repo, event.commit, receivedAtMs);
-      auditLater(request, { actor: `webhook:${forge}`, action: 'repo.sync', target: repo, outcome: 'ok', detail: `push ${event.deleted ? '(branch deleted)' : event.commit.slice(0, 12)}${id ? `, delivery ${id}` : ''}` });
+      pushAudit.add({ actor: `webhook:${forge}`, via: 'webhook', from: request.ip, action: 'repo.sync', target: repo, outcome: 'ok', detail: `push ${event.deleted ? '(branch deleted)' : event.commit.slice(0, 12)}${id ? `, delivery ${id}` : ''}` });
       return reply.code(202).send({ accepted: true, repo, commit: event.commit, deleted: event.deleted });
     });
 

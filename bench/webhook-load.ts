@@ -24,6 +24,8 @@ import { dagYaml, GitFixture } from '../test/support/git-fixture';
 const VALID = Number(process.env.BENCH_LOAD_VALID ?? 1000);
 const FORGED = Number(process.env.BENCH_LOAD_FORGED ?? 2000);
 const SOAK_SECONDS = Number(process.env.BENCH_LOAD_SOAK_SECONDS ?? 600);
+/** Extra node flags for the product's process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to see where its time goes. */
+const NODE_FLAGS = (process.env.BENCH_LOAD_NODE_FLAGS ?? '').split(' ').filter(Boolean);
 const SECRET = `bench-${randomBytes(12).toString('hex')}`;
 const TOKEN = randomBytes(24).toString('base64url');
 
@@ -46,10 +48,10 @@ function rssMiB(pid: number): number {
 }
 
 /** The V8 heap in use and the memory held outside it (buffers), from the product's own /metrics. */
-async function heapMiB(base: string): Promise<{ heap: number; external: number }> {
+async function heapMiB(base: string): Promise<{ heap: number; heapTotal: number; external: number }> {
   const text = await (await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).text();
   const gauge = (name: string): number => Number(new RegExp(`^${name} (\\S+)`, 'm').exec(text)?.[1] ?? Number.NaN) / 1024 / 1024;
-  return { heap: gauge('nodejs_heap_size_used_bytes'), external: gauge('nodejs_external_memory_bytes') };
+  return { heap: gauge('nodejs_heap_size_used_bytes'), heapTotal: gauge('nodejs_heap_size_total_bytes'), external: gauge('nodejs_external_memory_bytes') };
 }
 
 async function freePort(): Promise<number> {
@@ -131,7 +133,7 @@ async function main(): Promise<void> {
   const first = git.commitAndPush('initial');
 
   const env = { ...process.env, QUBINODE_DATA_DIR: dataDir, QUBINODE_TASK_QUEUE: taskQueue, QUBINODE_API_PORT: String(port), QUBINODE_API_TOKEN: TOKEN, QUBINODE_BENCH_HOOK_SECRET: SECRET, QUBINODE_AI_ANALYSIS: 'rules', QUBINODE_LOG_LEVEL: 'warn' };
-  const product: ChildProcess = spawn(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'qubinode.js'), 'up'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const product: ChildProcess = spawn(process.execPath, [...NODE_FLAGS, path.join(PROJECT_ROOT, 'bin', 'qubinode.js'), 'up'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
   const pid = product.pid ?? 0;
   const temporal = await connectClient(loadConfig(env).temporal);
   try {
@@ -166,7 +168,7 @@ async function main(): Promise<void> {
     const rssAfterBursts = rssMiB(pid);
 
     // 3. Mixed soak: every 100 ms a valid push, a forged push and an API read; a run started every 2 s.
-    const samples: { at: number; rss: number; heap: number; external: number }[] = [];
+    const samples: { at: number; rss: number; heap: number; heapTotal: number; external: number }[] = [];
     const soakBegan = performance.now();
     let runsStarted = 0;
     let runsAccepted = 0;
@@ -208,7 +210,7 @@ async function main(): Promise<void> {
     console.log(`  RSS: settled ${rssSettled.toFixed(0)} MiB, after the bursts ${rssAfterBursts.toFixed(0)} MiB`);
     console.log(`  mixed soak ${SOAK_SECONDS} s (valid + forged push + API read every 100 ms, a run every 2 s; ${runsAccepted} of ${runsStarted} runs started, ${soakErrors} answers 5xx or none):`);
     console.log(`    RSS after the first minute ${afterFirstMinute?.rss.toFixed(0)} MiB, at the end ${end?.rss.toFixed(0)} MiB (${afterFirstMinute && end ? (((end.rss - afterFirstMinute.rss) / afterFirstMinute.rss) * 100).toFixed(1) : '?'}%; aim within 10%)`);
-    console.log(`    samples (s: RSS/V8 heap used/external MiB): ${samples.map((sample) => `${sample.at.toFixed(0)}:${sample.rss.toFixed(0)}/${sample.heap.toFixed(0)}/${sample.external.toFixed(0)}`).join(' ')}`);
+    console.log(`    samples (s: RSS/V8 heap used/heap total/external MiB): ${samples.map((sample) => `${sample.at.toFixed(0)}:${sample.rss.toFixed(0)}/${sample.heap.toFixed(0)}/${sample.heapTotal.toFixed(0)}/${sample.external.toFixed(0)}`).join(' ')}`);
   } finally {
     await removeRepo(temporal.client, repo).catch(() => undefined);
     await temporal.close();

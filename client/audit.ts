@@ -1,5 +1,5 @@
 import type { Client } from '@temporalio/client';
-import { auditEntry, AuditEntryError, type AuditEntry, type AuditFilter, type AuditOutcome } from '../workflows/audit-entry';
+import { AUDIT_BATCH_MAX_ENTRIES, auditEntry, AuditEntryError, type AuditEntry, type AuditFilter, type AuditOutcome } from '../workflows/audit-entry';
 import { AUDIT_TASK_QUEUE, AUDIT_WORKFLOW_TYPE, auditShardId, auditShardStart, HOUR_MS } from '../workflows/audit-ids';
 import type { AuditLogInput, AuditShardView } from '../workflows/audit-log';
 
@@ -43,15 +43,36 @@ const PARALLEL_QUERIES = 4;
  */
 export async function recordAudit(client: Client, entry: AuditRecordInput): Promise<void> {
   const at = new Date();
-  const checked = auditEntry(entry, at);
-  const shard = auditShardId(at);
+  await signalShard(client, auditShardId(at), auditEntry(entry, at));
+}
+
+/**
+ * Records entries that happened at the given times with one signal per hour shard (at most
+ * AUDIT_BATCH_MAX_ENTRIES each): a burst of webhook deliveries costs a few Temporal writes, not one each.
+ * Every entry is checked first; a malformed one refuses the whole batch with AuditEntryError.
+ */
+export async function recordAuditBatch(client: Client, batch: readonly { entry: AuditRecordInput; at: Date }[]): Promise<void> {
+  const byShard = new Map<string, AuditEntry[]>();
+  for (const { entry, at } of batch) {
+    const checked = auditEntry(entry, at);
+    const shard = auditShardId(at);
+    byShard.set(shard, [...(byShard.get(shard) ?? []), checked]);
+  }
+  for (const [shard, entries] of byShard) {
+    for (let start = 0; start < entries.length; start += AUDIT_BATCH_MAX_ENTRIES) {
+      await signalShard(client, shard, entries.slice(start, start + AUDIT_BATCH_MAX_ENTRIES));
+    }
+  }
+}
+
+async function signalShard(client: Client, shard: string, value: AuditEntry | AuditEntry[]): Promise<void> {
   const input: AuditLogInput = { shard };
   await client.workflow.signalWithStart(AUDIT_WORKFLOW_TYPE, {
     workflowId: shard,
     taskQueue: AUDIT_TASK_QUEUE,
     args: [input],
     signal: 'record',
-    signalArgs: [checked],
+    signalArgs: [value],
     staticSummary: `audit log ${shard.slice('audit/'.length)}:00 UTC`,
   });
 }

@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { AuditEntryError, listAudit, listAuditWithNotes, recordAudit, type AuditRecordInput } from '../client/audit';
 import { AUDIT_LIMITS, type AuditFilter } from '../workflows/audit-entry';
 import { AUDIT_TASK_QUEUE, auditShardId } from '../workflows/audit-ids';
-import { AUDIT_SHARD_MAX_BYTES, type AuditShardView } from '../workflows/audit-log';
+import { AUDIT_SHARD_MAX_BYTES, AUDIT_SHARD_PUSH_SHARE, type AuditShardView } from '../workflows/audit-log';
 import { qubinodeFromSource } from './support/cli';
 import { startTestEngine, type TestEngine } from './support/engine';
 import { until } from './support/waiting';
@@ -208,6 +208,36 @@ describe('audit trail', { concurrency: true }, () => {
         'the listing to name the full hour',
       );
       assert.deepEqual(dropped.find((note) => note.shard === shard), { shard, count: 2 });
+    } finally {
+      await handle.terminate('test done');
+    }
+  });
+
+  it('lets forge push deliveries fill at most half of an hour, so a flood of pushes leaves room for people', async () => {
+    const hour = new Date(Date.UTC(2002, 0, 1 + Math.floor(Math.random() * 360), Math.floor(Math.random() * 24)));
+    const shard = auditShardId(hour);
+    const person = someone();
+    const push = { at: hour.toISOString(), actor: 'webhook:github', via: 'webhook', action: 'repo.sync', target: 'infra', outcome: 'ok', detail: 'p'.repeat(1900) };
+    const size = JSON.stringify(push).length + 1;
+    // Pushes already fill their half of the hour's bytes.
+    const entries = Array.from({ length: Math.floor((AUDIT_SHARD_MAX_BYTES * AUDIT_SHARD_PUSH_SHARE) / size) }, () => push);
+    const handle = await engine.client.workflow.start('auditLog', { workflowId: shard, taskQueue: engine.taskQueue, args: [{ shard, entries, closeAt: new Date(Date.now() + 3_600_000).toISOString() }] });
+    try {
+      // One more batch of pushes, as the webhook receiver sends them, then a person's action.
+      await handle.signal('record', [push, push, push]);
+      await handle.signal('record', { ...push, actor: person, via: 'api', action: 'run.start', detail: 'by hand' });
+      let view: AuditShardView | undefined;
+      await until(
+        async () => {
+          view = await handle.query<AuditShardView, [AuditFilter]>('entries', {});
+          return view.total + view.dropped === entries.length + 4;
+        },
+        90_000,
+        'the shard to take the batch and the person\'s entry',
+      );
+      assert.equal(view?.dropped, 3, 'the pushes past their half are dropped');
+      assert.equal(view?.total, entries.length + 1, 'the person\'s action is kept');
+      assert.equal(view?.entries[0]?.actor, person);
     } finally {
       await handle.terminate('test done');
     }

@@ -8,6 +8,7 @@ import { createCatalogCache, type CatalogCache } from '../api/catalog-cache';
 import { buildApiServer } from '../api/server';
 import { registerWebhookRoutes } from '../api/webhooks';
 import { loadCatalog, type LoadedCatalog } from '../client/catalog';
+import { listAudit } from '../client/audit';
 import { addRepo, getRepo, removeRepo, repoWorkflowId } from '../client/repos';
 import type { QubinodeConfig } from '../config/config';
 import { createLogger } from '../config/logger';
@@ -61,6 +62,12 @@ function unreachableClient(port: number): { client: Client; calls: () => number 
   });
   Object.defineProperty(connection, 'workflowService', { value: counted });
   return { client: new Client({ connection }), calls: () => calls };
+}
+
+/** Sync signals the repository's current workflow run received. */
+async function syncSignalsReceived(engine: TestEngine, repo: string): Promise<number> {
+  const history = await engine.client.workflow.getHandle(repoWorkflowId(repo)).fetchHistory();
+  return (history.events ?? []).filter((event) => event.workflowExecutionSignaledEventAttributes?.signalName === 'syncRequested').length;
 }
 
 /** Activities the repository's current workflow run scheduled to sync it. */
@@ -289,14 +296,25 @@ tasks:
   });
 
   describe('with Temporal up', () => {
-    it('absorbs a burst of 50 signed pushes with 202 each and ends at the newest commit after few syncs', async () => {
+    it('absorbs a burst of 50 signed pushes with 202 each and ends at the newest commit after few syncs, auditing every delivery', async () => {
+      const since = new Date();
       const syncsBefore = await syncsScheduled(engine, repo);
+      const signalsBefore = await syncSignalsReceived(engine, repo);
       git.write('dags/burst.yaml', dagYaml('burst'));
       git.commitAndPush('burst 1');
       git.write('dags/burst.yaml', dagYaml('burst2'));
       const newest = git.commitAndPush('burst 2');
-      const answers = await Promise.all(Array.from({ length: 50 }, () => post(`${base}/hooks/github/${repo}`, githubPush(newest))));
+      const deliveries = Array.from({ length: 50 }, () => githubPush(newest));
+      const answers = await Promise.all(deliveries.map((delivery) => post(`${base}/hooks/github/${repo}`, delivery)));
       assert.deepEqual(answers.map((answer) => answer.status), Array.from({ length: 50 }, () => 202));
+      // Pushes that arrive while a signal is in flight share the next one (how many depends on timing; test/push-coalescing.test.ts pins the rule).
+      const signals = (await syncSignalsReceived(engine, repo)) - signalsBefore;
+      assert.ok(signals >= 1 && signals <= 50, `${signals} sync signals for 50 pushes`);
+      // Each delivery is still audited on its own, by id, though the entries travel in batches.
+      await until(async () => {
+        const audited = (await listAudit(engine.client, { since, user: 'webhook:github', action: 'repo.sync', limit: 1000 })).filter((entry) => entry.target === repo);
+        return deliveries.every((delivery) => audited.some((entry) => entry.detail?.endsWith(`delivery ${delivery.headers['x-github-delivery']}`)));
+      }, 30_000, 'an audit entry for each of the 50 deliveries');
       await until(async () => {
         const view = await getRepo(engine.client, repo);
         return view.active?.commit === newest && !view.pending && !view.syncing;

@@ -92,6 +92,9 @@ function problems(error: z.ZodError): string {
   return error.issues.map((issue) => `${issue.path.join('.') || 'entry'}: ${issue.message}`).join('; ');
 }
 
+/** Entries one batch signal may carry (client/audit.ts recordAuditBatch); the rest of a longer one is counted as rejected. */
+export const AUDIT_BATCH_MAX_ENTRIES = 200;
+
 /**
  * Builds a checked entry: free text is sanitised, names and codes are refused when malformed
  * (AuditEntryError), and the whole entry must fit AUDIT_LIMITS.entryBytes.

@@ -1,10 +1,15 @@
 import * as wf from '@temporalio/workflow';
-import { checkedEntry, matchesAudit, utf8Bytes, type AuditEntry, type AuditFilter } from './audit-entry';
+import { AUDIT_BATCH_MAX_ENTRIES, checkedEntry, matchesAudit, utf8Bytes, type AuditEntry, type AuditFilter } from './audit-entry';
 import { AUDIT_RETENTION_DAYS, auditShardStart, HOUR_MS } from './audit-ids';
 
 /** At most this many entries per hour shard, and at most this many bytes of them (the continue-as-new input). */
 export const AUDIT_SHARD_MAX_ENTRIES = 20_000;
 export const AUDIT_SHARD_MAX_BYTES = 1_500_000;
+/**
+ * Entries of forge push deliveries (actor `webhook:<forge>`) may fill at most half of an hour, so a flood of
+ * pushes never leaves the people, schedules and triggers of that hour unrecorded.
+ */
+export const AUDIT_SHARD_PUSH_SHARE = 0.5;
 /** Continue as new after this many history events even when the server does not suggest it yet. */
 const EVENTS_PER_RUN = 4_000;
 const QUERY_LIMIT_MAX = 1_000;
@@ -35,6 +40,10 @@ export interface AuditShardView {
   rejected: number;
 }
 
+/**
+ * One entry, or a list of them (a burst of webhook deliveries: one history event instead of one each). A worker
+ * from before lists were accepted counts a list as one rejected signal, so a mixed-version fleet shows the gap.
+ */
 export const recordAuditSignal = wf.defineSignal<[unknown]>('record');
 export const auditEntriesQuery = wf.defineQuery<AuditShardView, [AuditFilter?]>('entries');
 
@@ -52,24 +61,40 @@ function closeTime(input: AuditLogInput): number {
  */
 export async function auditLog(input: AuditLogInput): Promise<{ shard: string; total: number; dropped: number; rejected: number }> {
   const entries = [...(input.entries ?? [])];
-  let bytes = entries.reduce((sum, entry) => sum + utf8Bytes(JSON.stringify(entry)) + 1, 0);
+  const sizeOf = (entry: AuditEntry): number => utf8Bytes(JSON.stringify(entry)) + 1;
+  const isPush = (entry: AuditEntry): boolean => entry.actor.startsWith('webhook:');
+  let bytes = entries.reduce((sum, entry) => sum + sizeOf(entry), 0);
+  let pushEntries = entries.filter(isPush).length;
+  let pushBytes = entries.filter(isPush).reduce((sum, entry) => sum + sizeOf(entry), 0);
   let dropped = input.dropped ?? 0;
   let rejected = input.rejected ?? 0;
   const closeAt = closeTime(input);
 
-  wf.setHandler(recordAuditSignal, (value) => {
+  const record = (value: unknown): void => {
     const entry = checkedEntry(value);
     if (!entry) {
       rejected += 1;
       return;
     }
-    const size = utf8Bytes(JSON.stringify(entry)) + 1;
-    if (entries.length >= AUDIT_SHARD_MAX_ENTRIES || bytes + size > AUDIT_SHARD_MAX_BYTES) {
+    const size = sizeOf(entry);
+    const push = isPush(entry);
+    const full = entries.length >= AUDIT_SHARD_MAX_ENTRIES || bytes + size > AUDIT_SHARD_MAX_BYTES;
+    const pushShareFull = push && (pushEntries >= AUDIT_SHARD_MAX_ENTRIES * AUDIT_SHARD_PUSH_SHARE || pushBytes + size > AUDIT_SHARD_MAX_BYTES * AUDIT_SHARD_PUSH_SHARE);
+    if (full || pushShareFull) {
       dropped += 1;
       return;
     }
     entries.push(entry);
     bytes += size;
+    if (push) {
+      pushEntries += 1;
+      pushBytes += size;
+    }
+  };
+  wf.setHandler(recordAuditSignal, (value) => {
+    if (!Array.isArray(value)) return record(value);
+    value.slice(0, AUDIT_BATCH_MAX_ENTRIES).forEach((item) => record(item));
+    rejected += Math.max(0, value.length - AUDIT_BATCH_MAX_ENTRIES);
   });
 
   wf.setHandler(auditEntriesQuery, (filter = {}) => {

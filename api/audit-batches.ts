@@ -1,0 +1,50 @@
+import type { AuditRecordInput } from '../client/audit';
+
+/** Writes stamped entries to the audit trail (client/audit.ts recordAuditBatch, bounded by the caller's deadline). */
+export type WriteAuditBatch = (batch: readonly { entry: AuditRecordInput; at: Date }[]) => Promise<void>;
+
+/** Entries waiting for a write at most; beyond it the oldest are given up and reported (a Temporal that never answers must not grow the process). */
+const QUEUED_MAX = 20_000;
+/** Entries per write: the workflow's batch limit. */
+const PER_WRITE = 200;
+
+/**
+ * The audit entries of accepted webhook deliveries, written after the answer in batches: at most one write is
+ * in flight, and what arrives meanwhile goes in the next one. A burst of a thousand pushes costs a handful of
+ * Temporal writes. Each entry keeps the time it happened. A failed write is reported with what it carried;
+ * it does not undo the deliveries, which already happened.
+ */
+export class AuditBatches {
+  private queued: { entry: AuditRecordInput; at: Date }[] = [];
+  private writing: Promise<void> | undefined;
+
+  constructor(
+    private readonly write: WriteAuditBatch,
+    private readonly reportLost: (entries: readonly AuditRecordInput[], reason: string) => void,
+  ) {}
+
+  add(entry: AuditRecordInput, at = new Date()): void {
+    this.queued.push({ entry, at });
+    if (this.queued.length > QUEUED_MAX) {
+      const lost = this.queued.splice(0, this.queued.length - QUEUED_MAX);
+      this.reportLost(lost.map((item) => item.entry), `more than ${QUEUED_MAX} audit entries waiting for Temporal`);
+    }
+    this.writing ??= this.drainQueue();
+  }
+
+  /** Resolves once every entry added so far was written or reported lost. */
+  async flushed(): Promise<void> {
+    while (this.writing) await this.writing;
+  }
+
+  private async drainQueue(): Promise<void> {
+    try {
+      while (this.queued.length > 0) {
+        const batch = this.queued.splice(0, PER_WRITE);
+        await this.write(batch).catch((error: Error) => this.reportLost(batch.map((item) => item.entry), error.message));
+      }
+    } finally {
+      this.writing = undefined;
+    }
+  }
+}

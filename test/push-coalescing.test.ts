@@ -1,0 +1,204 @@
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { AuditBatches } from '../api/audit-batches';
+import { PendingSyncs } from '../api/pending-syncs';
+import { SyncSignals } from '../api/sync-signals';
+import type { AuditRecordInput } from '../client/audit';
+import type { SyncRequestArgs } from '../workflows/repo-sync';
+
+/**
+ * How the front door turns a burst into few Temporal writes, with the write itself held in the test's hand
+ * (the real signal and audit writes are exercised against Temporal in webhook-front-door.test.ts).
+ */
+
+interface HeldCall<T> {
+  value: T;
+  release: (error?: Error) => void;
+}
+
+/** A write that completes only when the test releases it, recording what each call carried. */
+function heldWrites<T>(): { calls: HeldCall<T>[]; write: (value: T) => Promise<void> } {
+  const calls: HeldCall<T>[] = [];
+  return {
+    calls,
+    write: (value) =>
+      new Promise<void>((resolve, reject) => {
+        calls.push({ value, release: (error) => (error ? reject(error) : resolve()) });
+      }),
+  };
+}
+
+const settled = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+describe('sync signals of a burst of pushes', () => {
+  it('sends one signal for the first push and one more for every push that arrived while it was in flight', async () => {
+    const held = heldWrites<{ repo: string; args: SyncRequestArgs }>();
+    const signals = new SyncSignals((repo, args) => held.write({ repo, args }));
+    const answered: number[] = [];
+    const pushes = Array.from({ length: 20 }, (_, index) => signals.request('infra', { reason: `push ${index}`, deliveryId: `d${index}` }).then(() => answered.push(index)));
+    await settled();
+    assert.equal(held.calls.length, 1, 'one signal in flight');
+    assert.equal(held.calls[0]?.value.args.deliveryId, 'd0');
+
+    held.calls[0]?.release();
+    await settled();
+    assert.deepEqual(answered, [0], 'the pushes after the first wait for a signal sent after they arrived');
+    assert.equal(held.calls.length, 2);
+    assert.equal(held.calls[1]?.value.args.deliveryId, 'd19', 'the follow-up carries the newest delivery');
+
+    held.calls[1]?.release();
+    await Promise.all(pushes);
+    assert.equal(answered.length, 20);
+    assert.equal(signals.signalsSent, 2);
+  });
+
+  it('keeps repositories apart', async () => {
+    const held = heldWrites<string>();
+    const signals = new SyncSignals((repo) => held.write(repo));
+    const both = [signals.request('a', { reason: 'push' }), signals.request('b', { reason: 'push' })];
+    await settled();
+    assert.deepEqual(held.calls.map((call) => call.value), ['a', 'b']);
+    for (const call of held.calls) call.release();
+    await Promise.all(both);
+  });
+
+  it('fails every push that shared a signal Temporal did not take, and starts afresh for the next push', async () => {
+    const held = heldWrites<string>();
+    const signals = new SyncSignals((repo) => held.write(repo));
+    const first = signals.request('infra', { reason: 'push 1' });
+    const waiting = [signals.request('infra', { reason: 'push 2' }), signals.request('infra', { reason: 'push 3' })];
+    await settled();
+    held.calls[0]?.release();
+    await first;
+    await settled();
+    held.calls[1]?.release(new Error('deadline exceeded'));
+    for (const push of waiting) await assert.rejects(push, /deadline exceeded/);
+
+    const later = signals.request('infra', { reason: 'push 4' });
+    await settled();
+    assert.equal(held.calls.length, 3, 'a new signal, not the failed one');
+    held.calls[2]?.release();
+    await later;
+  });
+});
+
+describe('audit entries of accepted pushes', () => {
+  const entry = (index: number): AuditRecordInput => ({ actor: 'webhook:github', via: 'webhook', action: 'repo.sync', target: 'infra', outcome: 'ok', detail: `delivery d${index}` });
+
+  it('writes a burst in few batches, every entry once, each with the time it was added', async () => {
+    const held = heldWrites<readonly { entry: AuditRecordInput; at: Date }[]>();
+    const batches = new AuditBatches(held.write, () => assert.fail('nothing is lost'));
+    const early = new Date('2026-11-27T02:00:00Z');
+    batches.add(entry(0), early);
+    for (let index = 1; index < 450; index += 1) batches.add(entry(index));
+    await settled();
+    assert.equal(held.calls.length, 1);
+    assert.deepEqual(held.calls[0]?.value.map((item) => item.entry.detail), ['delivery d0']);
+    assert.equal(held.calls[0]?.value[0]?.at, early);
+    const flushed = batches.flushed();
+    for (let released = 0; released < held.calls.length; released += 1) {
+      held.calls[released]?.release();
+      await settled();
+    }
+    await flushed;
+    const written = held.calls.flatMap((call) => call.value.map((item) => item.entry.detail));
+    assert.equal(written.length, 450);
+    assert.equal(new Set(written).size, 450);
+    assert.ok(held.calls.every((call) => call.value.length <= 200), 'no batch above the workflow limit');
+    assert.ok(held.calls.length <= 4, `${held.calls.length} writes for 450 entries`);
+  });
+
+  it('reports the entries of a failed write as lost, with the reason, and goes on with the next ones', async () => {
+    const held = heldWrites<readonly { entry: AuditRecordInput; at: Date }[]>();
+    const lost: { details: (string | undefined)[]; reason: string }[] = [];
+    const batches = new AuditBatches(held.write, (entries, reason) => lost.push({ details: entries.map((item) => item.detail), reason }));
+    batches.add(entry(1));
+    await settled();
+    batches.add(entry(2));
+    held.calls[0]?.release(new Error('Temporal unreachable'));
+    await settled();
+    held.calls[1]?.release();
+    await batches.flushed();
+    assert.deepEqual(lost, [{ details: ['delivery d1'], reason: 'Temporal unreachable' }]);
+    assert.deepEqual(held.calls[1]?.value.map((item) => item.entry.detail), ['delivery d2']);
+  });
+});
+
+describe('pushes answered from a note on disk', () => {
+  const directories: string[] = [];
+  after(() => {
+    for (const directory of directories) rmSync(directory, { recursive: true, force: true });
+  });
+  const setUp = (): { directory: string; held: ReturnType<typeof heldWrites<string>>; pending: PendingSyncs; errors: unknown[] } => {
+    const directory = mkdtempSync(path.join(tmpdir(), 'qubinode-sync-due-'));
+    directories.push(directory);
+    const held = heldWrites<string>();
+    const errors: unknown[] = [];
+    const pending = new PendingSyncs({ directory, signals: new SyncSignals((repo) => held.write(repo)), isGone: (error) => (error as Error).message === 'gone', onError: (_repo, error) => errors.push(error) });
+    return { directory, held, pending, errors };
+  };
+  const notes = (directory: string): string[] => readdirSync(directory).map((file) => readFileSync(path.join(directory, file), 'utf8'));
+
+  it('makes the first push wait for its signal, then answers pushes from the note while Temporal takes signals, and removes the note once a signal covers the newest', async () => {
+    const { directory, held, pending } = setUp();
+    let firstAnswered = false;
+    const first = pending.accept('infra', { reason: 'push 1' }).then(() => (firstAnswered = true));
+    await settled();
+    assert.equal(firstAnswered, false, 'nothing shows yet that Temporal takes signals');
+    assert.deepEqual(notes(directory), []);
+    held.calls[0]?.release();
+    await first;
+
+    await pending.accept('infra', { reason: 'push 2' });
+    await pending.accept('infra', { reason: 'push 3' });
+    assert.deepEqual(notes(directory), ['infra'], 'answered with the sync noted on disk, before Temporal took it');
+    await settled();
+    held.calls[1]?.release();
+    await settled();
+    assert.deepEqual(notes(directory), ['infra'], 'push 3 arrived after that signal went out: still noted');
+    held.calls[2]?.release();
+    await settled();
+    assert.deepEqual(notes(directory), [], 'covered: the note is gone');
+    pending.close();
+  });
+
+  it('signals at start what a killed process noted, and drops the note of a repository that is gone', async () => {
+    const { directory, held, pending } = setUp();
+    writeFileSync(path.join(directory, 'a'.repeat(32) + '.sync-due'), 'infra');
+    writeFileSync(path.join(directory, 'b'.repeat(32) + '.sync-due'), 'removed-repo');
+    const resumed = pending.resume();
+    await settled();
+    held.calls[0]?.release();
+    await settled();
+    held.calls[1]?.release(new Error('gone'));
+    assert.equal(await resumed, 2);
+    assert.deepEqual(held.calls.map((call) => call.value), ['infra', 'removed-repo']);
+    assert.deepEqual(readdirSync(directory), []);
+    pending.close();
+  });
+
+  it('keeps the note when Temporal stops taking signals, makes the next push wait for its own, and keeps names out of file paths', async () => {
+    const { directory, held, pending, errors } = setUp();
+    const hostile = '../../outside/infra';
+    const first = pending.accept(hostile, { reason: 'push 1' });
+    await settled();
+    held.calls[0]?.release();
+    await first;
+    await pending.accept(hostile, { reason: 'push 2' });
+    await settled();
+    held.calls[1]?.release(new Error('deadline exceeded'));
+    await settled();
+    assert.equal(errors.length, 1);
+    assert.deepEqual(notes(directory), [hostile], 'noted inside the directory under a hashed name');
+    assert.ok(!existsSync(path.join(directory, '..', '..', 'outside')));
+
+    const third = pending.accept(hostile, { reason: 'push 3' });
+    await settled();
+    held.calls[2]?.release(new Error('deadline exceeded'));
+    await assert.rejects(third, /deadline exceeded/, 'the sender gets the failure (a 503), not a 202');
+    pending.close();
+  });
+});
