@@ -140,6 +140,11 @@ async function main(): Promise<void> {
     await until('the API', async () => (await fetch(`${base}/healthz`).catch(() => undefined))?.status === 200, 180_000);
     await addRepo(temporal.client, { name: repo, url: git.bare, webhookSecretEnv: 'QUBINODE_BENCH_HOOK_SECRET' }, taskQueue);
     await until('the first sync', async () => (await getRepo(temporal.client, repo)).active?.commit === first);
+    // The API learns of a repository added around it on its next registry load: the burst starts once it has.
+    await until('the API to list the repository\'s DAGs', async () => {
+      const answer = await fetch(`${base}/api/dags`, { headers: { authorization: `Bearer ${TOKEN}` } });
+      return answer.ok && (await answer.text()).includes(`${repo}/dag-0`);
+    });
     const hookUrl = `${base}/hooks/github/${repo}`;
     await new Promise((resolve) => setTimeout(resolve, 5_000));
     const rssSettled = rssMiB(pid);
@@ -165,6 +170,9 @@ async function main(): Promise<void> {
     const forgedBody = githubPush(repo, '1'.repeat(40));
     const forgedHeaders = (): Record<string, string> => ({ 'content-type': 'application/json', 'x-github-event': 'push', 'x-github-delivery': randomUUID(), 'x-hub-signature-256': hmacSignature('not-the-secret', forgedBody) });
     const forged = await burst(`forged pushes (${FORGED}, 64 at a time)`, hookUrl, 64, FORGED, forgedHeaders, forgedBody);
+    // What one refusal costs, without 64 connections queueing on two cores: one connection, under the per-source limit.
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    const forgedAlone = await burst('forged pushes (200, one at a time)', hookUrl, 1, 200, forgedHeaders, forgedBody);
     const rssAfterBursts = rssMiB(pid);
 
     // 3. Mixed soak: every 100 ms a valid push, a forged push and an API read; a run started every 2 s.
@@ -206,6 +214,7 @@ async function main(): Promise<void> {
     console.log(`\nwebhook front door under load, against \`qubinode up\` (npm start) on this machine`);
     console.log(report(valid));
     console.log(report(forged));
+    console.log(report(forgedAlone));
     console.log(`  DAG pushed during the valid burst: live after ${Number.isNaN(liveMs) ? '?' : (liveMs / 1000).toFixed(2)} s`);
     console.log(`  RSS: settled ${rssSettled.toFixed(0)} MiB, after the bursts ${rssAfterBursts.toFixed(0)} MiB`);
     console.log(`  mixed soak ${SOAK_SECONDS} s (valid + forged push + API read every 100 ms, a run every 2 s; ${runsAccepted} of ${runsStarted} runs started, ${soakErrors} answers 5xx or none):`);

@@ -313,7 +313,7 @@ tasks:
       // Each delivery is still audited on its own, by id, though the entries travel in batches.
       await until(async () => {
         const audited = (await listAudit(engine.client, { since, user: 'webhook:github', action: 'repo.sync', limit: 1000 })).filter((entry) => entry.target === repo);
-        return deliveries.every((delivery) => audited.some((entry) => entry.detail?.endsWith(`delivery ${delivery.headers['x-github-delivery']}`)));
+        return deliveries.every((delivery) => audited.some((entry) => entry.detail?.endsWith(`delivery github:${delivery.headers["x-github-delivery"]}`)));
       }, 30_000, 'an audit entry for each of the 50 deliveries');
       await until(async () => {
         const view = await getRepo(engine.client, repo);
