@@ -16,7 +16,6 @@ interface RepoState {
   accepted: number;
   covered: number;
   noted: boolean;
-  lastTakenAtMs: number;
   retry?: NodeJS.Timeout;
 }
 
@@ -43,6 +42,8 @@ export class PendingSyncs {
   private readonly repos = new Map<string, RepoState>();
   private readonly now: () => number;
   private closed = false;
+  /** When Temporal last took a sync signal, for any repository: it is one service, taking them or not. */
+  private lastTakenAtMs = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly options: PendingSyncsOptions) {
     this.now = options.nowMs ?? Date.now;
@@ -57,13 +58,23 @@ export class PendingSyncs {
     const state = this.stateOf(repo);
     state.accepted += 1;
     const generation = state.accepted;
-    if (this.now() - state.lastTakenAtMs <= TAKING_SIGNALS_MS && this.note(repo, state)) {
+    if (this.takingSignals() && this.note(repo, state)) {
       void this.signal(repo, state, args, generation).catch((error: unknown) => this.failed(repo, state, error));
       return;
     }
-    // Temporal has not shown it takes signals lately (or the note could not be written): the sender waits for
-    // this signal, and gets a 503 when Temporal does not take it.
-    await this.signal(repo, state, args, generation);
+    // Temporal has not shown it takes signals lately (or the note could not be written): the sender waits, and gets
+    // a 503 when Temporal does not take them. A signal already on its way answers that as well as this push's own,
+    // which goes out after it: the pushes of a burst's first moment wait for one signal, not two.
+    const earlier = this.options.signals.inFlight(repo);
+    const own = this.signal(repo, state, args, generation);
+    own.catch(() => undefined);
+    if (earlier === undefined) return own;
+    const earlierTaken = await earlier.then(
+      () => true,
+      () => false,
+    );
+    if (!earlierTaken || !this.note(repo, state)) return own;
+    void own.catch((error: unknown) => this.failed(repo, state, error));
   }
 
   /** Signals every repository noted by an earlier process (killed before its signals went out). */
@@ -92,7 +103,7 @@ export class PendingSyncs {
   private stateOf(repo: string): RepoState {
     let state = this.repos.get(repo);
     if (!state) {
-      state = { accepted: 0, covered: 0, noted: false, lastTakenAtMs: Number.NEGATIVE_INFINITY };
+      state = { accepted: 0, covered: 0, noted: false };
       this.repos.set(repo, state);
     }
     return state;
@@ -119,20 +130,24 @@ export class PendingSyncs {
     state.noted = false;
   }
 
+  private takingSignals(): boolean {
+    return this.now() - this.lastTakenAtMs <= TAKING_SIGNALS_MS;
+  }
+
   private async signal(repo: string, state: RepoState, args: SyncRequestArgs, generation: number): Promise<void> {
     await this.options.signals.request(repo, args);
-    state.lastTakenAtMs = this.now();
+    this.lastTakenAtMs = this.now();
     state.covered = Math.max(state.covered, generation);
     if (state.noted && state.covered >= state.accepted) this.removeNote(repo, state);
   }
 
   private failed(repo: string, state: RepoState, error: unknown): void {
-    state.lastTakenAtMs = Number.NEGATIVE_INFINITY;
     if (this.options.isGone?.(error)) {
       if (state.noted) this.removeNote(repo, state);
       this.repos.delete(repo);
       return;
     }
+    this.lastTakenAtMs = Number.NEGATIVE_INFINITY;
     this.options.onError?.(repo, error);
     if (this.closed || state.retry || !state.noted) return;
     state.retry = setTimeout(() => {

@@ -44,6 +44,11 @@ export class SyncSignals {
     return done;
   }
 
+  /** The signal on its way to this repository's workflow now, if any (sent before any request still waiting). */
+  inFlight(repo: string): Promise<void> | undefined {
+    return this.repos.get(repo)?.inFlight;
+  }
+
   /** Signals sent so far (for tests and the bench: how many writes a burst cost). */
   get signalsSent(): number {
     return this.sent;

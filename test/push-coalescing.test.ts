@@ -180,6 +180,65 @@ describe('pushes answered from a note on disk', () => {
     pending.close();
   });
 
+  it('answers the pushes that arrived while the first signal was in flight once Temporal takes it, and sends their shared signal after', async () => {
+    const { directory, held, pending } = setUp();
+    const answered: number[] = [];
+    const pushes = [1, 2, 3, 4].map((push) => pending.accept('infra', { reason: `push ${push}` }).then(() => answered.push(push)));
+    await settled();
+    assert.deepEqual(answered, [], 'nothing shows yet that Temporal takes signals');
+    assert.equal(held.calls.length, 1, 'one signal on its way, the others share the next');
+    held.calls[0]?.release();
+    await Promise.all(pushes);
+    assert.deepEqual(answered.sort(), [1, 2, 3, 4], 'answered before their own signal was taken');
+    assert.deepEqual(notes(directory), ['infra'], 'pushes 2-4 are noted until a signal sent after them is taken');
+    assert.equal(held.calls.length, 2);
+    held.calls[1]?.release();
+    await settled();
+    assert.deepEqual(notes(directory), []);
+    pending.close();
+  });
+
+  it('gives every push of that first moment the failure when Temporal does not take the first signal', async () => {
+    const { directory, held, pending } = setUp();
+    const outcomes = [1, 2, 3].map((push) => pending.accept('infra', { reason: `push ${push}` }).then(
+      () => 'answered',
+      (error: Error) => error.message,
+    ));
+    await settled();
+    held.calls[0]?.release(new Error('deadline exceeded'));
+    await settled();
+    held.calls[1]?.release(new Error('deadline exceeded'));
+    assert.deepEqual(await Promise.all(outcomes), ['deadline exceeded', 'deadline exceeded', 'deadline exceeded'], 'each sender gets a 503, none a 202');
+    assert.deepEqual(notes(directory), [], 'nothing was answered, so nothing is noted');
+    pending.close();
+  });
+
+  it('counts a signal taken for one repository as Temporal taking them: the first push to another is answered from its note', async () => {
+    const { directory, held, pending } = setUp();
+    const first = pending.accept('infra', { reason: 'push 1' });
+    await settled();
+    held.calls[0]?.release();
+    await first;
+    await pending.accept('apps', { reason: 'push 1' });
+    assert.deepEqual(notes(directory), ['apps']);
+    await settled();
+    held.calls[1]?.release();
+    await settled();
+    assert.deepEqual(notes(directory), []);
+    pending.close();
+  });
+
+  it('drops damaged notes at start without signalling anything they name', async () => {
+    const { directory, held, pending } = setUp();
+    const damaged = ['', 'x'.repeat(257), 'infra\nother', 'in\0fra', 'infra\r'];
+    damaged.forEach((content, index) => writeFileSync(path.join(directory, `${String(index).repeat(32)}.sync-due`), content));
+    writeFileSync(path.join(directory, 'unrelated.txt'), 'infra');
+    assert.equal(await pending.resume(), damaged.length);
+    assert.deepEqual(held.calls, [], 'no signal for a damaged note');
+    assert.deepEqual(readdirSync(directory), ['unrelated.txt'], 'damaged notes removed, other files left alone');
+    pending.close();
+  });
+
   it('keeps the note when Temporal stops taking signals, makes the next push wait for its own, and keeps names out of file paths', async () => {
     const { directory, held, pending, errors } = setUp();
     const hostile = '../../outside/infra';
