@@ -1,5 +1,6 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { z } from 'zod';
+import { zodProblemsUnder } from '../config/zod-problems';
 
 /** Failure type for `with` inputs that do not match the action's schema. Never retried. */
 export const INVALID_ACTION_INPUT = 'InvalidActionInput';
@@ -11,10 +12,7 @@ export const INVALID_ACTION_INPUT = 'InvalidActionInput';
 export function parseActionInput<S extends z.ZodType>(action: string, schema: S, input: unknown): z.output<S> {
   const result = schema.safeParse(input);
   if (result.success) return result.data;
-  const problems = result.error.issues.map((issue) => {
-    const at = ['with', ...issue.path.map(String)].join('.');
-    return `${at}: ${issue.message}`;
-  });
+  const problems = zodProblemsUnder(result.error, 'with');
   throw ApplicationFailure.create({
     type: INVALID_ACTION_INPUT,
     nonRetryable: true,

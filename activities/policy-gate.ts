@@ -5,6 +5,7 @@ import { z } from 'zod';
 import type { ActionRegistry } from '../dag-repos/actions/registry';
 import { actionRefusal, ActionPattern, globMatches, hostRefusal, needsVersionApproval, parseLimitedYaml, POLICY_FILE_MAX_BYTES, POLICY_LIMITS, type EffectivePolicy } from '../dag-repos/security/repo-policy';
 import type { ActionInvocation } from './action-types';
+import { zodProblems } from '../config/zod-problems';
 
 /**
  * Each host's own check before an action runs: the repository's policy, read from Temporal by this
@@ -40,7 +41,7 @@ export function loadHostPolicyCap(file: string): HostPolicyCap {
   const parsed = parseLimitedYaml(text);
   if (!parsed.ok) throw new HostPolicyFileError(`host policy file ${file}: ${parsed.problems.join('; ')}`);
   const checked = HostPolicyCap.safeParse(parsed.raw);
-  if (!checked.success) throw new HostPolicyFileError(`host policy file ${file}: ${checked.error.issues.map((issue) => `${issue.path.join('.') || 'cap'}: ${issue.message}`).join('; ')}`);
+  if (!checked.success) throw new HostPolicyFileError(`host policy file ${file}: ${zodProblems(checked.error, 'cap').join('; ')}`);
   return checked.data;
 }
 

@@ -13,6 +13,7 @@ import type { ActionInvocation, ActionResult } from './action-types';
 import { aptConfigArgs } from './package-manager';
 import { createUpdatesApplyActivities } from './updates-apply';
 import { createUpdatesActivities } from './updates-detect';
+import { zodProblems } from '../config/zod-problems';
 
 // The inputs of updates.detect and updates.apply reach apt-get and dnf as arguments, run as root:
 // hostile values are refused before any package manager runs. The real update is test/apt-update.test.ts.
@@ -24,7 +25,7 @@ const quiet: Logger = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, 
 function refusal(input: unknown): string {
   const parsed = UpdatesApplyInput.safeParse(input);
   assert.equal(parsed.success, false, `accepted ${JSON.stringify(input).slice(0, 200)}`);
-  return parsed.error?.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ') ?? '';
+  return (parsed.error ? zodProblems(parsed.error, '').join('; ') : '');
 }
 
 async function invoke(activity: 'updatesApply' | 'updatesDetect', input: Record<string, unknown>): Promise<ActionResult> {

@@ -2,6 +2,7 @@ import { MODEL_OUTPUT_SCHEMA, ModelOutput, type AnalysisReference, type FailureA
 import type { SearchHit } from './knowledge-index';
 import type { ModelRuntime } from './model-runtime';
 import { classifyFailure } from './rules-analyser';
+import { zodProblems } from '../config/zod-problems';
 
 export class InvalidModelOutputError extends Error {
   override readonly name = 'InvalidModelOutputError';
@@ -59,7 +60,7 @@ export function parseModelOutput(raw: string, hits: readonly SearchHit[]): Omit<
     throw new InvalidModelOutputError(`model output is not JSON: ${(error as Error).message}`);
   }
   const parsed = ModelOutput.safeParse(json);
-  if (!parsed.success) throw new InvalidModelOutputError(`model output does not fit the schema: ${parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')}`);
+  if (!parsed.success) throw new InvalidModelOutputError(`model output does not fit the schema: ${zodProblems(parsed.error, '').join('; ')}`);
   const output = parsed.data;
   if (output.summary.trim().length < MIN_TEXT || output.likelyCause.trim().length < MIN_TEXT) {
     throw new InvalidModelOutputError(`model output too thin to help: summary ${JSON.stringify(output.summary.slice(0, 60))}`);

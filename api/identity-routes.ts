@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { addUser, IdentityError, issueToken, readIdentity, removeUser, revokeToken, setUserDisabled, setUserRoles, tokenViews, type IdentityStore } from '../client/identity';
 import type { AuditTrail } from './audit-trail';
 import { callerOf, ROLES } from './caller';
+import { zodProblems } from '../config/zod-problems';
 
 /** Users and personal tokens over HTTP (admin only, see api/route-policy.ts); every change is audited. */
 
@@ -11,7 +12,7 @@ const UserChange = z.strictObject({ roles: z.array(z.enum(ROLES)).min(1).max(ROL
 const NewToken = z.strictObject({ user: z.string().min(1).max(64), expires: z.string().max(8).optional(), description: z.string().max(200).optional() });
 
 function problems(error: z.ZodError): string[] {
-  return error.issues.map((issue) => `${issue.path.join('.') || 'body'}: ${issue.message}`);
+  return zodProblems(error, 'body');
 }
 
 function refused(reply: FastifyReply, error: unknown): FastifyReply {

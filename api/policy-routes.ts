@@ -5,6 +5,7 @@ import { PolicyRepoName, RepoPolicy } from '../dag-repos/security/repo-policy';
 import { approveException, approveVersion, dagVersionHash, DEFAULT_POLICY_REPO, PolicyError, policyForRepo, readPolicies, setPolicy, type PolicyStore } from '../client/repo-policy';
 import type { AuditTrail } from './audit-trail';
 import { callerOf } from './caller';
+import { zodProblems } from '../config/zod-problems';
 
 /**
  * Repository policies over HTTP (docs/repo-policy.md): operators read them, admins set them, approvers
@@ -18,7 +19,7 @@ const ExceptionBody = z.strictObject({ id: z.string().regex(/^[0-9a-f]{16,64}$/,
 const VersionBody = z.strictObject({ dag: z.string().min(3).max(200), commit: z.string().regex(/^[0-9a-f]{40}$/, 'a full commit SHA').optional() });
 
 function problems(error: z.ZodError): string[] {
-  return error.issues.map((issue) => `${issue.path.join('.') || 'body'}: ${issue.message}`);
+  return zodProblems(error, 'body');
 }
 
 function refused(reply: FastifyReply, error: unknown): FastifyReply {

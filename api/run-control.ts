@@ -5,6 +5,7 @@ import { abortRun, ApprovalRefusedError, decideApproval, retryRun, rollbackRun, 
 import { listRuns, RunAlreadyExistsError, RunNotFoundError } from '../client/runs';
 import type { AuditTrail } from './audit-trail';
 import { callerOf, wildcardParam, type Caller } from './caller';
+import { zodProblem } from '../config/zod-problems';
 
 /**
  * HTTP side of approvals, abort, retry and rollback (docs/rollouts-and-approvals.md). Run ids hold
@@ -25,7 +26,7 @@ const Retry = z.strictObject({ run: z.string().min(1).max(400), from: z.string()
 const Rollback = z.strictObject({ run: z.string().min(1).max(400), onBehalfOf: OnBehalfOf });
 
 function problems(error: z.ZodError): string[] {
-  return error.issues.map((issue) => (issue.code === 'unrecognized_keys' && issue.keys.includes('by') ? 'by: not accepted; the authenticated caller is the actor (admins may give onBehalfOf)' : `${issue.path.join('.') || 'body'}: ${issue.message}`));
+  return error.issues.map((issue) => (issue.code === 'unrecognized_keys' && issue.keys.includes('by') ? 'by: not accepted; the authenticated caller is the actor (admins may give onBehalfOf)' : zodProblem(issue, 'body')));
 }
 
 /** The workflow may name who else could have decided; a refused caller is not told. */

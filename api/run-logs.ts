@@ -3,6 +3,7 @@ import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { formatLogCursor, InvalidTaskLogRequestError, parseLogCursor, readRunLogs, RunNotFoundError, UnknownLogTaskError } from '../client/logs';
 import { TASK_LOG_MAX_BYTES } from '../config/task-log-request';
+import { zodProblems } from '../config/zod-problems';
 
 const LogsQuery = z
   .object({
@@ -23,7 +24,7 @@ const LogsQuery = z
  */
 export async function sendRunLogs(client: Client, runId: string, rawQuery: unknown, reply: FastifyReply): Promise<FastifyReply> {
   const query = LogsQuery.safeParse(rawQuery ?? {});
-  if (!query.success) return reply.code(400).send({ error: 'invalid query', problems: query.error.issues.map((issue) => `${issue.path.join('.') || 'query'}: ${issue.message}`) });
+  if (!query.success) return reply.code(400).send({ error: 'invalid query', problems: zodProblems(query.error, 'query') });
   const { task, offset, from, maxBytes } = query.data;
   try {
     const logs = await readRunLogs(client, {

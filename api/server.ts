@@ -32,6 +32,7 @@ import { createCatalogCache } from './catalog-cache';
 import { registerWebhookRoutes } from './webhooks';
 import { createApiMetrics, registerMetricsRoute } from './metrics';
 import { z } from 'zod';
+import { zodProblems } from '../config/zod-problems';
 
 export interface ApiDependencies {
   config: QubinodeConfig;
@@ -130,7 +131,7 @@ export function buildApiServer(deps: ApiDependencies): FastifyInstance {
 
   app.post('/api/runs', async (request, reply) => {
     const body = StartRunBody.safeParse(request.body ?? {});
-    if (!body.success) return reply.code(400).send({ error: 'invalid request body', problems: body.error.issues.map((issue) => `${issue.path.join('.') || 'body'}: ${issue.message}`) });
+    if (!body.success) return reply.code(400).send({ error: 'invalid request body', problems: zodProblems(body.error, 'body') });
     const caller = callerOf(request);
     try {
       // Only catalog DAGs: an API caller must never make the server read a file by path.
@@ -147,14 +148,14 @@ export function buildApiServer(deps: ApiDependencies): FastifyInstance {
 
   app.get('/api/runs', async (request, reply) => {
     const query = ListQuery.safeParse(request.query ?? {});
-    if (!query.success) return reply.code(400).send({ error: 'invalid query', problems: query.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`) });
+    if (!query.success) return reply.code(400).send({ error: 'invalid query', problems: zodProblems(query.error, '') });
     const { dag, status, startedBy, limit } = query.data;
     return listRuns(deps.client, { ...(dag ? { dag } : {}), ...(status ? { status } : {}), ...(startedBy ? { startedBy } : {}), limit });
   });
 
   app.get('/api/audit', async (request, reply) => {
     const query = AuditQuery.safeParse(request.query ?? {});
-    if (!query.success) return reply.code(400).send({ error: 'invalid query', problems: query.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`) });
+    if (!query.success) return reply.code(400).send({ error: 'invalid query', problems: zodProblems(query.error, '') });
     const { since, user, action, limit } = query.data;
     return listAudit(deps.client, { ...(since ? { since: new Date(since) } : {}), ...(user ? { user } : {}), ...(action ? { action } : {}), limit });
   });

@@ -3,6 +3,7 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { z } from 'zod';
 import type { RemoteApiSettings } from '../config/config';
+import { zodProblems } from '../config/zod-problems';
 
 /**
  * The Navigator API as seen from an operator's machine: one base URL, a personal bearer token,
@@ -110,7 +111,7 @@ export class ApiClient {
     if (status >= 400) throw this.failure(call, status, json);
     const parsed = schema.safeParse(json);
     if (!parsed.success) {
-      const where = parsed.error.issues.slice(0, 3).map((issue) => `${issue.path.join('.') || 'answer'}: ${issue.message}`).join('; ');
+      const where = zodProblems(parsed.error, 'answer').slice(0, 3).join('; ');
       throw new ApiAnswerError(this.redact(`${this.describe(call)}: unexpected answer from the API (${where})`));
     }
     return parsed.data;

@@ -2,6 +2,7 @@ import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Clien
 import { RepoConfig, guessForge, type RepoConfigInput } from '../dag-repos/git/repo-config';
 import type { RepoView, SyncRecord } from '../dag-repos/git/sync-types';
 import type { SyncRequestArgs, SyncRequestReply } from '../workflows/repo-sync';
+import { zodProblems } from '../config/zod-problems';
 
 export class RepoError extends Error {
   override readonly name = 'RepoError';
@@ -13,7 +14,7 @@ export function repoWorkflowId(name: string): string {
 
 function validate(input: RepoConfigInput): RepoConfig {
   const parsed = RepoConfig.safeParse({ ...input, forge: input.forge ?? guessForge(input.url) });
-  if (!parsed.success) throw new RepoError(`invalid repository settings:\n${parsed.error.issues.map((issue) => `  ${issue.path.join('.') || 'repo'}: ${issue.message}`).join('\n')}`);
+  if (!parsed.success) throw new RepoError(`invalid repository settings:\n${zodProblems(parsed.error, 'repo', '  ').join('\n')}`);
   return parsed.data;
 }
 

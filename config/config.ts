@@ -1,6 +1,7 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import * as path from 'node:path';
 import { z } from 'zod';
+import { zodProblems } from './zod-problems';
 
 /** Root of this checkout: config, workers and the CLI resolve defaults from here. */
 export const PROJECT_ROOT = path.resolve(__dirname, '..', __dirname.includes(`${path.sep}dist${path.sep}`) ? '..' : '');
@@ -288,7 +289,7 @@ function oidcSettings(e: QubinodeEnv): OidcSettings | undefined {
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): QubinodeConfig {
   const parsed = QubinodeEnv.safeParse(env);
   if (!parsed.success) {
-    const lines = parsed.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`);
+    const lines = zodProblems(parsed.error, '', '  ');
     throw new ConfigError(`invalid environment:\n${lines.join('\n')}`);
   }
   const e = parsed.data;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { zodProblems } from './zod-problems';
 
 /**
  * Reading a run's task logs from the worker that wrote them: the request the control plane sends to a
@@ -82,5 +83,5 @@ export class InvalidTaskLogRequestError extends Error {
 export function parseTaskLogRequest(input: unknown): TaskLogRequest {
   const parsed = TaskLogRequest.safeParse(input);
   if (parsed.success) return parsed.data;
-  throw new InvalidTaskLogRequestError(parsed.error.issues.map((issue) => `${issue.path.join('.') || 'request'}: ${issue.message}`).join('; '));
+  throw new InvalidTaskLogRequestError(zodProblems(parsed.error, 'request').join('; '));
 }

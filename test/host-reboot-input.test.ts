@@ -5,12 +5,13 @@ import { HOST_REBOOT_WORKFLOW } from '../dag-repos/actions/host-actions';
 import { HostRebootInput, MAX_DRAIN_GUESTS } from '../dag-repos/actions/host-reboot-input';
 import { checkDagFile } from '../dag-repos/compiler/compile';
 import { loadConfig } from '../config/config';
+import { zodProblems } from '../config/zod-problems';
 
 /** The inputs of host.reboot: what a DAG may ask of a reboot, and what never reaches virsh, kcli or the host. */
 
 function problems(input: unknown): string[] {
   const parsed = HostRebootInput.safeParse(input);
-  return parsed.success ? [] : parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+  return parsed.success ? [] : zodProblems(parsed.error, '');
 }
 
 function compileReboot(withText: string): { ok: boolean; messages: string[] } {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MaintenanceWindow, nextWindow, windowWaitText, type WindowState } from '../dag-repos/schema/maintenance-window';
+import { zodProblems } from '../config/zod-problems';
 
 /** Maintenance windows: the schema (what a DAG may write) and nextWindow (when work may start). */
 
@@ -11,7 +12,7 @@ const window = (input: Record<string, unknown>): MaintenanceWindow => Maintenanc
 
 function problems(input: unknown): string {
   const parsed = MaintenanceWindow.safeParse(input);
-  return parsed.success ? '' : parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ');
+  return parsed.success ? '' : zodProblems(parsed.error, '').join('; ');
 }
 
 // 2026-11-28 is a Saturday.

@@ -14,6 +14,7 @@ import { createLogger } from '../config/logger';
 import { createQubinodeWorker } from '../workers/qubinode-worker';
 import { startTestEngine, type TestEngine } from './support/engine';
 import { taskOf } from './support/waiting';
+import { zodProblems } from '../config/zod-problems';
 
 /**
  * host.network-change without the lab: its input contract, and the whole action on the real
@@ -26,7 +27,7 @@ const valid = { apply: [['nmcli', 'con', 'up', 'br0']], revert: [['nmcli', 'con'
 
 function problems(input: unknown): string {
   const result = NetworkChangeInput.safeParse(input);
-  return result.success ? '' : result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ');
+  return result.success ? '' : zodProblems(result.error, '').join('; ');
 }
 
 describe('host.network-change input', () => {

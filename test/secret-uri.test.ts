@@ -9,6 +9,7 @@ import { NotifyChannel } from '../dag-repos/schema/rollback-notify';
 import { parseSecretUri, secretUriProblemsIn } from '../dag-repos/schema/secret-uri';
 import type { NotifyRequest } from '../workflows/rollback-status';
 import { startVaultStandIn, type VaultStandIn } from './support/vault-stand-in';
+import { zodProblems } from '../config/zod-problems';
 
 // The one grammar of secret references, and the notify channel fields that take them. Vault is the
 // local stand-in of test/support/vault-stand-in.ts (no Vault server can be installed here).
@@ -95,7 +96,7 @@ describe('notify channels with secret references', () => {
     assert.ok(NotifyChannel.safeParse({ type: 'email', smtp: 'secret://vault/kv/smtp#url', from: 'a@b.c', to: ['d@e.f'] }).success);
     const bad = NotifyChannel.safeParse({ type: 'webhook', url: 'ftp://x', headers: { authorization: 'secret://aws/x', 'bad name': 'v', 'x-split': 'a\r\nb' } });
     assert.equal(bad.success, false);
-    const messages = (bad.error?.issues ?? []).map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('\n');
+    const messages = (bad.error ? zodProblems(bad.error, '') : []).join('\n');
     assert.match(messages, /^url: must be an http\(s\) URL or a secret reference/m);
     assert.match(messages, /^headers\.authorization: not a valid secret reference: unknown secret source "aws"/m);
     assert.match(messages, /^headers\.bad name: Invalid key/m);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { zodProblems } from '../dag-repos/schema/zod-problems';
 
 /**
  * One audit record: who did what to which target, from where, and how it ended. Shared by the
@@ -89,7 +90,7 @@ export class AuditEntryError extends Error {
 }
 
 function problems(error: z.ZodError): string {
-  return error.issues.map((issue) => `${issue.path.join('.') || 'entry'}: ${issue.message}`).join('; ');
+  return zodProblems(error, 'entry').join('; ');
 }
 
 /** Entries one batch signal may carry (client/audit.ts recordAuditBatch); the rest of a longer one is counted as rejected. */

@@ -4,6 +4,7 @@ import type { HostRebootActivities } from '../activities/host-reboot';
 import { HOST_REBOOT_FAILURES } from '../dag-repos/actions/host-actions';
 import { HostRebootInput } from '../dag-repos/actions/host-reboot-input';
 import { parseDuration } from '../dag-repos/schema/duration';
+import { zodProblemsUnder } from '../dag-repos/schema/zod-problems';
 import type { ActionWorkflowInput, ActionWorkflowResult } from './action-workflow';
 
 /**
@@ -53,7 +54,7 @@ function refuse(message: string, type: string): never {
 
 export async function hostReboot(input: ActionWorkflowInput): Promise<ActionWorkflowResult> {
   const parsed = HostRebootInput.safeParse(input.with);
-  if (!parsed.success) refuse(`host.reboot ${input.taskId}: ${parsed.error.issues.map((issue) => `${['with', ...issue.path.map(String)].join('.')}: ${issue.message}`).join('; ')}`, 'InvalidActionInput');
+  if (!parsed.success) refuse(`host.reboot ${input.taskId}: ${zodProblemsUnder(parsed.error, 'with').join('; ')}`, 'InvalidActionInput');
   const spec = parsed.data;
   const { host } = input;
   // Without runsOn the "host" is whichever general worker takes the task: never reboot that.

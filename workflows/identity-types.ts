@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { zodProblems } from '../dag-repos/schema/zod-problems';
 
 /**
  * Who may call the API and with which roles. Pure data and checks: used inside the identity workflow
@@ -78,6 +79,5 @@ export const MAX_TOKEN_LIFETIME_MS = 366 * 24 * 3600 * 1000;
 
 /** First zod issue as one line naming the field. */
 export function firstProblem(error: z.ZodError): string {
-  const issue = error.issues[0];
-  return issue ? `${issue.path.join('.') || 'input'}: ${issue.message}` : 'invalid input';
+  return zodProblems(error, 'input')[0] ?? 'invalid input';
 }

@@ -4,6 +4,7 @@ import type { CheckpointOutcome } from '../activities/network-checkpoint-store';
 import { NETWORK_CHANGE_REVERTED, NETWORK_CHANGE_UNCONFIRMED, NetworkChangeInput } from '../dag-repos/actions/network-actions';
 import { parseDuration } from '../dag-repos/schema/duration';
 import type { ActionWorkflowInput, ActionWorkflowResult } from './action-workflow';
+import { zodProblems } from '../dag-repos/schema/zod-problems';
 
 /**
  * `host.network-change`: a change on a host's network that reverts by itself unless the host's worker
@@ -56,7 +57,7 @@ function timedOut(error: unknown): boolean {
 export async function networkChange(input: ActionWorkflowInput): Promise<ActionWorkflowResult> {
   const parsed = NetworkChangeInput.safeParse(input.with);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => `with.${issue.path.join('.')}: ${issue.message}`).join('; ');
+    const problems = zodProblems(parsed.error, '', 'with.').join('; ');
     throw wf.ApplicationFailure.nonRetryable(`invalid input for host.network-change: ${problems}`, 'InvalidActionInput');
   }
   const change = parsed.data;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { Hex, PendingException, PolicyRepoName, POLICY_LIMITS, RepoPolicy, Sha, type EffectivePolicy, type PolicyForRepo } from '../dag-repos/security/repo-policy';
+import { zodProblems } from '../dag-repos/schema/zod-problems';
 
 export { PendingException, type PolicyForRepo };
 
@@ -76,6 +77,5 @@ export function isAuthor(person: string, author: { name: string; email: string }
 }
 
 export function firstProblem(error: z.ZodError): string {
-  const issue = error.issues[0];
-  return issue ? `${issue.path.join('.') || 'input'}: ${issue.message}` : 'invalid input';
+  return zodProblems(error, 'input')[0] ?? 'invalid input';
 }

@@ -15,6 +15,7 @@ import type { DagRunStatus } from './run-status';
 import { COMMIT_KEY, DAG_KEY, REPO_KEY, STATUS_KEY } from './search-attributes';
 import { Semaphore } from './semaphore';
 import { executeAction, inheritedStartedBy } from './task-executor';
+import { zodProblems } from '../dag-repos/schema/zod-problems';
 
 export interface RolloutWorkflowInput {
   /** The parent's rollout task: approval gates between steps use this id. */
@@ -104,7 +105,7 @@ class Rollout {
 
   constructor(private readonly input: RolloutWorkflowInput) {
     const parsed = RolloutInput.safeParse(input.with);
-    if (!parsed.success) throw wf.ApplicationFailure.nonRetryable(`rollout ${input.taskId}: ${parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')}`, 'InvalidActionInput');
+    if (!parsed.success) throw wf.ApplicationFailure.nonRetryable(`rollout ${input.taskId}: ${zodProblems(parsed.error, '').join('; ')}`, 'InvalidActionInput');
     this.spec = parsed.data;
     this.targets = normaliseTargets(this.spec.targets);
     this.batches = planBatches(this.spec.strategy, this.targets, { steps: this.spec.steps, batchSize: this.spec.batchSize });

@@ -12,6 +12,7 @@ import type { HostStatusActivities } from './host-registry-state';
 import type { RolloutProgress } from './rollback-status';
 import { assertNever, type DagRunStatus } from './run-status';
 import { COMMIT_KEY, DAG_KEY, REPO_KEY, STARTED_BY_KEY, STATUS_KEY } from './search-attributes';
+import { zodProblems } from '../dag-repos/schema/zod-problems';
 
 /** Where and as what one task (or one forEach item) runs. */
 export interface TaskInvocation {
@@ -232,7 +233,7 @@ export function inheritedStartedBy(): SearchAttributePair[] {
 
 async function waitForApproval(call: TaskInvocation): Promise<{ outputs: Record<string, unknown>; summary: string }> {
   const parsed = ApprovalInput.safeParse(call.inputs);
-  if (!parsed.success) throw wf.ApplicationFailure.nonRetryable(`approval ${call.task.id}: ${parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')}`, 'InvalidActionInput');
+  if (!parsed.success) throw wf.ApplicationFailure.nonRetryable(`approval ${call.task.id}: ${zodProblems(parsed.error, '').join('; ')}`, 'InvalidActionInput');
   if (!call.approvals || call.itemIndex !== undefined) throw wf.ApplicationFailure.nonRetryable(`approval ${call.task.id}: approvals cannot run here (not in forEach or compensations)`, 'InvalidActionInput');
   const { message, approvers, timeout, onTimeout } = parsed.data;
   call.onWaiting?.();

@@ -4,6 +4,7 @@ import type { DagDiagnostic } from '../compiler/diagnostics';
 import { parseDagText } from '../compiler/parse-limits';
 import { displayPath, locate, parseYamlSource, type DocPath, type YamlSource } from '../compiler/source-map';
 import type { DagSpec } from '../schema/dag-spec';
+import { zodProblems } from '../../config/zod-problems';
 
 /**
  * What a repository's DAGs may do, and where: held by admins outside the repository (in the policy
@@ -232,6 +233,6 @@ export function parsePolicyText(text: string): { ok: true; policy: RepoPolicy } 
   const parsed = parseLimitedYaml(text);
   if (!parsed.ok) return parsed;
   const checked = RepoPolicy.safeParse(parsed.raw);
-  if (!checked.success) return { ok: false, problems: checked.error.issues.map((issue) => `${issue.path.join('.') || 'policy'}: ${issue.message}`) };
+  if (!checked.success) return { ok: false, problems: zodProblems(checked.error, 'policy') };
   return { ok: true, policy: checked.data };
 }
