@@ -4,6 +4,7 @@ import type { ActionRegistry } from '../dag-repos/actions/registry';
 import type { RepoConfig } from '../dag-repos/git/repo-config';
 import { CompositeCatalog, type DagCatalog } from '../dag-repos/catalog/composite-catalog';
 import { LocalCatalog } from '../dag-repos/catalog/local-catalog';
+import { LocalCatalogCache } from '../dag-repos/catalog/local-catalog-cache';
 import type { RepoView } from '../dag-repos/git/sync-types';
 import { listRepos, listReposKeeping } from './repos';
 
@@ -16,8 +17,14 @@ export interface LoadedCatalog {
 }
 
 /** The catalog every entry point reads: local DAG directories plus the live commit of each registered repository. */
-export async function loadCatalog(config: QubinodeConfig, registry: ActionRegistry, client: Client | undefined, list: (client: Client) => Promise<RepoView[]> = listRepos): Promise<LoadedCatalog & { views: RepoView[] }> {
-  const local = LocalCatalog.load(config.dagDirectories, registry);
+export async function loadCatalog(
+  config: QubinodeConfig,
+  registry: ActionRegistry,
+  client: Client | undefined,
+  list: (client: Client) => Promise<RepoView[]> = listRepos,
+  localCatalog: () => Promise<LocalCatalog> = async () => LocalCatalog.load(config.dagDirectories, registry),
+): Promise<LoadedCatalog & { views: RepoView[] }> {
+  const local = await localCatalog();
   if (!client) return { catalog: new CompositeCatalog(local, []), repos: [], views: [], warning: 'Temporal is not reachable: Git repositories are not listed' };
   try {
     const views = await list(client);
@@ -29,12 +36,14 @@ export async function loadCatalog(config: QubinodeConfig, registry: ActionRegist
 
 /**
  * `loadCatalog` for a process that reloads the catalog on a timer (the API's cache): each load remembers the
- * repositories it read, and a repository that does not answer the next time keeps what it had (see listReposKeeping).
+ * repositories it read, and a repository that does not answer the next time keeps what it had (see listReposKeeping);
+ * local DAG files are compiled again only when they changed.
  */
 export function catalogLoader(config: QubinodeConfig, registry: ActionRegistry, client: Client): () => Promise<LoadedCatalog> {
   let known = new Map<string, RepoView>();
+  const local = new LocalCatalogCache(config.dagDirectories, registry);
   return async () => {
-    const loaded = await loadCatalog(config, registry, client, (reachable) => listReposKeeping(reachable, known));
+    const loaded = await loadCatalog(config, registry, client, (reachable) => listReposKeeping(reachable, known), () => local.load());
     if (!loaded.warning) known = new Map(loaded.views.map((view) => [view.config.name, view]));
     return loaded;
   };

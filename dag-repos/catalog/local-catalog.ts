@@ -77,11 +77,12 @@ export class LocalCatalog {
 
   private constructor(private readonly registry: ActionRegistry) {}
 
-  static load(sources: readonly CatalogSource[], registry: ActionRegistry): LocalCatalog {
+  /** `commits`, by source, when the caller has read them already (see local-catalog-cache.ts). */
+  static load(sources: readonly CatalogSource[], registry: ActionRegistry, commits?: readonly string[]): LocalCatalog {
     const catalog = new LocalCatalog(registry);
-    for (const source of sources) {
+    for (const [index, source] of sources.entries()) {
       if (!existsSync(source.dir)) continue;
-      const commit = localCommit(source.dir);
+      const commit = commits?.[index] ?? localCommit(source.dir);
       for (const absolutePath of dagFilesIn(source.dir)) {
         const relative = path.relative(source.dir, absolutePath);
         const read = readDagFileText(absolutePath, relative);
