@@ -8,6 +8,7 @@ import { resolveParams } from '../dag-repos/schema/params';
 import type { OverlapPolicy } from '../dag-repos/schema/triggers';
 import { RunAlreadyExistsError, startRun, runStartOptions } from '../client/runs';
 import { postCommitStatus } from './commit-status';
+import { dagSchedulePrefix, dagScheduleId, pollScheduleId, pushRunKey, scheduledRunKey } from '../workflows/workflow-ids';
 
 export interface RepoTriggerDeps {
   client: () => Promise<Client>;
@@ -33,14 +34,6 @@ const OVERLAP: Record<OverlapPolicy, ScheduleOverlapPolicy> = {
   allow_all: 'ALLOW_ALL',
 };
 
-export function scheduleIdPrefix(repo: string): string {
-  return `dag/${repo}/`;
-}
-
-export function pollScheduleId(repo: string): string {
-  return `repo/${repo}/poll`;
-}
-
 /** Activities a repository's workflow uses after a sync: push-triggered runs, schedules, commit statuses. */
 export function createRepoTriggerActivities(deps: RepoTriggerDeps) {
   return {
@@ -57,7 +50,7 @@ export function createRepoTriggerActivities(deps: RepoTriggerDeps) {
         if (push.paths.length && !event.changedPaths.some((changed) => matchesAny(changed, push.paths))) continue;
         try {
           const params = resolveParams(dag.params, push.params);
-          const run = await startRun(client, { dag, params, taskQueue: deps.taskQueue, runKey: `push-${event.commit.slice(0, 12)}` });
+          const run = await startRun(client, { dag, params, taskQueue: deps.taskQueue, runKey: pushRunKey(event.commit) });
           started.push(run.runId);
         } catch (error) {
           if (error instanceof RunAlreadyExistsError) skipped.push(`${dag.catalogId}: already started for this commit`);
@@ -71,9 +64,9 @@ export function createRepoTriggerActivities(deps: RepoTriggerDeps) {
     async reconcileSchedules(input: { repo: string; dags: CompiledDag[] }): Promise<{ created: string[]; updated: string[]; deleted: string[]; errors: string[] }> {
       const client = await deps.client();
       const wanted = new Map<string, { dag: CompiledDag; index: number }>();
-      for (const dag of input.dags) dag.triggers?.schedule?.forEach((_, index) => wanted.set(`dag/${dag.catalogId}/schedule-${index}`, { dag, index }));
+      for (const dag of input.dags) dag.triggers?.schedule?.forEach((_, index) => wanted.set(dagScheduleId(dag.catalogId, index), { dag, index }));
       const existing = new Set<string>();
-      for await (const schedule of client.schedule.list()) if (schedule.scheduleId.startsWith(scheduleIdPrefix(input.repo))) existing.add(schedule.scheduleId);
+      for await (const schedule of client.schedule.list()) if (schedule.scheduleId.startsWith(dagSchedulePrefix(input.repo))) existing.add(schedule.scheduleId);
       const result = { created: [] as string[], updated: [] as string[], deleted: [] as string[], errors: [] as string[] };
       for (const [scheduleId, { dag, index }] of wanted) {
         const trigger = dag.triggers?.schedule?.[index];
@@ -85,7 +78,7 @@ export function createRepoTriggerActivities(deps: RepoTriggerDeps) {
           result.errors.push(`${scheduleId}: ${(error as Error).message}`);
           continue;
         }
-        const start = runStartOptions({ dag, params, taskQueue: deps.taskQueue, runKey: `sched-${index}` });
+        const start = runStartOptions({ dag, params, taskQueue: deps.taskQueue, runKey: scheduledRunKey(index) });
         const spec = { cronExpressions: [trigger.cron], timezone: trigger.timezone };
         const action = { type: 'startWorkflow' as const, workflowType: 'dagRun', ...start };
         const policies = { overlap: OVERLAP[trigger.overlap] };
@@ -119,7 +112,7 @@ export function createRepoTriggerActivities(deps: RepoTriggerDeps) {
         return exists ? 'deleted' : 'none';
       }
       const spec = { intervals: [{ every: parseDuration(input.config.poll) }] };
-      const action = { type: 'startWorkflow' as const, workflowType: 'repoPoll', taskQueue: deps.taskQueue, args: [input.config.name], workflowId: `repo/${input.config.name}/poll` };
+      const action = { type: 'startWorkflow' as const, workflowType: 'repoPoll', taskQueue: deps.taskQueue, args: [input.config.name], workflowId: pollScheduleId(input.config.name) };
       if (exists) await handle.update((previous) => ({ ...previous, spec, action }));
       else await client.schedule.create({ scheduleId, spec, action, policies: { overlap: 'SKIP' } });
       return exists ? 'updated' : 'created';

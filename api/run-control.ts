@@ -6,6 +6,7 @@ import { listRuns, RunAlreadyExistsError, RunNotFoundError } from '../client/run
 import type { AuditTrail } from './audit-trail';
 import { callerOf, wildcardParam, type Caller } from './caller';
 import { zodProblem } from '../config/zod-problems';
+import { rolloutIdFromPath } from '../client/run-ids';
 
 /**
  * HTTP side of approvals, abort, retry and rollback (docs/rollouts-and-approvals.md). Run ids hold
@@ -131,7 +132,7 @@ export function registerRunControlRoutes(app: FastifyInstance, deps: { client: C
 
   // Rollout ids hold slashes (rollout/<dag>/<key>.<task>): GET /api/rollouts/<rest of the id>, raw or percent-encoded.
   app.get('/api/rollouts/*', async (request, reply) => {
-    const rolloutId = `rollout/${wildcardParam(request)}`;
+    const rolloutId = rolloutIdFromPath(wildcardParam(request));
     try {
       return await rolloutProgress(deps.client, rolloutId);
     } catch (error) {

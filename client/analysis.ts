@@ -1,6 +1,6 @@
 import type { Client } from '@temporalio/client';
 import type { FailureAnalysis } from '../ai/analysis';
-import { analysisWorkflowId } from '../workflows/analysis-ids';
+import { analysisWorkflowId } from '../workflows/workflow-ids';
 import type { DagRunStatus, ItemStatus, TaskStatus } from '../workflows/run-status';
 
 type Lookup = { analysis: FailureAnalysis } | { pending: true } | undefined;

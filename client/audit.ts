@@ -1,6 +1,7 @@
 import type { Client } from '@temporalio/client';
 import { AUDIT_BATCH_MAX_ENTRIES, auditEntry, AuditEntryError, type AuditEntry, type AuditFilter, type AuditOutcome } from '../workflows/audit-entry';
-import { AUDIT_TASK_QUEUE, AUDIT_WORKFLOW_TYPE, auditShardId, auditShardStart, HOUR_MS } from '../workflows/audit-ids';
+import { AUDIT_TASK_QUEUE, AUDIT_WORKFLOW_TYPE, HOUR_MS } from '../workflows/audit-ids';
+import { auditShardId, auditShardStart } from '../workflows/workflow-ids';
 import type { AuditLogInput, AuditShardView } from '../workflows/audit-log';
 
 /**

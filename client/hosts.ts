@@ -5,7 +5,6 @@ import {
   checkedAnnouncement,
   HOST_QUEUE,
   HOST_REGISTRY_TASK_QUEUE,
-  HOST_REGISTRY_WORKFLOW_ID,
   HOST_REGISTRY_WORKFLOW_TYPE,
   type HostAnnouncement,
   type HostInstance,
@@ -13,6 +12,7 @@ import {
   type HostRegistryView,
   type HostStatus,
 } from '../workflows/host-registry-state';
+import { HOST_REGISTRY_WORKFLOW_ID } from '../workflows/workflow-ids';
 import type { HostRegistryInput } from '../workflows/host-registry';
 
 /**

@@ -4,7 +4,8 @@ import { ActivityFailure, ApplicationFailure, TimeoutFailure } from '@temporalio
 import { temporal } from '@temporalio/proto';
 import { INVALID_LOG_REQUEST, InvalidTaskLogRequestError, LogFileName, LogOffset, parseTaskLogRequest, TASK_LOG_MAX_BYTES, type TaskLogChunk, type TaskLogFileChunk, type TaskLogRequest } from '../config/task-log-request';
 import type { RunState, TaskStatus } from '../workflows/run-status';
-import { NO_WORKER_POLLING, noWorkerPollingMessage, TASK_LOG_READ_WORKFLOW, taskLogReadId } from '../workflows/task-log-ids';
+import { NO_WORKER_POLLING, noWorkerPollingMessage, TASK_LOG_READ_WORKFLOW } from '../workflows/task-log-ids';
+import { taskLogReadId } from '../workflows/workflow-ids';
 import type { TaskLogReadInput } from '../workflows/task-log-read';
 import { normaliseRunId } from './run-ids';
 import { getRunStatus, RunNotFoundError } from './runs';

@@ -3,14 +3,13 @@ import { RepoConfig, guessForge, type RepoConfigInput } from '../dag-repos/git/r
 import type { RepoView, SyncRecord } from '../dag-repos/git/sync-types';
 import type { SyncRequestArgs, SyncRequestReply } from '../workflows/repo-sync';
 import { zodProblems } from '../config/zod-problems';
+import { repoWorkflowId } from '../workflows/workflow-ids';
 
 export class RepoError extends Error {
   override readonly name = 'RepoError';
 }
 
-export function repoWorkflowId(name: string): string {
-  return `repo/${name}`;
-}
+export { repoWorkflowId };
 
 function validate(input: RepoConfigInput): RepoConfig {
   const parsed = RepoConfig.safeParse({ ...input, forge: input.forge ?? guessForge(input.url) });

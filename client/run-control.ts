@@ -7,7 +7,8 @@ import type { DagRollbackInput } from '../workflows/rollback-run';
 import type { AbortRequest, ApprovalRecord, RollbackRecord, RolloutProgress } from '../workflows/rollback-status';
 import type { TaskStatus } from '../workflows/run-status';
 import { RETRY_OF_KEY } from '../workflows/search-attributes';
-import { newRunKey, normaliseRunId } from './run-ids';
+import { isRolloutId, newRunKey, normaliseRunId } from './run-ids';
+import { rollbackWorkflowId } from '../workflows/workflow-ids';
 import { getRunStatus, RunAlreadyExistsError, RunNotFoundError, runStartOptions, type StartedRun } from './runs';
 
 /** Client side of issue 5: approve, abort, retry from failure, manual rollback, rollout progress. */
@@ -44,7 +45,7 @@ export async function decideApproval(client: Client, ref: string, decision: Appr
 
 /** Asks a run (or a rollout) to stop and roll back what it changed; `by` is the authenticated caller. */
 export async function abortRun(client: Client, ref: string, request: AbortRequest): Promise<string> {
-  const runId = ref.startsWith('rollout/') ? ref : normaliseRunId(ref);
+  const runId = isRolloutId(ref) ? ref : normaliseRunId(ref);
   const description = await client.workflow.getHandle(runId).describe().catch(() => undefined);
   if (description?.status.name !== 'RUNNING') throw new RunNotFoundError(`run "${runId}" is not running`);
   await client.workflow.getHandle(runId).signal('abort', request);
@@ -116,9 +117,9 @@ export async function rollbackRun(client: Client, ref: string, who: { by: string
   if (status.state === 'running') throw new RunAlreadyExistsError(`run ${runId} is still running; abort it (qubinode abort) to stop and roll back`);
   const args: DagRollbackInput = { runId, runKey: input.runKey, dag: input.dag, params: input.params, tasks: status.tasks, taskQueue: input.taskQueue, by: who.by, ...(who.onBehalfOf && who.onBehalfOf !== who.by ? { onBehalfOf: who.onBehalfOf } : {}) };
   try {
-    return await client.workflow.execute('dagRollback', { workflowId: `rollback/${runId}`, taskQueue: input.taskQueue, args: [args], workflowIdReusePolicy: 'REJECT_DUPLICATE', staticSummary: `rollback of ${runId}` });
+    return await client.workflow.execute('dagRollback', { workflowId: rollbackWorkflowId(runId), taskQueue: input.taskQueue, args: [args], workflowIdReusePolicy: 'REJECT_DUPLICATE', staticSummary: `rollback of ${runId}` });
   } catch (error) {
-    if (error instanceof WorkflowExecutionAlreadyStartedError) throw new RunAlreadyExistsError(`run ${runId} was already rolled back (workflow rollback/${runId})`);
+    if (error instanceof WorkflowExecutionAlreadyStartedError) throw new RunAlreadyExistsError(`run ${runId} was already rolled back (workflow ${rollbackWorkflowId(runId)})`);
     throw error;
   }
 }

@@ -5,11 +5,5 @@ export function newRunKey(now: Date = new Date(), random: () => number = Math.ra
   return `${stamp}-${suffix}`;
 }
 
-export function runWorkflowId(catalogId: string, runKey: string): string {
-  return `dag/${catalogId}/${runKey}`;
-}
-
-/** Accepts `dag/examples/hello/KEY` or `examples/hello/KEY`. */
-export function normaliseRunId(ref: string): string {
-  return ref.startsWith('dag/') ? ref : `dag/${ref}`;
-}
+// The API and the CLI reach the engine's ids through the client (DESIGN's import table).
+export { hookRunKey, isRolloutId, normaliseRunId, rolloutIdFromPath, runWorkflowId } from '../workflows/workflow-ids';

@@ -4,13 +4,13 @@ import type { CompiledDag } from '../dag-repos/compiler/compiled-dag';
 import { maskSecretParams } from '../dag-repos/schema/params';
 import type { DagRunInput } from '../workflows/dag-run';
 import type { DagRunStatus, RunState, TaskStatus } from '../workflows/run-status';
-import { COMMIT_KEY, DAG_KEY, REPO_KEY, STARTED_BY_KEY, STATUS_KEY } from '../workflows/search-attributes';
+import { COMMIT_KEY, DAG_KEY, REPO_KEY, runSearchAttributes, STARTED_BY_KEY, STATUS_KEY } from '../workflows/search-attributes';
 import { isPlainName } from '../workflows/audit-entry';
 import { newRunKey, normaliseRunId, runWorkflowId } from './run-ids';
 import { attachAnalyses } from './analysis';
 import { literalRunsOn, refuseUnknownHosts } from './hosts';
 import { announcedLabels, refuseUnapprovedVersion } from './repo-policy';
-import { POLICY_WORKFLOW_ID } from '../workflows/repo-policy-types';
+import { POLICY_WORKFLOW_ID } from '../workflows/workflow-ids';
 
 export class RunNotFoundError extends Error {
   override readonly name = 'RunNotFoundError';
@@ -69,13 +69,7 @@ export function runStartOptions(request: StartRunRequest & { runKey: string }) {
     staticSummary: `${request.dag.catalogId} @ ${request.dag.origin.commit.slice(0, 12)}`,
     staticDetails: staticDetails(request.dag, request.params),
     memo: { dag: request.dag.catalogId, description: request.dag.description, params: maskSecretParams(request.dag.params, request.params), ...(request.startedBy ? { startedBy: request.startedBy } : {}) },
-    typedSearchAttributes: [
-      { key: DAG_KEY, value: request.dag.catalogId },
-      { key: REPO_KEY, value: request.dag.origin.repo },
-      { key: COMMIT_KEY, value: request.dag.origin.commit },
-      { key: STATUS_KEY, value: 'running' },
-      ...(request.startedBy ? [{ key: STARTED_BY_KEY, value: request.startedBy }] : []),
-    ],
+    typedSearchAttributes: runSearchAttributes(request.dag, request.startedBy),
   };
 }
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { FailureAnalysis } from '../ai/analysis';
 import { getRunStatus } from '../client/runs';
-import { analysisWorkflowId } from '../workflows/analysis-ids';
+import { analysisWorkflowId } from '../workflows/workflow-ids';
 import type { DagRunStatus } from '../workflows/run-status';
 import { startTestEngine, taskStates, type TestEngine } from './support/engine';
 

@@ -6,7 +6,8 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { getRunStatus } from '../client/runs';
 import { DagValidationError } from '../dag-repos/compiler/diagnostics';
-import { hostLockStateQuery, hostLockWorkflowId } from '../workflows/host-lock';
+import { hostLockStateQuery } from '../workflows/host-lock';
+import { hostLockWorkflowId } from '../workflows/workflow-ids';
 import { startTestEngine, type TestEngine } from './support/engine';
 import { until } from './support/waiting';
 

@@ -13,7 +13,7 @@ import { PROJECT_ROOT } from '../config/config';
 import { createLogger } from '../config/logger';
 import { findTool } from '../config/tool-paths';
 import { ActionRegistry } from '../dag-repos/actions/registry';
-import { analysisWorkflowId } from '../workflows/analysis-ids';
+import { analysisWorkflowId } from '../workflows/workflow-ids';
 import type { DagRunStatus } from '../workflows/run-status';
 import { qubinodeFromSource } from './support/cli';
 import { startTestEngine, type TestEngine } from './support/engine';

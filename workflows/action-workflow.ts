@@ -31,7 +31,3 @@ export interface ActionWorkflowResult {
   summary: string;
 }
 
-/** The workflow id of one task's action workflow: unique per run, task and item. */
-export function actionWorkflowId(dagId: string, runKey: string, taskId: string, itemIndex?: number): string {
-  return `action/${dagId}/${runKey}.${taskId}${itemIndex === undefined ? '' : `.${itemIndex}`}`;
-}

@@ -2,7 +2,7 @@ import * as wf from '@temporalio/workflow';
 import type { AiActivities } from '../ai/activity-types';
 import type { FailureAnalysis, FailureFacts } from '../ai/analysis';
 import { factsOf } from './failure-facts';
-import { analysisWorkflowId } from './analysis-ids';
+import { analysisWorkflowId } from './workflow-ids';
 import type { TaskError } from './run-status';
 
 /** Patch id: dagRun starts an analyzeFailure workflow for each task (or forEach item) that ends failed. */

@@ -1,6 +1,7 @@
 import * as wf from '@temporalio/workflow';
 import { AUDIT_BATCH_MAX_ENTRIES, checkedEntry, matchesAudit, utf8Bytes, type AuditEntry, type AuditFilter } from './audit-entry';
-import { AUDIT_RETENTION_DAYS, auditShardStart, HOUR_MS } from './audit-ids';
+import { AUDIT_RETENTION_DAYS, HOUR_MS } from './audit-ids';
+import { auditShardStart } from './workflow-ids';
 
 /** At most this many entries per hour shard, and at most this many bytes of them (the continue-as-new input). */
 export const AUDIT_SHARD_MAX_ENTRIES = 20_000;

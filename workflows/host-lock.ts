@@ -51,10 +51,6 @@ const LIVENESS_EVERY_MS = 20_000;
 /** A lock nobody holds or wants ends after this long; the next request starts it again. */
 const IDLE_END_MS = 60_000;
 
-export function hostLockWorkflowId(controlQueue: string, host: string): string {
-  return `host-lock/${controlQueue}/${host}`;
-}
-
 export async function hostLock(input: HostLockInput): Promise<void> {
   const holders = new Map<string, HostLockHolder>((input.holders ?? []).map((holder) => [holder.requester, holder]));
   let waiting: HostLockRequest[] = [...(input.waiting ?? [])];

@@ -1,6 +1,7 @@
 import * as wf from '@temporalio/workflow';
 import type { HostLockActivities } from '../activities/host-lock-requests';
-import { hostBusySignal, hostGrantedSignal, hostLockWorkflowId, releaseHostSignal } from './host-lock';
+import { hostBusySignal, hostGrantedSignal, releaseHostSignal } from './host-lock';
+import { hostLockWorkflowId } from './workflow-ids';
 
 /** What a run waiting for a host shows: the host, and who holds it when the lock has said. */
 export interface HostWait {

@@ -7,7 +7,6 @@ import { AUDIT_TASK_QUEUE } from './audit-ids';
  * (which checks every signal again: anyone who can reach Temporal can send one). Pure: runs inside workflows.
  */
 
-export const HOST_REGISTRY_WORKFLOW_ID = 'hosts/registry';
 export const HOST_REGISTRY_WORKFLOW_TYPE = 'hostRegistry';
 /** The platform's own queue, served by every process that runs workflows (see audit-ids.ts). */
 export const HOST_REGISTRY_TASK_QUEUE = AUDIT_TASK_QUEUE;

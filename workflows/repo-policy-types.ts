@@ -10,7 +10,6 @@ export { PendingException, type PolicyForRepo };
  * by the workflow's validators and the client.
  */
 
-export const POLICY_WORKFLOW_ID = 'policy/repos';
 export const POLICY_REFUSED = 'PolicyRefused';
 /** The repository name that stands for every repository without a policy of its own. */
 export const DEFAULT_POLICY_REPO = '*';

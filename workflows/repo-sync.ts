@@ -4,6 +4,7 @@ import type { createRepoTriggerActivities } from '../activities/repo-triggers';
 import type { AiActivities } from '../ai/activity-types';
 import { credentialEnvOf, type RepoConfig } from '../dag-repos/git/repo-config';
 import type { ActiveCommit, RepoView, SyncOutcome, SyncRecord } from '../dag-repos/git/sync-types';
+import { repoWorkflowId } from './workflow-ids';
 
 type GitActivities = ReturnType<typeof createGitSyncActivities>;
 type TriggerActivities = ReturnType<typeof createRepoTriggerActivities>;
@@ -134,5 +135,5 @@ export async function repoSync(input: RepoSyncInput): Promise<RepoView> {
 
 /** Started by a repository's poll schedule: asks its repoSync workflow for a sync. */
 export async function repoPoll(repo: string): Promise<void> {
-  await wf.getExternalWorkflowHandle(`repo/${repo}`).signal(requestSyncSignal, { reason: 'poll' });
+  await wf.getExternalWorkflowHandle(repoWorkflowId(repo)).signal(requestSyncSignal, { reason: 'poll' });
 }

@@ -12,10 +12,11 @@ import { toTaskError } from './failures';
 import type { AbortRequest, RollbackTrigger, RolloutProgress, RolloutTargetStatus } from './rollback-status';
 import { batchConcurrency, normaliseTargets, overErrorRate, overThreshold, planBatches, thresholdProblems, type RolloutTargetRef } from './rollout-strategies';
 import type { DagRunStatus } from './run-status';
-import { COMMIT_KEY, DAG_KEY, REPO_KEY, STATUS_KEY } from './search-attributes';
+import { runSearchAttributes } from './search-attributes';
 import { Semaphore } from './semaphore';
-import { executeAction, inheritedStartedBy } from './task-executor';
+import { executeAction, inheritedStarter } from './task-executor';
 import { zodProblems } from '../dag-repos/schema/zod-problems';
+import { rolloutTargetRunKey, runWorkflowId } from './workflow-ids';
 
 export interface RolloutWorkflowInput {
   /** The parent's rollout task: approval gates between steps use this id. */
@@ -272,8 +273,8 @@ class Rollout {
     if (this.aborted) return 'aborted';
     const { step } = this.input;
     const given = { ...this.spec.params, ...('target' in step.params ? { target: target.name } : {}), ...('queue' in step.params ? { queue: target.queue } : {}) };
-    const runKey = `${this.input.parentRunKey}.${this.input.taskId}.${target.name}`;
-    const workflowId = `dag/${step.catalogId}/${runKey}`;
+    const runKey = rolloutTargetRunKey(this.input.parentRunKey, this.input.taskId, target.name);
+    const workflowId = runWorkflowId(step.catalogId, runKey);
     const changed: Changed = { target, params: given };
     this.changed.push(changed);
     this.setTarget(target.name, { state: 'updating', childRunId: workflowId, startedAt: new Date().toISOString() });
@@ -289,13 +290,7 @@ class Rollout {
           cancellationType: wf.ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED,
           parentClosePolicy: wf.ParentClosePolicy.REQUEST_CANCEL,
           staticSummary: `${step.catalogId} on ${target.name} (rollout ${this.id})`,
-          typedSearchAttributes: [
-            { key: DAG_KEY, value: step.catalogId },
-            { key: REPO_KEY, value: step.origin.repo },
-            { key: COMMIT_KEY, value: step.origin.commit },
-            { key: STATUS_KEY, value: 'running' },
-            ...inheritedStartedBy(),
-          ],
+          typedSearchAttributes: runSearchAttributes(step, inheritedStarter()),
         }) as Promise<DagRunStatus>;
       const limitMs = this.spec.stepTimeout ? parseDuration(this.spec.stepTimeout) : undefined;
       const status = limitMs

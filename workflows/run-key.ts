@@ -1,3 +1,5 @@
+import { runWorkflowId } from './workflow-ids';
+
 /**
  * Patch id: a run started by a Temporal Schedule takes its run key from its own workflow id. Every firing of a
  * schedule carries the same input (`sched-<n>`), and the schedule makes each workflow id distinct by appending
@@ -11,7 +13,7 @@ export const SCHEDULED_RUN_KEY = 'scheduled-run-key';
  * started by a schedule).
  */
 export function runKeyFromWorkflowId(workflowId: string, catalogId: string, given: string): string | undefined {
-  const prefix = `dag/${catalogId}/`;
+  const prefix = runWorkflowId(catalogId, '');
   if (!workflowId.startsWith(prefix)) return undefined;
   const own = workflowId.slice(prefix.length);
   return own !== given && own.startsWith(`${given}-`) ? own : undefined;

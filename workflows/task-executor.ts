@@ -1,4 +1,4 @@
-import { TimeoutType, type SearchAttributePair } from '@temporalio/common';
+import { TimeoutType } from '@temporalio/common';
 import * as wf from '@temporalio/workflow';
 import type { ActionInvocation, ActionResult } from '../activities/action-types';
 import type { CompiledDag, CompiledTask } from '../dag-repos/compiler/compiled-dag';
@@ -6,13 +6,14 @@ import { parseDuration } from '../dag-repos/schema/duration';
 import { resolveParams } from '../dag-repos/schema/params';
 import { ApprovalInput } from '../dag-repos/actions/rollout-inputs';
 import { WORKER_LOST } from '../dag-repos/actions/action-definition';
-import { actionWorkflowId, type ActionWorkflowInput, type ActionWorkflowResult } from './action-workflow';
+import type { ActionWorkflowInput, ActionWorkflowResult } from './action-workflow';
 import { approvalOutcome, type ApprovalGates } from './approvals';
 import type { HostStatusActivities } from './host-registry-state';
 import type { RolloutProgress } from './rollback-status';
 import { assertNever, type DagRunStatus } from './run-status';
-import { COMMIT_KEY, DAG_KEY, REPO_KEY, STARTED_BY_KEY, STATUS_KEY } from './search-attributes';
+import { runSearchAttributes, STARTED_BY_KEY, taskWorkflowSearchAttributes } from './search-attributes';
 import { zodProblems } from '../dag-repos/schema/zod-problems';
+import { actionWorkflowId, itemRunKey, rolloutWorkflowId, subDagWorkflowId, taskRunKey } from './workflow-ids';
 
 /** Where and as what one task (or one forEach item) runs. */
 export interface TaskInvocation {
@@ -184,9 +185,8 @@ export async function executeAction(call: TaskInvocation): Promise<ExecutedActio
       const child = task.childDag ? call.dag.children[task.childDag] : undefined;
       if (!child) throw wf.ApplicationFailure.nonRetryable(`sub-DAG ${task.childDag ?? '?'} is not part of this run's plan`, 'InvalidActionInput');
       const params = resolveParams(child.params, (call.inputs.params as Record<string, unknown> | undefined) ?? {});
-      const itemSuffix = call.itemIndex === undefined ? '' : `.${call.itemIndex}`;
-      const runKey = `${call.runKey}.${task.id}${itemSuffix}`;
-      const workflowId = `dag/${child.catalogId}/${runKey}`;
+      const runKey = taskRunKey(call.runKey, task.id, call.itemIndex);
+      const workflowId = subDagWorkflowId(child.catalogId, call.runKey, task.id, call.itemIndex);
       call.onChildStarted?.(workflowId);
       const result = await wf.executeChild('dagRun', {
         workflowId,
@@ -195,7 +195,7 @@ export async function executeAction(call: TaskInvocation): Promise<ExecutedActio
         cancellationType: wf.ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED,
         parentClosePolicy: wf.ParentClosePolicy.REQUEST_CANCEL,
         staticSummary: `${child.catalogId} (called by ${call.dag.catalogId} task ${task.id})`,
-        typedSearchAttributes: childSearchAttributes(child),
+        typedSearchAttributes: runSearchAttributes(child, inheritedStarter()),
       });
       const status = result as DagRunStatus;
       return { outputs: childOutputs(status), summary: `${child.catalogId}: ${status.state}`, attempt: 1 };
@@ -211,24 +211,13 @@ export async function executeAction(call: TaskInvocation): Promise<ExecutedActio
   }
 }
 
-function childSearchAttributes(child: CompiledDag): SearchAttributePair[] {
-  return [
-    { key: DAG_KEY, value: child.catalogId },
-    { key: REPO_KEY, value: child.origin.repo },
-    { key: COMMIT_KEY, value: child.origin.commit },
-    { key: STATUS_KEY, value: 'running' },
-    ...inheritedStartedBy(),
-  ];
-}
-
 /**
  * Child runs and rollouts carry who started the run above them, so filtering by person finds them
- * too. Empty for runs without a starter (all runs recorded before starters existed), whose child
+ * too. Undefined for runs without a starter (all runs recorded before starters existed), whose child
  * commands therefore stay exactly as they were.
  */
-export function inheritedStartedBy(): SearchAttributePair[] {
-  const startedBy = wf.workflowInfo().typedSearchAttributes.get(STARTED_BY_KEY);
-  return startedBy ? [{ key: STARTED_BY_KEY, value: startedBy }] : [];
+export function inheritedStarter(): string | undefined {
+  return wf.workflowInfo().typedSearchAttributes.get(STARTED_BY_KEY);
 }
 
 async function waitForApproval(call: TaskInvocation): Promise<{ outputs: Record<string, unknown>; summary: string }> {
@@ -267,7 +256,7 @@ async function runActionWorkflow(call: TaskInvocation, workflowType: string): Pr
     cancellationType: wf.ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED,
     parentClosePolicy: wf.ParentClosePolicy.REQUEST_CANCEL,
     staticSummary: `${task.action} on ${call.taskQueue} (${call.dag.catalogId} task ${task.id})`,
-    typedSearchAttributes: [{ key: DAG_KEY, value: call.dag.catalogId }, { key: STATUS_KEY, value: 'running' }, ...inheritedStartedBy()],
+    typedSearchAttributes: taskWorkflowSearchAttributes(call.dag.catalogId, inheritedStarter()),
   })) as ActionWorkflowResult;
 }
 
@@ -276,21 +265,16 @@ async function runRollout(call: TaskInvocation): Promise<{ outputs: Record<strin
   const { task } = call;
   const step = task.childDag ? call.dag.children[task.childDag] : undefined;
   if (!step) throw wf.ApplicationFailure.nonRetryable(`rollout ${task.id}: step DAG ${task.childDag ?? '?'} is not part of this run's plan`, 'InvalidActionInput');
-  const itemSuffix = call.itemIndex === undefined ? '' : `.${call.itemIndex}`;
-  const workflowId = `rollout/${call.dag.catalogId}/${call.runKey}.${task.id}${itemSuffix}`;
+  const workflowId = rolloutWorkflowId(call.dag.catalogId, call.runKey, task.id, call.itemIndex);
   call.onChildStarted?.(workflowId);
   const progress = (await wf.executeChild('rollout', {
     workflowId,
     taskQueue: call.taskQueue,
-    args: [{ taskId: task.id, parentRunKey: `${call.runKey}${itemSuffix}`, step, with: call.inputs, taskQueue: call.taskQueue, ...(task.secretRefs ? { secretRefs: task.secretRefs } : {}), ...(task.rolloutActions ? { actions: task.rolloutActions } : {}) }],
+    args: [{ taskId: task.id, parentRunKey: itemRunKey(call.runKey, call.itemIndex), step, with: call.inputs, taskQueue: call.taskQueue, ...(task.secretRefs ? { secretRefs: task.secretRefs } : {}), ...(task.rolloutActions ? { actions: task.rolloutActions } : {}) }],
     cancellationType: wf.ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED,
     parentClosePolicy: wf.ParentClosePolicy.REQUEST_CANCEL,
     staticSummary: `rollout of ${step.catalogId} (called by ${call.dag.catalogId} task ${task.id})`,
-    typedSearchAttributes: [
-      { key: DAG_KEY, value: call.dag.catalogId },
-      { key: STATUS_KEY, value: 'running' },
-      ...inheritedStartedBy(),
-    ],
+    typedSearchAttributes: taskWorkflowSearchAttributes(call.dag.catalogId, inheritedStarter()),
   })) as RolloutProgress;
   const names = (state: string): string[] => progress.targets.filter((target) => target.state === state).map((target) => target.name);
   const outputs = {

@@ -8,11 +8,6 @@ export const NO_WORKER_POLLING = 'NoWorkerPolling';
 /** How long a read waits for the host's worker before answering that none is polling. */
 export const DEFAULT_NO_WORKER_AFTER_MS = 8000;
 
-/** `logs/<queue>/<run id>/<nonce>`: one short workflow per read; the nonce keeps concurrent reads apart. */
-export function taskLogReadId(queue: string, runId: string, nonce: string): string {
-  return `logs/${queue}/${runId}/${nonce}`;
-}
-
 export function noWorkerPollingMessage(queue: string): string {
   return `host ${queue} has no worker polling`;
 }

@@ -1,6 +1,6 @@
 import type { ApiClient } from '../../client/api-client';
 import { formatLogCursor, type RunLogs } from '../../client/logs';
-import { normaliseRunId } from '../../client/run-ids';
+import { isRolloutId, normaliseRunId } from '../../client/run-ids';
 import type { HostView } from '../../client/hosts';
 import type { CompiledDag } from '../../dag-repos/compiler/compiled-dag';
 import type { RepoView, SyncRecord } from '../../dag-repos/git/sync-types';
@@ -52,7 +52,7 @@ export function apiBackend(api: ApiClient): CliBackend {
         answers.ApprovalAnswer,
       )) as unknown as ApprovalRecord,
     abortRun: async (runId, { reason, forWhom: name }) =>
-      (await api.call({ method: 'POST', path: ['api', 'aborts'], body: { run: runId.startsWith('rollout/') ? runId : normaliseRunId(runId), ...(reason ? { reason } : {}), ...forWhom(name) } }, answers.RunIdAnswer)).runId,
+      (await api.call({ method: 'POST', path: ['api', 'aborts'], body: { run: isRolloutId(runId) ? runId : normaliseRunId(runId), ...(reason ? { reason } : {}), ...forWhom(name) } }, answers.RunIdAnswer)).runId,
     retryRun: (runId, { from }) => api.call({ method: 'POST', path: ['api', 'retries'], body: { run: normaliseRunId(runId), ...(from ? { from } : {}) } }, answers.RetryAnswer),
     rollbackRun: async (runId, { forWhom: name }) =>
       (await api.call({ method: 'POST', path: ['api', 'rollbacks'], body: { run: normaliseRunId(runId), ...forWhom(name) }, timeoutMs: SLOW_MS }, answers.RollbackAnswer)) as unknown as RollbackRecord,

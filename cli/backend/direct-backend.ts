@@ -5,7 +5,7 @@ import { readRunLogs } from '../../client/logs';
 import { findDag } from '../../client/prepare-run';
 import { getRepo, listRepos, syncAndWait } from '../../client/repos';
 import { abortRun, decideApproval, retryRun, rollbackRun, rolloutProgress } from '../../client/run-control';
-import { normaliseRunId } from '../../client/run-ids';
+import { isRolloutId, normaliseRunId } from '../../client/run-ids';
 import { cancelRun, getRunStatus, listRuns, startRun } from '../../client/runs';
 import { runUrl } from '../../client/ui-links';
 import type { CliContext } from '../context';
@@ -71,7 +71,7 @@ export function directBackend(context: CliContext): CliBackend {
       const who = acting(forWhom);
       return audited(
         context,
-        { action: 'run.abort', target: runId.startsWith('rollout/') ? runId : normaliseRunId(runId), ...onBehalfOf(who), ...(reason ? { detail: reason } : {}) },
+        { action: 'run.abort', target: isRolloutId(runId) ? runId : normaliseRunId(runId), ...onBehalfOf(who), ...(reason ? { detail: reason } : {}) },
         async () => abortRun(await client(), runId, { ...who, ...(reason ? { reason } : {}) }),
       );
     },

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { normaliseRunId } from '../../client/run-ids';
+import { isRolloutId, normaliseRunId } from '../../client/run-ids';
 import { actorText } from '../../workflows/audit-entry';
 import type { RollbackRecord, RolloutProgress } from '../../workflows/rollback-status';
 import type { DagRunStatus } from '../../workflows/run-status';
@@ -107,7 +107,7 @@ export function registerApprovalCommands(program: Command, context: CliContext):
     .option('--json', 'print as JSON')
     .action(async (run: string, options: { json?: boolean }) => {
       const backend = context.backend();
-      const ids = run.startsWith('rollout/')
+      const ids = isRolloutId(run)
         ? [run]
         : (await backend.runStatus(run)).tasks.filter((task) => task.action === 'rollout' && task.childRunId).map((task) => task.childRunId as string);
       if (ids.length === 0) throw new CliError(`run ${run} has no started rollout task`);
