@@ -35,6 +35,30 @@ interface Burst {
   seconds: number;
   statuses: Map<number, number>;
   latencies: number[];
+  cpu: CpuSpent;
+}
+
+/** CPU seconds spent while a burst ran: by the product's process, by this load generator, and by the whole machine. */
+interface CpuSpent {
+  product: number;
+  generator: number;
+  machineBusy: number;
+  machineTotal: number;
+}
+
+const CLOCK_TICKS_PER_SECOND = 100;
+
+function processCpuSeconds(pid: number): number {
+  // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
+}
+
+function machineCpuSeconds(): { busy: number; total: number } {
+  const ticks = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
+  const idle = (ticks[3] ?? 0) + (ticks[4] ?? 0);
+  const total = ticks.reduce((sum, value) => sum + value, 0);
+  return { busy: (total - idle) / CLOCK_TICKS_PER_SECOND, total: total / CLOCK_TICKS_PER_SECOND };
 }
 
 function percentile(values: number[], p: number): number {
@@ -81,8 +105,11 @@ function githubPush(repo: string, commit: string): string {
   });
 }
 
-async function burst(label: string, url: string, connections: number, amount: number, headers: () => Record<string, string>, body: string): Promise<Burst> {
-  const result: Burst = { label, requests: 0, seconds: 0, statuses: new Map(), latencies: [] };
+async function burst(label: string, pid: number, url: string, connections: number, amount: number, headers: () => Record<string, string>, body: string): Promise<Burst> {
+  const result: Burst = { label, requests: 0, seconds: 0, statuses: new Map(), latencies: [], cpu: { product: 0, generator: 0, machineBusy: 0, machineTotal: 0 } };
+  const productBefore = processCpuSeconds(pid);
+  const generatorBefore = process.cpuUsage();
+  const machineBefore = machineCpuSeconds();
   const began = performance.now();
   await new Promise<void>((resolve, reject) => {
     const instance = autocannon(
@@ -103,13 +130,23 @@ async function burst(label: string, url: string, connections: number, amount: nu
     });
   });
   result.seconds = (performance.now() - began) / 1000;
+  const generator = process.cpuUsage(generatorBefore);
+  const machine = machineCpuSeconds();
+  result.cpu = {
+    product: processCpuSeconds(pid) - productBefore,
+    generator: (generator.user + generator.system) / 1e6,
+    machineBusy: machine.busy - machineBefore.busy,
+    machineTotal: machine.total - machineBefore.total,
+  };
   return result;
 }
 
 function report(result: Burst): string {
   const statuses = [...result.statuses.entries()].sort(([a], [b]) => a - b).map(([status, count]) => `${status}×${count}`).join(' ');
   const fivexx = [...result.statuses.entries()].filter(([status]) => status >= 500).reduce((sum, [, count]) => sum + count, 0);
-  return `  ${result.label.padEnd(34)} ${(result.requests / result.seconds).toFixed(0).padStart(5)} req/s   p50 ${percentile(result.latencies, 50).toFixed(1)} ms   p95 ${percentile(result.latencies, 95).toFixed(1)} ms   p99 ${percentile(result.latencies, 99).toFixed(1)} ms   5xx ${fivexx}   (${statuses})`;
+  const { cpu } = result;
+  const machine = cpu.machineTotal > 0 ? `${((cpu.machineBusy / cpu.machineTotal) * 100).toFixed(0)}%` : '?';
+  return `  ${result.label.padEnd(34)} ${(result.requests / result.seconds).toFixed(0).padStart(5)} req/s   p50 ${percentile(result.latencies, 50).toFixed(1)} ms   p95 ${percentile(result.latencies, 95).toFixed(1)} ms   p99 ${percentile(result.latencies, 99).toFixed(1)} ms   5xx ${fivexx}   (${statuses})\n${''.padEnd(38)}CPU: product ${cpu.product.toFixed(2)} s, load generator ${cpu.generator.toFixed(2)} s, machine ${machine} busy over ${result.seconds.toFixed(2)} s`;
 }
 
 async function until(what: string, check: () => Promise<boolean>, timeoutMs = 120_000): Promise<number> {
@@ -163,16 +200,16 @@ async function main(): Promise<void> {
     }, 300_000).then(() => {
       liveMs = performance.now() - liveBegan;
     });
-    const valid = await burst(`valid pushes (${VALID}, 32 at a time)`, hookUrl, 32, VALID, validHeaders, validBody);
+    const valid = await burst(`valid pushes (${VALID}, 32 at a time)`, pid, hookUrl, 32, VALID, validHeaders, validBody);
     await live;
 
     // 2. A flood of forged pushes.
     const forgedBody = githubPush(repo, '1'.repeat(40));
     const forgedHeaders = (): Record<string, string> => ({ 'content-type': 'application/json', 'x-github-event': 'push', 'x-github-delivery': randomUUID(), 'x-hub-signature-256': hmacSignature('not-the-secret', forgedBody) });
-    const forged = await burst(`forged pushes (${FORGED}, 64 at a time)`, hookUrl, 64, FORGED, forgedHeaders, forgedBody);
+    const forged = await burst(`forged pushes (${FORGED}, 64 at a time)`, pid, hookUrl, 64, FORGED, forgedHeaders, forgedBody);
     // What one refusal costs, without 64 connections queueing on two cores: one connection, under the per-source limit.
     await new Promise((resolve) => setTimeout(resolve, 1_100));
-    const forgedAlone = await burst('forged pushes (200, one at a time)', hookUrl, 1, 200, forgedHeaders, forgedBody);
+    const forgedAlone = await burst('forged pushes (200, one at a time)', pid, hookUrl, 1, 200, forgedHeaders, forgedBody);
     const rssAfterBursts = rssMiB(pid);
 
     // 3. Mixed soak: every 100 ms a valid push, a forged push and an API read; a run started every 2 s. RSS sampled every 5 s.
