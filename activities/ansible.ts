@@ -18,6 +18,7 @@ import { writeLocalPythonInventory } from './ansible-local-python';
 import { ansibleErrorLine, failedTasks, parseRecap, parseResults, statsFromResults, totals, type FailedTask, type HostStats } from './ansible-results';
 import { resolveRepoFile, type RepoFileDeps } from './repo-files';
 import { runTool, stripAnsi, type ToolRunResult } from './tool-process';
+import { nonRetryableOf, type FailureType } from '../dag-repos/actions/failure-types';
 
 /** Failure types of `ansible.playbook`. */
 export const ANSIBLE_ERRORS = {
@@ -35,14 +36,9 @@ export const ANSIBLE_ERRORS = {
   /** Any other non-zero exit. */
   AnsibleFailed: 'AnsibleFailed',
   AnsibleTimedOut: 'AnsibleTimedOut',
-} as const;
+} as const satisfies Record<string, FailureType>;
 
-export const ANSIBLE_NON_RETRYABLE_ERRORS: readonly string[] = [
-  ANSIBLE_ERRORS.InvalidActionInput,
-  ANSIBLE_ERRORS.AnsibleFileNotFound,
-  ANSIBLE_ERRORS.AnsibleNotInstalled,
-  ANSIBLE_ERRORS.AnsiblePlaybookInvalid,
-];
+export const ANSIBLE_NON_RETRYABLE_ERRORS: readonly string[] = nonRetryableOf(Object.values(ANSIBLE_ERRORS));
 
 export interface AnsibleActivityDeps extends RepoFileDeps {
   logRoot: string;

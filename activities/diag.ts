@@ -5,16 +5,17 @@ import type { ActionInvocation, ActionResult } from './action-types';
 import { kvmReport, type KvmReport } from './diag-kvm';
 import { networkReport } from './diag-network';
 import { processInfo, resourceUsage, serviceStatus, systemInfo } from './diag-system';
+import { nonRetryableOf, type FailureType } from '../dag-repos/actions/failure-types';
 
 export const DIAG_ERRORS = {
   /** diag.kvm with `require: true` found a problem (listed in the message). */
   KvmNotReady: 'KvmNotReady',
   /** diag.service_status with `require: true` found an inactive service. */
   ServiceNotActive: 'ServiceNotActive',
-} as const;
+} as const satisfies Record<string, FailureType>;
 
 /** A host that lacks KVM will not grow it by retrying. */
-export const DIAG_NON_RETRYABLE_ERRORS: readonly string[] = [DIAG_ERRORS.KvmNotReady];
+export const DIAG_NON_RETRYABLE_ERRORS: readonly string[] = nonRetryableOf(Object.values(DIAG_ERRORS));
 
 /** Runs one diagnostic on this host and returns its JSON; shared by the activities and `qubinode diag`. */
 export async function collectDiag(tool: DiagTool, rawInput: unknown = {}): Promise<Record<string, unknown>> {

@@ -10,8 +10,9 @@ import type { ActionInvocation, ActionResult } from './action-types';
 import { kvmReport, type KvmReport } from './diag-kvm';
 import { listProcesses } from './diag-system';
 import { hostFeatures } from './host-features';
+import type { FailureType } from '../dag-repos/actions/failure-types';
 
-export const PREFLIGHT_FAILED = 'PreflightFailed';
+export const PREFLIGHT_FAILED = 'PreflightFailed' satisfies FailureType;
 
 /**
  * `host.preflight`: facts from every plugin and their checks, KVM readiness (or software emulation where

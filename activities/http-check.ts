@@ -14,6 +14,7 @@ import { taskLogPath } from '../config/log-layout';
 import { OutputTail } from './output-tail';
 import { closeLog } from './log-stream';
 import { deadlineSignal } from '../config/deadline-signal';
+import { nonRetryableOf, type FailureType } from '../dag-repos/actions/failure-types';
 
 /** Failure types thrown by the `httpCheck` activity. */
 export const HTTP_CHECK_ERRORS = {
@@ -21,12 +22,10 @@ export const HTTP_CHECK_ERRORS = {
   InvalidActionInput: INVALID_ACTION_INPUT,
   /** The URL did not answer as expected before the overall deadline. */
   HealthCheckFailed: 'HealthCheckFailed',
-} as const;
-
-export type HttpCheckErrorType = (typeof HTTP_CHECK_ERRORS)[keyof typeof HTTP_CHECK_ERRORS];
+} as const satisfies Record<string, FailureType>;
 
 /** Failure types that retrying cannot fix; for a retry policy's `nonRetryableErrorTypes`. */
-export const HTTP_CHECK_NON_RETRYABLE_ERRORS: readonly HttpCheckErrorType[] = [HTTP_CHECK_ERRORS.InvalidActionInput];
+export const HTTP_CHECK_NON_RETRYABLE_ERRORS: readonly FailureType[] = nonRetryableOf(Object.values(HTTP_CHECK_ERRORS));
 
 export interface HttpCheckActivityDeps {
   /** Root of the per-run log directories. */

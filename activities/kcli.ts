@@ -17,6 +17,7 @@ import { kcliMessage, namesOf, normaliseVm, parseKcliJson, plansOf, type KcliVm 
 import { resolveRepoFile, type RepoFileDeps } from './repo-files';
 import { heartbeat } from './secret-scope';
 import { runTool, type ToolRunResult } from './tool-process';
+import { nonRetryableOf, type FailureType } from '../dag-repos/actions/failure-types';
 
 export const KCLI_ERRORS = {
   InvalidActionInput: INVALID_ACTION_INPUT,
@@ -34,17 +35,9 @@ export const KCLI_ERRORS = {
   KcliNoIp: 'KcliNoIp',
   /** kcli refused the VM spec (unknown network, pool, image or profile): retrying cannot help. */
   KcliInvalidSpec: 'KcliInvalidSpec',
-} as const;
+} as const satisfies Record<string, FailureType>;
 
-export const KCLI_NON_RETRYABLE_ERRORS: readonly string[] = [
-  KCLI_ERRORS.InvalidActionInput,
-  KCLI_ERRORS.KcliNotInstalled,
-  KCLI_ERRORS.KcliFileNotFound,
-  KCLI_ERRORS.KcliAlreadyExists,
-  KCLI_ERRORS.KcliNotFound,
-  KCLI_ERRORS.KcliCreateFailed,
-  KCLI_ERRORS.KcliInvalidSpec,
-];
+export const KCLI_NON_RETRYABLE_ERRORS: readonly string[] = nonRetryableOf(Object.values(KCLI_ERRORS));
 
 export interface KcliActivityDeps extends RepoFileDeps {
   logRoot: string;

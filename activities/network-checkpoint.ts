@@ -12,6 +12,7 @@ import { resumeRevertTimers, revertNow, spawnRevertTimer } from './network-rever
 import { REVERT_STEP_TIMEOUT_MS } from './network-steps';
 import { heartbeat } from './secret-scope';
 import { runTool, type ToolRunResult } from './tool-process';
+import type { FailureType } from '../dag-repos/actions/failure-types';
 
 /** Which checkpoint of one task (or item) of one run: the id comes from the network-change workflow. */
 export interface CheckpointRef {
@@ -28,7 +29,7 @@ export type ApplyResult =
 export type SettledResult = { state: 'settled'; outcome: CheckpointOutcome } | { state: 'absent' };
 
 /** Failure types of these activities. */
-export const NETWORK_CHECKPOINT_ERRORS = { CheckpointExists: 'CheckpointExists', CheckpointStuck: 'CheckpointStuck' } as const;
+export const NETWORK_CHECKPOINT_ERRORS = { CheckpointExists: 'CheckpointExists', CheckpointStuck: 'CheckpointStuck' } as const satisfies Record<string, FailureType>;
 
 export interface NetworkCheckpointDeps {
   /** The worker's data directory: checkpoints live in its `network-checkpoints/` so a restarted worker finds them. */

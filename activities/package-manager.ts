@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { ApplicationFailure } from '@temporalio/common';
 import { aptOptionKey, type AptOptions } from '../dag-repos/actions/updates-inputs';
 import type { PackageManager } from './update-parser';
+import type { FailureType } from '../dag-repos/actions/failure-types';
 
 /** Failure types of the `updates.*` actions. */
 export const UPDATE_ERRORS = {
@@ -12,7 +13,7 @@ export const UPDATE_ERRORS = {
   CommandFailed: 'CommandFailed',
   /** The package manager said it was done, but a package is not at the version that was on offer. */
   UpdateNotApplied: 'UpdateNotApplied',
-} as const;
+} as const satisfies Record<string, FailureType>;
 
 export interface CommandResult {
   code: number;

@@ -12,6 +12,7 @@ import { readOutputsFile } from './outputs-file';
 import { createRedactor, secretEnvValues } from './redact';
 import { ShellInput } from '../dag-repos/actions/shell-input';
 import { runTool } from './tool-process';
+import { nonRetryableOf, type FailureType } from '../dag-repos/actions/failure-types';
 
 /** Failure types thrown by the `shell` activity. */
 export const SHELL_ERRORS = {
@@ -23,15 +24,10 @@ export const SHELL_ERRORS = {
   CommandFailed: 'CommandFailed',
   /** `timeout` expired; the process group was killed. */
   CommandTimedOut: 'CommandTimedOut',
-} as const;
-
-export type ShellErrorType = (typeof SHELL_ERRORS)[keyof typeof SHELL_ERRORS];
+} as const satisfies Record<string, FailureType>;
 
 /** Failure types that retrying cannot fix; for a retry policy's `nonRetryableErrorTypes`. */
-export const SHELL_NON_RETRYABLE_ERRORS: readonly ShellErrorType[] = [
-  SHELL_ERRORS.InvalidActionInput,
-  SHELL_ERRORS.CommandNotFound,
-];
+export const SHELL_NON_RETRYABLE_ERRORS: readonly FailureType[] = nonRetryableOf(Object.values(SHELL_ERRORS));
 
 export interface ShellActivityDeps {
   /** Root of the per-run log directories. */

@@ -5,6 +5,7 @@ import type { AiActivities } from '../ai/activity-types';
 import { credentialEnvOf, type RepoConfig } from '../dag-repos/git/repo-config';
 import type { ActiveCommit, RepoView, SyncOutcome, SyncRecord } from '../dag-repos/git/sync-types';
 import { repoWorkflowId } from './workflow-ids';
+import { nonRetryableOf } from '../dag-repos/actions/failure-types';
 
 type GitActivities = ReturnType<typeof createGitSyncActivities>;
 type TriggerActivities = ReturnType<typeof createRepoTriggerActivities>;
@@ -38,7 +39,7 @@ const SYNCS_PER_HISTORY = 25;
 const git = wf.proxyActivities<GitActivities>({
   startToCloseTimeout: '10 minutes',
   heartbeatTimeout: '2 minutes',
-  retry: { maximumAttempts: 3, initialInterval: '2s', nonRetryableErrorTypes: ['SecretNotFound'] },
+  retry: { maximumAttempts: 3, initialInterval: '2s', nonRetryableErrorTypes: nonRetryableOf(['SecretNotFound']) },
 });
 const triggers = wf.proxyActivities<TriggerActivities>({ startToCloseTimeout: '2 minutes', retry: { maximumAttempts: 3 } });
 const knowledge = wf.proxyActivities<Pick<AiActivities, 'ai.refreshIndex'>>({ startToCloseTimeout: '5 minutes', retry: { maximumAttempts: 2 } });

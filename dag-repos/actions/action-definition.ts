@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import type { FailureType } from './failure-types';
 
 /** How the interpreter carries out an action. A closed union: the workflow switches on it exhaustively. */
 export type ActionExecution =
@@ -31,11 +32,8 @@ export interface ActionDefinition {
   defaultTimeoutMs: number;
 }
 
-/** Failure types no action can fix by retrying. */
 /**
  * The failure type of an attempt whose worker died under it: reported by the next worker on the host (or the
  * worker shutting down), never by the task itself; the run runs the task again apart from its `retry:` budget.
  */
-export const WORKER_LOST = 'WorkerLost';
-
-export const COMMON_NON_RETRYABLE = ['InvalidActionInput', 'SecretNotFound'] as const;
+export const WORKER_LOST = 'WorkerLost' satisfies FailureType;

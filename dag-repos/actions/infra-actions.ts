@@ -1,5 +1,6 @@
 // Pure module: definitions of the infrastructure actions (ansible, kcli, diagnostics).
-import { COMMON_NON_RETRYABLE, type ActionDefinition } from './action-definition';
+import type { ActionDefinition } from './action-definition';
+import { actionNonRetryable } from './failure-types';
 import { AnsiblePlaybookInput } from './ansible-input';
 import { DIAG_INPUTS, DIAG_TOOLS, HostPreflightInput } from './diag-input';
 import {
@@ -7,16 +8,13 @@ import {
   KcliVmCreateInput, KcliVmDeleteInput, KcliVmInfoInput, KcliVmListInput, KcliVmNameInput,
 } from './kcli-input';
 
-/** Failure types mirrored from activities/ansible.ts (kept here so this module stays free of activity code). */
-const ANSIBLE_NON_RETRYABLE = ['AnsibleFileNotFound', 'AnsibleNotInstalled', 'AnsiblePlaybookInvalid'] as const;
-
 const ANSIBLE_ACTIONS: readonly ActionDefinition[] = [
   {
     name: 'ansible.playbook',
     description: 'Run an Ansible playbook with ansible-navigator (stdout mode, no container by default; ansible-playbook when navigator is absent); outputs per-host stats and failed tasks.',
     input: AnsiblePlaybookInput,
     execution: { kind: 'activity', activity: 'ansiblePlaybook' },
-    nonRetryableErrors: [...COMMON_NON_RETRYABLE, ...ANSIBLE_NON_RETRYABLE],
+    nonRetryableErrors: actionNonRetryable('ansible'),
     heartbeatTimeoutMs: 60_000,
     defaultTimeoutMs: 2 * 60 * 60_000,
   },
@@ -36,19 +34,16 @@ const DIAG_ACTIONS: readonly ActionDefinition[] = DIAG_TOOLS.map((tool) => ({
   description: DIAG_DESCRIPTIONS[tool],
   input: DIAG_INPUTS[tool],
   execution: { kind: 'activity', activity: `diag${tool.split('_').map((part) => part.charAt(0).toUpperCase() + part.slice(1)).join('')}` },
-  nonRetryableErrors: [...COMMON_NON_RETRYABLE, 'KvmNotReady'],
+  nonRetryableErrors: actionNonRetryable('diag'),
   defaultTimeoutMs: 2 * 60_000,
 }));
-
-/** Mirrored from activities/kcli.ts. */
-const KCLI_NON_RETRYABLE = ['KcliNotInstalled', 'KcliFileNotFound', 'KcliAlreadyExists', 'KcliNotFound', 'KcliCreateFailed', 'KcliInvalidSpec'] as const;
 
 const kcliAction = (name: string, activity: string, input: ActionDefinition['input'], description: string, defaultTimeoutMs = 30 * 60_000): ActionDefinition => ({
   name: `kcli.${name}`,
   description,
   input,
   execution: { kind: 'activity', activity },
-  nonRetryableErrors: [...COMMON_NON_RETRYABLE, ...KCLI_NON_RETRYABLE],
+  nonRetryableErrors: actionNonRetryable('kcli'),
   heartbeatTimeoutMs: 60_000,
   defaultTimeoutMs,
 });
@@ -74,7 +69,7 @@ const HOST_ACTIONS: readonly ActionDefinition[] = [
     description: 'Facts from the OS/environment plugins and their checks (supported OS, x86_64-v3 for RHEL 10), plus /dev/kvm and CPU virtualization; fails with what is missing.',
     input: HostPreflightInput,
     execution: { kind: 'activity', activity: 'hostPreflight' },
-    nonRetryableErrors: [...COMMON_NON_RETRYABLE, 'PreflightFailed'],
+    nonRetryableErrors: actionNonRetryable('preflight'),
     defaultTimeoutMs: 2 * 60_000,
   },
 ];

@@ -1,6 +1,7 @@
 // Pure module: the input of `host.network-change` and its definition; the workflow that carries it out validates with it too.
 import { z } from 'zod';
-import { COMMON_NON_RETRYABLE, type ActionDefinition } from './action-definition';
+import type { ActionDefinition } from './action-definition';
+import { actionNonRetryable, type FailureType } from './failure-types';
 import { durationError, parseDuration } from '../schema/duration';
 
 /** The shortest and longest time a host may be given to reconnect and confirm a network change. */
@@ -12,11 +13,11 @@ export const MAX_ARGS = 64;
 export const MAX_ARG_LENGTH = 4_096;
 
 /** Failure type of a network change that was rolled back (by the timer, a failed apply step or a failed check). */
-export const NETWORK_CHANGE_REVERTED = 'NetworkChangeReverted';
+export const NETWORK_CHANGE_REVERTED = 'NetworkChangeReverted' satisfies FailureType;
 /** Failure type when the host never reported after its change (its revert timer was armed; what it did is unknown). */
-export const NETWORK_CHANGE_UNCONFIRMED = 'NetworkChangeUnconfirmed';
+export const NETWORK_CHANGE_UNCONFIRMED = 'NetworkChangeUnconfirmed' satisfies FailureType;
 /** Failure type when `checkpoint: nmcli` is asked for on a host without NetworkManager. */
-export const CHECKPOINT_UNAVAILABLE = 'CheckpointUnavailable';
+export const CHECKPOINT_UNAVAILABLE = 'CheckpointUnavailable' satisfies FailureType;
 
 const Argument = z.string().max(MAX_ARG_LENGTH, `an argument may be at most ${MAX_ARG_LENGTH} characters`).refine((text) => !text.includes('\0'), 'an argument cannot contain a NUL character');
 
@@ -71,7 +72,7 @@ export const NETWORK_ACTIONS: readonly ActionDefinition[] = [
       'Change the host\'s network (apply: argv commands) under a checkpoint that reverts it (revert: argv commands) unless the host\'s worker reconnects and confirms within confirmWithin; optional check must pass to confirm.',
     input: NetworkChangeInput,
     execution: { kind: 'workflow', workflow: 'networkChange', hostActivities: ['networkChangeApply', 'networkChangeConfirm', 'networkChangeReport'] },
-    nonRetryableErrors: [...COMMON_NON_RETRYABLE, NETWORK_CHANGE_REVERTED, NETWORK_CHANGE_UNCONFIRMED, CHECKPOINT_UNAVAILABLE],
+    nonRetryableErrors: actionNonRetryable('networkChange'),
     // How long the workflow waits for a host that was cut off to report what its timer did.
     defaultTimeoutMs: 30 * 60_000,
   },

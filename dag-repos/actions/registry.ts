@@ -1,4 +1,5 @@
-import { COMMON_NON_RETRYABLE, type ActionDefinition } from './action-definition';
+import type { ActionDefinition } from './action-definition';
+import { actionNonRetryable } from './failure-types';
 import { DagCallInput, NoopInput, SleepInput } from './builtin-inputs';
 import { HOST_REBOOT_ACTIONS } from './host-actions';
 import { HttpCheckInput } from './http-check-input';
@@ -13,7 +14,7 @@ const CORE_ACTIONS: readonly ActionDefinition[] = [
     description: 'Run a command (argv, no shell) or a script; output goes to the task log.',
     input: ShellInput,
     execution: { kind: 'activity', activity: 'shell' },
-    nonRetryableErrors: [...COMMON_NON_RETRYABLE, 'CommandNotFound'],
+    nonRetryableErrors: actionNonRetryable('shell'),
     heartbeatTimeoutMs: 30_000,
     defaultTimeoutMs: 60 * 60_000,
   },
@@ -22,7 +23,7 @@ const CORE_ACTIONS: readonly ActionDefinition[] = [
     description: 'Poll a URL until it answers as expected or the deadline passes.',
     input: HttpCheckInput,
     execution: { kind: 'activity', activity: 'httpCheck' },
-    nonRetryableErrors: [...COMMON_NON_RETRYABLE],
+    nonRetryableErrors: actionNonRetryable('httpCheck'),
     heartbeatTimeoutMs: 30_000,
     defaultTimeoutMs: 30 * 60_000,
   },

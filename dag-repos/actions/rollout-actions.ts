@@ -1,4 +1,5 @@
-import { COMMON_NON_RETRYABLE, type ActionDefinition } from './action-definition';
+import type { ActionDefinition } from './action-definition';
+import { actionNonRetryable } from './failure-types';
 import { ApprovalInput, RolloutInput } from './rollout-inputs';
 import { UpdatesApplyInput, UpdatesDetectInput, UpdatesRevertInput } from './updates-inputs';
 
@@ -25,7 +26,7 @@ export const ROLLOUT_ACTIONS: readonly ActionDefinition[] = [
     description: 'List available package updates (dnf check-update / apt-get -s dist-upgrade): security vs maintenance, reboot needed.',
     input: UpdatesDetectInput,
     execution: { kind: 'activity', activity: 'updatesDetect' },
-    nonRetryableErrors: [...COMMON_NON_RETRYABLE, 'UnsupportedPackageManager'],
+    nonRetryableErrors: actionNonRetryable('updatesDetect'),
     heartbeatTimeoutMs: 30_000,
     defaultTimeoutMs: 10 * 60_000,
   },
@@ -34,7 +35,7 @@ export const ROLLOUT_ACTIONS: readonly ActionDefinition[] = [
     description: 'Update the named packages (dnf upgrade / apt-get install --only-upgrade) and verify each is at the version that was on offer.',
     input: UpdatesApplyInput,
     execution: { kind: 'activity', activity: 'updatesApply' },
-    nonRetryableErrors: [...COMMON_NON_RETRYABLE, 'UnsupportedPackageManager', 'UpdateNotApplied'],
+    nonRetryableErrors: actionNonRetryable('updatesChange'),
     heartbeatTimeoutMs: 30_000,
     defaultTimeoutMs: 60 * 60_000,
   },
@@ -43,7 +44,7 @@ export const ROLLOUT_ACTIONS: readonly ActionDefinition[] = [
     description: 'Put packages back at the versions they had before updates.apply (its `updated` output), if the repositories still offer them; the compensation of updates.apply.',
     input: UpdatesRevertInput,
     execution: { kind: 'activity', activity: 'updatesRevert' },
-    nonRetryableErrors: [...COMMON_NON_RETRYABLE, 'UnsupportedPackageManager', 'UpdateNotApplied'],
+    nonRetryableErrors: actionNonRetryable('updatesChange'),
     heartbeatTimeoutMs: 30_000,
     defaultTimeoutMs: 60 * 60_000,
   },
