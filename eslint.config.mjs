@@ -1,7 +1,113 @@
 import tseslint from 'typescript-eslint';
-import importX from 'eslint-plugin-import-x';
+import importX, { createNodeResolver } from 'eslint-plugin-import-x';
 
 const NODE_BUILTINS = ['fs', 'path', 'os', 'child_process', 'net', 'http', 'https', 'crypto', 'util', 'stream', 'worker_threads', 'process', 'timers', 'dns', 'url'];
+
+// The layers of shared/DESIGN.md ("may import" column). dag-repos is split into its pure parts (they run
+// inside workflows) and the rest, because workflows may import only the pure parts.
+const PURE_DAG_REPOS = ['dag-repos/schema', 'dag-repos/compiler', 'dag-repos/expressions', 'dag-repos/actions'];
+const DAG_REPOS = [...PURE_DAG_REPOS, 'dag-repos/git', 'dag-repos/catalog', 'dag-repos/security', 'dag-repos/examples'];
+const UNITS = [...DAG_REPOS, 'config', 'workflows', 'activities', 'plugins', 'ai', 'workers', 'client', 'api', 'cli', 'infra', 'test', 'bench'];
+
+/**
+ * What each folder may import besides itself. A type-only import counts too. `workflows` reaches
+ * activities (and the AI activities in ai/) as types only: that is checked by the type-aware rule in
+ * the workflow block below, so both stay out of its zone here. `cli` reaches the worker and the API
+ * only through their entry modules (workers/main.ts, api/main.ts).
+ */
+const MAY_IMPORT = {
+  'dag-repos/schema': [...PURE_DAG_REPOS, 'config'],
+  'dag-repos/compiler': [...PURE_DAG_REPOS, 'config'],
+  'dag-repos/expressions': [...PURE_DAG_REPOS, 'config'],
+  'dag-repos/actions': [...PURE_DAG_REPOS, 'config'],
+  'dag-repos/git': [...DAG_REPOS, 'config'],
+  'dag-repos/catalog': [...DAG_REPOS, 'config'],
+  'dag-repos/security': [...DAG_REPOS, 'config'],
+  config: [],
+  workflows: [...PURE_DAG_REPOS, 'activities', 'ai'],
+  activities: [...DAG_REPOS, 'plugins', 'ai', 'config'],
+  plugins: [...DAG_REPOS, 'config'],
+  ai: [...DAG_REPOS, 'config'],
+  // "everything below client"
+  workers: [...DAG_REPOS, 'config', 'workflows', 'activities', 'plugins', 'ai'],
+  // workflows for their types, ids, signal and query definitions
+  client: ['workflows', ...DAG_REPOS, 'config'],
+  api: ['client', ...DAG_REPOS, 'config'],
+  cli: ['client', 'workers/main.ts', 'api/main.ts'],
+};
+
+/**
+ * Edges the tree still has against the table, each named by file and target. They are allowed here
+ * only, so a new crossing fails the lint. Remove an entry when its edge is gone.
+ */
+const EXCEPTIONS = [
+  {
+    // The repository-sync workflow takes the repository's settings (repo-config) and the sync result
+    // types from dag-repos/git, and the policy workflow the policy schema from dag-repos/security;
+    // those modules are pure but live beside the Git and scanner code.
+    files: ['workflows/repo-sync.ts'],
+    allow: ['dag-repos/git'],
+  },
+  { files: ['workflows/repo-policy-types.ts'], allow: ['dag-repos/security'] },
+  // The compiled DAG carries the repository's settings type (dag-repos/git/repo-config.ts).
+  { files: ['dag-repos/compiler/compiled-dag.ts'], allow: ['dag-repos/git'] },
+  // Trigger activities start runs through the client's run starter and name them by workflow id.
+  { files: ['activities/repo-triggers.ts'], allow: ['client', 'workflows'] },
+  // The rollback notice renders the rollback status type declared beside its workflow.
+  { files: ['activities/notify.ts'], allow: ['workflows'] },
+  // `ask` grounds its answers in the host diagnostics activities.
+  { files: ['ai/ask.ts'], allow: ['activities'] },
+  // The plugin API hands plugins the action implementation types declared in activities/.
+  { files: ['plugins/plugin-actions.ts', 'plugins/plugin-api.ts'], allow: ['activities'] },
+  // Workers reach Temporal through the client's connection, host registry and policy reads.
+  { files: ['workers/audit-worker.ts', 'workers/host-announce.ts', 'workers/platform-activities.ts', 'workers/policy-access.ts', 'workers/qubinode-worker.ts'], allow: ['client'] },
+  // `qubinode host` reads local facts and diagnostics without a worker.
+  { files: ['client/host-info.ts'], allow: ['activities', 'plugins'] },
+  { files: ['client/analysis.ts'], allow: ['ai'] },
+  // The webhook front door types the sync signal payload declared beside the repo-sync workflow.
+  { files: ['api/pending-syncs.ts', 'api/sync-signals.ts'], allow: ['workflows'] },
+  // The CLI still loads settings, local DAG catalogs, plugins and the AI directly, renders the
+  // workflows' status types, and starts the Temporal dev server (infra/) for `qubinode server`/`up`.
+  { files: ['cli/**/*.ts'], allow: [...DAG_REPOS, 'config', 'plugins', 'ai', 'workflows', 'infra'] },
+];
+
+const unitOf = (file) => UNITS.filter((unit) => file === unit || file.startsWith(`${unit}/`)).sort((a, b) => b.length - a.length)[0];
+
+/** One zone per folder the unit may not import; entry modules allowed from a forbidden folder become its exceptions. */
+function zonesFor(unit, extra = []) {
+  const allowed = [...MAY_IMPORT[unit], ...extra];
+  const forbidden = UNITS.filter((other) => other !== unit && !allowed.includes(other) && !unit.startsWith(`${other}/`));
+  return forbidden.map((from) => {
+    const except = allowed.filter((entry) => entry.startsWith(`${from}/`)).map((entry) => `./${entry.slice(from.length + 1)}`);
+    return {
+      target: `./${unit}`,
+      from: `./${from}`,
+      ...(except.length > 0 ? { except } : {}),
+      message: `${unit} may import only ${allowed.join(', ') || 'nothing of the project'} (shared/DESIGN.md)`,
+    };
+  });
+}
+
+const layerRule = (unit, extra) => ({ 'import-x/no-restricted-paths': ['error', { basePath: import.meta.dirname, zones: zonesFor(unit, extra) }] });
+
+const exceptionFiles = (unit) => EXCEPTIONS.flatMap((exception) => exception.files).filter((file) => unitOf(file.replace('/**/*.ts', '/x.ts')) === unit);
+
+const layerBlocks = [
+  ...Object.keys(MAY_IMPORT).map((unit) => ({
+    files: [`${unit}/**/*.ts`],
+    ignores: ['**/*.test.ts', ...exceptionFiles(unit)],
+    rules: layerRule(unit),
+  })),
+  ...EXCEPTIONS.map((exception) => ({
+    files: exception.files,
+    ignores: ['**/*.test.ts'],
+    rules: layerRule(unitOf(exception.files[0].replace('/**/*.ts', '/x.ts')), exception.allow),
+  })),
+];
+
+const noBuiltins = {
+  paths: NODE_BUILTINS.flatMap((name) => [name, `node:${name}`]).map((name) => ({ name, message: 'workflow code must not use Node built-ins' })),
+};
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', '.tools/**', '.data/**', 'bin/**', 'eslint.config.mjs'] },
@@ -10,6 +116,7 @@ export default tseslint.config(
     files: ['**/*.ts'],
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
     plugins: { 'import-x': importX },
+    settings: { 'import-x/resolver-next': [createNodeResolver({ extensions: ['.ts', '.js', '.json', '.node'] })] },
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
@@ -25,16 +132,32 @@ export default tseslint.config(
     files: ['**/*.test.ts'],
     rules: { '@typescript-eslint/no-floating-promises': 'off' },
   },
+  ...layerBlocks,
+  {
+    // The pure parts of dag-repos run inside workflows: no Node built-ins, whatever their spelling.
+    // Two files there are tooling that no workflow reaches (test/workflow-imports.test.ts checks that):
+    // the expression tests' helper and the script writing dag-v1.schema.json.
+    files: PURE_DAG_REPOS.map((unit) => `${unit}/**/*.ts`),
+    ignores: ['**/*.test.ts', 'dag-repos/expressions/test-helpers.ts', 'dag-repos/schema/export-json-schema.ts'],
+    rules: {
+      'import-x/no-nodejs-modules': 'error',
+      '@typescript-eslint/no-restricted-imports': ['error', noBuiltins],
+    },
+  },
   {
     // Workflow code must stay deterministic and bundle for the sandbox: no Node built-ins, activities as types only.
     files: ['workflows/**/*.ts'],
     ignores: ['workflows/**/*.test.ts'],
     rules: {
+      'import-x/no-nodejs-modules': 'error',
       '@typescript-eslint/no-restricted-imports': [
         'error',
         {
-          paths: NODE_BUILTINS.flatMap((name) => [name, `node:${name}`]).map((name) => ({ name, message: 'workflow code must not use Node built-ins' })),
-          patterns: [{ group: ['../activities/*', '../activities/**'], allowTypeImports: true, message: 'workflows import activities as types only' }],
+          ...noBuiltins,
+          patterns: [
+            { group: ['../activities/*', '../activities/**'], allowTypeImports: true, message: 'workflows import activities as types only' },
+            { group: ['../ai/*', '../ai/**'], allowTypeImports: true, message: 'workflows import the AI activities as types only' },
+          ],
         },
       ],
       'no-restricted-globals': ['error', { name: 'setTimeout', message: 'use sleep() from @temporalio/workflow' }, { name: 'process', message: 'not available in workflows' }],

@@ -1,7 +1,7 @@
 import type { Client, ScheduleOverlapPolicy } from '@temporalio/client';
 import type { CompiledDag } from '../dag-repos/compiler/compiled-dag';
 import { forgeApiOf } from '../dag-repos/git/forge-api';
-import { matchesAny } from '../dag-repos/git/globs';
+import { matchesAny } from '../dag-repos/schema/globs';
 import type { RepoConfig } from '../dag-repos/git/repo-config';
 import { parseDuration } from '../dag-repos/schema/duration';
 import { resolveParams } from '../dag-repos/schema/params';

@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { ActionRegistry } from '../dag-repos/actions/registry';
 import { checkDagFile } from '../dag-repos/compiler/compile';
 import { formatDiagnostic } from '../dag-repos/compiler/diagnostics';
-import { matchesAny } from '../dag-repos/git/globs';
+import { matchesAny } from '../dag-repos/schema/globs';
 import type { ParamSpec } from '../dag-repos/schema/dag-spec';
 import { MAX_PATTERN_LENGTH } from '../dag-repos/schema/linear-regex';
 import { checkParamValue, MAX_PARAM_DEPTH, ParamValidationError, resolveParams } from '../dag-repos/schema/params';

@@ -1,10 +1,8 @@
 import type { Command } from 'commander';
-import { loadOrCreateApiToken } from '../../api/auth';
-import { buildApiServer } from '../../api/server';
+import { startApi, type StartedApi } from '../../api/main';
 import { registerSearchAttributes } from '../../infra/search-attributes';
 import { ensureTemporalServer, stopDetachedServer, isListening } from '../../infra/temporal-dev-server';
-import { createQubinodeWorker } from '../../workers/qubinode-worker';
-import { createAuditWorker } from '../../workers/audit-worker';
+import { createAuditWorker, createQubinodeWorker } from '../../workers/main';
 import type { CliContext } from '../context';
 
 function stopSignal(): Promise<void> {
@@ -28,14 +26,11 @@ export function registerServiceCommands(program: Command, context: CliContext): 
       await registerSearchAttributes(temporal.connection, config.temporal.namespace);
       const running = options.worker ? await createQubinodeWorker({ config, logger }) : undefined;
       const audit = options.worker ? await createAuditWorker(config) : undefined;
-      let api: ReturnType<typeof buildApiServer> | undefined;
-      let tokenSource = '';
-      if (options.api) {
-        const { token, source } = loadOrCreateApiToken(config.api);
-        tokenSource = source;
-        api = buildApiServer({ config, logger, client: temporal.client, registry: context.registry, token });
-        await api.listen({ host: config.api.host, port: config.api.port });
-      }
+      const started: StartedApi | undefined = options.api
+        ? await startApi({ config, logger, client: temporal.client, registry: context.registry })
+        : undefined;
+      const api = started?.server;
+      const tokenSource = started?.tokenSource ?? '';
       const entries = (await context.catalog()).list();
       const invalid = entries.filter((entry) => !entry.valid);
       console.log(`Qubinode Navigator is up.

@@ -4,7 +4,7 @@ import type { ActionRegistry } from '../actions/registry';
 import type { CompiledDag } from '../compiler/compiled-dag';
 import type { DagFile } from '../compiler/compile';
 import type { DagDiagnostic } from '../compiler/diagnostics';
-import { didYouMean } from '../compiler/suggest';
+import { didYouMean } from '../schema/suggest';
 import { checkCatalogFile, readDagFileText } from './catalog-file';
 import { localCommit } from './git-info';
 

@@ -15,7 +15,7 @@ import { limitDiagnostics, parseDagText } from './parse-limits';
 import { pinRolloutActions } from './rollout-actions';
 import { claimsSecretUri } from '../schema/secret-uri';
 import { displayPath, locate, locateInString, type DocPath, type YamlSource } from './source-map';
-import { didYouMean } from './suggest';
+import { didYouMean } from '../schema/suggest';
 import { shapeProblems } from './zod-issues';
 
 /** One DAG file as read from a repository at a commit. */

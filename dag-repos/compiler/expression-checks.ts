@@ -1,7 +1,7 @@
 import { collectReferences, ExpressionSyntaxError, hasTemplate, parseExpression, parseTemplate, type Expr } from '../expressions';
 import type { TaskSpec } from '../schema/dag-spec';
 import type { DocPath } from './source-map';
-import { didYouMean } from './suggest';
+import { didYouMean } from '../schema/suggest';
 
 interface ExpressionReporter {
   add(code: 'expression-syntax' | 'expression-reference', path: DocPath, message: string): void;

@@ -1,7 +1,7 @@
 import type { ActionRegistry } from '../actions/registry';
 import type { PinnedAction } from './compiled-dag';
 import type { DocPath } from './source-map';
-import { didYouMean } from './suggest';
+import { didYouMean } from '../schema/suggest';
 
 /** A check or hook of a rollout that cannot be pinned, and where it is written. */
 export interface RolloutActionProblem {

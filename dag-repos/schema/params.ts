@@ -1,4 +1,4 @@
-import { didYouMean } from '../compiler/suggest';
+import { didYouMean } from './suggest';
 import type { ParamSpec } from './dag-spec';
 import { compileLinearRegex, PatternSyntaxError } from './linear-regex';
 

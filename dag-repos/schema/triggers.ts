@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { MAX_GLOB_LENGTH } from '../git/globs';
+import { MAX_GLOB_LENGTH } from './globs';
 
 /** What starts a DAG besides a person: pushes, schedules, and signed webhook calls. */
 

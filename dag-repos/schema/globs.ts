@@ -1,4 +1,4 @@
-import { compileLinearRegex, type LinearRegex } from '../schema/linear-regex';
+import { compileLinearRegex, type LinearRegex } from './linear-regex';
 
 /** Longer globs are refused by the schema; branch names and paths are far shorter. */
 export const MAX_GLOB_LENGTH = 256;
