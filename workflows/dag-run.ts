@@ -5,8 +5,10 @@ import { evaluateExpression, renderValue } from '../dag-repos/expressions';
 import { maskSecretParams } from '../dag-repos/schema/params';
 import { startFailureAnalysis } from './analyze-failure';
 import { attemptOf, toTaskError } from './failures';
-import { describeProgress } from './progress';
-import { isTerminal, type DagRunStatus, type ItemStatus, type RunState, type TaskError, type TaskStatus } from './run-status';
+import { describeProgressView } from './progress';
+import { ReadyQueue } from './ready-queue';
+import { readsOf, type TaskReads } from './task-reads';
+import { isTerminal, type DagRunStatus, type ItemStatus, type RunState, type TaskError, type TaskState, type TaskStatus } from './run-status';
 import { STATUS_KEY } from './search-attributes';
 import { Semaphore } from './semaphore';
 import { RunExtensions } from './run-extensions';
@@ -74,6 +76,14 @@ class DagRunner {
   private hostLocks: HostLocks | undefined;
   private readonly locks: HostLocks;
   private windowOpensAt: string | undefined;
+  /** Tasks whose upstreams have all finished, so a step looks only at them (workflows/ready-queue.ts). */
+  private readonly ready: ReadyQueue;
+  private readonly indexOf = new Map<string, number>();
+  /** Tasks per state, kept on each update so the progress line costs the same at any DAG size. */
+  private readonly stateCounts = new Map<TaskState, number>();
+  /** Per task: its entry in the `tasks` root of expression scopes, rebuilt only when the task changes. */
+  private readonly scopeEntries = new Map<string, Record<string, unknown>>();
+  private readonly reads = new Map<string, TaskReads>();
 
   constructor(private readonly input: DagRunInput) {
     this.ext = new RunExtensions(
@@ -104,6 +114,23 @@ class DagRunner {
     for (const [id, reused] of Object.entries(input.reuse ?? {})) {
       if (this.statuses.has(id)) this.statuses.set(id, { ...reused, state: 'succeeded', reusedFrom: input.retryOf ?? 'an earlier run' });
     }
+    const { tasks } = input.dag;
+    tasks.forEach((task, index) => this.indexOf.set(task.id, index));
+    for (const status of this.statuses.values()) {
+      this.stateCounts.set(status.state, (this.stateCounts.get(status.state) ?? 0) + 1);
+      this.scopeEntries.set(status.id, scopeEntry(status));
+    }
+    this.ready = new ReadyQueue(
+      tasks.map((task) => task.needs),
+      tasks.map((task) => task.id),
+      (index) => isTerminal(this.statusAt(index).state),
+    );
+  }
+
+  private statusAt(index: number): TaskStatus {
+    const status = this.statuses.get(this.input.dag.tasks[index]?.id ?? '');
+    if (!status) throw new Error(`no task at ${index}`);
+    return status;
   }
 
   status(): DagRunStatus {
@@ -226,7 +253,7 @@ class DagRunner {
   }
 
   private publish(): void {
-    wf.setCurrentDetails(describeProgress(this.status()));
+    wf.setCurrentDetails(this.progressText());
     const last = wf.workflowInfo().typedSearchAttributes.get(STATUS_KEY);
     if (last !== this.state) wf.upsertSearchAttributes([{ key: STATUS_KEY, value: this.state }]);
   }
@@ -234,30 +261,59 @@ class DagRunner {
   private update(id: string, patch: Partial<TaskStatus>): void {
     const current = this.statuses.get(id);
     if (!current) return;
-    this.statuses.set(id, { ...current, ...patch });
+    const next = { ...current, ...patch };
+    this.statuses.set(id, next);
+    this.scopeEntries.set(id, scopeEntry(next));
+    if (next.state !== current.state) {
+      this.stateCounts.set(current.state, (this.stateCounts.get(current.state) ?? 1) - 1);
+      this.stateCounts.set(next.state, (this.stateCounts.get(next.state) ?? 0) + 1);
+      const index = this.indexOf.get(id);
+      if (index !== undefined && isTerminal(next.state) !== isTerminal(current.state)) this.ready.setFinished(index, isTerminal(next.state));
+    }
     this.changed = true;
+  }
+
+  /** The Web UI's progress text from running counts and the first rows: no walk over every task. */
+  private progressText(): string {
+    const total = this.statuses.size;
+    let done = 0;
+    for (const [state, count] of this.stateCounts) if (isTerminal(state)) done += count;
+    const wait = this.locks.waiting();
+    return describeProgressView({
+      dagId: this.input.dag.catalogId,
+      state: this.state,
+      done,
+      total,
+      counts: this.stateCounts,
+      firstTasks: (count) => this.input.dag.tasks.slice(0, count).map((task) => this.statuses.get(task.id)).filter((task) => task !== undefined),
+      ...(this.windowOpensAt ? { waitingForWindow: this.windowOpensAt } : {}),
+      ...(wait ? { waitingForHost: wait } : {}),
+    });
   }
 
   private async schedule(): Promise<void> {
     for (;;) {
       this.launchReady();
-      wf.setCurrentDetails(describeProgress(this.status()));
-      if ([...this.statuses.values()].every((task) => isTerminal(task.state))) return;
+      wf.setCurrentDetails(this.progressText());
+      if (this.ready.allFinished) return;
       await wf.condition(() => this.changed);
       this.changed = false;
     }
   }
 
+  /** Decides the tasks whose upstreams have all finished, in DAG order (the order their commands were always made in). */
   private launchReady(): void {
-    for (const task of this.input.dag.tasks) {
+    this.ready.pass((index) => {
+      const task = this.input.dag.tasks[index];
+      if (!task) return;
       const status = this.statuses.get(task.id);
-      if (status?.state !== 'pending' || this.launched.has(task.id)) continue;
+      if (status?.state !== 'pending' || this.launched.has(task.id)) return;
       const upstreams = task.needs.map((id) => ({ id, state: this.statuses.get(id)?.state ?? 'pending' }));
-      if (!upstreams.every((upstream) => isTerminal(upstream.state))) continue;
+      if (!upstreams.every((upstream) => isTerminal(upstream.state))) return;
       const decision = decideTrigger(task.trigger, upstreams, this.cancelled);
       if (!decision.run) {
         this.update(task.id, { state: decision.state, reason: decision.reason });
-        continue;
+        return;
       }
       this.launched.add(task.id);
       this.inFlight += 1;
@@ -265,13 +321,23 @@ class DagRunner {
         this.inFlight -= 1;
         this.changed = true;
       });
-    }
+    });
   }
 
-  private expressionScope(item?: { value: unknown; index: number }): Record<string, unknown> {
+  /**
+   * The roots an expression of `task` may read. `tasks` holds only the tasks its expressions name, so a
+   * step costs the same at any DAG size; an expression that reads `tasks` as a whole gets every task.
+   */
+  private expressionScope(task?: CompiledTask, item?: { value: unknown; index: number }): Record<string, unknown> {
+    const reads = task ? this.readsOf(task) : 'all';
     const tasks: Record<string, unknown> = {};
-    for (const [id, status] of this.statuses) {
-      tasks[id] = { state: status.state, outputs: status.outputs ?? {}, error: status.error ?? null, attempt: status.attempt, items: status.items ?? [] };
+    if (reads === 'all') {
+      for (const [id, entry] of this.scopeEntries) tasks[id] = entry;
+    } else {
+      for (const id of reads) {
+        const entry = this.scopeEntries.get(id);
+        if (entry) tasks[id] = entry;
+      }
     }
     const { dag, runKey, params } = this.input;
     return {
@@ -282,10 +348,19 @@ class DagRunner {
     };
   }
 
+  private readsOf(task: CompiledTask): TaskReads {
+    let reads = this.reads.get(task.id);
+    if (!reads) {
+      reads = readsOf(task);
+      this.reads.set(task.id, reads);
+    }
+    return reads;
+  }
+
   private async runTask(task: CompiledTask): Promise<void> {
     try {
       if (task.when !== undefined) {
-        const value = typeof task.when === 'boolean' ? task.when : evaluateExpression(conditionExpression(task.when).expr, this.expressionScope());
+        const value = typeof task.when === 'boolean' ? task.when : evaluateExpression(conditionExpression(task.when).expr, this.expressionScope(task));
         if (!truthy(value)) {
           this.update(task.id, { state: 'skipped', reason: `when is false: ${String(task.when)}` });
           return;
@@ -311,7 +386,7 @@ class DagRunner {
 
   /** Runs the action once (Temporal retries inside) and describes the outcome as a status patch. */
   private async attempt(task: CompiledTask, item?: { value: unknown; index: number }): Promise<Partial<TaskStatus> & ItemOutcome> {
-    const scope = this.expressionScope(item);
+    const scope = this.expressionScope(task, item);
     let inputs: Record<string, unknown>;
     let taskQueue: string;
     try {
@@ -369,7 +444,7 @@ class DagRunner {
   private itemQueue(task: CompiledTask, item: { value: unknown; index: number }): { runsOn?: string } {
     if (!task.runsOn) return {};
     try {
-      return { runsOn: String(renderValue(task.runsOn, this.expressionScope(item))) };
+      return { runsOn: String(renderValue(task.runsOn, this.expressionScope(task, item))) };
     } catch {
       return {};
     }
@@ -377,7 +452,7 @@ class DagRunner {
 
   private async runForEach(task: CompiledTask): Promise<void> {
     const source = task.forEach;
-    const list = typeof source === 'string' ? evaluateExpression(conditionExpression(source).expr, this.expressionScope()) : renderValue(source, this.expressionScope());
+    const list = typeof source === 'string' ? evaluateExpression(conditionExpression(source).expr, this.expressionScope(task)) : renderValue(source, this.expressionScope(task));
     if (!Array.isArray(list)) throw new Error(`forEach must give a list, got ${list === null ? 'null' : typeof list}`);
     if (list.length > MAX_FOR_EACH_ITEMS) throw new Error(`forEach gave ${list.length} items; the limit is ${MAX_FOR_EACH_ITEMS}`);
     const items: ItemStatus[] = list.map((value, index) => ({ index, label: itemLabel(value), state: 'pending', attempt: 0 }));
@@ -420,6 +495,11 @@ class DagRunner {
       ...(failed[0]?.error ? { error: { ...failed[0].error, message: `item ${failed[0].index} (${failed[0].label}): ${failed[0].error.message}` } } : {}),
     });
   }
+}
+
+/** A task as the `tasks` root of an expression scope shows it. */
+function scopeEntry(status: TaskStatus): Record<string, unknown> {
+  return { state: status.state, outputs: status.outputs ?? {}, error: status.error ?? null, attempt: status.attempt, items: status.items ?? [] };
 }
 
 type ItemOutcome = Partial<Pick<ItemStatus, 'state' | 'attempt' | 'outputs' | 'error'>>;
