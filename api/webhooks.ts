@@ -7,6 +7,7 @@ import type { QubinodeConfig } from '../config/config';
 import { recordAudit, recordAuditBatch, type AuditRecordInput } from '../client/audit';
 import { catalogLoader } from '../client/catalog';
 import { RepoError, RepoSyncUnavailableError, signalSync } from '../client/repos';
+import { hookRunKey } from '../client/run-ids';
 import { RunAlreadyExistsError, startRun } from '../client/runs';
 import { HostRegistryUnavailableError, UnknownHostError } from '../client/hosts';
 import type { ActionRegistry } from '../dag-repos/actions/registry';
@@ -282,7 +283,7 @@ async function startTriggeredRun(request: FastifyRequest, reply: FastifyReply, d
     // the namespace retains the first run, which is far longer than the timestamp window.
     // Bounded: a slow Temporal costs the sender a 503 and a redelivery, not a held connection.
     const run = await deps.client.connection.withDeadline(Date.now() + deps.config.api.hooksTemporalTimeoutMs, () =>
-      startRun(deps.client, { dag, params, taskQueue: deps.config.taskQueue, runKey: `hook-${delivery}`, startedBy: actor, policyWorkflowId: deps.config.policy.workflowId }),
+      startRun(deps.client, { dag, params, taskQueue: deps.config.taskQueue, runKey: hookRunKey(delivery), startedBy: actor, policyWorkflowId: deps.config.policy.workflowId }),
     );
     deps.metrics?.triggerDelivery('accepted');
     deps.metrics?.runStarted(dag.catalogId, 'trigger', 'trigger');
