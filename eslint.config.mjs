@@ -64,8 +64,6 @@ const EXCEPTIONS = [
   // `qubinode host` reads local facts and diagnostics without a worker.
   { files: ['client/host-info.ts'], allow: ['activities', 'plugins'] },
   { files: ['client/analysis.ts'], allow: ['ai'] },
-  // The webhook front door types the sync signal payload declared beside the repo-sync workflow.
-  { files: ['api/pending-syncs.ts', 'api/sync-signals.ts'], allow: ['workflows'] },
   // The CLI still loads settings, local DAG catalogs, plugins and the AI directly, renders the
   // workflows' status types, and starts the Temporal dev server (infra/) for `qubinode server`/`up`.
   { files: ['cli/**/*.ts'], allow: [...DAG_REPOS, 'config', 'plugins', 'ai', 'workflows', 'infra'] },

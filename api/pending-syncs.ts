@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import type { SyncRequestArgs } from '../workflows/repo-sync';
+import type { SyncRequestArgs } from '../client/repos';
 import type { SyncSignals } from './sync-signals';
 
 /** How long after a sync signal was taken Temporal counts as taking them: pushes meanwhile are answered from the disk note. */

@@ -1,4 +1,4 @@
-import type { SyncRequestArgs } from '../workflows/repo-sync';
+import type { SyncRequestArgs } from '../client/repos';
 
 /** Sends one sync signal to a repository's workflow (client/repos.ts signalSync, bounded by its deadline). */
 export type SendSyncSignal = (repo: string, args: SyncRequestArgs) => Promise<void>;

@@ -5,6 +5,9 @@ import type { SyncRequestArgs, SyncRequestReply } from '../workflows/repo-sync';
 import { zodProblems } from '../config/zod-problems';
 import { repoWorkflowId } from '../workflows/workflow-ids';
 
+// The API reaches workflows only through the client: the push front door builds this signal's payload.
+export type { SyncRequestArgs };
+
 export class RepoError extends Error {
   override readonly name = 'RepoError';
 }
