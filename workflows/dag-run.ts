@@ -1,6 +1,7 @@
 import * as wf from '@temporalio/workflow';
 import type { CompiledDag, CompiledTask } from '../dag-repos/compiler/compiled-dag';
 import { conditionExpression } from '../dag-repos/compiler/expression-checks';
+import { HISTORY_LIMITS } from '../dag-repos/compiler/history-budget';
 import { evaluateExpression, renderValue } from '../dag-repos/expressions';
 import { maskSecretParams } from '../dag-repos/schema/params';
 import { startFailureAnalysis } from './analyze-failure';
@@ -33,7 +34,7 @@ export interface DagRunInput {
 
 export const statusQuery = wf.defineQuery<DagRunStatus>('status');
 
-const MAX_FOR_EACH_ITEMS = 1000;
+const MAX_FOR_EACH_ITEMS = HISTORY_LIMITS.maxForEachItems;
 
 /** Patch id: a run holds the hosts its tasks run on, one run per host at a time (workflows/host-lock.ts). */
 const HOST_LOCK = 'host-lock';

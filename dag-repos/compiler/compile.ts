@@ -13,6 +13,7 @@ import type { StringSpot } from './script-expressions';
 import { valuesAsData } from './values-as-data';
 import { limitDiagnostics, parseDagText } from './parse-limits';
 import { pinRolloutActions } from './rollout-actions';
+import { historyBudgetProblems } from './history-budget';
 import { claimsSecretUri } from '../schema/secret-uri';
 import { displayPath, locate, locateInString, type DocPath, type YamlSource } from './source-map';
 import { didYouMean } from '../schema/suggest';
@@ -292,6 +293,8 @@ export function checkDagFile(file: DagFile, context: CompileContext, stack: read
     ...(spec.hosts ? { hosts: { exclusive: spec.hosts.exclusive, workerWaitMs: parseDuration(spec.hosts.workerWait), workerWaitForMs: Object.fromEntries(Object.entries(spec.hosts.workerWaitFor).map(([host, limit]) => [host, parseDuration(limit)])) } } : {}),
     children,
   };
+  for (const problem of historyBudgetProblems(dag)) report.add('history-limit', problem.field ? [problem.field] : [], problem.message, true);
+  if (report.diagnostics.length > 0) return { spec, diagnostics: report.diagnostics };
   return { dag, spec, diagnostics: [] };
 }
 

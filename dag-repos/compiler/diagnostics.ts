@@ -18,6 +18,8 @@ export type DiagnosticCode =
   | 'expression-reference'
   | 'sub-dag'
   | 'unsafe-value'
+  /** Too large for one run's workflow history (dag-repos/compiler/history-budget.ts). */
+  | 'history-limit'
   /** Forbidden by the repository's policy (dag-repos/security/repo-policy.ts). */
   | 'policy';
 
