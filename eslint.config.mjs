@@ -55,14 +55,10 @@ const EXCEPTIONS = [
   { files: ['activities/repo-triggers.ts'], allow: ['client', 'workflows'] },
   // The rollback notice renders the rollback status type declared beside its workflow.
   { files: ['activities/notify.ts'], allow: ['workflows'] },
-  // `ask` grounds its answers in the host diagnostics activities.
-  { files: ['ai/ask.ts'], allow: ['activities'] },
   // The plugin API hands plugins the action implementation types declared in activities/.
   { files: ['plugins/plugin-actions.ts', 'plugins/plugin-api.ts'], allow: ['activities'] },
   // Workers reach Temporal through the client's connection, host registry and policy reads.
   { files: ['workers/audit-worker.ts', 'workers/host-announce.ts', 'workers/platform-activities.ts', 'workers/policy-access.ts', 'workers/qubinode-worker.ts'], allow: ['client'] },
-  // `qubinode host` reads local facts and diagnostics without a worker.
-  { files: ['client/host-info.ts'], allow: ['activities', 'plugins'] },
   { files: ['client/analysis.ts'], allow: ['ai'] },
   // The CLI still loads settings, local DAG catalogs, plugins and the AI directly, renders the
   // workflows' status types, and starts the Temporal dev server (infra/) for `qubinode server`/`up`.

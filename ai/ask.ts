@@ -1,5 +1,5 @@
 import type { ChatSessionModelFunctions } from 'node-llama-cpp' with { 'resolution-mode': 'import' };
-import { collectDiag } from '../activities/diag';
+import type { DiagTool } from '../dag-repos/actions/diag-input';
 import type { AiService } from './ai-service';
 import type { SearchHit } from './knowledge-index';
 import { deadlineSignal } from '../config/deadline-signal';
@@ -13,8 +13,11 @@ export interface Answer {
   fallbackReason?: string;
 }
 
-/** Read-only `diag.*` tools the model may call (collectDiag from activities/diag.ts: reads only, changes nothing). */
-async function diagFunctions(calls: string[]): Promise<ChatSessionModelFunctions> {
+/** Runs one read-only `diag.*` tool on this host; the caller passes it in (the worker's collectDiag), as ai/ sits below activities/. */
+export type HostDiag = (tool: DiagTool, input: Record<string, unknown>) => Promise<Record<string, unknown>>;
+
+/** Read-only `diag.*` tools the model may call (reads only, changes nothing). */
+async function diagFunctions(calls: string[], collectDiag: HostDiag): Promise<ChatSessionModelFunctions> {
   const { defineChatSessionFunction } = await import('node-llama-cpp');
   const tool = (name: 'system_info' | 'resource_usage' | 'kvm' | 'network', description: string) =>
     defineChatSessionFunction({
@@ -41,7 +44,7 @@ async function diagFunctions(calls: string[]): Promise<ChatSessionModelFunctions
 }
 
 /** Without a model answer, a question about this host still gets the read-only facts that bear on it. */
-async function withHostFacts(answer: Answer, aboutHost: boolean): Promise<Answer> {
+async function withHostFacts(answer: Answer, aboutHost: boolean, collectDiag: HostDiag): Promise<Answer> {
   if (!aboutHost) return answer;
   const facts = { resource_usage: await collectDiag('resource_usage', {}), kvm: await collectDiag('kvm', {}) };
   return { ...answer, answer: `Host facts (diag.resource_usage, diag.kvm):\n${JSON.stringify(facts, null, 2)}\n\n${answer.answer}`, toolCalls: [...answer.toolCalls, 'diag.resource_usage', 'diag.kvm'] };
@@ -71,7 +74,7 @@ function sourcesOf(hits: readonly SearchHit[]): Answer['sources'] {
 }
 
 /** Answers from the knowledge index with the model, which may call read-only host tools; without a model, the best excerpts. */
-export async function ask(service: AiService, question: string, options: { signal?: AbortSignal } = {}): Promise<Answer> {
+export async function ask(service: AiService, question: string, options: { diag: HostDiag; signal?: AbortSignal }): Promise<Answer> {
   const hits = await service.search(question, 5);
   const sources = sourcesOf(hits);
   const retrievalOnly = (reason: string): Answer => ({
@@ -83,16 +86,16 @@ export async function ask(service: AiService, question: string, options: { signa
   });
   if (service.config.analysis !== 'model') return retrievalOnly('QUBINODE_AI_ANALYSIS=rules');
   const toolCalls: string[] = [];
-  const functions = isAboutLocalHost(question) ? await diagFunctions(toolCalls) : undefined;
+  const functions = isAboutLocalHost(question) ? await diagFunctions(toolCalls, options.diag) : undefined;
   const prompt = [`Question: ${question}`, '', 'Documentation excerpts:', ...hits.map((hit, index) => `[${index + 1}] ${hit.chunk.file}:${hit.chunk.startLine} ${hit.chunk.heading}\n${hit.chunk.text.slice(0, 700)}`)].join('\n');
   const deadline = deadlineSignal(service.config.timeoutMs, `model did not answer within ${service.config.timeoutMs}ms`, options.signal);
   const timeout = deadline.signal;
   try {
     const answer = await service.runtime.chat({ system: SYSTEM, prompt, maxTokens: 350, ...(functions ? { functions } : {}), signal: deadline.signal });
-    if (isDegenerate(answer)) return { ...(await withHostFacts(retrievalOnly('the model answer repeated itself (too small a model?)'), functions !== undefined)), toolCalls };
+    if (isDegenerate(answer)) return { ...(await withHostFacts(retrievalOnly('the model answer repeated itself (too small a model?)'), functions !== undefined, options.diag)), toolCalls };
     return { answer: answer.trim(), sources, source: 'model', toolCalls };
   } catch (error) {
-    return withHostFacts(retrievalOnly(timeout.aborted ? `model did not answer within ${service.config.timeoutMs}ms` : (error as Error).message), functions !== undefined);
+    return withHostFacts(retrievalOnly(timeout.aborted ? `model did not answer within ${service.config.timeoutMs}ms` : (error as Error).message), functions !== undefined, options.diag);
   } finally {
     deadline.dispose();
   }

@@ -4,6 +4,7 @@ import type { AiService } from '../../ai/ai-service';
 import { createAiService } from '../../ai/create-ai-service';
 import { localFacts } from '../../ai/local-facts';
 import { getRunStatus } from '../../client/runs';
+import { collectDiag } from '../../workers/main';
 import { factsOf } from '../../workflows/failure-facts';
 import { CliError, type CliContext } from '../context';
 import { analysisText } from '../output';
@@ -25,7 +26,7 @@ export function registerAiCommands(program: Command, context: CliContext): void 
     .argument('<question>', 'the question, quoted')
     .option('--json', 'print as JSON')
     .action(async (question: string, options: { json?: boolean }) => {
-      const answer = await withService(context, (service) => ask(service, question));
+      const answer = await withService(context, (service) => ask(service, question, { diag: collectDiag }));
       if (options.json) return console.log(JSON.stringify(answer, null, 2));
       console.log(answer.answer);
       if (answer.toolCalls.length) console.log(`\n(tools used: ${answer.toolCalls.join(', ')})`);

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { DIAG_TOOLS, localDiagnostics, localFacts, type DiagTool } from '../../client/host-info';
+import { DIAG_TOOLS, localDiagnostics, localFacts, type DiagTool } from '../../workers/main';
 import { CliError } from '../context';
 
 export function registerHostCommands(program: Command): void {
