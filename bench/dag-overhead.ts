@@ -21,6 +21,8 @@ import { createQubinodeWorker } from '../workers/qubinode-worker';
 
 /** DAG sizes to time; BENCH_TASKS=200 or BENCH_SIZES=50,1000 to time fewer. */
 const SIZES = (process.env.BENCH_SIZES ?? process.env.BENCH_TASKS ?? '50,1000,5000').split(',').map(Number).filter((size) => size > 0);
+/** BENCH_SHAPES=chain or fanout to time one shape only. */
+const SHAPES = (['chain', 'fanout'] as const).filter((shape) => (process.env.BENCH_SHAPES ?? 'chain,fanout').split(',').includes(shape));
 /** Rounds per size: small DAGs are timed more often, the median smoothing a busy machine; big ones once. */
 function roundsFor(size: number): number {
   return Number(process.env.BENCH_ROUNDS ?? (size <= 100 ? 5 : 1));
@@ -77,7 +79,7 @@ async function main(): Promise<void> {
   /** ms/task of the smallest size per shape, to show whether the cost per task grows with N. */
   const smallest = new Map<string, number>();
   await worker.runUntil(async () => {
-    for (const [N, shape] of SIZES.flatMap((size) => [[size, 'chain'] as const, [size, 'fanout'] as const])) {
+    for (const [N, shape] of SIZES.flatMap((size) => SHAPES.map((shape) => [size, shape] as const))) {
       const ROUNDS = roundsFor(N);
       const dag = benchDag(shape, N, registry);
       const interpreted: number[] = [];
