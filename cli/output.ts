@@ -1,4 +1,4 @@
-import { TASK_STATE_ICON, type DagRunStatus, type TaskState, type TaskStatus } from '../workflows/run-status';
+import { TASK_STATE_ICON, type DagRunStatus, type TaskState, type TaskStatus } from '../client/workflow-views';
 
 
 export function stateIcon(state: TaskState): string {

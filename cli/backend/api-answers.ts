@@ -1,8 +1,6 @@
 import { z } from 'zod';
 import { ParamSpec } from '../../dag-repos/schema/dag-spec';
-import { TokenRecord, UserRecord } from '../../workflows/identity-types';
-import { AuditEntry } from '../../workflows/audit-entry';
-import { TASK_STATES } from '../../workflows/run-status';
+import { AuditEntry, TASK_STATES, TokenRecord, UserRecord } from '../../client/workflow-views';
 
 /**
  * Shapes of the API's answers, checked before the CLI prints them. Where the project has a schema

@@ -4,8 +4,7 @@ import { isRolloutId, normaliseRunId } from '../../client/run-ids';
 import type { HostView } from '../../client/hosts';
 import type { CompiledDag } from '../../dag-repos/compiler/compiled-dag';
 import type { RepoView, SyncRecord } from '../../dag-repos/git/sync-types';
-import type { ApprovalRecord, RollbackRecord, RolloutProgress } from '../../workflows/rollback-status';
-import type { DagRunStatus } from '../../workflows/run-status';
+import type { ApprovalRecord, DagRunStatus, RollbackRecord, RolloutProgress } from '../../client/workflow-views';
 import * as answers from './api-answers';
 import type { CliBackend, DagListing } from './backend';
 

@@ -7,8 +7,7 @@ import type { CompiledDag } from '../../dag-repos/compiler/compiled-dag';
 import type { CatalogEntry } from '../../dag-repos/catalog/local-catalog';
 import type { RepoView, SyncRecord } from '../../dag-repos/git/sync-types';
 import type { ParamSpec } from '../../dag-repos/schema/dag-spec';
-import type { ApprovalRecord, RollbackRecord, RolloutProgress } from '../../workflows/rollback-status';
-import type { DagRunStatus } from '../../workflows/run-status';
+import type { ApprovalRecord, DagRunStatus, RollbackRecord, RolloutProgress } from '../../client/workflow-views';
 
 /**
  * What the CLI's commands ask for, answered either by Temporal directly (admins on the control

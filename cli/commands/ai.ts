@@ -5,7 +5,7 @@ import { createAiService } from '../../ai/create-ai-service';
 import { localFacts } from '../../ai/local-facts';
 import { getRunStatus } from '../../client/runs';
 import { collectDiag } from '../../workers/main';
-import { factsOf } from '../../workflows/failure-facts';
+import { factsOf } from '../../client/workflow-views';
 import { CliError, type CliContext } from '../context';
 import { analysisText } from '../output';
 

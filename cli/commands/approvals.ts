@@ -1,8 +1,6 @@
 import type { Command } from 'commander';
 import { isRolloutId, normaliseRunId } from '../../client/run-ids';
-import { actorText } from '../../workflows/audit-entry';
-import type { RollbackRecord, RolloutProgress } from '../../workflows/rollback-status';
-import type { DagRunStatus } from '../../workflows/run-status';
+import { actorText, type DagRunStatus, type RollbackRecord, type RolloutProgress } from '../../client/workflow-views';
 import { CliError, type CliContext } from '../context';
 import { table } from '../output';
 

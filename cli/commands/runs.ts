@@ -5,7 +5,7 @@ import { looksLikePath } from '../../dag-repos/catalog/dag-file';
 import { waitForAnalyses } from '../../client/analysis';
 import type { CompiledDag } from '../../dag-repos/compiler/compiled-dag';
 import { resolveParams } from '../../dag-repos/schema/params';
-import type { DagRunStatus } from '../../workflows/run-status';
+import type { DagRunStatus } from '../../client/workflow-views';
 import type { CliBackend } from '../backend/backend';
 import { CliError, type CliContext } from '../context';
 import { runControlText } from './approvals';
