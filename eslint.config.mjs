@@ -53,16 +53,14 @@ const EXCEPTIONS = [
   { files: ['dag-repos/compiler/compiled-dag.ts'], allow: ['dag-repos/git'] },
   // Trigger activities start runs through the client's run starter and name them by workflow id.
   { files: ['activities/repo-triggers.ts'], allow: ['client', 'workflows'] },
-  // The rollback notice renders the rollback status type declared beside its workflow.
-  { files: ['activities/notify.ts'], allow: ['workflows'] },
   // The plugin API hands plugins the action implementation types declared in activities/.
   { files: ['plugins/plugin-actions.ts', 'plugins/plugin-api.ts'], allow: ['activities'] },
   // Workers reach Temporal through the client's connection, host registry and policy reads.
   { files: ['workers/audit-worker.ts', 'workers/host-announce.ts', 'workers/platform-activities.ts', 'workers/policy-access.ts', 'workers/qubinode-worker.ts'], allow: ['client'] },
   { files: ['client/analysis.ts'], allow: ['ai'] },
-  // The CLI still loads settings, local DAG catalogs, plugins and the AI directly, renders the
-  // workflows' status types, and starts the Temporal dev server (infra/) for `qubinode server`/`up`.
-  { files: ['cli/**/*.ts'], allow: [...DAG_REPOS, 'config', 'plugins', 'ai', 'workflows', 'infra'] },
+  // The CLI still loads settings, local DAG catalogs, plugins and the AI directly, and starts the
+  // Temporal dev server (infra/) for `qubinode server` and `qubinode up`.
+  { files: ['cli/**/*.ts'], allow: [...DAG_REPOS, 'config', 'plugins', 'ai', 'infra'] },
 ];
 
 const unitOf = (file) => UNITS.filter((unit) => file === unit || file.startsWith(`${unit}/`)).sort((a, b) => b.length - a.length)[0];

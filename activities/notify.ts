@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { NotifyChannel } from '../dag-repos/schema/rollback-notify';
-import type { NotifyRequest } from '../workflows/rollback-status';
+import type { NotifyRequest } from '../dag-repos/schema/rollback-notify';
 import { createRedactor, redactDeep } from './redact';
 import { resolveAuthorValue } from './secret-refs';
 

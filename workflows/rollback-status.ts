@@ -1,4 +1,5 @@
-import type { NotifyChannel, NotifyEvent } from '../dag-repos/schema/rollback-notify';
+// Declared beside the channels it goes to, so the notify activity types its input without workflows/.
+export type { NotifyRequest } from '../dag-repos/schema/rollback-notify';
 
 /** Status records of approvals, rollbacks and rollouts (issue 5). Plain data, like run-status.ts. */
 
@@ -104,16 +105,3 @@ export interface RolloutProgress {
   approvals: ApprovalRecord[];
 }
 
-/** One run event for the DAG's notification channels (the `notify` activity's input). */
-export interface NotifyRequest {
-  channels: NotifyChannel[];
-  event: NotifyEvent;
-  runId: string;
-  dagId: string;
-  /** Run state, or "waiting" for approval events. */
-  state: string;
-  /** One line for humans. */
-  text: string;
-  taskId?: string;
-  details?: Record<string, unknown>;
-}

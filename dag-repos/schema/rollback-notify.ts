@@ -57,3 +57,17 @@ export const NotifyChannel = z.discriminatedUnion('type', [
 export type NotifyChannel = z.infer<typeof NotifyChannel>;
 
 export const NotifySpec = z.array(NotifyChannel).min(1).describe('Where run events go: JSON webhook, Slack-compatible webhook, SMTP email. Sending failures never fail the run.');
+
+/** One run event for the DAG's notification channels (the `notify` activity's input). */
+export interface NotifyRequest {
+  channels: NotifyChannel[];
+  event: NotifyEvent;
+  runId: string;
+  dagId: string;
+  /** Run state, or "waiting" for approval events. */
+  state: string;
+  /** One line for humans. */
+  text: string;
+  taskId?: string;
+  details?: Record<string, unknown>;
+}
