@@ -211,7 +211,8 @@ function visibilityQuery(filter: RunFilter): string {
 /** Runs from Temporal visibility, newest first. */
 export async function listRuns(client: Client, filter: RunFilter): Promise<RunSummary[]> {
   const runs: RunSummary[] = [];
-  for await (const execution of client.workflow.list({ query: visibilityQuery(filter), pageSize: 100 })) {
+  // A page no larger than asked for: each listed execution is decoded whether it is used or not.
+  for await (const execution of client.workflow.list({ query: visibilityQuery(filter), pageSize: Math.min(Math.max(filter.limit ?? 50, 1), 100) })) {
     const attributes = execution.typedSearchAttributes;
     const startedBy = attributes.get(STARTED_BY_KEY);
     runs.push({
