@@ -52,6 +52,7 @@ describe('the lint holds each folder to what DESIGN lets it import', () => {
   it('lets the CLI start the API and the workers only through their entry modules', async () => {
     assert.match((await problems('cli/fixture-layer.ts', "import { buildApiServer } from '../api/server';\nexport const b = buildApiServer;\n")).join('\n'), /restricted zone/);
     assert.match((await problems('cli/fixture-layer.ts', "import { createQubinodeWorker } from '../workers/qubinode-worker';\nexport const w = createQubinodeWorker;\n")).join('\n'), /restricted zone/);
+    assert.match((await problems('cli/fixture-layer.ts', "import { DagSpec } from '../dag-repos/schema/dag-spec';\nexport const d = DagSpec;\n")).join('\n'), /cli may import only client, workers\/main\.ts, api\/main\.ts \(/);
     assert.deepEqual(await problems('cli/fixture-layer.ts', "import { startApi } from '../api/main';\nimport { createQubinodeWorker } from '../workers/main';\nexport const s = [startApi, createQubinodeWorker];\n"), []);
   });
 
