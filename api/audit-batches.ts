@@ -1,7 +1,7 @@
-import type { AuditRecordInput } from '../client/audit';
+import { checkedAuditEntry, type AuditEntry, type AuditRecordInput } from '../client/audit';
 
-/** Writes stamped entries to the audit trail (client/audit.ts recordAuditBatch, bounded by the caller's deadline). */
-export type WriteAuditBatch = (batch: readonly { entry: AuditRecordInput; at: Date }[]) => Promise<void>;
+/** Writes checked entries to the audit trail (client/audit.ts recordAuditBatch, bounded by the caller's deadline). */
+export type WriteAuditBatch = (batch: readonly AuditEntry[]) => Promise<void>;
 
 /** Entries waiting for a write at most; beyond it the oldest are given up and reported (a Temporal that never answers must not grow the process). */
 const QUEUED_MAX = 20_000;
@@ -11,23 +11,30 @@ const PER_WRITE = 200;
 /**
  * The audit entries of accepted webhook deliveries, written after the answer in batches: at most one write is
  * in flight, and what arrives meanwhile goes in the next one. A burst of a thousand pushes costs a handful of
- * Temporal writes. Each entry keeps the time it happened. A failed write is reported with what it carried;
- * it does not undo the deliveries, which already happened.
+ * Temporal writes. Each entry keeps the time it happened, and is checked when added: the cost is spread over the
+ * requests instead of held by one write of 200 (which kept every request of a burst waiting), and a malformed
+ * entry is reported alone. A failed write is reported with what it carried; it does not undo the deliveries,
+ * which already happened.
  */
 export class AuditBatches {
-  private queued: { entry: AuditRecordInput; at: Date }[] = [];
+  private queued: AuditEntry[] = [];
   private writing: Promise<void> | undefined;
 
   constructor(
     private readonly write: WriteAuditBatch,
-    private readonly reportLost: (entries: readonly AuditRecordInput[], reason: string) => void,
+    private readonly reportLost: (entries: readonly (AuditEntry | AuditRecordInput)[], reason: string) => void,
   ) {}
 
   add(entry: AuditRecordInput, at = new Date()): void {
-    this.queued.push({ entry, at });
+    try {
+      this.queued.push(checkedAuditEntry(entry, at));
+    } catch (error) {
+      this.reportLost([entry], (error as Error).message);
+      return;
+    }
     if (this.queued.length > QUEUED_MAX) {
       const lost = this.queued.splice(0, this.queued.length - QUEUED_MAX);
-      this.reportLost(lost.map((item) => item.entry), `more than ${QUEUED_MAX} audit entries waiting for Temporal`);
+      this.reportLost(lost, `more than ${QUEUED_MAX} audit entries waiting for Temporal`);
     }
     this.writing ??= this.drainQueue();
   }
@@ -41,7 +48,7 @@ export class AuditBatches {
     try {
       while (this.queued.length > 0) {
         const batch = this.queued.splice(0, PER_WRITE);
-        await this.write(batch).catch((error: Error) => this.reportLost(batch.map((item) => item.entry), error.message));
+        await this.write(batch).catch((error: Error) => this.reportLost(batch, error.message));
       }
     } finally {
       this.writing = undefined;

@@ -47,21 +47,26 @@ export async function recordAudit(client: Client, entry: AuditRecordInput): Prom
   await signalShard(client, auditShardId(at), auditEntry(entry, at));
 }
 
+/** An entry checked and stamped now, ready for recordAuditBatch; a malformed one is refused with AuditEntryError. */
+export function checkedAuditEntry(entry: AuditRecordInput, at: Date = new Date()): AuditEntry {
+  return auditEntry(entry, at);
+}
+
 /**
- * Records entries that happened at the given times with one signal per hour shard (at most
+ * Records checked entries (checkedAuditEntry) with one signal per hour shard of their times (at most
  * AUDIT_BATCH_MAX_ENTRIES each): a burst of webhook deliveries costs a few Temporal writes, not one each.
- * Every entry is checked first; a malformed one refuses the whole batch with AuditEntryError.
  */
-export async function recordAuditBatch(client: Client, batch: readonly { entry: AuditRecordInput; at: Date }[]): Promise<void> {
+export async function recordAuditBatch(client: Client, entries: readonly AuditEntry[]): Promise<void> {
   const byShard = new Map<string, AuditEntry[]>();
-  for (const { entry, at } of batch) {
-    const checked = auditEntry(entry, at);
-    const shard = auditShardId(at);
-    byShard.set(shard, [...(byShard.get(shard) ?? []), checked]);
+  for (const entry of entries) {
+    const shard = auditShardId(new Date(entry.at));
+    const list = byShard.get(shard);
+    if (list) list.push(entry);
+    else byShard.set(shard, [entry]);
   }
-  for (const [shard, entries] of byShard) {
-    for (let start = 0; start < entries.length; start += AUDIT_BATCH_MAX_ENTRIES) {
-      await signalShard(client, shard, entries.slice(start, start + AUDIT_BATCH_MAX_ENTRIES));
+  for (const [shard, list] of byShard) {
+    for (let start = 0; start < list.length; start += AUDIT_BATCH_MAX_ENTRIES) {
+      await signalShard(client, shard, list.slice(start, start + AUDIT_BATCH_MAX_ENTRIES));
     }
   }
 }

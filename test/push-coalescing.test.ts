@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { AuditBatches } from '../api/audit-batches';
 import { PendingSyncs } from '../api/pending-syncs';
 import { SyncSignals } from '../api/sync-signals';
-import type { AuditRecordInput } from '../client/audit';
+import type { AuditEntry, AuditRecordInput } from '../client/audit';
 import type { SyncRequestArgs } from '../workflows/repo-sync';
 
 /**
@@ -89,22 +89,22 @@ describe('audit entries of accepted pushes', () => {
   const entry = (index: number): AuditRecordInput => ({ actor: 'webhook:github', via: 'webhook', action: 'repo.sync', target: 'infra', outcome: 'ok', detail: `delivery d${index}` });
 
   it('writes a burst in few batches, every entry once, each with the time it was added', async () => {
-    const held = heldWrites<readonly { entry: AuditRecordInput; at: Date }[]>();
+    const held = heldWrites<readonly AuditEntry[]>();
     const batches = new AuditBatches(held.write, () => assert.fail('nothing is lost'));
     const early = new Date('2026-11-27T02:00:00Z');
     batches.add(entry(0), early);
     for (let index = 1; index < 450; index += 1) batches.add(entry(index));
     await settled();
     assert.equal(held.calls.length, 1);
-    assert.deepEqual(held.calls[0]?.value.map((item) => item.entry.detail), ['delivery d0']);
-    assert.equal(held.calls[0]?.value[0]?.at, early);
+    assert.deepEqual(held.calls[0]?.value.map((item) => item.detail), ['delivery d0']);
+    assert.equal(held.calls[0]?.value[0]?.at, early.toISOString());
     const flushed = batches.flushed();
     for (let released = 0; released < held.calls.length; released += 1) {
       held.calls[released]?.release();
       await settled();
     }
     await flushed;
-    const written = held.calls.flatMap((call) => call.value.map((item) => item.entry.detail));
+    const written = held.calls.flatMap((call) => call.value.map((item) => item.detail));
     assert.equal(written.length, 450);
     assert.equal(new Set(written).size, 450);
     assert.ok(held.calls.every((call) => call.value.length <= 200), 'no batch above the workflow limit');
@@ -112,7 +112,7 @@ describe('audit entries of accepted pushes', () => {
   });
 
   it('reports the entries of a failed write as lost, with the reason, and goes on with the next ones', async () => {
-    const held = heldWrites<readonly { entry: AuditRecordInput; at: Date }[]>();
+    const held = heldWrites<readonly AuditEntry[]>();
     const lost: { details: (string | undefined)[]; reason: string }[] = [];
     const batches = new AuditBatches(held.write, (entries, reason) => lost.push({ details: entries.map((item) => item.detail), reason }));
     batches.add(entry(1));
@@ -123,7 +123,29 @@ describe('audit entries of accepted pushes', () => {
     held.calls[1]?.release();
     await batches.flushed();
     assert.deepEqual(lost, [{ details: ['delivery d1'], reason: 'Temporal unreachable' }]);
-    assert.deepEqual(held.calls[1]?.value.map((item) => item.entry.detail), ['delivery d2']);
+    assert.deepEqual(held.calls[1]?.value.map((item) => item.detail), ['delivery d2']);
+  });
+
+  it('reports a malformed entry alone when it is added, and writes the others', async () => {
+    const held = heldWrites<readonly AuditEntry[]>();
+    const lost: { details: (string | undefined)[]; reason: string }[] = [];
+    const batches = new AuditBatches(held.write, (entries, reason) => lost.push({ details: entries.map((item) => item.detail), reason }));
+    batches.add(entry(1));
+    batches.add({ ...entry(2), actor: 'webhook:github\nforged-line', detail: 'secret-canary-7f3a' });
+    batches.add({ ...entry(3), detail: `${'x'.repeat(100_000)}\u202e` });
+    const flushed = batches.flushed();
+    for (let released = 0; released < 2; released += 1) {
+      await settled();
+      held.calls[released]?.release();
+    }
+    await flushed;
+    assert.equal(lost.length, 1);
+    assert.deepEqual(lost[0]?.details, ['secret-canary-7f3a']);
+    assert.match(lost[0]?.reason ?? '', /audit entry refused: actor/);
+    const written = held.calls.flatMap((call) => call.value);
+    assert.deepEqual(written.map((item) => item.detail?.slice(0, 12)), ['delivery d1', 'xxxxxxxxxxxx']);
+    assert.ok((written[1]?.detail?.length ?? 0) <= 2000, 'free text is bounded');
+    assert.ok(!written[1]?.detail?.includes('\u202e'), 'hidden characters are escaped');
   });
 });
 
