@@ -8,7 +8,7 @@ import { describeFindings, findWorkflowImportProblems, isNodeBuiltin, moduleImpo
 // What workflow code reaches at run time, followed through every module and not only its own lines:
 // the lint checks each file's imports, this checks what the workflow bundle would pull in.
 const ROOT = path.resolve(__dirname, '..');
-const FORBIDDEN = { forbiddenFolders: ['activities', 'client', 'api', 'workers', 'cli'] };
+const FORBIDDEN = { forbiddenFolders: ['activities', 'ai', 'plugins', 'client', 'api', 'workers', 'cli'] };
 
 function workflowEntries(root: string): string[] {
   return readdirSync(path.join(root, 'workflows'))
@@ -16,7 +16,7 @@ function workflowEntries(root: string): string[] {
     .map((name) => `workflows/${name}`);
 }
 
-describe('workflow code reaches no Node built-in and no side-effect folder at run time', () => {
+describe('workflow code reaches no Node built-in and no side-effect folder (activities, ai, plugins, client, api, workers, cli) at run time', () => {
   it('finds nothing forbidden reachable from workflows/index.ts and every workflows/*.ts', () => {
     const entries = workflowEntries(ROOT);
     assert.ok(entries.includes('workflows/index.ts'), 'workflows/index.ts is the bundle entry');
