@@ -44,6 +44,23 @@ function tokenize(text: string): string[] {
   return text.split(/[\s\-_./:,;()[\]{}"'`=|<>!?*#$@+]+/u);
 }
 
+/** Chunks indexed between two turns of the event loop while the lexical index is rebuilt. */
+const LEXICAL_SLICE = 100;
+
+/**
+ * A lexical index of `chunks`, built a slice at a time: the worker that rebuilds it after a sync also serves
+ * requests (`npm start`), and indexing every chunk at once held its event loop for tens of milliseconds.
+ * Searches meanwhile use the previous index.
+ */
+async function lexicalIndexOf(chunks: readonly Chunk[]): Promise<MiniSearch<Chunk>> {
+  const lexical = newLexical();
+  for (let start = 0; start < chunks.length; start += LEXICAL_SLICE) {
+    if (start > 0) await new Promise((resolve) => setImmediate(resolve));
+    lexical.addAll(chunks.slice(start, start + LEXICAL_SLICE));
+  }
+  return lexical;
+}
+
 function newLexical(): MiniSearch<Chunk> {
   // BM25 over heading and text; the heading weighs more: it names what a section is about.
   return new MiniSearch<Chunk>({
@@ -141,8 +158,7 @@ export class KnowledgeIndex {
       }
     }
     if (report.added + report.changed + report.removed > 0 || options.rebuild) {
-      this.lexical = newLexical();
-      this.lexical.addAll([...this.chunks.values()]);
+      this.lexical = await lexicalIndexOf([...this.chunks.values()]);
       this.save();
       await this.options.vectors?.flush();
     }
