@@ -56,6 +56,29 @@ describe('local DAG directories reloaded on a timer', () => {
     assert.match((await cache.load()).get('local/hello').commit, /^[0-9a-f]{40}\+dirty$/);
   });
 
+  it('asks Git again only when the files, HEAD, the ref or the index moved, and at least once a minute', async () => {
+    const dir = directory('gated');
+    git(dir, 'init', '-q');
+    git(dir, 'add', '.');
+    git(dir, 'commit', '-q', '-m', 'first');
+    let nowMs = 1_000_000;
+    const cache = new LocalCatalogCache([{ repo: 'local', dir }], registry, () => nowMs);
+    const clean = (await cache.load()).get('local/hello').commit;
+    assert.match(clean, /^[0-9a-f]{40}$/);
+    // A file Git tracks but the catalog does not read: only Git can tell, so the label waits for the next minute.
+    writeFileSync(path.join(dir, 'README.md'), 'notes\n');
+    git(dir, 'add', 'README.md');
+    git(dir, 'commit', '-q', '-m', 'notes');
+    writeFileSync(path.join(dir, 'README.md'), 'edited notes\n');
+    const afterCommit = (await cache.load()).get('local/hello').commit;
+    assert.equal(afterCommit, git(dir, 'rev-parse', 'HEAD').trim() + '+dirty', 'the ref moved: Git was asked');
+    writeFileSync(path.join(dir, 'README.md'), 'notes\n');
+    nowMs += 30_000;
+    assert.equal((await cache.load()).get('local/hello').commit, afterCommit, 'nothing Git keeps moved: not asked within the minute');
+    nowMs += 31_000;
+    assert.equal((await cache.load()).get('local/hello').commit, git(dir, 'rev-parse', 'HEAD').trim(), 'asked again after a minute');
+  });
+
   it('copes with a directory that is missing, appears later, or holds a file that is not a DAG', async () => {
     const dir = path.join(root, 'later');
     const cache = new LocalCatalogCache([{ repo: 'local', dir }], registry);

@@ -29,3 +29,12 @@ export async function localCommitAsync(dir: string): Promise<string> {
 function commitLabel(sha: string, dirty: string): string {
   return dirty ? `${sha}+dirty` : sha;
 }
+
+/** The Git directory of a work tree (absolute), or undefined outside one. */
+export async function gitDirOf(dir: string): Promise<string | undefined> {
+  try {
+    return (await run('git', ['-C', dir, 'rev-parse', '--absolute-git-dir'], { encoding: 'utf8' })).stdout.trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
