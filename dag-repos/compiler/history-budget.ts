@@ -11,7 +11,7 @@ export const HISTORY_LIMITS = {
   reservedEvents: 5_120,
   /** Temporal's default limit on one payload; the compiled DAG (children included) is the run's input. */
   maxInputBytes: 2 * 1024 * 1024,
-  /** Items one forEach may give at run time; an expression list is counted at this many. */
+  /** Items one forEach may give at run time (an expression list is counted as one run here: its length is known only then). */
   maxForEachItems: 1000,
 } as const;
 
@@ -31,7 +31,9 @@ export interface HistoryBudgetProblem {
 
 function runsOf(task: CompiledTask): number {
   if (task.forEach === undefined) return 1;
-  return Array.isArray(task.forEach) ? task.forEach.length : HISTORY_LIMITS.maxForEachItems;
+  // A list from an expression is as long as the run makes it; counting each at the 1,000 it may reach would
+  // refuse ordinary DAGs with a handful of such tasks. It is counted as one run, and limited when the run reaches it.
+  return Array.isArray(task.forEach) ? task.forEach.length : 1;
 }
 
 /** The most history events the tasks of one run can add (each task and each forEach item run once). */
