@@ -16,9 +16,12 @@ function runNode(nodeArgs: readonly string[], env: NodeJS.ProcessEnv, timeoutMs:
   });
 }
 
-/** Runs the real `qubinode` bin as a user would, with extra environment. */
+/**
+ * Runs the real `qubinode` bin as a user would, with extra environment. The bin runs the sources even
+ * beside a dist/ build (`npm run build`, `npm run bench`), which may be older than the code under test.
+ */
 export function qubinode(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
-  return runNode([path.join(PROJECT_ROOT, 'bin', 'qubinode.js'), ...args], env, 120_000);
+  return runNode([path.join(PROJECT_ROOT, 'bin', 'qubinode.js'), ...args], { QUBINODE_FROM_SOURCES: '1', ...env }, 120_000);
 }
 
 /** The CLI run from its TypeScript sources (bin/qubinode.js would prefer a dist/ build that may be older than the code under test). */
