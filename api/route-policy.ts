@@ -17,6 +17,8 @@ export const ROUTE_POLICY: Readonly<Record<string, Access>> = {
   'GET /api/dags': 'viewer',
   'GET /api/dags/*': 'viewer',
   'GET /api/runs': 'viewer',
+  // Run analytics per DAG (success rate, durations, failure categories): what a viewer can already list, summed.
+  'GET /api/stats': 'viewer',
   'POST /api/runs': 'operator',
   // A run's status, and its task logs (`<run id>/logs`, read on the workers that wrote them).
   'GET /api/runs/*': 'viewer',

@@ -26,6 +26,7 @@ import { createOidcVerifier } from './oidc';
 import { registerRunControlRoutes } from './run-control';
 import { registerCatalogRoutes } from './catalog-routes';
 import { registerHostRoutes } from './host-routes';
+import { registerStatsRoutes } from './stats-routes';
 import { HostRegistryUnavailableError, UnknownHostError } from '../client/hosts';
 import { sendRunLogs } from './run-logs';
 import { createCatalogCache } from './catalog-cache';
@@ -195,5 +196,6 @@ export function buildApiServer(deps: ApiDependencies): FastifyInstance {
   registerPolicyRoutes(app, { store: { client: deps.client, workflowId: deps.config.policy.workflowId, taskQueue: deps.config.taskQueue }, catalog, audit });
   registerCatalogRoutes(app, { client: deps.client, catalog, audit });
   registerHostRoutes(app, { client: deps.client });
+  registerStatsRoutes(app, { client: deps.client });
   return app;
 }

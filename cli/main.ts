@@ -26,6 +26,7 @@ import { registerRepoCommands } from './commands/repos';
 import { registerAiCommands } from './commands/ai';
 import { registerRunCommands } from './commands/runs';
 import { registerServiceCommands } from './commands/services';
+import { registerStatsCommands } from './commands/stats';
 import { registerTriggerCommands } from './commands/trigger';
 import { CliContext, CliError } from './context';
 
@@ -51,6 +52,7 @@ function buildProgram(context: CliContext): Command {
   registerDoctorCommands(program);
   registerHostCommands(program);
   registerHostsCommands(program, context);
+  registerStatsCommands(program, context);
   return program;
 }
 

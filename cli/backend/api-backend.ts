@@ -2,6 +2,7 @@ import type { ApiClient } from '../../client/api-client';
 import { formatLogCursor, type RunLogs } from '../../client/logs';
 import { isRolloutId, normaliseRunId } from '../../client/run-ids';
 import type { HostView } from '../../client/hosts';
+import { RunStats } from '../../client/run-stats';
 import type { CompiledDag } from '../../dag-repos/compiler/compiled-dag';
 import type { RepoView, SyncRecord } from '../../dag-repos/git/sync-types';
 import type { ApprovalRecord, DagRunStatus, RollbackRecord, RolloutProgress } from '../../client/workflow-views';
@@ -62,6 +63,7 @@ export function apiBackend(api: ApiClient): CliBackend {
     syncRepo: async (name) => (await api.call({ method: 'POST', path: ['api', 'repos', name, 'sync'], timeoutMs: SLOW_MS }, answers.SyncAnswer)) as unknown as SyncRecord,
 
     hosts: async () => (await api.call({ method: 'GET', path: ['api', 'hosts'] }, answers.HostsAnswer)) as unknown as HostView[],
+    runStats: ({ dag, since }) => api.call({ method: 'GET', path: ['api', 'stats'], query: { dag, since } }, RunStats),
 
     audit: async ({ since, user, action, limit }) => ({ entries: await api.call({ method: 'GET', path: ['api', 'audit'], query: { since: since?.toISOString(), user, action, limit } }, answers.AuditAnswer), dropped: [] }),
 

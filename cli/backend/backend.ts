@@ -1,6 +1,8 @@
 import type { AuditEntry } from '../../client/audit';
 import type { Role, TokenRecord, TokenView, UserRecord } from '../../client/identity';
 import type { HostView } from '../../client/hosts';
+import type { RunStats } from '../../client/run-stats';
+import type { StatsRequest } from '../../client/stats';
 import type { RunLogs, RunLogsRequest } from '../../client/logs';
 import type { RunFilter, RunSummary } from '../../client/runs';
 import type { CompiledDag } from '../../dag-repos/compiler/compiled-dag';
@@ -45,6 +47,8 @@ export interface CliBackend {
 
   /** Every known host queue with its pollers now, worker report and state. */
   hosts(): Promise<HostView[]>;
+  /** Run analytics per DAG over a window (client/stats.ts). */
+  runStats(request: StatsRequest): Promise<RunStats>;
 
   audit(filter: { since?: Date; user?: string; action?: string; limit: number }): Promise<{ entries: AuditEntry[]; dropped: { shard: string; count: number }[] }>;
 

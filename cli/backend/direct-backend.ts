@@ -1,6 +1,7 @@
 import { listAuditWithNotes } from '../../client/audit';
 import { addUser, issueToken, readIdentity, removeUser, revokeToken, setUserDisabled, setUserRoles, tokenViews, type IdentityStore, type UserRecord } from '../../client/identity';
 import { listHosts } from '../../client/hosts';
+import { readRunStats } from '../../client/stats';
 import { readRunLogs } from '../../client/logs';
 import { findDag } from '../../client/prepare-run';
 import { getRepo, listRepos, syncAndWait } from '../../client/repos';
@@ -93,6 +94,7 @@ export function directBackend(context: CliContext): CliBackend {
     syncRepo: async (name) => audited(context, { action: 'repo.sync', target: name }, async () => syncAndWait(await client(), name), (result) => `${result.state} ${result.commit.slice(0, 12)}`.trim()),
 
     hosts: async () => listHosts(await client()),
+    runStats: async (request) => readRunStats(await client(), request),
 
     audit: async (filter) => listAuditWithNotes(await client(), filter),
 
