@@ -23,6 +23,8 @@ export interface TemporalServerHandle {
   owned: boolean;
   pid?: number;
   stop(): Promise<void>;
+  /** Synchronous last resort (a forced exit): signals the server's process group without waiting. */
+  kill(): void;
 }
 
 function serverDir(config: QubinodeConfig): string {
@@ -96,7 +98,7 @@ function startArgs(config: QubinodeConfig): string[] {
  * otherwise starts `temporal server start-dev` with its database under .data/temporal/.
  * A non-local TEMPORAL_ADDRESS is never started here, only checked.
  */
-export async function ensureTemporalServer(config: QubinodeConfig, logger: Logger, options: { detach?: boolean } = {}): Promise<TemporalServerHandle> {
+export async function ensureTemporalServer(config: QubinodeConfig, logger: Logger, options: { detach?: boolean; onSpawn?: (kill: () => void) => void } = {}): Promise<TemporalServerHandle> {
   const { host, port } = splitAddress(config.temporal.address);
   const reuse = (pid?: number): TemporalServerHandle => ({
     address: config.temporal.address,
@@ -104,6 +106,7 @@ export async function ensureTemporalServer(config: QubinodeConfig, logger: Logge
     owned: false,
     ...(pid ? { pid } : {}),
     stop: async () => undefined,
+    kill: () => undefined,
   });
   if (await isListening(host, port)) {
     logger.info({ address: config.temporal.address }, 'reusing the Temporal server already listening');
@@ -118,28 +121,52 @@ export async function ensureTemporalServer(config: QubinodeConfig, logger: Logge
   mkdirSync(dir, { recursive: true });
   const logFile = path.join(dir, 'server.log');
   const out = openSync(logFile, 'a');
+  // A process group of its own: a terminal's Ctrl-C reaches `up`, which stops its workers while the server
+  // still answers and then stops the server, instead of the server vanishing under running workers.
   const child = spawn(cli, startArgs(config), { stdio: ['ignore', out, out], detached: true });
   child.unref();
   if (child.pid) writeFileSync(path.join(dir, 'server.pid'), String(child.pid));
+  let stopped = false;
+  const kill = (): void => {
+    if (stopped || !child.pid) return;
+    stopped = true;
+    signalGroup(child.pid, 'SIGTERM');
+    rmSync(path.join(dir, 'server.pid'), { force: true });
+  };
+  options.onSpawn?.(kill);
   logger.info({ pid: child.pid, db: path.join(dir, 'temporal.db'), log: logFile }, 'starting Temporal dev server');
   try {
     await waitFor(() => isListening(host, port), 60_000, child);
     await waitFor(() => isListening('127.0.0.1', config.devServer.uiPort), 30_000, child);
   } catch (error) {
+    // A server that did not come up in time is not left behind half-started.
+    if (!stopped) {
+      stopped = true;
+      await stopServerProcess(child.pid, dir);
+    }
     const tail = readFileSync(logFile, 'utf8').split('\n').slice(-15).join('\n');
     throw new TemporalStartError(`${(error as Error).message}\n--- ${logFile} (last lines) ---\n${tail}`);
   }
-  const stop = async (): Promise<void> => stopServerProcess(child.pid, dir);
-  return { address: config.temporal.address, uiUrl: config.temporal.uiUrl, owned: !options.detach, ...(child.pid ? { pid: child.pid } : {}), stop };
+  const stop = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    await stopServerProcess(child.pid, dir);
+  };
+  return { address: config.temporal.address, uiUrl: config.temporal.uiUrl, owned: !options.detach, ...(child.pid ? { pid: child.pid } : {}), stop, kill };
+}
+
+function signalGroup(pid: number, signal: NodeJS.Signals): boolean {
+  try {
+    process.kill(-pid, signal);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 async function stopServerProcess(pid: number | undefined, dir: string): Promise<void> {
   if (!pid) return;
-  try {
-    process.kill(-pid, 'SIGTERM');
-  } catch {
-    return;
-  }
+  if (!signalGroup(pid, 'SIGTERM')) return;
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
     try {
@@ -150,11 +177,8 @@ async function stopServerProcess(pid: number | undefined, dir: string): Promise<
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  try {
-    process.kill(-pid, 'SIGKILL');
-  } catch {
-    // already gone
-  }
+  signalGroup(pid, 'SIGKILL');
+  rmSync(path.join(dir, 'server.pid'), { force: true });
 }
 
 /** Stops a dev server started earlier with `qubinode server start --detach`. */

@@ -1,15 +1,46 @@
+import * as path from 'node:path';
 import type { Command } from 'commander';
-import { startApi, type StartedApi } from '../../api/main';
-import { registerSearchAttributes } from '../../infra/search-attributes';
-import { ensureTemporalServer, stopDetachedServer, isListening } from '../../infra/temporal-dev-server';
-import { createAuditWorker, createQubinodeWorker } from '../../workers/main';
+import type * as ApiMain from '../../api/main';
+import type { StartedApi } from '../../api/main';
+import type * as SearchAttributes from '../../infra/search-attributes';
+import type * as DevServer from '../../infra/temporal-dev-server';
+import type * as WorkersMain from '../../workers/main';
 import type { CliContext } from '../context';
+import { watchStopSignals } from '../stop-signals';
 
-function stopSignal(): Promise<void> {
-  return new Promise((resolve) => {
-    process.once('SIGINT', () => resolve());
-    process.once('SIGTERM', () => resolve());
-  });
+// Loaded by the command that runs them: `qubinode --help` and the other commands never pay for them.
+const apiMain = (): typeof ApiMain => require('../../api/main') as typeof ApiMain;
+const workersMain = (): typeof WorkersMain => require('../../workers/main') as typeof WorkersMain;
+const devServer = (): typeof DevServer => require('../../infra/temporal-dev-server') as typeof DevServer;
+const registerSearchAttributes: typeof SearchAttributes.registerSearchAttributes = (...args) => (require('../../infra/search-attributes') as typeof SearchAttributes).registerSearchAttributes(...args);
+
+type Logger = CliContext['logger'];
+type RunningWorker = Awaited<ReturnType<typeof WorkersMain.createQubinodeWorker>>;
+type RunningAuditWorker = Awaited<ReturnType<typeof WorkersMain.createAuditWorker>>;
+type Worker = RunningWorker['worker'];
+
+/** Asks each worker that runs to stop (the SDK's own signal handler may have asked already, or not yet be installed). */
+function shutdownWorkers(workers: readonly (Worker | undefined)[]): void {
+  for (const worker of workers) {
+    if (worker?.getState() !== 'RUNNING') continue;
+    try {
+      worker.shutdown();
+    } catch {
+      // Already stopping.
+    }
+  }
+}
+
+/** Runs every step of a stop in order; one that fails is reported and the rest still run. */
+async function stopAll(steps: readonly (readonly [string, (() => Promise<unknown>) | undefined])[], logger: Logger): Promise<void> {
+  for (const [what, step] of steps) {
+    if (!step) continue;
+    try {
+      await step();
+    } catch (error) {
+      logger.warn({ err: error }, `could not stop ${what} cleanly`);
+    }
+  }
 }
 
 export function registerServiceCommands(program: Command, context: CliContext): void {
@@ -21,36 +52,54 @@ export function registerServiceCommands(program: Command, context: CliContext): 
     .action(async (options: { api: boolean; worker: boolean }) => {
       const { config } = context;
       const logger = context.logger;
-      const server = await ensureTemporalServer(config, logger);
-      const temporal = await context.serviceTemporal();
-      await registerSearchAttributes(temporal.connection, config.temporal.namespace);
-      const running = options.worker ? await createQubinodeWorker({ config, logger }) : undefined;
-      const audit = options.worker ? await createAuditWorker(config) : undefined;
-      const started: StartedApi | undefined = options.api
-        ? await startApi({ config, logger, client: temporal.client, registry: context.registry })
-        : undefined;
-      const api = started?.server;
-      const tokenSource = started?.tokenSource ?? '';
-      const entries = (await context.catalog()).list();
-      const invalid = entries.filter((entry) => !entry.valid);
-      console.log(`Qubinode Navigator is up.
-  Temporal      ${server.address}${server.owned ? ' (dev server started here; data in .data/temporal)' : ' (reused)'}
+      const signals = watchStopSignals({ stopping: 'the workers (running tasks get up to 10 s), the HTTP API and the Temporal dev server if started here' });
+      // A dev server this process started never outlives it, however it ends.
+      let killServer: () => void = () => undefined;
+      const killOnExit = (): void => killServer();
+      process.once('exit', killOnExit);
+      signals.onForce(() => killServer());
+      const server = await devServer().ensureTemporalServer(config, logger, { onSpawn: (kill) => (killServer = kill) });
+      let running: RunningWorker | undefined;
+      let audit: RunningAuditWorker | undefined;
+      let started: StartedApi | undefined;
+      try {
+        const temporal = await context.serviceTemporal();
+        await registerSearchAttributes(temporal.connection, config.temporal.namespace);
+        running = options.worker && !signals.signalled ? await workersMain().createQubinodeWorker({ config, logger }) : undefined;
+        audit = options.worker && !signals.signalled ? await workersMain().createAuditWorker(config) : undefined;
+        started = options.api && !signals.signalled ? await apiMain().startApi({ config, logger, client: temporal.client, registry: context.registry }) : undefined;
+        if (!signals.signalled) {
+          const entries = (await context.catalog()).list();
+          const invalid = entries.filter((entry) => !entry.valid);
+          const api = started?.server;
+          console.log(`Qubinode Navigator is up.
+  Temporal      ${server.address}${server.owned ? ` (dev server started here; data in ${path.relative(process.cwd(), path.join(config.dataDir, 'temporal')) || '.'})` : ' (reused; left running on exit)'}
   Web UI        ${server.uiUrl}
-  worker        ${running ? `task queue "${config.taskQueue}"` : 'none here (--no-worker)'}${api ? `\n  HTTP API      http://${config.api.host}:${config.api.port}  (bearer token: ${tokenSource})` : ''}
+  worker        ${running ? `task queue "${config.taskQueue}"` : 'none here (--no-worker)'}${api ? `\n  HTTP API      http://${config.api.host}:${config.api.port}  (bearer token: ${started?.tokenSource ?? ''})` : ''}
   DAGs          ${entries.length} loaded${invalid.length ? `, ${invalid.length} invalid: ${invalid.map((entry) => entry.id).join(', ')}` : ''}
 
 Try, in another terminal:
   npx qubinode run examples/hello --wait
 Ctrl-C stops everything.`);
-      try {
-        // Workers stop on SIGINT/SIGTERM by themselves; without one, the API waits for the signal here.
-        await Promise.all(running ? [running.worker.run(), audit?.worker.run()] : [stopSignal()]);
+        }
+        const workers = [running?.worker, audit?.worker];
+        void signals.requested.then(() => shutdownWorkers(workers));
+        // Workers return from run() once shut down; without any, the signal alone ends the wait.
+        await Promise.all(running || audit ? [running?.worker.run(), audit?.worker.run()] : [signals.requested]);
       } finally {
-        await api?.close();
-        await running?.close();
-        await audit?.close();
-        await context.close();
-        await server.stop();
+        // Each step runs even when one before it fails, so the dev server is always reached.
+        await stopAll(
+          [
+            ['the HTTP API', started ? () => (started as StartedApi).server.close() : undefined],
+            ['the worker', running?.close],
+            ['the audit worker', audit?.close],
+            ['the Temporal client', () => context.close()],
+            ['the Temporal dev server', server.owned ? () => server.stop() : undefined],
+          ],
+          logger,
+        );
+        process.off('exit', killOnExit);
+        signals.dispose();
         console.log('stopped');
       }
     });
@@ -61,7 +110,7 @@ Ctrl-C stops everything.`);
     .option('--queue <name>', 'task queue to poll (default: QUBINODE_TASK_QUEUE)')
     .option('--activities-only', 'do not run workflows on this queue')
     .action(async (options: { queue?: string; activitiesOnly?: boolean }) => {
-      const running = await createQubinodeWorker({
+      const running = await workersMain().createQubinodeWorker({
         config: context.config,
         logger: context.logger,
         ...(options.queue ? { taskQueue: options.queue } : {}),
@@ -69,13 +118,15 @@ Ctrl-C stops everything.`);
       });
       // Workers that run workflows on the main queue also serve the audit log's queue.
       const runsWorkflows = !options.activitiesOnly && (options.queue ?? context.config.taskQueue) === context.config.taskQueue;
-      const audit = runsWorkflows ? await createAuditWorker(context.config) : undefined;
+      const audit = runsWorkflows ? await workersMain().createAuditWorker(context.config) : undefined;
       console.log(`worker polling "${options.queue ?? context.config.taskQueue}"; Ctrl-C stops it`);
+      const signals = watchStopSignals({ stopping: 'the worker (running tasks get up to 10 s)' });
+      void signals.requested.then(() => shutdownWorkers([running.worker, audit?.worker]));
       try {
         await Promise.all([running.worker.run(), audit?.worker.run()]);
       } finally {
-        await running.close();
-        await audit?.close();
+        await stopAll([['the worker', running.close], ['the audit worker', audit?.close]], context.logger);
+        signals.dispose();
       }
     });
 
@@ -84,7 +135,7 @@ Ctrl-C stops everything.`);
     .command('start')
     .description('Start the Temporal dev server in the background (reused when already listening)')
     .action(async () => {
-      const handle = await ensureTemporalServer(context.config, context.logger, { detach: true });
+      const handle = await devServer().ensureTemporalServer(context.config, context.logger, { detach: true });
       const temporal = await context.serviceTemporal();
       const added = await registerSearchAttributes(temporal.connection, context.config.temporal.namespace);
       console.log(`Temporal ${handle.address}${handle.pid ? ` (pid ${handle.pid})` : ' (already running)'}; Web UI ${handle.uiUrl}${added.length ? `; registered ${added.join(', ')}` : ''}`);
@@ -93,14 +144,14 @@ Ctrl-C stops everything.`);
     .command('stop')
     .description('Stop a dev server started with `qubinode server start`')
     .action(async () => {
-      console.log((await stopDetachedServer(context.config)) ? 'stopped' : 'no dev server started by qubinode is recorded');
+      console.log((await devServer().stopDetachedServer(context.config)) ? 'stopped' : 'no dev server started by qubinode is recorded');
     });
   server
     .command('status')
     .description('Whether a Temporal server answers at TEMPORAL_ADDRESS')
     .action(async () => {
       const [host, port] = [context.config.temporal.address.replace(/:\d+$/, ''), Number(context.config.temporal.address.split(':').at(-1))];
-      const up = await isListening(host, port);
+      const up = await devServer().isListening(host, port);
       console.log(up ? `Temporal answers at ${context.config.temporal.address}` : `nothing listens at ${context.config.temporal.address}`);
       if (!up) process.exitCode = 1;
     });
