@@ -120,9 +120,14 @@ describe('run analytics from Temporal visibility, against the dev server', () =>
     assert.equal(again.until, body.until);
   });
 
-  it('refuses GET /api/stats without a token, and a bad window, an injected DAG id or an unknown parameter with 400 naming the problem', async () => {
+  it('refuses GET /api/stats without a token (however the path is spelled), and a bad window, an injected DAG id or an unknown parameter with 400 naming the problem', async () => {
     assert.equal((await call('/api/stats', null)).status, 401);
     assert.equal((await call('/api/stats', 'wrong-token-wrong-token')).status, 401);
+    // A percent-encoded spelling is judged as the route it matches; other spellings match none.
+    assert.equal((await call('/api/%73tats', null)).status, 401);
+    assert.equal((await call(`/api/%73tats?dag=${encodeURIComponent(catalogId)}&since=1h`)).status, 200);
+    assert.equal((await call('/api/stats/')).status, 404);
+    assert.equal((await call('/API/stats')).status, 404);
     const badSince = await call('/api/stats?since=yesterday');
     assert.equal(badSince.status, 400);
     assert.match(JSON.stringify(await badSince.json()), /since.*expected a duration such as 90m, 24h, 7d or 2w/);
