@@ -24,7 +24,7 @@ import { dagYaml, GitFixture } from '../test/support/git-fixture';
 const VALID = Number(process.env.BENCH_LOAD_VALID ?? 1000);
 const FORGED = Number(process.env.BENCH_LOAD_FORGED ?? 2000);
 const SOAK_SECONDS = Number(process.env.BENCH_LOAD_SOAK_SECONDS ?? 600);
-/** Extra node flags for the product's process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to see where its time goes. */
+/** Extra node flags for the product's process (passed in NODE_OPTIONS), e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to see where its time goes. */
 const NODE_FLAGS = (process.env.BENCH_LOAD_NODE_FLAGS ?? '').split(' ').filter(Boolean);
 const SECRET = `bench-${randomBytes(12).toString('hex')}`;
 const TOKEN = randomBytes(24).toString('base64url');
@@ -170,7 +170,9 @@ async function main(): Promise<void> {
   const first = git.commitAndPush('initial');
 
   const env = { ...process.env, QUBINODE_DATA_DIR: dataDir, QUBINODE_TASK_QUEUE: taskQueue, QUBINODE_API_PORT: String(port), QUBINODE_API_TOKEN: TOKEN, QUBINODE_BENCH_HOOK_SECRET: SECRET, QUBINODE_AI_ANALYSIS: 'rules', QUBINODE_LOG_LEVEL: 'warn' };
-  const product: ChildProcess = spawn(process.execPath, [...NODE_FLAGS, path.join(PROJECT_ROOT, 'bin', 'qubinode.js'), 'up'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  // Started as `npm start` starts it (infra/start.sh execs node with its memory settings, keeping this pid).
+  const productEnv = NODE_FLAGS.length ? { ...env, NODE_OPTIONS: [process.env.NODE_OPTIONS ?? '', ...NODE_FLAGS].join(' ').trim() } : env;
+  const product: ChildProcess = spawn('bash', [path.join(PROJECT_ROOT, 'infra', 'start.sh')], { env: productEnv, stdio: ['ignore', 'ignore', 'inherit'] });
   const pid = product.pid ?? 0;
   const temporal = await connectClient(loadConfig(env).temporal);
   try {
@@ -245,6 +247,9 @@ async function main(): Promise<void> {
       if (step % 50 === 0) samples.push({ at: (performance.now() - soakBegan) / 1000, rss: rssMiB(pid), ...(await heapMiB(base)) });
     }
     samples.push({ at: (performance.now() - soakBegan) / 1000, rss: rssMiB(pid), ...(await heapMiB(base)) });
+    // What the process gives back once the load stops (the original complaint: RSS stayed high after a burst).
+    await new Promise((resolve) => setTimeout(resolve, 60_000));
+    const rssIdleAfter = rssMiB(pid);
     const afterFirstMinute = samples.find((sample) => sample.at >= 60) ?? samples[0];
     const end = samples.at(-1) ?? afterFirstMinute;
     // RSS swings by tens of MiB between collections: a level is the median over a minute, not one sample.
@@ -260,6 +265,7 @@ async function main(): Promise<void> {
     console.log(`  RSS: settled ${rssSettled.toFixed(0)} MiB, after the bursts ${rssAfterBursts.toFixed(0)} MiB`);
     console.log(`  mixed soak ${SOAK_SECONDS} s (valid + forged push + API read every 100 ms, a run every 2 s; ${runsAccepted} of ${runsStarted} runs started, ${soakErrors} answers 5xx or none):`);
     console.log(`    RSS level (median of the samples of a minute): second minute ${settledLevel.toFixed(0)} MiB, last minute ${endLevel.toFixed(0)} MiB (${(((endLevel - settledLevel) / settledLevel) * 100).toFixed(1)}%; aim within 10%)`);
+    console.log(`    RSS a minute after the load stopped: ${rssIdleAfter.toFixed(0)} MiB`);
     console.log(`    RSS single samples: at 60 s ${afterFirstMinute?.rss.toFixed(0)} MiB, at the end ${end?.rss.toFixed(0)} MiB`);
     console.log(`    samples (s: RSS/V8 heap used/heap total/external MiB): ${samples.map((sample) => `${sample.at.toFixed(0)}:${sample.rss.toFixed(0)}/${sample.heap.toFixed(0)}/${sample.heapTotal.toFixed(0)}/${sample.external.toFixed(0)}`).join(' ')}`);
   } finally {

@@ -102,10 +102,13 @@ describe('systemd units', () => {
       assert.deepEqual(settings.get('User'), ['qubinode'], unit);
       for (const key of ['NoNewPrivileges', 'ProtectSystem', 'ProtectHome', 'PrivateTmp', 'SystemCallFilter']) assert.ok(settings.has(key), `${unit} sets ${key}`);
       assert.equal(settings.has('MemoryDenyWriteExecute'), false, `${unit}: V8's JIT needs writable executable memory`);
+      // Long-running processes keep their RSS flat under load the way `npm start` does (infra/start.sh).
+      assert.ok(settings.get('Environment')?.includes('MALLOC_ARENA_MAX=2'), `${unit} limits malloc arenas`);
+      assert.match(settings.get('ExecStart')?.[0] ?? '', /^\/usr\/bin\/node --max-old-space-size=\d+ /, `${unit} bounds the old space`);
     }
-    assert.deepEqual(unitSettings(path.join(unitsDir, 'qubinode-api.service')).get('ExecStart'), ['/usr/bin/node /opt/qubinode/bin/qubinode.js up --no-worker']);
+    assert.deepEqual(unitSettings(path.join(unitsDir, 'qubinode-api.service')).get('ExecStart'), ['/usr/bin/node --max-old-space-size=1024 /opt/qubinode/bin/qubinode.js up --no-worker']);
     const worker = unitSettings(path.join(unitsDir, 'qubinode-worker@.service'));
-    assert.deepEqual(worker.get('ExecStart'), ['/usr/bin/node /opt/qubinode/bin/qubinode.js worker --queue %i --activities-only']);
+    assert.deepEqual(worker.get('ExecStart'), ['/usr/bin/node --max-old-space-size=1024 /opt/qubinode/bin/qubinode.js worker --queue %i --activities-only']);
     assert.deepEqual(worker.get('EnvironmentFile'), ['/etc/qubinode/worker-%i.env']);
     assert.deepEqual(worker.get('KillMode'), ['control-group'], 'a restart must end the tool processes of the old worker');
   });
