@@ -143,6 +143,8 @@ describe('run analytics from Temporal visibility, against the dev server', () =>
       `/api/stats?since=${'9'.repeat(1000)}d`,
       '/api/stats?since=2099-01-01',
       '/api/stats?since=7d&limit=1',
+      '/api/stats?dag[repo]=examples&dag[id]=hello',
+      '/api/stats?since[]=7d',
     ]) {
       assert.equal((await call(url)).status, 400, url);
     }
