@@ -62,16 +62,18 @@ const EXCEPTIONS = [
   // The CLI works on DAG files on this machine (`qubinode dag validate/list/graph`, `repos add` scans,
   // param checks before a run, signed test pushes) and types the API's answers with the DAG format.
   {
-    files: ['cli/backend/api-answers.ts', 'cli/backend/api-backend.ts', 'cli/backend/backend.ts', 'cli/commands/dag.ts', 'cli/commands/policy.ts', 'cli/commands/repos.ts', 'cli/commands/runs.ts', 'cli/commands/trigger.ts', 'cli/context.ts', 'cli/main.ts'],
+    files: ['cli/backend/api-answers.ts', 'cli/backend/api-backend.ts', 'cli/backend/backend.ts', 'cli/commands/dag.ts', 'cli/commands/policy-backend.ts', 'cli/commands/repos.ts', 'cli/commands/runs.ts', 'cli/commands/trigger.ts', 'cli/context.ts', 'cli/expected-errors.ts'],
     allow: DAG_REPOS,
   },
   // Settings and the logger are read once, where the CLI starts; plugins add their actions to the local compile.
-  { files: ['cli/context.ts', 'cli/main.ts'], allow: ['config'] },
+  { files: ['cli/context.ts', 'cli/expected-errors.ts', 'cli/main.ts'], allow: ['config'] },
+  // `qubinode diag` names the diag tools in its help without loading the worker (dag-repos/actions/diag-tools.ts).
+  { files: ['cli/commands/host.ts'], allow: ['dag-repos/actions'] },
   { files: ['cli/context.ts', 'cli/commands/dag.ts'], allow: ['plugins'] },
   // `qubinode ai` runs the knowledge index and the model in the CLI's own process.
   { files: ['cli/commands/ai.ts'], allow: ['ai'] },
   // `qubinode server` and `qubinode up` start the Temporal dev server and register search attributes.
-  { files: ['cli/main.ts', 'cli/commands/services.ts'], allow: ['infra'] },
+  { files: ['cli/expected-errors.ts', 'cli/commands/services.ts'], allow: ['infra'] },
 ];
 
 const unitOf = (file) => UNITS.filter((unit) => file === unit || file.startsWith(`${unit}/`)).sort((a, b) => b.length - a.length)[0];

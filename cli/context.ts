@@ -1,15 +1,30 @@
-import { loadConfig, type QubinodeConfig } from '../config/config';
-import { createLogger, type Logger } from '../config/logger';
-import { connectClient, type TemporalClient } from '../client/connection';
+import type * as ConfigModule from '../config/config';
+import type { QubinodeConfig } from '../config/config';
+import type * as LoggerModule from '../config/logger';
+import type { Logger } from '../config/logger';
+import type * as ConnectionModule from '../client/connection';
+import type { TemporalClient } from '../client/connection';
 import type { ActionRegistry } from '../dag-repos/actions/registry';
-import { actionRegistryWith, loadConfiguredPlugins } from '../plugins/plugin-actions';
-import { loadCatalog } from '../client/catalog';
+import type * as PluginActions from '../plugins/plugin-actions';
+import type * as CatalogModule from '../client/catalog';
 import type { DagCatalog } from '../dag-repos/catalog/composite-catalog';
-import { LocalCatalog } from '../dag-repos/catalog/local-catalog';
-import { ApiClient, loadApiToken } from '../client/api-client';
+import type * as LocalCatalogModule from '../dag-repos/catalog/local-catalog';
+import type { LocalCatalog } from '../dag-repos/catalog/local-catalog';
+import type * as ApiClientModule from '../client/api-client';
 import type { CliBackend } from './backend/backend';
-import { apiBackend } from './backend/api-backend';
-import { directBackend } from './backend/direct-backend';
+import type * as ApiBackendModule from './backend/api-backend';
+import type * as DirectBackendModule from './backend/direct-backend';
+
+// Each module is loaded on first use: `qubinode --help` loads none of them, `qubinode dag list` only what it reads.
+const configModule = (): typeof ConfigModule => require('../config/config') as typeof ConfigModule;
+const loggerModule = (): typeof LoggerModule => require('../config/logger') as typeof LoggerModule;
+const connectionModule = (): typeof ConnectionModule => require('../client/connection') as typeof ConnectionModule;
+const pluginActions = (): typeof PluginActions => require('../plugins/plugin-actions') as typeof PluginActions;
+const catalogModule = (): typeof CatalogModule => require('../client/catalog') as typeof CatalogModule;
+const localCatalogModule = (): typeof LocalCatalogModule => require('../dag-repos/catalog/local-catalog') as typeof LocalCatalogModule;
+const apiClientModule = (): typeof ApiClientModule => require('../client/api-client') as typeof ApiClientModule;
+const apiBackendModule = (): typeof ApiBackendModule => require('./backend/api-backend') as typeof ApiBackendModule;
+const directBackendModule = (): typeof DirectBackendModule => require('./backend/direct-backend') as typeof DirectBackendModule;
 
 /** What commands share, each piece made on first use so `qubinode dag validate` never dials Temporal. */
 export class CliContext {
@@ -24,29 +39,35 @@ export class CliContext {
   /** The API when QUBINODE_API_URL is set (a personal token, no Temporal credentials), else Temporal directly. */
   backend(): CliBackend {
     const remote = this.config.remoteApi;
-    this.cachedBackend ??= remote ? apiBackend(new ApiClient(remote, loadApiToken(remote, this.config.api.token))) : directBackend(this);
+    if (!this.cachedBackend) {
+      const { ApiClient, loadApiToken } = apiClientModule();
+      this.cachedBackend = remote ? apiBackendModule().apiBackend(new ApiClient(remote, loadApiToken(remote, this.config.api.token))) : directBackendModule().directBackend(this);
+    }
     return this.cachedBackend;
   }
 
   /** Built-in actions plus those of the configured plugins. */
   get registry(): ActionRegistry {
-    this.cachedRegistry ??= actionRegistryWith(loadConfiguredPlugins(this.config));
+    if (!this.cachedRegistry) {
+      const { actionRegistryWith, loadConfiguredPlugins } = pluginActions();
+      this.cachedRegistry = actionRegistryWith(loadConfiguredPlugins(this.config));
+    }
     return this.cachedRegistry;
   }
 
   get config(): QubinodeConfig {
-    this.cachedConfig ??= loadConfig();
+    this.cachedConfig ??= configModule().loadConfig();
     return this.cachedConfig;
   }
 
   get logger(): Logger {
-    this.cachedLogger ??= createLogger(this.config.logLevel === 'info' ? 'warn' : this.config.logLevel);
+    this.cachedLogger ??= loggerModule().createLogger(this.config.logLevel === 'info' ? 'warn' : this.config.logLevel, 'qubinode', { format: this.config.logFormat });
     return this.cachedLogger;
   }
 
   /** DAG directories on this machine only: enough to validate files, no Temporal needed. */
   localCatalog(): LocalCatalog {
-    this.cachedLocalCatalog ??= LocalCatalog.load(this.config.dagDirectories, this.registry);
+    this.cachedLocalCatalog ??= localCatalogModule().LocalCatalog.load(this.config.dagDirectories, this.registry);
     return this.cachedLocalCatalog;
   }
 
@@ -57,7 +78,7 @@ export class CliContext {
       (temporal) => temporal.client,
       () => undefined,
     );
-    const loaded = await loadCatalog(this.config, this.registry, client);
+    const loaded = await catalogModule().loadCatalog(this.config, this.registry, client);
     if (loaded.warning) console.error(`qubinode: ${loaded.warning}`);
     this.cachedCatalog = loaded.catalog;
     return loaded.catalog;
@@ -72,7 +93,7 @@ export class CliContext {
 
   /** Temporal for the services this machine runs (`up`, `worker`): they need it whatever the CLI's API setting says. */
   async serviceTemporal(): Promise<TemporalClient> {
-    this.cachedClient ??= await connectClient(this.config.temporal);
+    this.cachedClient ??= await connectionModule().connectClient(this.config.temporal);
     return this.cachedClient;
   }
 
@@ -81,12 +102,12 @@ export class CliContext {
   }
 }
 
-/** An error the CLI prints without a stack, exiting with `exitCode` (1 failure, 2 usage). */
+/** An error the CLI prints without a stack, exiting with `exitCode` (1 failure, 2 usage; a command may document more). */
 export class CliError extends Error {
   override readonly name = 'CliError';
   constructor(
     message: string,
-    readonly exitCode: 1 | 2 = 1,
+    readonly exitCode: number = 1,
   ) {
     super(message);
   }

@@ -1,8 +1,14 @@
 import { userInfo } from 'node:os';
-import { recordAudit, type AuditRecordInput } from '../client/audit';
-import { ApprovalRefusedError } from '../client/run-control';
-import { RunAlreadyExistsError } from '../client/runs';
 import type { CliContext } from './context';
+import type * as Audit from '../client/audit';
+import type { AuditRecordInput } from '../client/audit';
+import type * as RunControl from '../client/run-control';
+import type * as Runs from '../client/runs';
+
+// Loaded when something is recorded (see cli/main.ts).
+const audit = (): typeof Audit => require('../client/audit') as typeof Audit;
+const runControl = (): typeof RunControl => require('../client/run-control') as typeof RunControl;
+const runs = (): typeof Runs => require('../client/runs') as typeof Runs;
 
 /**
  * The CLI talking to Temporal directly acts as the person logged in here: audit entries name the
@@ -14,13 +20,13 @@ export function localUser(): string {
 
 /** Errors that mean "not allowed or not possible as asked", as opposed to something breaking. */
 function outcomeOf(error: unknown): 'refused' | 'failed' {
-  return error instanceof ApprovalRefusedError || error instanceof RunAlreadyExistsError ? 'refused' : 'failed';
+  return error instanceof runControl().ApprovalRefusedError || error instanceof runs().RunAlreadyExistsError ? 'refused' : 'failed';
 }
 
 async function record(context: CliContext, entry: Omit<AuditRecordInput, 'actor' | 'via'>): Promise<void> {
   try {
     const { client } = await context.temporal();
-    await recordAudit(client, { actor: localUser(), via: 'local', ...entry });
+    await audit().recordAudit(client, { actor: localUser(), via: 'local', ...entry });
   } catch (error) {
     // The action itself already happened (or failed); say loudly that its trail is missing.
     console.error(`qubinode: audit entry for ${entry.action} ${entry.target} not recorded: ${(error as Error).message}`);

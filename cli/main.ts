@@ -1,21 +1,10 @@
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { ConfigError, PROJECT_ROOT } from '../config/config';
-import { IdentityError } from '../client/identity';
-import { PolicyError, VersionApprovalNeededError } from '../client/repo-policy';
-import { ApiAnswerError, ApiError, ApiTokenError, ApiUnreachableError } from '../client/api-client';
-import { AuditUnavailableError } from '../client/audit';
-import { HostRegistryUnavailableError, UnknownHostError } from '../client/hosts';
-import { RepoError } from '../client/repos';
-import { ApprovalRefusedError } from '../client/run-control';
-import { BadRunRequestError, RunAlreadyExistsError, RunNotFoundError } from '../client/runs';
-import { UnknownDagError } from '../dag-repos/catalog/local-catalog';
-import { DagValidationError } from '../dag-repos/compiler/diagnostics';
-import { ParamValidationError } from '../dag-repos/schema/params';
-import { TemporalStartError } from '../infra/temporal-dev-server';
+import { PROJECT_ROOT } from '../config/project-root';
 import { registerApprovalCommands } from './commands/approvals';
 import { registerAuditCommands } from './commands/audit';
+import { registerCompletionCommand } from './commands/completion';
 import { registerDagCommands } from './commands/dag';
 import { registerDoctorCommands } from './commands/doctor';
 import { registerHostCommands } from './commands/host';
@@ -28,10 +17,12 @@ import { registerRunCommands } from './commands/runs';
 import { registerServiceCommands } from './commands/services';
 import { registerStatsCommands } from './commands/stats';
 import { registerTriggerCommands } from './commands/trigger';
+import { registerWatchCommand } from './commands/watch';
 import { CliContext, CliError } from './context';
+import { describeExpectedError, isExpectedError } from './expected-errors';
 
-/** Errors whose message is the whole story: printed without a stack. */
-const EXPECTED_ERRORS = [CliError, RepoError, ConfigError, UnknownDagError, DagValidationError, ParamValidationError, RunNotFoundError, RunAlreadyExistsError, TemporalStartError, ApprovalRefusedError, IdentityError, BadRunRequestError, AuditUnavailableError, ApiError, ApiUnreachableError, ApiAnswerError, ApiTokenError, UnknownHostError, HostRegistryUnavailableError, PolicyError, VersionApprovalNeededError];
+// Command modules only declare commands; each loads what it works with inside its action, so that
+// `qubinode --help` and the quick commands do not load the Temporal client, the worker or the API.
 
 function buildProgram(context: CliContext): Command {
   const program = new Command('qubinode')
@@ -53,13 +44,9 @@ function buildProgram(context: CliContext): Command {
   registerHostCommands(program);
   registerHostsCommands(program, context);
   registerStatsCommands(program, context);
+  registerWatchCommand(program, context);
+  registerCompletionCommand(program);
   return program;
-}
-
-function describeError(error: unknown): string {
-  if (error instanceof DagValidationError) return `invalid DAG:\n${error.message.split('\n').map((line) => `  ${line}`).join('\n')}`;
-  if (error instanceof ParamValidationError) return `bad params, nothing started:\n${error.message.split('\n').map((line) => `  ${line}`).join('\n')}`;
-  return (error as Error).message;
 }
 
 export async function main(argv: readonly string[] = process.argv): Promise<void> {
@@ -69,8 +56,8 @@ export async function main(argv: readonly string[] = process.argv): Promise<void
   } catch (error) {
     if (error instanceof CommanderError) {
       process.exitCode = error.exitCode === 0 || ['commander.helpDisplayed', 'commander.version', 'commander.help'].includes(error.code) ? 0 : 2;
-    } else if (EXPECTED_ERRORS.some((kind) => error instanceof kind)) {
-      console.error(`qubinode: ${describeError(error)}`);
+    } else if (isExpectedError(error)) {
+      console.error(`qubinode: ${describeExpectedError(error)}`);
       process.exitCode = error instanceof CliError ? error.exitCode : 1;
     } else if ((error as { name?: string }).name === 'TransportError' || /UNAVAILABLE|ECONNREFUSED/.test(String((error as Error).message))) {
       console.error(`qubinode: cannot reach Temporal at ${context.config.temporal.address}: ${(error as Error).message}\n  start it with \`qubinode server start\` or \`npm start\`, or set TEMPORAL_ADDRESS`);

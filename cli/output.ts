@@ -1,8 +1,11 @@
-import { TASK_STATE_ICON, type DagRunStatus, type TaskState, type TaskStatus } from '../client/workflow-views';
+import type * as WorkflowViews from '../client/workflow-views';
+import type { DagRunStatus, TaskState, TaskStatus } from '../client/workflow-views';
 
+// Loaded when a run is printed: every command imports this file for `table`, `--help` among them.
+const workflowViews = (): typeof WorkflowViews => require('../client/workflow-views') as typeof WorkflowViews;
 
 export function stateIcon(state: TaskState): string {
-  return TASK_STATE_ICON[state];
+  return workflowViews().TASK_STATE_ICON[state];
 }
 
 /** Plain aligned columns; the last column is never padded. */

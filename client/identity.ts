@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import type { IssueToken, PutUser, TokenRecord, UserRecord, IdentityState, Role } from '../workflows/identity-types';
 import { BOOTSTRAP_USER, MAX_TOKEN_LIFETIME_MS, ROLES } from '../workflows/identity-types';
+import { DEFAULT_TOKEN_LIFETIME } from './identity-names';
 
 /** Users and personal API tokens, kept in the identity workflow (workflows/identity.ts). */
 
@@ -21,7 +22,7 @@ export class IdentityError extends Error {
 }
 
 export const TOKEN_PREFIX = 'qnt_';
-export const DEFAULT_TOKEN_LIFETIME = '90d';
+export { DEFAULT_TOKEN_LIFETIME };
 
 /** SHA-256 of a token, lowercase hex: what the store keeps instead of the token. */
 export function tokenHash(token: string): string {

@@ -2,9 +2,9 @@ import { isIPv4, isIPv6 } from 'node:net';
 import * as path from 'node:path';
 import { z } from 'zod';
 import { zodProblems } from './zod-problems';
+import { PROJECT_ROOT } from './project-root';
 
-/** Root of this checkout: config, workers and the CLI resolve defaults from here. */
-export const PROJECT_ROOT = path.resolve(__dirname, '..', __dirname.includes(`${path.sep}dist${path.sep}`) ? '..' : '');
+export { PROJECT_ROOT };
 
 const port = z.coerce.number().int().min(1).max(65535);
 const positiveInt = z.coerce.number().int().positive();

@@ -1,18 +1,15 @@
 import { z } from 'zod';
 import { zodProblems } from '../dag-repos/schema/zod-problems';
+import { BOOTSTRAP_USER, ROLES } from './identity-names';
 
 /**
  * Who may call the API and with which roles. Pure data and checks: used inside the identity workflow
  * (its update validators) and by the client and API through client/identity.ts.
  */
 
-/** viewer reads; operator starts, cancels, aborts, retries, rolls back and syncs; approver decides approvals; admin everything. */
-export const ROLES = ['viewer', 'operator', 'approver', 'admin'] as const;
+export { BOOTSTRAP_USER, ROLES };
 export const Role = z.enum(ROLES);
 export type Role = z.infer<typeof Role>;
-
-/** The name the shared API token acts as; no stored user may take it. */
-export const BOOTSTRAP_USER = 'bootstrap-admin';
 
 /** Letters, digits and `. _ @ -`, so a name is safe in a log line, a table cell and an approver list. */
 export const UserName = z

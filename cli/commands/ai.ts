@@ -1,13 +1,21 @@
 import type { Command } from 'commander';
-import { ask } from '../../ai/ask';
+import type * as Ask from '../../ai/ask';
 import type { AiService } from '../../ai/ai-service';
-import { createAiService } from '../../ai/create-ai-service';
-import { localFacts } from '../../ai/local-facts';
-import { getRunStatus } from '../../client/runs';
-import { collectDiag } from '../../workers/main';
-import { factsOf } from '../../client/workflow-views';
+import type * as CreateAiService from '../../ai/create-ai-service';
+import type * as LocalFacts from '../../ai/local-facts';
+import type * as Runs from '../../client/runs';
+import type * as WorkersMain from '../../workers/main';
+import type * as WorkflowViews from '../../client/workflow-views';
 import { CliError, type CliContext } from '../context';
 import { analysisText } from '../output';
+
+// The model runtime, the index and the worker's diagnostics load only in the action that uses them (see cli/main.ts).
+const askModule = (): typeof Ask => require('../../ai/ask') as typeof Ask;
+const createAiService = (...args: Parameters<typeof CreateAiService.createAiService>): AiService => (require('../../ai/create-ai-service') as typeof CreateAiService).createAiService(...args);
+const localFacts = (): typeof LocalFacts => require('../../ai/local-facts') as typeof LocalFacts;
+const runs = (): typeof Runs => require('../../client/runs') as typeof Runs;
+const workersMain = (): typeof WorkersMain => require('../../workers/main') as typeof WorkersMain;
+const workflowViews = (): typeof WorkflowViews => require('../../client/workflow-views') as typeof WorkflowViews;
 
 async function withService<T>(context: CliContext, work: (service: AiService) => Promise<T>): Promise<T> {
   const service = createAiService(context.config);
@@ -26,7 +34,7 @@ export function registerAiCommands(program: Command, context: CliContext): void 
     .argument('<question>', 'the question, quoted')
     .option('--json', 'print as JSON')
     .action(async (question: string, options: { json?: boolean }) => {
-      const answer = await withService(context, (service) => ask(service, question, { diag: collectDiag }));
+      const answer = await withService(context, (service) => askModule().ask(service, question, { diag: workersMain().collectDiag }));
       if (options.json) return console.log(JSON.stringify(answer, null, 2));
       console.log(answer.answer);
       if (answer.toolCalls.length) console.log(`\n(tools used: ${answer.toolCalls.join(', ')})`);
@@ -41,15 +49,15 @@ export function registerAiCommands(program: Command, context: CliContext): void 
     .option('--json', 'print as JSON')
     .action(async (run: string, task: string | undefined, options: { json?: boolean }) => {
       const { client } = await context.temporal();
-      const status = await getRunStatus(client, run);
+      const status = await runs().getRunStatus(client, run);
       const failed = status.tasks.filter((candidate) => candidate.state === 'failed' && candidate.error && (!task || candidate.id === task));
       if (failed.length === 0) throw new CliError(task ? `task "${task}" of ${status.runId} did not fail` : `no failed task in ${status.runId}`);
-      const diag = localFacts({ dataDir: context.config.dataDir });
+      const diag = localFacts().localFacts({ dataDir: context.config.dataDir });
       const results = await withService(context, async (service) => {
         const out = [];
         for (const entry of failed) {
           if (!entry.error) continue;
-          const facts = { ...factsOf({ runId: status.runId, dagId: status.dagId, taskId: entry.id, action: entry.action, error: entry.error }), diag };
+          const facts = { ...workflowViews().factsOf({ runId: status.runId, dagId: status.dagId, taskId: entry.id, action: entry.action, error: entry.error }), diag };
           out.push({ ...entry, analysis: await service.analyse(facts) });
         }
         return out;

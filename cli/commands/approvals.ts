@@ -1,8 +1,13 @@
 import type { Command } from 'commander';
-import { isRolloutId, normaliseRunId } from '../../client/run-ids';
-import { actorText, type DagRunStatus, type RollbackRecord, type RolloutProgress } from '../../client/workflow-views';
+import type * as RunIds from '../../client/run-ids';
+import type * as WorkflowViews from '../../client/workflow-views';
+import type { DagRunStatus, RollbackRecord, RolloutProgress } from '../../client/workflow-views';
 import { CliError, type CliContext } from '../context';
 import { table } from '../output';
+
+// Loaded by the action that uses them (see cli/main.ts).
+const runIds = (): typeof RunIds => require('../../client/run-ids') as typeof RunIds;
+const actorText: typeof WorkflowViews.actorText = (who) => (require('../../client/workflow-views') as typeof WorkflowViews).actorText(who);
 
 /**
  * Whom the caller acts for: `--as`, else QUBINODE_USER. The actor is always who the CLI is (the OS
@@ -82,8 +87,8 @@ export function registerApprovalCommands(program: Command, context: CliContext):
       const backend = context.backend();
       const started = await backend.retryRun(run, { ...(options.from ? { from: options.from } : {}) });
       const url = backend.runUrl(started.runId);
-      if (options.json) console.log(JSON.stringify({ ...started, retryOf: normaliseRunId(run) }, null, 2));
-      else console.log(`started ${started.runId} (retry of ${normaliseRunId(run)}; reused ${started.reused.join(', ') || 'nothing'})${url ? `\n  web UI  ${url}` : ''}`);
+      if (options.json) console.log(JSON.stringify({ ...started, retryOf: runIds().normaliseRunId(run) }, null, 2));
+      else console.log(`started ${started.runId} (retry of ${runIds().normaliseRunId(run)}; reused ${started.reused.join(', ') || 'nothing'})${url ? `\n  web UI  ${url}` : ''}`);
     });
 
   program
@@ -105,7 +110,7 @@ export function registerApprovalCommands(program: Command, context: CliContext):
     .option('--json', 'print as JSON')
     .action(async (run: string, options: { json?: boolean }) => {
       const backend = context.backend();
-      const ids = isRolloutId(run)
+      const ids = runIds().isRolloutId(run)
         ? [run]
         : (await backend.runStatus(run)).tasks.filter((task) => task.action === 'rollout' && task.childRunId).map((task) => task.childRunId as string);
       if (ids.length === 0) throw new CliError(`run ${run} has no started rollout task`);

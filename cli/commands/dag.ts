@@ -1,16 +1,24 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
-import { checkDagPath } from '../../dag-repos/catalog/dag-file';
-import { LocalCatalog } from '../../dag-repos/catalog/local-catalog';
+import type * as DagFile from '../../dag-repos/catalog/dag-file';
+import type * as LocalCatalogModule from '../../dag-repos/catalog/local-catalog';
 import type { CompiledDag } from '../../dag-repos/compiler/compiled-dag';
-import { formatDiagnostic, type DagDiagnostic } from '../../dag-repos/compiler/diagnostics';
-import { renderGraphMermaid, renderGraphText } from '../../dag-repos/compiler/render-graph';
-import { loadConfiguredPlugins } from '../../plugins/plugin-actions';
-import { findDag as findCompiledDag } from '../../client/prepare-run';
+import type * as Diagnostics from '../../dag-repos/compiler/diagnostics';
+import type { DagDiagnostic } from '../../dag-repos/compiler/diagnostics';
+import type * as RenderGraph from '../../dag-repos/compiler/render-graph';
+import type * as PluginActions from '../../plugins/plugin-actions';
+import type * as PrepareRun from '../../client/prepare-run';
 import { CliError, type CliContext } from '../context';
 import { table } from '../output';
-import { looksLikePath } from '../../dag-repos/catalog/dag-file';
+
+// Loaded by the action that uses them (see cli/main.ts).
+const dagFile = (): typeof DagFile => require('../../dag-repos/catalog/dag-file') as typeof DagFile;
+const localCatalog = (): typeof LocalCatalogModule => require('../../dag-repos/catalog/local-catalog') as typeof LocalCatalogModule;
+const diagnostics = (): typeof Diagnostics => require('../../dag-repos/compiler/diagnostics') as typeof Diagnostics;
+const renderGraph = (): typeof RenderGraph => require('../../dag-repos/compiler/render-graph') as typeof RenderGraph;
+const pluginActions = (): typeof PluginActions => require('../../plugins/plugin-actions') as typeof PluginActions;
+const prepareRun = (): typeof PrepareRun => require('../../client/prepare-run') as typeof PrepareRun;
 
 interface ValidationOutcome {
   path: string;
@@ -22,16 +30,16 @@ interface ValidationOutcome {
 function validatePath(context: CliContext, target: string): ValidationOutcome[] {
   if (!existsSync(target)) throw new CliError(`${target}: no such file or directory`, 2);
   if (statSync(target).isDirectory()) {
-    const catalog = LocalCatalog.load([{ repo: path.basename(path.resolve(target)), dir: target }], context.registry);
+    const catalog = localCatalog().LocalCatalog.load([{ repo: path.basename(path.resolve(target)), dir: target }], context.registry);
     return catalog.list().map((entry) => ({ path: path.join(target, entry.path), id: entry.id, valid: entry.valid, diagnostics: entry.diagnostics.map((d) => ({ ...d, file: path.join(target, d.file) })) }));
   }
-  const result = checkDagPath(target, { ...context.localCatalog().compileContext(), registry: context.registry });
+  const result = dagFile().checkDagPath(target, { ...context.localCatalog().compileContext(), registry: context.registry });
   return [{ path: target, ...(result.dag ? { id: result.dag.id } : {}), valid: result.dag !== undefined, diagnostics: result.diagnostics }];
 }
 
 /** File paths compile here against this machine's DAG directories; catalog ids come from the full catalog (Temporal or the API). */
 async function findDag(context: CliContext, ref: string): Promise<CompiledDag> {
-  return looksLikePath(ref) ? findCompiledDag(context.localCatalog(), context.registry, ref) : context.backend().dag(ref);
+  return dagFile().looksLikePath(ref) ? prepareRun().findDag(context.localCatalog(), context.registry, ref) : context.backend().dag(ref);
 }
 
 function paramRows(dag: CompiledDag): string[][] {
@@ -60,7 +68,7 @@ export function registerDagCommands(program: Command, context: CliContext): void
           if (outcome.valid) console.log(`✔ ${outcome.path}${outcome.id ? ` (${outcome.id})` : ''}`);
           else {
             console.log(`✖ ${outcome.path}`);
-            for (const diagnostic of outcome.diagnostics) console.log(`  ${formatDiagnostic(diagnostic)}`);
+            for (const diagnostic of outcome.diagnostics) console.log(`  ${diagnostics().formatDiagnostic(diagnostic)}`);
           }
         }
         if (outcomes.length === 0) console.log('no DAG files found');
@@ -116,7 +124,7 @@ export function registerDagCommands(program: Command, context: CliContext): void
     .description('DAG templates offered by plugins; with an id, print that template')
     .argument('[id]', 'template id')
     .action((id: string | undefined) => {
-      const templates = loadConfiguredPlugins(context.config).flatMap((plugin) => (plugin.dagTemplates ?? []).map((template) => ({ ...template, plugin: plugin.name })));
+      const templates = pluginActions().loadConfiguredPlugins(context.config).flatMap((plugin) => (plugin.dagTemplates ?? []).map((template) => ({ ...template, plugin: plugin.name })));
       if (id === undefined) {
         console.log(templates.length ? table(['TEMPLATE', 'PLUGIN', 'DESCRIPTION'], templates.map((template) => [template.id, template.plugin, template.description])) : 'no plugin offers DAG templates');
         return;
@@ -134,6 +142,7 @@ export function registerDagCommands(program: Command, context: CliContext): void
     .option('--text', 'only the text form')
     .action(async (ref: string, options: { mermaid?: boolean; text?: boolean }) => {
       const compiled = await findDag(context, ref);
+      const { renderGraphMermaid, renderGraphText } = renderGraph();
       const both = !options.mermaid && !options.text;
       if (options.text || both) console.log(renderGraphText(compiled));
       if (both) console.log('');

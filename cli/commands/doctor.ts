@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
-import { checkTools } from '../../client/doctor';
+import type * as Doctor from '../../client/doctor';
+
+const doctor = (): typeof Doctor => require('../../client/doctor') as typeof Doctor;
 
 export function registerDoctorCommands(program: Command): void {
   program
@@ -7,7 +9,7 @@ export function registerDoctorCommands(program: Command): void {
     .description('Check the external tools the actions use (ansible-navigator, ansible, kcli, libvirt, Temporal) and say how to fix what is missing')
     .option('--json', 'print JSON')
     .action(async (options: { json?: boolean }) => {
-      const reports = await checkTools();
+      const reports = await doctor().checkTools();
       if (options.json) {
         console.log(JSON.stringify(reports, null, 2));
       } else {

@@ -1,6 +1,10 @@
 import type { Command } from 'commander';
-import { DIAG_TOOLS, localDiagnostics, localFacts, type DiagTool } from '../../workers/main';
+import { DIAG_TOOLS, type DiagTool } from '../../dag-repos/actions/diag-tools';
+import type * as WorkersMain from '../../workers/main';
 import { CliError } from '../context';
+
+// The worker's module (facts, diagnostics) loads only in the action that uses it (see cli/main.ts).
+const workersMain = (): typeof WorkersMain => require('../../workers/main') as typeof WorkersMain;
 
 export function registerHostCommands(program: Command): void {
   program
@@ -10,7 +14,7 @@ export function registerHostCommands(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (tool: string | undefined, options: { json?: boolean }) => {
       if (tool !== undefined && !(DIAG_TOOLS as readonly string[]).includes(tool)) throw new CliError(`unknown diag tool "${tool}"; one of ${DIAG_TOOLS.join(', ')}`, 2);
-      const results = await localDiagnostics(tool === undefined ? DIAG_TOOLS : [tool as DiagTool]);
+      const results = await workersMain().localDiagnostics(tool === undefined ? DIAG_TOOLS : [tool as DiagTool]);
       if (options.json) {
         console.log(JSON.stringify(tool === undefined ? results : results[tool], null, 2));
         return;
@@ -27,7 +31,7 @@ export function registerHostCommands(program: Command): void {
     .option('--root <dir>', 'read etc/os-release, proc/cpuinfo, ... under DIR instead of / (disk images, tests)', '/')
     .option('--json', 'print JSON')
     .action(async (options: { root: string; json?: boolean }) => {
-      const report = await localFacts(options.root);
+      const report = await workersMain().localFacts(options.root);
       if (options.json) {
         console.log(JSON.stringify(report, null, 2));
         return;

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { BOOTSTRAP_USER, DEFAULT_TOKEN_LIFETIME, ROLES, type Role } from '../../client/identity';
+import type { Role } from '../../client/identity';
+import { BOOTSTRAP_USER, DEFAULT_TOKEN_LIFETIME, ROLES } from '../../client/identity-names';
 import { CliError, type CliContext } from '../context';
 import { table } from '../output';
 

@@ -1,7 +1,12 @@
 import type { Command } from 'commander';
-import { completeLines, InvalidTaskLogRequestError, UnknownLogTaskError, type RunLogs, type RunLogsRequest } from '../../client/logs';
-import { normaliseRunId } from '../../client/run-ids';
+import type * as Logs from '../../client/logs';
+import type { RunLogs, RunLogsRequest } from '../../client/logs';
+import type * as RunIds from '../../client/run-ids';
 import { CliError, type CliContext } from '../context';
+
+// Loaded by the action that uses them (see cli/main.ts).
+const logs = (): typeof Logs => require('../../client/logs') as typeof Logs;
+const runIds = (): typeof RunIds => require('../../client/run-ids') as typeof RunIds;
 
 const FOLLOW_POLL_MS = 1000;
 
@@ -23,7 +28,7 @@ class LogPrinter {
       this.warned.add(queue);
     }
     for (const file of read.files) {
-      const { lines, rest } = completeLines(this.pending.get(file.name) ?? '', file.text);
+      const { lines, rest } = logs().completeLines(this.pending.get(file.name) ?? '', file.text);
       this.pending.set(file.name, rest);
       for (const line of lines) this.line(file.name, line);
     }
@@ -49,7 +54,8 @@ export function registerLogsCommand(program: Command, context: CliContext): void
     .argument('[task]', 'only this task (and its forEach items)')
     .option('-f, --follow', 'keep printing new output until the run ends')
     .action(async (run: string, task: string | undefined, options: { follow?: boolean }) => {
-      const runId = normaliseRunId(run);
+      const runId = runIds().normaliseRunId(run);
+      const { InvalidTaskLogRequestError, UnknownLogTaskError } = logs();
       const backend = context.backend();
       const read = async (request: RunLogsRequest): Promise<RunLogs> => {
         try {

@@ -1,15 +1,22 @@
 import type { Command } from 'commander';
-import { addRepo, getRepo, removeRepo } from '../../client/repos';
 import type { RepoView, SyncRecord } from '../../dag-repos/git/sync-types';
-import { blockingFindings, formatFinding, scanDagText, scanRepositoryTree, type Finding } from '../../dag-repos/security/scanner';
 import type { CliContext } from '../context';
 import { CliError } from '../context';
 import { audited } from '../local-audit';
 import { table } from '../output';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
-import { yamlFilesUnder } from '../../dag-repos/catalog/local-catalog';
-import { checkDagFile } from '../../dag-repos/compiler/compile';
+import type * as Repos from '../../client/repos';
+import type * as Scanner from '../../dag-repos/security/scanner';
+import type { Finding } from '../../dag-repos/security/scanner';
+import type * as LocalCatalogModule from '../../dag-repos/catalog/local-catalog';
+import type * as Compile from '../../dag-repos/compiler/compile';
+
+// Loaded by the action that uses them (see cli/main.ts).
+const repos = (): typeof Repos => require('../../client/repos') as typeof Repos;
+const scanner = (): typeof Scanner => require('../../dag-repos/security/scanner') as typeof Scanner;
+const localCatalog = (): typeof LocalCatalogModule => require('../../dag-repos/catalog/local-catalog') as typeof LocalCatalogModule;
+const compile = (): typeof Compile => require('../../dag-repos/compiler/compile') as typeof Compile;
 
 function describeSync(record: SyncRecord | undefined): string {
   if (!record) return 'never synced';
@@ -25,7 +32,7 @@ function printRepo(view: RepoView): void {
   active     ${view.active ? `${view.active.commit} (since ${view.active.syncedAt}), ${view.active.dags.length} DAG(s)` : 'none yet'}
   last sync  ${describeSync(view.lastSync)}${view.syncing ? '\n  now       syncing' : view.pending ? '\n  now       sync requested' : ''}`);
   for (const file of view.lastSync?.errors ?? []) for (const problem of file.problems) console.log(`    ${problem}`);
-  for (const finding of view.lastSync?.findings ?? []) console.log(`    ${formatFinding(finding)}`);
+  for (const finding of view.lastSync?.findings ?? []) console.log(`    ${scanner().formatFinding(finding)}`);
   if (view.active?.dags.length) console.log(`\n${table(['DAG', 'FILE', 'TRIGGERS'], view.active.dags.map((dag) => [dag.catalogId, dag.origin.path, Object.keys(dag.triggers ?? {}).filter((key) => (dag.triggers as Record<string, unknown>)[key] !== undefined).join(',') || '-']))}`);
 }
 
@@ -33,12 +40,12 @@ function printRepo(view: RepoView): void {
 function scanPath(context: CliContext, target: string): Finding[] {
   if (!existsSync(target)) throw new CliError(`${target}: no such file or directory`, 2);
   const isDir = statSync(target).isDirectory();
-  const files = isDir ? yamlFilesUnder(target) : [target];
-  const findings = isDir ? scanRepositoryTree(target).map((finding) => ({ ...finding, file: path.join(target, finding.file) })) : [];
+  const files = isDir ? localCatalog().yamlFilesUnder(target) : [target];
+  const findings = isDir ? scanner().scanRepositoryTree(target).map((finding) => ({ ...finding, file: path.join(target, finding.file) })) : [];
   for (const file of files) {
     const text = readFileSync(file, 'utf8');
-    const checked = checkDagFile({ repo: 'scan', path: file, commit: 'scan', text }, { registry: context.registry });
-    findings.push(...scanDagText({ path: file, text }, checked.spec));
+    const checked = compile().checkDagFile({ repo: 'scan', path: file, commit: 'scan', text }, { registry: context.registry });
+    findings.push(...scanner().scanDagText({ path: file, text }, checked.spec));
   }
   return findings;
 }
@@ -63,7 +70,7 @@ export function registerRepoCommands(program: Command, context: CliContext): voi
     .option('--no-wait', 'do not wait for the first sync')
     .action(async (name: string, url: string, options: { branch: string; path: string; secretEnv?: string; tokenEnv?: string; sshKeyEnv?: string; knownHostsEnv?: string; poll?: string; forge?: 'github' | 'gitlab' | 'bitbucket' | 'generic'; apiUrl?: string; wait: boolean }) => {
       const { client } = await context.temporal();
-      const config = await audited(context, { action: 'repo.add', target: name, detail: url }, () => addRepo(
+      const config = await audited(context, { action: 'repo.add', target: name, detail: url }, () => repos().addRepo(
         client,
         {
           name,
@@ -84,7 +91,7 @@ export function registerRepoCommands(program: Command, context: CliContext): voi
       if (!options.wait) return;
       const deadline = Date.now() + 120_000;
       for (;;) {
-        const view = await getRepo(client, config.name);
+        const view = await repos().getRepo(client, config.name);
         if (view.lastSync && !view.syncing && !view.pending) {
           console.log(describeSync(view.lastSync));
           if (view.lastSync.state === 'rejected') process.exitCode = 1;
@@ -125,7 +132,7 @@ export function registerRepoCommands(program: Command, context: CliContext): voi
       const record = await context.backend().syncRepo(name);
       console.log(describeSync(record));
       for (const file of record.errors) for (const problem of file.problems) console.log(`  ${problem}`);
-      for (const finding of record.findings) console.log(`  ${formatFinding(finding)}`);
+      for (const finding of record.findings) console.log(`  ${scanner().formatFinding(finding)}`);
       if (record.state === 'rejected') process.exitCode = 1;
     });
 
@@ -135,7 +142,7 @@ export function registerRepoCommands(program: Command, context: CliContext): voi
     .argument('<name>')
     .action(async (name: string) => {
       const { client } = await context.temporal();
-      await audited(context, { action: 'repo.remove', target: name }, () => removeRepo(client, name));
+      await audited(context, { action: 'repo.remove', target: name }, () => repos().removeRepo(client, name));
       console.log(`removed ${name}`);
     });
 
@@ -149,7 +156,7 @@ export function registerRepoCommands(program: Command, context: CliContext): voi
       const findings = paths.flatMap((target) => scanPath(context, target));
       if (options.json) console.log(JSON.stringify(findings, null, 2));
       else if (findings.length === 0) console.log('no findings');
-      else for (const finding of findings) console.log(formatFinding(finding));
-      if (blockingFindings(findings).length > 0) process.exitCode = 1;
+      else for (const finding of findings) console.log(scanner().formatFinding(finding));
+      if (scanner().blockingFindings(findings).length > 0) process.exitCode = 1;
     });
 }

@@ -1,16 +1,22 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { findDag } from '../../client/prepare-run';
-import { looksLikePath } from '../../dag-repos/catalog/dag-file';
-import { waitForAnalyses } from '../../client/analysis';
+import type * as PrepareRun from '../../client/prepare-run';
+import type * as DagFile from '../../dag-repos/catalog/dag-file';
+import type * as Analysis from '../../client/analysis';
 import type { CompiledDag } from '../../dag-repos/compiler/compiled-dag';
-import { resolveParams } from '../../dag-repos/schema/params';
+import type * as Params from '../../dag-repos/schema/params';
 import type { DagRunStatus } from '../../client/workflow-views';
 import type { CliBackend } from '../backend/backend';
 import { CliError, type CliContext } from '../context';
 import { runControlText } from './approvals';
 import { registerLogsCommand } from './logs';
 import { analysisText, durationBetween, hostWaitText, runHeader, runJson, stateIcon, table, taskTable } from '../output';
+
+// Loaded by the action that uses them (see cli/main.ts).
+const prepareRun = (): typeof PrepareRun => require('../../client/prepare-run') as typeof PrepareRun;
+const dagFile = (): typeof DagFile => require('../../dag-repos/catalog/dag-file') as typeof DagFile;
+const analysis = (): typeof Analysis => require('../../client/analysis') as typeof Analysis;
+const params = (): typeof Params => require('../../dag-repos/schema/params') as typeof Params;
 
 function collectParam(value: string, previous: Record<string, string>): Record<string, string> {
   const eq = value.indexOf('=');
@@ -97,10 +103,11 @@ export function registerRunCommands(program: Command, context: CliContext): void
     .action(async (ref: string, options: { param: Record<string, string>; paramsFile?: string; key?: string; wait?: boolean; json?: boolean }) => {
       const given = { ...(options.paramsFile ? readParamsFile(options.paramsFile) : {}), ...options.param };
       const backend = context.backend();
+      const { looksLikePath } = dagFile();
       if (looksLikePath(ref) && backend.mode === 'api') throw new CliError(`${ref}: through the API only catalog DAGs run (push the file to a DAG repository, or use a catalog id)`, 2);
-      const dag = looksLikePath(ref) ? findDag(context.localCatalog(), context.registry, ref) : await backend.dag(ref);
-      const params = resolveParams(dag.params, given, { fromStrings: true });
-      const started = await backend.startRun({ dag, params, given: Object.keys(given), ...(options.key ? { runKey: options.key } : {}) });
+      const dag = looksLikePath(ref) ? prepareRun().findDag(context.localCatalog(), context.registry, ref) : await backend.dag(ref);
+      const resolved = params().resolveParams(dag.params, given, { fromStrings: true });
+      const started = await backend.startRun({ dag, params: resolved, given: Object.keys(given), ...(options.key ? { runKey: options.key } : {}) });
       const url = started.url;
       if (!options.json) {
         console.log(`started ${started.runId}`);
@@ -112,7 +119,7 @@ export function registerRunCommands(program: Command, context: CliContext): void
         return;
       }
       // The AI analysis of a failure comes a few seconds after the run ends; wait for it, bounded.
-      const final = await waitForAnalyses(() => backend.runStatus(started.runId), await followRun(backend, started.runId, Boolean(options.json)), context.config.ai.timeoutMs + 15_000);
+      const final = await analysis().waitForAnalyses(() => backend.runStatus(started.runId), await followRun(backend, started.runId, Boolean(options.json)), context.config.ai.timeoutMs + 15_000);
       if (options.json) console.log(JSON.stringify({ ...runJson(final), url }, null, 2));
       else console.log([`\n${runHeader(final)}\n\n${taskTable(final)}`, ...final.tasks.map(analysisText).filter(Boolean)].join('\n\n'));
       if (final.state !== 'succeeded') process.exitCode = 1;

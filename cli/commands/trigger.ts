@@ -1,9 +1,13 @@
 import type { Command } from 'commander';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { DELIVERY_ID, signTrigger } from '../../dag-repos/git/webhook-verify';
-import { WEBHOOK_SECRET_MIN_LENGTH } from '../../dag-repos/schema/triggers';
+import type * as WebhookVerify from '../../dag-repos/git/webhook-verify';
+import type * as Triggers from '../../dag-repos/schema/triggers';
 import { CliError } from '../context';
+
+// Loaded by the action (see cli/main.ts).
+const webhookVerify = (): typeof WebhookVerify => require('../../dag-repos/git/webhook-verify') as typeof WebhookVerify;
+const triggers = (): typeof Triggers => require('../../dag-repos/schema/triggers') as typeof Triggers;
 
 /** `qubinode trigger sign`: the sender's side of `POST /trigger/<repo>/<dag>`, for scripts and curl. */
 export function registerTriggerCommands(program: Command): void {
@@ -15,6 +19,8 @@ export function registerTriggerCommands(program: Command): void {
     .option('--file <path>', 'the exact body to send (default: stdin)')
     .option('--delivery <id>', 'delivery id, 8-64 of A-Z a-z 0-9 . _ - (default: a new random id); the same id is accepted only once')
     .action((options: { secretEnv: string; file?: string; delivery?: string }) => {
+      const { DELIVERY_ID, signTrigger } = webhookVerify();
+      const { WEBHOOK_SECRET_MIN_LENGTH } = triggers();
       const secret = process.env[options.secretEnv];
       if (!secret) throw new CliError(`$${options.secretEnv} is not set`, 2);
       if (secret.length < WEBHOOK_SECRET_MIN_LENGTH) throw new CliError(`$${options.secretEnv} is shorter than ${WEBHOOK_SECRET_MIN_LENGTH} characters: the API refuses such secrets`, 2);

@@ -37,9 +37,9 @@ export type DiagProcessInfoInput = z.infer<typeof DiagProcessInfoInput>;
 export type DiagResourceUsageInput = z.infer<typeof DiagResourceUsageInput>;
 export type DiagServiceStatusInput = z.infer<typeof DiagServiceStatusInput>;
 
-/** The diag tools: the part after "diag." and the CLI's `qubinode diag TOOL`. */
-export const DIAG_TOOLS = ['system_info', 'resource_usage', 'service_status', 'process_info', 'kvm', 'network'] as const;
-export type DiagTool = (typeof DIAG_TOOLS)[number];
+import { DIAG_TOOLS, type DiagTool } from './diag-tools';
+
+export { DIAG_TOOLS, type DiagTool };
 
 export const DIAG_INPUTS: Record<DiagTool, z.ZodType> = {
   system_info: DiagSystemInfoInput,
