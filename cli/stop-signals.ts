@@ -1,6 +1,6 @@
 /**
  * Ctrl-C handling for the long-running commands (`up`, `worker`): the first SIGINT or SIGTERM starts an
- * orderly stop, a second one forces the process out after running the registered last-resort cleanups.
+ * orderly stop (SIGHUP too), a second one forces the process out after running the registered last-resort cleanups.
  *
  * Under `npm start` one Ctrl-C arrives twice: the terminal signals the whole foreground process group and
  * npm forwards the signal it got to its child. A repeat within `repeatAfterMs` of the first is that echo,
@@ -9,8 +9,10 @@
  * first signal), leaving a dev server started by `up` running.
  */
 
-const STOP_SIGNALS = ['SIGINT', 'SIGTERM'] as const;
+// SIGHUP too: a closed terminal would otherwise end the process by default, skipping every cleanup.
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 type StopSignal = (typeof STOP_SIGNALS)[number];
+const SIGNAL_NUMBERS: Record<StopSignal, number> = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 };
 
 export interface StopSignals {
   /** Resolves with the first stop signal. */
@@ -58,7 +60,7 @@ export function watchStopSignals(options: StopSignalOptions = {}): StopSignals {
         // Best effort: the process is leaving either way.
       }
     }
-    exit(signal === 'SIGINT' ? 130 : 143);
+    exit(128 + SIGNAL_NUMBERS[signal]);
   };
   const listeners = STOP_SIGNALS.map((signal) => [signal, () => onSignal(signal)] as const);
   for (const [signal, listener] of listeners) process.on(signal, listener);

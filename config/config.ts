@@ -122,6 +122,8 @@ export const QubinodeEnv = z.object({
   /** A role claim value counts when it is `<prefix><role>`, e.g. prefix "qubinode-" for groups named qubinode-admin. */
   QUBINODE_OIDC_ROLE_PREFIX: z.string().default(''),
   QUBINODE_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** `pretty` (text for people), `json` (one object a line), or `auto`: pretty when stderr is a terminal, JSON otherwise. */
+  QUBINODE_LOG_FORMAT: z.enum(['auto', 'json', 'pretty']).default('auto'),
   QUBINODE_PLUGIN_DIRS: z.string().optional(),
   QUBINODE_TEMPORAL_PORT: port.default(7233),
   QUBINODE_TEMPORAL_UI_PORT: port.default(8233),
@@ -186,6 +188,7 @@ export interface QubinodeConfig {
   /** Who may call the API: the users-and-tokens workflow, and an optional OIDC identity provider. */
   identity: { workflowId: string; oidc?: OidcSettings };
   logLevel: QubinodeEnv['QUBINODE_LOG_LEVEL'];
+  logFormat: QubinodeEnv['QUBINODE_LOG_FORMAT'];
   /** Extra plugin folders (each subfolder a plugin); the built-in plugins/ and qubinode-plugin-* packages are always read. */
   pluginDirs: string[];
   devServer: { port: number; uiPort: number };
@@ -342,6 +345,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): QubinodeConfig
     policy: { workflowId: e.QUBINODE_POLICY_WORKFLOW_ID, ...(e.QUBINODE_HOST_POLICY_FILE ? { hostFile: path.resolve(PROJECT_ROOT, e.QUBINODE_HOST_POLICY_FILE) } : {}) },
     identity: { workflowId: e.QUBINODE_IDENTITY_WORKFLOW_ID, ...(oidc ? { oidc } : {}) },
     logLevel: e.QUBINODE_LOG_LEVEL,
+    logFormat: e.QUBINODE_LOG_FORMAT,
     pluginDirs: (e.QUBINODE_PLUGIN_DIRS ?? '').split(',').map((dir) => dir.trim()).filter(Boolean).map((dir) => path.resolve(PROJECT_ROOT, dir)),
     devServer: { port: e.QUBINODE_TEMPORAL_PORT, uiPort: e.QUBINODE_TEMPORAL_UI_PORT },
     ai: {

@@ -31,14 +31,21 @@ function shutdownWorkers(workers: readonly (Worker | undefined)[]): void {
   }
 }
 
-/** Runs every step of a stop in order; one that fails is reported and the rest still run. */
+/** How long one step of a stop may take before the next runs anyway (an API answering a long request, say). */
+const STOP_STEP_MS = 15_000;
+
+/** Runs every step of a stop in order; one that fails or hangs is reported and the rest still run. */
 async function stopAll(steps: readonly (readonly [string, (() => Promise<unknown>) | undefined])[], logger: Logger): Promise<void> {
   for (const [what, step] of steps) {
     if (!step) continue;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), STOP_STEP_MS)));
     try {
-      await step();
+      if ((await Promise.race([step(), late])) === 'late') logger.warn(`${what} did not stop within ${STOP_STEP_MS / 1000} s; going on without it`);
     } catch (error) {
       logger.warn({ err: error }, `could not stop ${what} cleanly`);
+    } finally {
+      clearTimeout(timer);
     }
   }
 }
