@@ -3,6 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash infra/setup.sh
+npx tsx bench/cli-timings.ts
 npx tsx bench/dag-overhead.ts
 npx tsx bench/sqlite-pragmas.ts
 npx tsx bench/ai.ts
