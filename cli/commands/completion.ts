@@ -21,8 +21,8 @@ function nodesOf(command: Command, prefix: string[] = []): CompletionNode[] {
     words: [
       ...subcommands.map((sub) => ({ word: sub.name(), description: sub.description() })),
       ...flags.map(({ word, description }) => ({ word, description })),
+      // Commander adds --help to every command without listing it among the options.
       { word: '--help', description: 'display help for command' },
-      ...(prefix.length === 0 ? [{ word: '--version', description: 'output the version number' }] : []),
     ].filter((entry, index, all) => all.findIndex((other) => other.word === entry.word) === index),
     valued: flags.filter((flag) => flag.valued).map((flag) => flag.word),
   };
