@@ -9,7 +9,10 @@ import { AnsiblePlaybookInput } from '../dag-repos/actions/ansible-input';
 import { parseDuration } from '../dag-repos/schema/duration';
 import { PROJECT_ROOT } from '../config/config';
 import { taskLogPath } from '../config/log-layout';
-import { findTool, toolPath } from '../config/tool-paths';
+import { findTool, findToolWhenInstalled, toolPath } from '../config/tool-paths';
+import { ToolInstallTimeoutError } from '../config/tool-install';
+import { Context } from '@temporalio/activity';
+import { heartbeat } from './secret-scope';
 import { INVALID_ACTION_INPUT, parseActionInput } from './action-input';
 import { isSecretReference } from '../dag-repos/compiler/secret-references';
 import type { ActionInvocation, ActionResult } from './action-types';
@@ -59,7 +62,7 @@ export function createAnsibleActivities(deps: AnsibleActivityDeps) {
       const secrets = inv.secrets ?? [];
       const playbook = requireFile(deps, inv.dagId, input.playbook, 'playbook', inv.repoDir);
       const inventory = inventoryArg(deps, inv.dagId, input.inventory, inv.repoDir);
-      const [runner, program] = chooseRunner(input.runner, input.executionEnvironment !== undefined);
+      const [runner, program] = await chooseRunner(input.runner, input.executionEnvironment !== undefined);
 
       const logPath = taskLogPath(deps.logRoot, inv.runId, inv.taskId, inv.itemIndex);
       const scratch = await mkdtemp(path.join(os.tmpdir(), 'qubinode-ansible-'));
@@ -238,9 +241,18 @@ function inlineHosts(list: string): string {
   return list.endsWith(',') ? list : `${list},`;
 }
 
-function chooseRunner(wanted: AnsiblePlaybookInput['runner'], needsNavigator: boolean): [Runner, string] {
+async function chooseRunner(wanted: AnsiblePlaybookInput['runner'], needsNavigator: boolean): Promise<[Runner, string]> {
   const candidates: Runner[] = wanted === 'auto' ? (needsNavigator ? ['ansible-navigator'] : ['ansible-navigator', 'ansible-playbook']) : [wanted];
-  for (const candidate of candidates) {
+  // On a first run the tools may still be installing in the background (npm start): wait for them, heartbeating.
+  const first = await findToolWhenInstalled(candidates[0] as Runner, {
+    signal: Context.current().cancellationSignal,
+    onWait: (status) => heartbeat({ waitingForInstall: candidates[0], installing: status.current ?? null }),
+  }).catch((error: unknown) => {
+    if (error instanceof ToolInstallTimeoutError) throw ApplicationFailure.create({ type: ANSIBLE_ERRORS.AnsibleNotInstalled, nonRetryable: true, message: error.message });
+    throw error;
+  });
+  if (first !== undefined) return [candidates[0] as Runner, first];
+  for (const candidate of candidates.slice(1)) {
     const found = findTool(candidate);
     if (found !== undefined) return [candidate, found];
   }

@@ -5,7 +5,9 @@ import { sleep } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { z } from 'zod';
 import { taskLogPath } from '../config/log-layout';
-import { findTool, toolPath } from '../config/tool-paths';
+import { findToolWhenInstalled, toolPath } from '../config/tool-paths';
+import { ToolInstallTimeoutError } from '../config/tool-install';
+import { Context } from '@temporalio/activity';
 import {
   KcliNetworkCreateInput, KcliNetworkDeleteInput, KcliPlanCreateInput, KcliPlanDeleteInput, KcliPoolCreateInput, KcliPoolDeleteInput,
   KcliVmCreateInput, KcliVmDeleteInput, KcliVmInfoInput, KcliVmListInput, KcliVmNameInput,
@@ -57,7 +59,12 @@ function fail(type: string, message: string, details?: Record<string, unknown>):
 
 export function createKcliActivities(deps: KcliActivityDeps) {
   const kcli = async (inv: ActionInvocation, client: string | undefined, args: string[]): Promise<ToolRunResult> => {
-    const program = findTool('kcli') ?? fail(KCLI_ERRORS.KcliNotInstalled, 'kcli is not installed on this worker; run `bash infra/setup.sh` (see `qubinode doctor`)');
+    // On a first run kcli may still be installing in the background (npm start): wait for it, heartbeating.
+    const installed = await findToolWhenInstalled('kcli', {
+      signal: Context.current().cancellationSignal,
+      onWait: (status) => heartbeat({ waitingForInstall: 'kcli', installing: status.current ?? null }),
+    }).catch((error: unknown) => (error instanceof ToolInstallTimeoutError ? fail(KCLI_ERRORS.KcliNotInstalled, error.message) : Promise.reject(error)));
+    const program = installed ?? fail(KCLI_ERRORS.KcliNotInstalled, 'kcli is not installed on this worker; run `bash infra/setup.sh` (see `qubinode doctor`)');
     const env = deps.env ?? process.env;
     const result = await runTool({
       file: program,

@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { findTool, toolPath } from '../config/tool-paths';
+import { describeToolInstall, readToolInstall, toolStillInstalling, type ToolInstallStatus } from '../config/tool-install';
 
 const run = promisify(execFile);
 
@@ -17,6 +18,8 @@ export interface ToolReport {
   fix?: string;
   /** Optional tools only limit features; required ones block the engine. */
   required: boolean;
+  /** Still to come from the background install `npm start` began: tasks needing it wait for it. */
+  installing?: boolean;
 }
 
 interface ToolProbe {
@@ -40,8 +43,9 @@ const PROBES: readonly ToolProbe[] = [
   { tool: 'git', usedBy: 'DAG repository sync', args: ['--version'], version: /git version (\S+)/, required: true, fix: 'install git' },
 ];
 
-async function probe(spec: ToolProbe): Promise<ToolReport> {
+async function probe(spec: ToolProbe, install: ToolInstallStatus | undefined): Promise<ToolReport> {
   const base = { tool: spec.tool, usedBy: spec.usedBy, required: spec.required };
+  if (toolStillInstalling(spec.tool, install)) return { ...base, present: false, installing: true, fix: 'being installed in the background (see the install line above); tasks that need it wait for it' };
   const found = findTool(spec.tool);
   if (found === undefined) return { ...base, present: false, fix: spec.fix };
   try {
@@ -57,7 +61,8 @@ async function probe(spec: ToolProbe): Promise<ToolReport> {
 
 /** Presence and version of every external tool the actions use, with what to do about missing ones. */
 export async function checkTools(): Promise<ToolReport[]> {
-  const reports = await Promise.all(PROBES.map(probe));
+  const install = readToolInstall();
+  const reports = await Promise.all(PROBES.map((spec) => probe(spec, install)));
   const kvm = existsSync('/dev/kvm');
   reports.push({
     tool: '/dev/kvm',
@@ -67,4 +72,10 @@ export async function checkTools(): Promise<ToolReport[]> {
     ...(kvm ? {} : { fix: 'enable virtualization (VT-x/AMD-V) in firmware, or nested virtualization on a VM host; VMs still run in slow qemu emulation without it' }),
   });
   return reports;
+}
+
+/** The background tool install `npm start` began, as one line; undefined when there has been none. */
+export function toolInstallLine(): string | undefined {
+  const status = readToolInstall();
+  return status === undefined ? undefined : describeToolInstall(status);
 }

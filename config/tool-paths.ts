@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { PROJECT_ROOT } from './config';
+import { waitForToolInstall, type ToolWaitOptions } from './tool-install';
 
 /** The project-local venv that `infra/setup.sh` fills with the pinned Python tools. */
 export const TOOLS_BIN = path.join(PROJECT_ROOT, '.tools', 'venv', 'bin');
@@ -23,4 +24,13 @@ export function findTool(name: string, env: NodeJS.ProcessEnv = process.env): st
 /** PATH for child processes: the venv first, so ansible-navigator finds the pinned ansible-playbook. */
 export function toolPath(env: NodeJS.ProcessEnv = process.env): string {
   return [TOOLS_BIN, env.PATH ?? '/usr/local/bin:/usr/bin:/bin'].join(path.delimiter);
+}
+
+/**
+ * Where a tool is, once the background install `npm start` began has brought it (config/tool-install.ts):
+ * a task needing ansible-navigator on a first run waits for it instead of failing. Undefined when absent.
+ */
+export async function findToolWhenInstalled(name: string, options: ToolWaitOptions = {}): Promise<string | undefined> {
+  await waitForToolInstall(name, options);
+  return findTool(name);
 }

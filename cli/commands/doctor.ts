@@ -13,8 +13,10 @@ export function registerDoctorCommands(program: Command): void {
       if (options.json) {
         console.log(JSON.stringify(reports, null, 2));
       } else {
+        const install = doctor().toolInstallLine();
+        if (install !== undefined) console.log(`${'tool install'.padEnd(18)} ${install}\n`);
         for (const report of reports) {
-          const state = report.present ? `ok   ${report.version ?? ''}`.trimEnd() : report.required ? 'MISSING' : 'missing';
+          const state = report.present ? `ok   ${report.version ?? ''}`.trimEnd() : report.installing ? 'installing' : report.required ? 'MISSING' : 'missing';
           console.log(`${report.tool.padEnd(18)} ${state.padEnd(28)} ${report.path ?? ''}`.trimEnd());
           console.log(`${''.padEnd(18)} used by ${report.usedBy}`);
           if (report.fix !== undefined) console.log(`${''.padEnd(18)} fix: ${report.fix}`);
