@@ -4,7 +4,8 @@ import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import { PROJECT_ROOT } from '../config/config';
-import { buildWorkflowBundle, workflowBundle, WorkflowBundleError, workflowSourceHash, type WorkflowBundleOptions } from '../workers/workflow-bundle';
+import { SourceMapConsumer, type RawSourceMap } from 'source-map';
+import { buildWorkflowBundle, INLINE_SOURCE_MAP_MARKER, workflowBundle, WorkflowBundleError, workflowSourceHash, type WorkflowBundleOptions } from '../workers/workflow-bundle';
 import { testWorkflowBundle } from './support/workflow-bundle';
 
 // Small source trees of their own, so each build takes a few seconds rather than the product's ~8. They live
@@ -109,6 +110,20 @@ describe('the workers’ workflow bundle', () => {
     const retry = workflowBundle(tree);
     assert.notEqual(retry, attempt);
     assert.match(readFileSync((await retry).codePath, 'utf8'), /mended /);
+  });
+
+  it('keeps the inline source map\'s mappings, so workflow stack traces name the .ts line, but not the sources\' text each workflow thread would hold', async () => {
+    const tree = sourceTree({ 'index.ts': `${greeting('mapped')}export const marker = 'find-me-in-the-bundle';\n` });
+    const code = readFileSync((await buildWorkflowBundle(tree)).codePath, 'utf8');
+    const at = code.lastIndexOf(INLINE_SOURCE_MAP_MARKER);
+    assert.ok(at > 0, 'the SDK refuses a bundle without an inline source map');
+    const map = JSON.parse(Buffer.from(code.slice(at + INLINE_SOURCE_MAP_MARKER.length), 'base64').toString('utf8')) as RawSourceMap & { sourcesContent?: unknown };
+    assert.equal(map.sourcesContent, undefined);
+    const lines = code.slice(0, at).split('\n');
+    const line = lines.findIndex((text) => text.includes('find-me-in-the-bundle')) + 1;
+    const original = await SourceMapConsumer.with(map, null, (consumer) => consumer.originalPositionFor({ line, column: lines[line - 1]?.indexOf('find-me') ?? 0 }));
+    assert.match(original.source ?? '', /workflows\/index\.ts$/);
+    assert.equal(original.line, 4);
   });
 
   it('passes paths with shell syntax, quotes and a leading dash to the bundler as plain argv', async () => {
