@@ -12,7 +12,8 @@ import type { FileProblem, SyncOutcome } from '../dag-repos/git/sync-types';
 import { realPath, realPathInside } from '../dag-repos/security/real-paths';
 import { blockingFindings, formatFinding, scanDagText, scanRepositoryTree, type Finding } from '../dag-repos/security/scanner';
 import type { GitCache } from './git/git-cache';
-import { checkDagPolicy, type PendingException, type PolicyForRepo, type RepoPolicy } from '../dag-repos/security/repo-policy';
+import type { PendingException, PolicyForRepo, RepoPolicy } from '../dag-repos/security/repo-policy';
+import { checkDagPolicy } from '../dag-repos/security/policy-files';
 import { commitAuthor, verifyCommitSignature } from './git/commit-trust';
 import { pendingExceptions, type Allowance } from './security-exceptions';
 

@@ -3,7 +3,8 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
 import type { ActionRegistry } from '../dag-repos/actions/registry';
-import { actionRefusal, ActionPattern, globMatches, hostRefusal, needsVersionApproval, parseLimitedYaml, POLICY_FILE_MAX_BYTES, POLICY_LIMITS, type EffectivePolicy } from '../dag-repos/security/repo-policy';
+import { actionRefusal, ActionPattern, globMatches, hostRefusal, needsVersionApproval, POLICY_LIMITS, type EffectivePolicy } from '../dag-repos/security/repo-policy';
+import { parseLimitedYaml, POLICY_FILE_MAX_BYTES } from '../dag-repos/security/policy-files';
 import type { ActionInvocation } from './action-types';
 import { zodProblems } from '../config/zod-problems';
 

@@ -141,4 +141,9 @@ describe('the workers’ workflow bundle', () => {
     assert.equal(readFileSync(product.codePath, 'utf8'), code);
     assert.match(code, /dagRun/);
   });
+
+  it('leaves parsers the workflows never call out of the product\'s bundle: no YAML library in any workflow thread', async () => {
+    const { code } = await testWorkflowBundle();
+    assert.doesNotMatch(code, /node_modules\/yaml\//);
+  });
 });
