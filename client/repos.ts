@@ -1,4 +1,5 @@
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import { RepoConfig, guessForge, type RepoConfigInput } from '../dag-repos/git/repo-config';
 import type { RepoView, SyncRecord } from '../dag-repos/git/sync-types';
 import type { SyncRequestArgs, SyncRequestReply } from '../workflows/repo-sync';
@@ -60,9 +61,25 @@ export async function listRepoNames(client: Client): Promise<string[]> {
 }
 
 export async function listRepos(client: Client): Promise<RepoView[]> {
-  const names = await listRepoNames(client);
-  const views = await Promise.all(names.map((name) => getRepo(client, name).catch(() => undefined)));
-  return views.filter((view): view is RepoView => view !== undefined);
+  const registered: { name: string; taskQueue: string }[] = [];
+  for await (const execution of client.workflow.list({ query: `WorkflowType = 'repoSync' AND ExecutionStatus = 'Running'` })) {
+    registered.push({ name: execution.workflowId.replace(/^repo\//, ''), taskQueue: execution.taskQueue });
+  }
+  // A repository's catalog query waits for a worker of its queue until the query's deadline: one whose queue
+  // nobody polls would hold every listing for that long, and then not answer anyway.
+  const polled = new Map(await Promise.all([...new Set(registered.map((repo) => repo.taskQueue))].map(async (queue) => [queue, await hasWorkflowPollers(client, queue)] as const)));
+  const views = await Promise.all(registered.filter((repo) => polled.get(repo.taskQueue)).map((repo) => getRepo(client, repo.name).catch(() => undefined)));
+  return views.filter((view): view is RepoView => view !== undefined).sort((a, b) => a.config.name.localeCompare(b.config.name));
+}
+
+/** Whether a worker polls `queue` for workflow tasks (Temporal remembers pollers for a few minutes); true when it cannot tell. */
+async function hasWorkflowPollers(client: Client, queue: string): Promise<boolean> {
+  try {
+    const answer = await client.workflowService.describeTaskQueue({ namespace: client.options.namespace, taskQueue: { name: queue }, taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW });
+    return (answer.pollers ?? []).length > 0;
+  } catch {
+    return true;
+  }
 }
 
 /**
