@@ -9,5 +9,6 @@ npx tsx bench/sqlite-pragmas.ts
 npx tsx bench/ai.ts
 npx tsx bench/webhook-sync.ts
 npx tsx bench/webhook-load.ts
+npx tsx bench/worker-memory.ts
 npx tsx bench/crash-recovery.ts
 npx tsx bench/fleet-trials.ts
