@@ -7,6 +7,8 @@ export type WriteAuditBatch = (batch: readonly AuditEntry[]) => Promise<void>;
 const QUEUED_MAX = 20_000;
 /** Entries per write: the workflow's batch limit. */
 const PER_WRITE = 200;
+/** Pauses before a failed write is tried again: a Temporal that is slow for a few seconds loses nothing. */
+const RETRY_DELAYS_MS: readonly number[] = [1_000, 2_000, 4_000];
 
 /**
  * The audit entries of accepted webhook deliveries, written after the answer in batches: at most one write is
@@ -14,7 +16,8 @@ const PER_WRITE = 200;
  * Temporal writes. Each entry keeps the time it happened, and is checked when added: the cost is spread over the
  * requests instead of held by one write of 200 (which kept every request of a burst waiting), and a malformed
  * entry is reported alone. A failed write is reported with what it carried; it does not undo the deliveries,
- * which already happened.
+ * which already happened. A failed write is tried again a few times first (entries stay in order); as a write
+ * that timed out may still have landed, an entry can then appear twice in the trail, never silently not at all.
  */
 export class AuditBatches {
   private queued: AuditEntry[] = [];
@@ -23,6 +26,7 @@ export class AuditBatches {
   constructor(
     private readonly write: WriteAuditBatch,
     private readonly reportLost: (entries: readonly (AuditEntry | AuditRecordInput)[], reason: string) => void,
+    private readonly retryDelaysMs: readonly number[] = RETRY_DELAYS_MS,
   ) {}
 
   add(entry: AuditRecordInput, at = new Date()): void {
@@ -48,10 +52,26 @@ export class AuditBatches {
     try {
       while (this.queued.length > 0) {
         const batch = this.queued.splice(0, PER_WRITE);
-        await this.write(batch).catch((error: Error) => this.reportLost(batch, error.message));
+        await this.writeWithRetries(batch);
       }
     } finally {
       this.writing = undefined;
+    }
+  }
+
+  private async writeWithRetries(batch: readonly AuditEntry[]): Promise<void> {
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        await this.write(batch);
+        return;
+      } catch (error) {
+        const delay = this.retryDelaysMs[attempt];
+        if (delay === undefined) {
+          this.reportLost(batch, `${(error as Error).message} (after ${attempt + 1} attempts)`);
+          return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
     }
   }
 }

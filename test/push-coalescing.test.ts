@@ -111,19 +111,39 @@ describe('audit entries of accepted pushes', () => {
     assert.ok(held.calls.length <= 4, `${held.calls.length} writes for 450 entries`);
   });
 
-  it('reports the entries of a failed write as lost, with the reason, and goes on with the next ones', async () => {
+  it('tries a failed write again, and reports its entries lost, with the reason, only when every attempt failed; then goes on with the next ones', async () => {
     const held = heldWrites<readonly AuditEntry[]>();
     const lost: { details: (string | undefined)[]; reason: string }[] = [];
-    const batches = new AuditBatches(held.write, (entries, reason) => lost.push({ details: entries.map((item) => item.detail), reason }));
+    const batches = new AuditBatches(held.write, (entries, reason) => lost.push({ details: entries.map((item) => item.detail), reason }), [0, 0]);
     batches.add(entry(1));
     await settled();
     batches.add(entry(2));
-    held.calls[0]?.release(new Error('Temporal unreachable'));
+    for (let attempt = 0; attempt < 3; attempt += 1) {
+      held.calls[attempt]?.release(new Error('Temporal unreachable'));
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      await settled();
+    }
+    held.calls[3]?.release();
+    await batches.flushed();
+    assert.deepEqual(held.calls.slice(0, 3).map((call) => call.value.map((item) => item.detail)), [['delivery d1'], ['delivery d1'], ['delivery d1']]);
+    assert.deepEqual(lost, [{ details: ['delivery d1'], reason: 'Temporal unreachable (after 3 attempts)' }]);
+    assert.deepEqual(held.calls[3]?.value.map((item) => item.detail), ['delivery d2']);
+  });
+
+  it('loses nothing when Temporal takes a write on a later attempt, and keeps the entries in order', async () => {
+    const held = heldWrites<readonly AuditEntry[]>();
+    const batches = new AuditBatches(held.write, () => assert.fail('nothing is lost'), [0, 0, 0]);
+    batches.add(entry(1));
+    await settled();
+    batches.add(entry(2));
+    held.calls[0]?.release(new Error('deadline exceeded'));
+    await new Promise((resolve) => setTimeout(resolve, 5));
     await settled();
     held.calls[1]?.release();
+    await settled();
+    held.calls[2]?.release();
     await batches.flushed();
-    assert.deepEqual(lost, [{ details: ['delivery d1'], reason: 'Temporal unreachable' }]);
-    assert.deepEqual(held.calls[1]?.value.map((item) => item.detail), ['delivery d2']);
+    assert.deepEqual(held.calls.map((call) => call.value.map((item) => item.detail)), [['delivery d1'], ['delivery d1'], ['delivery d2']]);
   });
 
   it('reports a malformed entry alone when it is added, and writes the others', async () => {
