@@ -72,11 +72,20 @@ export function registerServiceCommands(program: Command, context: CliContext): 
       try {
         const temporal = await context.serviceTemporal();
         await registerSearchAttributes(temporal.connection, config.temporal.namespace);
-        running = options.worker && !signals.signalled ? await workersMain().createQubinodeWorker({ config, logger }) : undefined;
-        audit = options.worker && !signals.signalled ? await workersMain().createAuditWorker(config) : undefined;
-        started = options.api && !signals.signalled ? await apiMain().startApi({ config, logger, client: temporal.client, registry: context.registry }) : undefined;
-        if (!signals.signalled) {
-          const entries = (await context.catalog()).list();
+        // The worker (its workflow bundle builds in a child process), the API and the catalog listing start side
+        // by side; whatever did start is known to the stop below even when another part failed.
+        const workersReady = (async (): Promise<void> => {
+          if (!options.worker || signals.signalled) return;
+          running = await workersMain().createQubinodeWorker({ config, logger });
+          if (!signals.signalled) audit = await workersMain().createAuditWorker(config);
+        })();
+        const apiReady = (async (): Promise<void> => {
+          if (options.api && !signals.signalled) started = await apiMain().startApi({ config, logger, client: temporal.client, registry: context.registry });
+        })();
+        const [workersDone, apiDone, catalogDone] = await Promise.allSettled([workersReady, apiReady, context.catalog()]);
+        for (const done of [workersDone, apiDone, catalogDone]) if (done.status === 'rejected') throw done.reason;
+        if (!signals.signalled && catalogDone.status === 'fulfilled') {
+          const entries = catalogDone.value.list();
           const invalid = entries.filter((entry) => !entry.valid);
           const api = started?.server;
           console.log(`Qubinode Navigator is up.
