@@ -76,14 +76,16 @@ if [ "${QUBINODE_SETUP_PRODUCTION:-}" = 1 ]; then
   bash infra/production/build-temporal-server.sh
 fi
 
-# The compiled CLI (dist/) is rebuilt when any TypeScript source is newer than it (infra/setup-dist.sh). Under
-# `npm start` that happens in the background: until it is done, the CLI runs the sources (bin/qubinode.js).
-if [ "$mode" = all ]; then bash infra/setup-dist.sh; fi
+# The compiled CLI (dist/) is rebuilt when any TypeScript source is newer than it (infra/setup-dist.sh). On the
+# first `npm start` of a clone (no build yet) that happens in the background, and until it is done the CLI runs
+# the sources (bin/qubinode.js); later starts rebuild first, so the engine runs what was compiled.
+build_later=
+if [ "$mode" = engine-first ] && [ ! -d dist ]; then build_later=--build; else bash infra/setup-dist.sh; fi
 
 if [ "$mode" = engine-first ]; then
   # A process group and session of its own: a terminal's Ctrl-C goes to `npm start`, whose end the
   # installer notices through --watch-pid, and it then stops itself and everything it runs.
   mkdir -p .data/setup
   say "installing ansible, kcli, the test model and test packages in the background (progress: qubinode doctor; log: .data/setup/setup.log)"
-  setsid bash infra/setup-tools.sh --background --build ${watch_pid:+--watch-pid "$watch_pid"} </dev/null >>.data/setup/setup.log 2>&1 &
+  setsid bash infra/setup-tools.sh --background ${build_later} ${watch_pid:+--watch-pid "$watch_pid"} </dev/null >>.data/setup/setup.log 2>&1 &
 fi
