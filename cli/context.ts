@@ -39,10 +39,11 @@ export class CliContext {
   /** The API when QUBINODE_API_URL is set (a personal token, no Temporal credentials), else Temporal directly. */
   backend(): CliBackend {
     const remote = this.config.remoteApi;
-    if (!this.cachedBackend) {
+    if (!this.cachedBackend && remote) {
       const { ApiClient, loadApiToken } = apiClientModule();
-      this.cachedBackend = remote ? apiBackendModule().apiBackend(new ApiClient(remote, loadApiToken(remote, this.config.api.token))) : directBackendModule().directBackend(this);
+      this.cachedBackend = apiBackendModule().apiBackend(new ApiClient(remote, loadApiToken(remote, this.config.api.token)));
     }
+    this.cachedBackend ??= directBackendModule().directBackend(this);
     return this.cachedBackend;
   }
 

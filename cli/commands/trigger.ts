@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { randomUUID } from 'node:crypto';
+import type * as Crypto from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type * as WebhookVerify from '../../dag-repos/git/webhook-verify';
 import type * as Triggers from '../../dag-repos/schema/triggers';
@@ -8,6 +8,7 @@ import { CliError } from '../context';
 // Loaded by the action (see cli/main.ts).
 const webhookVerify = (): typeof WebhookVerify => require('../../dag-repos/git/webhook-verify') as typeof WebhookVerify;
 const triggers = (): typeof Triggers => require('../../dag-repos/schema/triggers') as typeof Triggers;
+const crypto = (): typeof Crypto => require('node:crypto') as typeof Crypto;
 
 /** `qubinode trigger sign`: the sender's side of `POST /trigger/<repo>/<dag>`, for scripts and curl. */
 export function registerTriggerCommands(program: Command): void {
@@ -24,7 +25,7 @@ export function registerTriggerCommands(program: Command): void {
       const secret = process.env[options.secretEnv];
       if (!secret) throw new CliError(`$${options.secretEnv} is not set`, 2);
       if (secret.length < WEBHOOK_SECRET_MIN_LENGTH) throw new CliError(`$${options.secretEnv} is shorter than ${WEBHOOK_SECRET_MIN_LENGTH} characters: the API refuses such secrets`, 2);
-      const delivery = options.delivery ?? randomUUID();
+      const delivery = options.delivery ?? crypto().randomUUID();
       if (!DELIVERY_ID.test(delivery)) throw new CliError('--delivery must be 8-64 of A-Z a-z 0-9 . _ -', 2);
       const body = readFileSync(options.file ?? 0);
       const headers = signTrigger(secret, body, { delivery, timestamp: Date.now() / 1000 });
