@@ -500,16 +500,18 @@ function rssMiB(pid: number): number {
 describe('worker sizing (figures quoted in docs/production.md)', () => {
   // The installed command (bin/qubinode.js runs the compiled CLI that infra/setup.sh builds), idle: connected and
   // polling, no task. Sampled after the start-up work (bundling the workflows, for the main queue) has settled.
+  // The design's aim for the main queue is under 250 MiB; the limit here leaves room for a loaded machine.
   for (const [label, args, limitMiB] of [
     ['a hypervisor worker (--activities-only)', ['--queue', 'sizing-host', '--activities-only'], 350],
-    ['a main-queue worker (workflows and activities)', [], 800],
+    ['a main-queue worker (workflows and activities)', [], 400],
   ] as const) {
     it(`keeps ${label} idle under ${limitMiB} MiB of resident memory`, async (t) => {
       const data = tempDir('sizing');
       const queue = `sizing-${process.pid}-${args.length}`;
-      const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'qubinode.js'), 'worker', ...args.map((arg) => (arg === 'sizing-host' ? queue : arg))], {
+      // Started as the systemd units start it: a bounded old space and two malloc arenas.
+      const child = spawn(process.execPath, ['--max-old-space-size=1024', path.join(PROJECT_ROOT, 'bin', 'qubinode.js'), 'worker', ...args.map((arg) => (arg === 'sizing-host' ? queue : arg))], {
         cwd: PROJECT_ROOT,
-        env: { ...process.env, QUBINODE_DATA_DIR: data, QUBINODE_TASK_QUEUE: queue, QUBINODE_AI_ANALYSIS: 'rules' },
+        env: { ...process.env, QUBINODE_DATA_DIR: data, QUBINODE_TASK_QUEUE: queue, QUBINODE_AI_ANALYSIS: 'rules', MALLOC_ARENA_MAX: '2' },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       let output = '';
