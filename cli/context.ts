@@ -23,8 +23,8 @@ const pluginActions = (): typeof PluginActions => require('../plugins/plugin-act
 const catalogModule = (): typeof CatalogModule => require('../client/catalog') as typeof CatalogModule;
 const localCatalogModule = (): typeof LocalCatalogModule => require('../dag-repos/catalog/local-catalog') as typeof LocalCatalogModule;
 const apiClientModule = (): typeof ApiClientModule => require('../client/api-client') as typeof ApiClientModule;
-const apiBackendModule = (): typeof ApiBackendModule => require('./backend/api-backend') as typeof ApiBackendModule;
-const directBackendModule = (): typeof DirectBackendModule => require('./backend/direct-backend') as typeof DirectBackendModule;
+const apiBackend: typeof ApiBackendModule.apiBackend = (...args) => (require('./backend/api-backend') as typeof ApiBackendModule).apiBackend(...args);
+const directBackend: typeof DirectBackendModule.directBackend = (...args) => (require('./backend/direct-backend') as typeof DirectBackendModule).directBackend(...args);
 
 /** What commands share, each piece made on first use so `qubinode dag validate` never dials Temporal. */
 export class CliContext {
@@ -41,9 +41,9 @@ export class CliContext {
     const remote = this.config.remoteApi;
     if (!this.cachedBackend && remote) {
       const { ApiClient, loadApiToken } = apiClientModule();
-      this.cachedBackend = apiBackendModule().apiBackend(new ApiClient(remote, loadApiToken(remote, this.config.api.token)));
+      this.cachedBackend = apiBackend(new ApiClient(remote, loadApiToken(remote, this.config.api.token)));
     }
-    this.cachedBackend ??= directBackendModule().directBackend(this);
+    this.cachedBackend ??= directBackend(this);
     return this.cachedBackend;
   }
 

@@ -10,7 +10,7 @@ import { CliError, type CliContext } from '../context';
 import { analysisText } from '../output';
 
 // The model runtime, the index and the worker's diagnostics load only in the action that uses them (see cli/main.ts).
-const askModule = (): typeof Ask => require('../../ai/ask') as typeof Ask;
+const ask: typeof Ask.ask = (...args) => (require('../../ai/ask') as typeof Ask).ask(...args);
 const createAiService = (...args: Parameters<typeof CreateAiService.createAiService>): AiService => (require('../../ai/create-ai-service') as typeof CreateAiService).createAiService(...args);
 const localFacts = (): typeof LocalFacts => require('../../ai/local-facts') as typeof LocalFacts;
 const runs = (): typeof Runs => require('../../client/runs') as typeof Runs;
@@ -34,7 +34,7 @@ export function registerAiCommands(program: Command, context: CliContext): void 
     .argument('<question>', 'the question, quoted')
     .option('--json', 'print as JSON')
     .action(async (question: string, options: { json?: boolean }) => {
-      const answer = await withService(context, (service) => askModule().ask(service, question, { diag: workersMain().collectDiag }));
+      const answer = await withService(context, (service) => ask(service, question, { diag: workersMain().collectDiag }));
       if (options.json) return console.log(JSON.stringify(answer, null, 2));
       console.log(answer.answer);
       if (answer.toolCalls.length) console.log(`\n(tools used: ${answer.toolCalls.join(', ')})`);

@@ -16,7 +16,8 @@ import { table } from '../output';
 const dagFile = (): typeof DagFile => require('../../dag-repos/catalog/dag-file') as typeof DagFile;
 const localCatalog = (): typeof LocalCatalogModule => require('../../dag-repos/catalog/local-catalog') as typeof LocalCatalogModule;
 const diagnostics = (): typeof Diagnostics => require('../../dag-repos/compiler/diagnostics') as typeof Diagnostics;
-const renderGraph = (): typeof RenderGraph => require('../../dag-repos/compiler/render-graph') as typeof RenderGraph;
+const renderGraphMermaid: typeof RenderGraph.renderGraphMermaid = (...args) => (require('../../dag-repos/compiler/render-graph') as typeof RenderGraph).renderGraphMermaid(...args);
+const renderGraphText: typeof RenderGraph.renderGraphText = (...args) => (require('../../dag-repos/compiler/render-graph') as typeof RenderGraph).renderGraphText(...args);
 const pluginActions = (): typeof PluginActions => require('../../plugins/plugin-actions') as typeof PluginActions;
 const prepareRun = (): typeof PrepareRun => require('../../client/prepare-run') as typeof PrepareRun;
 
@@ -142,7 +143,6 @@ export function registerDagCommands(program: Command, context: CliContext): void
     .option('--text', 'only the text form')
     .action(async (ref: string, options: { mermaid?: boolean; text?: boolean }) => {
       const compiled = await findDag(context, ref);
-      const { renderGraphMermaid, renderGraphText } = renderGraph();
       const both = !options.mermaid && !options.text;
       if (options.text || both) console.log(renderGraphText(compiled));
       if (both) console.log('');

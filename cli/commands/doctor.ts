@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import type * as Doctor from '../../client/doctor';
 
-const doctor = (): typeof Doctor => require('../../client/doctor') as typeof Doctor;
+const checkTools: typeof Doctor.checkTools = (...args) => (require('../../client/doctor') as typeof Doctor).checkTools(...args);
+const toolInstallLine: typeof Doctor.toolInstallLine = (...args) => (require('../../client/doctor') as typeof Doctor).toolInstallLine(...args);
 
 export function registerDoctorCommands(program: Command): void {
   program
@@ -9,11 +10,11 @@ export function registerDoctorCommands(program: Command): void {
     .description('Check the external tools the actions use (ansible-navigator, ansible, kcli, libvirt, Temporal) and say how to fix what is missing')
     .option('--json', 'print JSON')
     .action(async (options: { json?: boolean }) => {
-      const reports = await doctor().checkTools();
+      const reports = await checkTools();
       if (options.json) {
         console.log(JSON.stringify(reports, null, 2));
       } else {
-        const install = doctor().toolInstallLine();
+        const install = toolInstallLine();
         if (install !== undefined) console.log(`${'tool install'.padEnd(18)} ${install}\n`);
         for (const report of reports) {
           const state = report.present ? `ok   ${report.version ?? ''}`.trimEnd() : report.installing ? 'installing' : report.required ? 'MISSING' : 'missing';

@@ -6,6 +6,7 @@ import { CliError, type CliContext } from '../context';
 
 // Loaded by the action that uses them (see cli/main.ts).
 const logs = (): typeof Logs => require('../../client/logs') as typeof Logs;
+const completeLines: typeof Logs.completeLines = (...args) => (require('../../client/logs') as typeof Logs).completeLines(...args);
 const runIds = (): typeof RunIds => require('../../client/run-ids') as typeof RunIds;
 
 const FOLLOW_POLL_MS = 1000;
@@ -28,7 +29,7 @@ class LogPrinter {
       this.warned.add(queue);
     }
     for (const file of read.files) {
-      const { lines, rest } = logs().completeLines(this.pending.get(file.name) ?? '', file.text);
+      const { lines, rest } = completeLines(this.pending.get(file.name) ?? '', file.text);
       this.pending.set(file.name, rest);
       for (const line of lines) this.line(file.name, line);
     }

@@ -5,11 +5,14 @@ import { CliError, type CliContext } from '../context';
 import { table } from '../output';
 
 // The policy schemas and clients load only in the action that uses them (see cli/main.ts).
-const policyBackend = (): typeof PolicyBackendModule => require('./policy-backend') as typeof PolicyBackendModule;
+const checkedRepo: typeof PolicyBackendModule.checkedRepo = (...args) => (require('./policy-backend') as typeof PolicyBackendModule).checkedRepo(...args);
+const describePolicy: typeof PolicyBackendModule.describePolicy = (...args) => (require('./policy-backend') as typeof PolicyBackendModule).describePolicy(...args);
+const policyBackendFor: typeof PolicyBackendModule.policyBackendFor = (...args) => (require('./policy-backend') as typeof PolicyBackendModule).policyBackendFor(...args);
+const readPolicyFile: typeof PolicyBackendModule.readPolicyFile = (...args) => (require('./policy-backend') as typeof PolicyBackendModule).readPolicyFile(...args);
 
 /** `qubinode policy …`: what each DAG repository may do and where (docs/repo-policy.md). */
 export function registerPolicyCommands(program: Command, context: CliContext): void {
-  const backend = (): PolicyBackend => policyBackend().policyBackendFor(context);
+  const backend = (): PolicyBackend => policyBackendFor(context);
   const policy = program.command('policy').description('Repository policies: allowed actions, shell, hosts, approvals and signed commits (admin-held, outside the repositories)');
 
   policy
@@ -19,10 +22,10 @@ export function registerPolicyCommands(program: Command, context: CliContext): v
     .option('--json', 'print as JSON')
     .action(async (repo: string | undefined, options: { json?: boolean }) => {
       if (repo !== undefined) {
-        const view = await backend().forRepo(policyBackend().checkedRepo(repo));
+        const view = await backend().forRepo(checkedRepo(repo));
         if (options.json) return console.log(JSON.stringify(view, null, 2));
         const from = view.source === 'repo' ? `its own, set by ${view.stored?.setBy ?? '?'} at ${view.stored?.setAt ?? '?'}` : view.source === 'default' ? 'the default policy (*)' : 'none';
-        console.log([`${view.repo}: policy ${from}`, ...policyBackend().describePolicy(view.policy)].join('\n'));
+        console.log([`${view.repo}: policy ${from}`, ...describePolicy(view.policy)].join('\n'));
         const pending = view.exceptions.filter((entry) => entry.state === 'pending');
         if (pending.length) console.log(`\npending securityAllow exceptions:\n${table(['ID', 'FILE', 'TASK', 'RULE', 'AUTHOR'], pending.map((entry) => [entry.id, entry.file, entry.task, entry.rule, entry.author.email]))}`);
         return;
@@ -41,9 +44,9 @@ export function registerPolicyCommands(program: Command, context: CliContext): v
     .argument('<repo>', 'a repository name, or * for the default policy')
     .requiredOption('--file <path>', 'the policy file')
     .action(async (repo: string, options: { file: string }) => {
-      const name = policyBackend().checkedRepo(repo);
-      const stored = await backend().set(name, policyBackend().readPolicyFile(options.file));
-      console.log([`policy of ${name} set by ${stored?.setBy ?? '?'}`, ...policyBackend().describePolicy(stored?.policy)].join('\n'));
+      const name = checkedRepo(repo);
+      const stored = await backend().set(name, readPolicyFile(options.file));
+      console.log([`policy of ${name} set by ${stored?.setBy ?? '?'}`, ...describePolicy(stored?.policy)].join('\n'));
     });
 
   policy
@@ -51,7 +54,7 @@ export function registerPolicyCommands(program: Command, context: CliContext): v
     .description('Remove a repository\'s own policy (admin); the default policy, if any, applies again')
     .argument('<repo>', 'a repository name, or * for the default policy')
     .action(async (repo: string) => {
-      const name = policyBackend().checkedRepo(repo);
+      const name = checkedRepo(repo);
       await backend().remove(name);
       console.log(`policy of ${name} removed`);
     });

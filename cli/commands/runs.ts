@@ -15,7 +15,7 @@ import { analysisText, durationBetween, hostWaitText, runHeader, runJson, stateI
 // Loaded by the action that uses them (see cli/main.ts).
 const prepareRun = (): typeof PrepareRun => require('../../client/prepare-run') as typeof PrepareRun;
 const dagFile = (): typeof DagFile => require('../../dag-repos/catalog/dag-file') as typeof DagFile;
-const analysis = (): typeof Analysis => require('../../client/analysis') as typeof Analysis;
+const waitForAnalyses: typeof Analysis.waitForAnalyses = (...args) => (require('../../client/analysis') as typeof Analysis).waitForAnalyses(...args);
 const params = (): typeof Params => require('../../dag-repos/schema/params') as typeof Params;
 
 function collectParam(value: string, previous: Record<string, string>): Record<string, string> {
@@ -119,7 +119,7 @@ export function registerRunCommands(program: Command, context: CliContext): void
         return;
       }
       // The AI analysis of a failure comes a few seconds after the run ends; wait for it, bounded.
-      const final = await analysis().waitForAnalyses(() => backend.runStatus(started.runId), await followRun(backend, started.runId, Boolean(options.json)), context.config.ai.timeoutMs + 15_000);
+      const final = await waitForAnalyses(() => backend.runStatus(started.runId), await followRun(backend, started.runId, Boolean(options.json)), context.config.ai.timeoutMs + 15_000);
       if (options.json) console.log(JSON.stringify({ ...runJson(final), url }, null, 2));
       else console.log([`\n${runHeader(final)}\n\n${taskTable(final)}`, ...final.tasks.map(analysisText).filter(Boolean)].join('\n\n'));
       if (final.state !== 'succeeded') process.exitCode = 1;

@@ -8,7 +8,7 @@ import { durationBetween, stateIcon, table } from '../output';
 const runIds = (): typeof RunIds => require('../../client/run-ids') as typeof RunIds;
 
 /** How `qubinode watch` exits: the run's outcome, or why it could not follow one. */
-export const WATCH_EXIT = { succeeded: 0, failed: 1, usage: 2, cancelled: 3, notFound: 4 } as const;
+const WATCH_EXIT = { succeeded: 0, failed: 1, usage: 2, cancelled: 3, notFound: 4 } as const;
 
 const POLL_MS = 1000;
 /** Reads in a row that may fail (Temporal restarting, a worker busy) before watch gives up. */
@@ -19,7 +19,7 @@ const MAX_RUN_ID_LENGTH = 400;
 const RUN_ID = /^dag\/[A-Za-z0-9][A-Za-z0-9._-]*\/[A-Za-z0-9][A-Za-z0-9._-]*\/[A-Za-z0-9][A-Za-z0-9._:+@=-]*$/;
 
 /** The run id as Temporal names it, or a usage error saying what is wrong with it (nothing is asked of Temporal). */
-export function checkedRunId(given: string): string {
+function checkedRunId(given: string): string {
   const shown = JSON.stringify(given.length > 80 ? `${given.slice(0, 80)}…` : given);
   if (given.length > MAX_RUN_ID_LENGTH) throw new CliError(`run id ${shown}: longer than ${MAX_RUN_ID_LENGTH} characters`, WATCH_EXIT.usage);
   const runId = runIds().normaliseRunId(given);
@@ -38,7 +38,7 @@ function stateText(task: TaskStatus): string {
 }
 
 /** The live table: one row per task. */
-export function watchTable(status: DagRunStatus): string {
+function watchTable(status: DagRunStatus): string {
   return table(
     ['TASK', 'STATE', 'ATTEMPT', 'DURATION', 'RUNS ON'],
     status.tasks.map((task) => [task.id, stateText(task), task.attempt > 0 ? String(task.attempt) : '', durationBetween(task.startedAt, task.endedAt), runsOnText(task)]),
