@@ -54,10 +54,14 @@ if ! flock -n 9; then
   flock 9
 fi
 
+# The venv's Python when there is one: it starts at once, where a version manager's shim first looks around.
+py=python3
+if [ -x "$venv/bin/python" ]; then py="$venv/bin/python"; fi
+
 # status STATE [GROUP GROUP_STATE] [MESSAGE]: rewrites the status file whole (write, then rename), values
 # passed as arguments to a small Python writer, never spliced into its code.
 status() {
-  python3 - "$status_file" "$$" "$@" <<'PY'
+  "$py" - "$status_file" "$$" "$@" <<'PY'
 import json, os, sys, time
 path, pid, state = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 rest = sys.argv[4:]
@@ -199,7 +203,7 @@ if [ "$build" = 1 ]; then
   if run_step bash infra/setup-dist.sh --swap; then status installing build "done"; else status installing build failed; fi
 fi
 
-failed=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(" ".join(g for g, s in d.get("groups", {}).items() if s == "failed"))' "$status_file")
+failed=$("$py" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(" ".join(g for g, s in d.get("groups", {}).items() if s == "failed"))' "$status_file")
 if [ -n "$failed" ]; then
   status failed "could not install: $failed; see .data/setup/setup.log and run bash infra/setup.sh --all"
   say "could not install: $failed"
