@@ -18,7 +18,7 @@ export interface ErrorPattern {
 export const ERROR_PATTERNS: readonly ErrorPattern[] = [
   {
     category: 'no-kvm',
-    match: [/\/dev\/kvm/i, /KVM (?:is )?not (?:available|supported)/i, /kvm acceleration (?:can ?not|cannot) be used/i, /virtualization (?:is )?disabled/i, /VT-x|AMD-V.*disabled/i],
+    match: [/\/dev\/kvm/i, /(?<![\w-])KVM (?:is )?not (?:available|supported)/i, /Could not access KVM kernel module/i, /failed to initialize kvm/i, /kvm acceleration (?:can ?not|cannot) be used/i, /virtualization (?:is )?disabled/i, /VT-x|AMD-V.*disabled/i],
     summary: 'Hardware virtualization (KVM) is not available on this host.',
     likelyCause: '/dev/kvm is missing: the CPU has VT-x/AMD-V disabled in firmware, the kvm module is not loaded, or the host is a VM without nested virtualization.',
     fixes: [
@@ -53,7 +53,7 @@ export const ERROR_PATTERNS: readonly ErrorPattern[] = [
   },
   {
     category: 'disk-full',
-    match: [/No space left on device/i, /ENOSPC/, /disk (?:is )?full/i, /Disk quota exceeded/i, /not enough (?:free )?(?:disk )?space/i, /insufficient space/i],
+    match: [/No space left on device/i, /ENOSPC/, /disk (?:is )?full/i, /Disk quota exceeded/i, /(?:not|n't have) enough (?:free )?(?:disk )?space/i, /insufficient space/i],
     summary: 'The disk is full.',
     likelyCause: 'A filesystem the task writes to (often / , /var or the libvirt image pool) has no free space left.',
     fixes: [
@@ -65,7 +65,7 @@ export const ERROR_PATTERNS: readonly ErrorPattern[] = [
   },
   {
     category: 'package-not-found',
-    match: [/No match for argument/i, /Unable to find a match/i, /No package .* available/i, /E: Unable to locate package/i, /nothing provides/i, /Failed to download metadata for repo/i, /Cannot find a valid baseurl/i, /Error: Unable to find a match/i, /No matching distribution found/i],
+    match: [/No match for argument/i, /Unable to find a match/i, /No package .* available/i, /E: Unable to locate package/i, /has no installation candidate/i, /nothing provides/i, /Failed to download metadata for repo/i, /Cannot find a valid baseurl/i, /Error: Unable to find a match/i, /No matching distribution found/i],
     summary: 'A package could not be found in the enabled repositories.',
     likelyCause: 'The package name is misspelled, or the repository that provides it (EPEL, CodeReady Builder, AppStream) is not enabled or not reachable.',
     fixes: [
@@ -77,7 +77,7 @@ export const ERROR_PATTERNS: readonly ErrorPattern[] = [
   },
   {
     category: 'dns-failure',
-    match: [/Could not resolve host/i, /Name or service not known/i, /Temporary failure in name resolution/i, /getaddrinfo (?:ENOTFOUND|EAI_AGAIN)/i, /ENOTFOUND/, /NXDOMAIN/, /Could not resolve hostname/i, /no such host/i],
+    match: [/Could not resolve host/i, /Name or service not known/i, /Temporary failure in name resolution/i, /Temporary failure resolving/i, /getaddrinfo (?:ENOTFOUND|EAI_AGAIN)/i, /ENOTFOUND/, /NXDOMAIN/, /Could not resolve hostname/i, /no such host/i],
     summary: 'A host name could not be resolved (DNS failure).',
     likelyCause: 'The name is wrong, or the host has no working DNS server (check /etc/resolv.conf, the network, or the VM\'s dnsmasq).',
     fixes: [
@@ -125,7 +125,7 @@ export const ERROR_PATTERNS: readonly ErrorPattern[] = [
   },
   {
     category: 'command-not-found',
-    match: [/command not found/i, /: not found$/m, /No such file or directory.*(?:exec|spawn)/i, /spawn \S+ ENOENT/, /executable file not found/i, /SpawnFailed/],
+    match: [/command not found/i, /: not found$/m, /No such file or directory.*(?:exec|spawn)/i, /spawn \S+ ENOENT/, /executable file not found/i, /cannot run "[^"]*": not found/i, /SpawnFailed/],
     summary: 'A program the task runs is not installed or not on PATH.',
     likelyCause: 'The command is missing on this worker (e.g. kcli or ansible-navigator not installed) or PATH does not include its directory.',
     fixes: [
@@ -180,7 +180,7 @@ export const ERROR_PATTERNS: readonly ErrorPattern[] = [
   },
   {
     category: 'http-error',
-    match: [/HTTP (?:status )?[45]\d\d/i, /status code [45]\d\d/i, /HealthCheckFailed/, /expected status/i],
+    match: [/HTTP (?:status )?[45]\d\d/i, /returned error: [45]\d\d/i, /last attempt: status [45]\d\d/i, /status code [45]\d\d/i, /HealthCheckFailed/, /expected status/i],
     summary: 'An HTTP endpoint answered with an error or not as expected.',
     likelyCause: 'The service is unhealthy or not ready yet, or the URL/expected status in the task is wrong.',
     fixes: [
