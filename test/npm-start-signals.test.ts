@@ -116,6 +116,23 @@ describe('npm start and Ctrl-C', () => {
     }
   });
 
+  it('stops in the same order, the dev server included, when its terminal closes (SIGHUP)', { timeout: 240_000 }, async () => {
+    const { env, port, dataDir } = await ownServerEnv('hangup');
+    const up = startUp(['--no-api'], env);
+    try {
+      await untilUp(up);
+      const serverPid = Number(readFileSync(path.join(dataDir, 'temporal', 'server.pid'), 'utf8'));
+      // A closed terminal hangs up its session's foreground group; the dev server, in a group of its own, hears nothing.
+      process.kill(-(up.child.pid as number), 'SIGHUP');
+      const { code, signal } = await up.exit;
+      assert.deepEqual({ code, signal }, { code: 0, signal: null }, `up stops itself instead of dying of the hangup; stderr:\n${up.stderr().slice(-3000)}`);
+      assert.ok(await allGone([serverPid], 15_000), `the dev server (pid ${serverPid}) is gone after the hangup`);
+      assert.equal(await isListening('127.0.0.1', port), false, 'nothing listens on the dev server port any more');
+    } finally {
+      if (!up.exited()) process.kill(-(up.child.pid as number), 'SIGKILL');
+    }
+  });
+
   it('forces the exit on a second Ctrl-C while a task holds the stop, and still stops the dev server it started', { timeout: 240_000 }, async () => {
     const { env, port, dataDir } = await ownServerEnv('forced');
     const dags = path.join(scratch, 'forced-dags');
