@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { PROJECT_ROOT } from '../config/config';
@@ -7,14 +9,19 @@ import { qubinode, type CliResult } from './support/cli';
 import { startTestEngine, type TestEngine } from './support/engine';
 import { untilTaskState } from './support/waiting';
 
+// The first task waits for a file the test creates once watch has shown the run going, so what watch
+// prints while the run is still going does not depend on how fast the machine is.
 const THREE_TASKS = `
 id: watched
 description: Three small tasks for qubinode watch.
+params:
+  gate:
+    type: string
 tasks:
   - id: first
     uses: shell
     with:
-      command: [sleep, "2"]
+      command: [sh, -c, 'i=0; while [ ! -e "$1" ] && [ $i -lt 600 ]; do sleep 0.2; i=$((i+1)); done; [ -e "$1" ]', gate, "\${{ params.gate }}"]
   - id: second
     uses: shell
     needs: first
@@ -45,29 +52,48 @@ tasks:
       command: [sleep, "300"]
 `;
 
-/** The CLI under a pseudo-terminal (util-linux `script`), as an operator's shell runs it. */
-function qubinodeOnTerminal(args: readonly string[]): Promise<CliResult> {
-  const command = [process.execPath, '--require', 'tsx/cjs', path.join(PROJECT_ROOT, 'cli', 'main.ts'), ...args].map((word) => `'${word.replace(/'/g, `'\\''`)}'`).join(' ');
-  return new Promise((resolve) => {
-    execFile('script', ['--quiet', '--return', '--command', command, '/dev/null'], { cwd: PROJECT_ROOT, timeout: 120_000 }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
-    });
+/**
+ * Runs the CLI and, once its output matches `shown`, calls `release` (which lets the run go on); resolves
+ * when the CLI exits. With `terminal`, under a pseudo-terminal (util-linux `script`), as an operator's shell runs it.
+ */
+function watchWhile(args: readonly string[], shown: RegExp, release: () => void, terminal = false): Promise<CliResult> {
+  const cli = [process.execPath, '--require', 'tsx/cjs', path.join(PROJECT_ROOT, 'cli', 'main.ts'), ...args];
+  const command = cli.map((word) => `'${word.replace(/'/g, `'\\''`)}'`).join(' ');
+  const child = terminal ? spawn('script', ['--quiet', '--return', '--command', command, '/dev/null'], { cwd: PROJECT_ROOT }) : spawn(cli[0]!, cli.slice(1), { cwd: PROJECT_ROOT });
+  let stdout = '';
+  let stderr = '';
+  let released = false;
+  child.stdout.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString('utf8');
+    if (!released && shown.test(stdout)) {
+      released = true;
+      release();
+    }
   });
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr })));
 }
 
 describe('qubinode watch', () => {
   let engine: TestEngine;
+  let dir: string;
   before(async () => {
     engine = await startTestEngine();
+    dir = mkdtempSync(path.join(tmpdir(), 'qubinode-watch-'));
   });
-  after(async () => engine.close());
+  after(async () => {
+    await engine.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
 
   it('follows a running run until it ends, each task reaching succeeded, and exits 0', async () => {
-    const runId = await engine.start(engine.compile(THREE_TASKS));
-    const result = await qubinode(['watch', runId]);
+    const gate = path.join(dir, 'plain');
+    const runId = await engine.start(engine.compile(THREE_TASKS), { gate });
+    const result = await watchWhile(['watch', runId], /^first\s+▶ running/m, () => writeFileSync(gate, ''));
     assert.equal(result.code, 0, result.stderr);
     // Not a terminal: one appended line per change, then the final table.
-    assert.match(result.stdout, new RegExp(`run ${runId.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} succeeded`));
+    const id = runId.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+    assert.match(result.stdout, new RegExp(`^run ${id} running$[\\s\\S]*^first\\s+▶ running[\\s\\S]*^run ${id} succeeded$[\\s\\S]*^first\\s+✔ succeeded`, 'm'));
     assert.match(result.stdout, /^TASK\s+STATE\s+ATTEMPT\s+DURATION\s+RUNS ON$/m);
     for (const task of ['first', 'second', 'third']) assert.match(result.stdout, new RegExp(`^${task}\\s+✔ succeeded\\s+1\\s+\\d`, 'm'));
     assert.doesNotMatch(result.stdout, /\x1b\[/, 'no cursor movement when the output is not a terminal');
@@ -92,12 +118,12 @@ describe('qubinode watch', () => {
   });
 
   it('redraws the table in place on a terminal', async () => {
-    const runId = await engine.start(engine.compile(THREE_TASKS));
-    const result = await qubinodeOnTerminal(['watch', runId]);
+    const gate = path.join(dir, 'terminal');
+    const runId = await engine.start(engine.compile(THREE_TASKS), { gate });
+    const result = await watchWhile(['watch', runId], /first\s+▶ running/, () => writeFileSync(gate, ''), true);
     assert.equal(result.code, 0, result.stdout);
-    // Each redraw moves the cursor back up over the previous table and clears to the end of the screen.
-    assert.match(result.stdout, /\x1b\[\d+A\r\x1b\[J/);
-    assert.match(result.stdout, /third\s+✔ succeeded/);
+    // A redraw moves the cursor back up over the previous table and clears to the end of the screen.
+    assert.match(result.stdout, /first\s+▶ running[\s\S]*\x1b\[\d+A\r\x1b\[J[\s\S]*third\s+✔ succeeded/);
   });
 
   it('refuses an unknown run with exit code 4 and says how to list runs', async () => {

@@ -61,7 +61,9 @@ function terminalOutput(stream: NodeJS.WriteStream): WatchOutput {
     const text = `${headline(status)}\n\n${watchTable(status)}\n`;
     // Back to the first line drawn last time, clear to the end of the screen, draw again.
     stream.write(`${drawn > 0 ? `\x1b[${drawn}A\r\x1b[J` : ''}${text}`);
-    drawn = text.split('\n').length - 1;
+    // Rows on the screen, not lines: a line wider than the terminal wraps onto more than one.
+    const width = stream.columns > 0 ? stream.columns : 80;
+    drawn = text.slice(0, -1).split('\n').reduce((rows, line) => rows + Math.max(1, Math.ceil(line.length / width)), 0);
   };
   return { update: draw, finish: draw };
 }
