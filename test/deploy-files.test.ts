@@ -287,6 +287,20 @@ describe('scripts', () => {
   });
 });
 
+describe('npm start\'s memory settings (infra/start.sh)', () => {
+  it('refuses a QUBINODE_MAX_OLD_SPACE_MIB that is not a plain number of MiB, naming it, before any setup runs or anything starts', async () => {
+    const canary = `canary-${process.pid}`;
+    for (const value of [`1; touch ${canary}`, '$(id)', '99', '1024x', '-1', '1e3', `1024\n--inspect`, '9'.repeat(5000)]) {
+      const result = await run('bash', ['infra/start.sh'], { QUBINODE_MAX_OLD_SPACE_MIB: value });
+      assert.equal(result.code, 2, `${JSON.stringify(value.slice(0, 40))}: ${result.stdout}${result.stderr}`);
+      assert.match(result.stderr, /QUBINODE_MAX_OLD_SPACE_MIB must be a whole number of MiB/);
+      assert.ok(result.stderr.length < 400, 'the value is quoted only in part');
+      assert.doesNotMatch(result.stdout, /\[setup\]/, 'nothing was installed or started');
+      assert.equal(existsSync(path.join(PROJECT_ROOT, canary)), false);
+    }
+  });
+});
+
 describe('Containerfiles', () => {
   const hadolint = findTool('hadolint') ?? 'hadolint';
 
