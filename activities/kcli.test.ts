@@ -1,5 +1,6 @@
 // test-tier: full (not in npm run test:quick: a lab, a production server, real guests, apt or the model)
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -28,7 +29,7 @@ before(async () => {
     return;
   }
   box = sandbox;
-  kcli = createKcliActivities({ logRoot: path.join(box.dir, 'logs'), env: box.env, ipPollMs: 300, dagDirectories: [{ repo: 'fixtures', dir: fixtures }] });
+  kcli = createKcliActivities({ logRoot: path.join(box.dir, 'logs'), env: box.env, ipPollMs: 300, imageRecheckMs: [500, 1000, 2000], dagDirectories: [{ repo: 'fixtures', dir: fixtures }] });
   mkdirSync(path.join(box.dir, 'pool'));
 });
 
@@ -103,6 +104,24 @@ describe('kcli actions against a real libvirtd', () => {
     assert.equal((await call('kcliVmDelete', { name: names.vm })).outputs.deleted, false);
     await assert.rejects(call('kcliVmDelete', { name: names.vm, ifMissing: 'fail' }), failure('KcliNotFound'));
     await assert.rejects(call('kcliVmStart', { name: names.vm }), failure('KcliNotFound'));
+  });
+
+  it('creates VMs from one image in one pool at once, and refuses an image no pool has', async (t) => {
+    if (skip !== undefined) return t.skip(skip);
+    // A blank qcow2 is enough: the VMs are defined, not booted. kcli adds a cloud-init disk to the pool
+    // for each, so the creates contend for the pool as a rollout's would.
+    const image = `qimg-${suffix}.qcow2`;
+    execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', path.join(box?.dir ?? '', 'pool', image), '64M']);
+    await call('kcliPoolCreate', { name: names.pool, path: path.join(box?.dir ?? '', 'pool') });
+    const vms = [1, 2, 3, 4].map((index) => `${names.vm}-i${index}`);
+    try {
+      const created = await Promise.allSettled(vms.map((name) => call('kcliVmCreate', { name, image, memory: 128, cpus: 1, nets: [names.net], pool: names.pool, start: false, params: { virttype: 'qemu' } })));
+      assert.deepEqual(created.map((result) => result.status === 'fulfilled' ? result.value.outputs.created : String(result.reason)), vms.map(() => true));
+    } finally {
+      for (const name of vms) await call('kcliVmDelete', { name }).catch(() => undefined);
+    }
+    await assert.rejects(call('kcliVmCreate', { name: `${names.vm}-noimg`, image: `nope-${suffix}.qcow2`, nets: [names.net], pool: names.pool, start: false }),
+      failure('KcliInvalidSpec', new RegExp(`nope-${suffix}\\.qcow2 not found`)));
   });
 
   it('creates a plan from a plan file with params and deletes it', async (t) => {

@@ -47,11 +47,20 @@ export interface KcliActivityDeps extends RepoFileDeps {
   env?: NodeJS.ProcessEnv;
   /** Interval of waitForIp polls. */
   ipPollMs?: number;
+  /** Pauses before asking kcli again when it says the image is missing (see MISSING_IMAGE). */
+  imageRecheckMs?: readonly number[];
 }
 
 const NOT_FOUND = /not found|No objects found|doesn't exist|does not exist/i;
 /** What kcli says when a VM spec names something that does not exist ("Invalid network default"). */
-const INVALID_SPEC = /Invalid (network|pool|image|profile|flavor|cpumodel)|(image|profile|pool) \S+ not found/i;
+const INVALID_SPEC = /Invalid (network|pool|image|profile|flavor|cpumodel)|(image|profile|pool) \S+ not found|you don't have image/i;
+/**
+ * kcli answers "you don't have image X" whenever refreshing the VM's pool fails, and libvirt refuses a
+ * refresh while another VM's disk is being created in that pool: two creates at once in one pool can
+ * lose this race. Asking again after a pause tells a busy pool from an image that is really missing.
+ */
+const MISSING_IMAGE = /you don't have image/i;
+const MISSING_IMAGE_RECHECK_MS = [2_000, 5_000, 10_000] as const;
 
 function fail(type: string, message: string, details?: Record<string, unknown>): never {
   throw ApplicationFailure.create({ type, message, nonRetryable: KCLI_NON_RETRYABLE_ERRORS.includes(type), ...(details ? { details: [details] } : {}) });
@@ -139,7 +148,14 @@ export function createKcliActivities(deps: KcliActivityDeps) {
         ...input.params,
       };
       const source = input.image !== undefined ? ['-i', input.image] : input.profile !== undefined ? ['-p', input.profile] : [];
-      const result = await withParamFile(params, (file) => kcli(inv, input.client, ['create', 'vm', '--pf', file, ...source, input.name]));
+      const create = (): Promise<ToolRunResult> => withParamFile(params, (file) => kcli(inv, input.client, ['create', 'vm', '--pf', file, ...source, input.name]));
+      let result = await create();
+      for (const pause of deps.imageRecheckMs ?? MISSING_IMAGE_RECHECK_MS) {
+        if (result.exitCode === 0 || !MISSING_IMAGE.test(kcliMessage(result.stdout ?? '', result.stderrTail))) break;
+        heartbeat({ recheckingImage: input.image ?? null, pauseMs: pause });
+        await sleep(pause);
+        result = await create();
+      }
       if (result.exitCode !== 0) {
         // kcli can leave a defined but broken domain behind; remove it so a retry starts clean.
         if ((await vmInfo(inv, input.name, input.client)) !== undefined) await deleteVm(inv, input.name, input.client);
