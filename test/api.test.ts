@@ -65,9 +65,11 @@ describe('HTTP API', () => {
     const { runId } = (await created.json()) as { runId: string };
     assert.equal(runId, `dag/cli/ok/${runKey}`);
     await engine.wait(runId);
-    const encoded = (await (await call('GET', `/api/runs/${encodeURIComponent(runId)}`)).json()) as { status: string; tasks: { outputs?: { stdout?: string } }[] };
+    const encoded = (await (await call('GET', `/api/runs/${encodeURIComponent(runId)}`)).json()) as { status: string; tasks: { id: string; needs?: string[]; outputs?: { stdout?: string } }[] };
     assert.equal(encoded.status, 'succeeded');
     assert.equal(encoded.tasks[0]?.outputs?.stdout, 'api x1\n');
+    // The edges travel with the status, so a finished run can be drawn as a graph from its status alone.
+    assert.deepEqual(encoded.tasks.map((task) => [task.id, task.needs ?? []]), [['say', []], ['after', ['say']]]);
     const raw = (await (await call('GET', `/api/runs/${runId}`)).json()) as { status: string };
     assert.equal(raw.status, 'succeeded');
     assert.equal((await call('POST', '/api/runs', { dag: 'cli/ok', runKey })).status, 409);

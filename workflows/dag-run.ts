@@ -107,13 +107,15 @@ class DagRunner {
         id: task.id,
         ...(task.name ? { name: task.name } : {}),
         action: task.action,
+        ...(task.needs.length ? { needs: task.needs } : {}),
         state: 'pending',
         attempt: 0,
       });
     }
     // A retry starts with the reused tasks already done: they are never scheduled.
     for (const [id, reused] of Object.entries(input.reuse ?? {})) {
-      if (this.statuses.has(id)) this.statuses.set(id, { ...reused, state: 'succeeded', reusedFrom: input.retryOf ?? 'an earlier run' });
+      const fresh = this.statuses.get(id);
+      if (fresh) this.statuses.set(id, { ...reused, ...(fresh.needs ? { needs: fresh.needs } : {}), state: 'succeeded', reusedFrom: input.retryOf ?? 'an earlier run' });
     }
     const { tasks } = input.dag;
     tasks.forEach((task, index) => this.indexOf.set(task.id, index));

@@ -49,6 +49,8 @@ export interface TaskStatus {
   id: string;
   name?: string;
   action: string;
+  /** The tasks this one waits for (the DAG's edges, so a status alone can be drawn as a graph). */
+  needs?: string[];
   state: TaskState;
   /** Attempts made so far by the last execution (1 for the first try). */
   attempt: number;
