@@ -121,10 +121,10 @@ export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', '.tools/**', '.data/**', 'bin/**', 'eslint.config.mjs'] },
   ...tseslint.configs.recommended,
   {
-    files: ['**/*.ts'],
+    files: ['**/*.ts', '**/*.tsx'],
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
     plugins: { 'import-x': importX },
-    settings: { 'import-x/resolver-next': [createNodeResolver({ extensions: ['.ts', '.js', '.json', '.node'] })] },
+    settings: { 'import-x/resolver-next': [createNodeResolver({ extensions: ['.ts', '.tsx', '.js', '.json', '.node'] })] },
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
@@ -141,6 +141,12 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-floating-promises': 'off' },
   },
   ...layerBlocks,
+  {
+    // The web page runs in the browser (bundled by api/ui-build.ts): no Node built-ins, whatever their spelling.
+    files: ['api/ui/page/**/*.ts', 'api/ui/page/**/*.tsx'],
+    ignores: ['**/*.test.ts'],
+    rules: { 'import-x/no-nodejs-modules': 'error', '@typescript-eslint/no-restricted-imports': ['error', noBuiltins] },
+  },
   {
     // The pure parts of dag-repos run inside workflows: no Node built-ins, whatever their spelling.
     // Two files there are tooling that no workflow reaches (test/workflow-imports.test.ts checks that):

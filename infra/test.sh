@@ -7,6 +7,8 @@ bash infra/setup.sh
 
 echo "[test] typecheck"
 npx tsc -p tsconfig.json --noEmit
+# The web page (browser code, DOM types, JSX) has a project of its own.
+npx tsc -p api/ui/page/tsconfig.json
 echo "[test] lint"
 npx eslint --max-warnings 0 .
 
