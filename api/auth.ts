@@ -57,6 +57,14 @@ export class AuthenticationError extends Error {
 export async function authenticate(auth: Authenticators, header: string | undefined, address: string): Promise<Caller> {
   const given = bearerToken(header);
   if (!given) throw new AuthenticationError('no bearer token');
+  return authenticateToken(auth, given, address);
+}
+
+/**
+ * Who presents this token, whether it came in a bearer header or is the credential behind a browser
+ * session (api/ui-session.ts): both go through the same checks, so a revoked token ends both alike.
+ */
+export async function authenticateToken(auth: Authenticators, given: string, address: string): Promise<Caller> {
   if (given.startsWith(TOKEN_PREFIX)) {
     const hash = tokenHash(given);
     let { tokensByHash, usersByName } = await auth.identities.get();

@@ -1,17 +1,25 @@
 import type { FastifyInstance } from 'fastify';
-import { authenticate, AuthenticationError, type Authenticators } from './auth';
+import { authenticate, authenticateToken, AuthenticationError, type Authenticators } from './auth';
 import { AUDIT_ACTIONS, type AuditTrail } from './audit-trail';
 import { meetsRole } from './caller';
 import { IdentityUnavailableError } from './identity-cache';
 import { requireRoutePolicy, routeAccess } from './route-policy';
+import { clearSessionCookie, csrfRefusal, sessionCookie, type BrowserSessions } from './ui-session';
+
+/** Browser sessions the guard accepts in place of a bearer header, and the origin their writes must come from. */
+export interface BrowserAuth {
+  sessions: BrowserSessions;
+  publicOrigin?: string;
+}
 
 /**
  * Installs authorisation and the answers strangers get. Authorisation runs after routing, on the
  * route pattern the router matched (so `/%61pi/dags` is judged as `/api/dags`); a route missing from
  * the policy table stops start-up. Unknown paths get a bare 404; failures a bare 500 with a request
- * id, their details going to the server log only.
+ * id, their details going to the server log only. A browser's session cookie stands in for the
+ * bearer header (api/ui-session.ts); its writes need the session's CSRF token and this server's Origin.
  */
-export function installGuard(app: FastifyInstance, auth: Authenticators, audit: AuditTrail): void {
+export function installGuard(app: FastifyInstance, auth: Authenticators, audit: AuditTrail, browser?: BrowserAuth): void {
   app.addHook('onRoute', (route) => requireRoutePolicy(route.method, route.url ?? route.path));
 
   app.addHook('onRequest', async (request, reply) => {
@@ -21,11 +29,29 @@ export function installGuard(app: FastifyInstance, auth: Authenticators, audit: 
     // The start-up check makes this unreachable; if it is reached anyway, refuse.
     if (access === undefined) return reply.code(403).send({ error: 'forbidden' });
     if (access === 'public') return;
+    // A bearer header decides when present; otherwise a browser's session cookie may stand in for it.
+    const cookie = request.headers.authorization === undefined && browser ? sessionCookie(request.headers.cookie) : undefined;
+    let session;
+    if (browser && cookie !== undefined) {
+      session = browser.sessions.touch(cookie);
+      if (!session) {
+        request.log.info('session cookie refused: unknown, signed out or expired');
+        return clearSessionCookie(request, reply, browser.publicOrigin).code(401).send({ error: 'not signed in: the session ended or is unknown' });
+      }
+      const refusal = csrfRefusal(request, session, browser.publicOrigin);
+      if (refusal) return reply.code(403).send({ error: refusal });
+    }
     let caller;
     try {
-      caller = await authenticate(auth, request.headers.authorization, request.ip);
+      caller = session ? await authenticateToken(auth, session.credential, request.ip) : await authenticate(auth, request.headers.authorization, request.ip);
     } catch (error) {
       if (error instanceof AuthenticationError) {
+        if (session && browser) {
+          // The token behind the session was revoked, expired or its user removed: the session ends with it.
+          browser.sessions.end(session);
+          request.log.info({ reason: error.message }, 'session credential refused');
+          return clearSessionCookie(request, reply, browser.publicOrigin).code(401).send({ error: 'not signed in: the session ended or is unknown' });
+        }
         request.log.info({ reason: error.message }, 'bearer token refused');
         return reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'missing or invalid bearer token' });
       }
@@ -41,6 +67,7 @@ export function installGuard(app: FastifyInstance, auth: Authenticators, audit: 
       return reply.code(403).send({ error: `forbidden: this needs the ${access} role` });
     }
     request.caller = caller;
+    if (session) request.uiSession = session;
   });
 
   app.setNotFoundHandler(async (_request, reply) => reply.code(404).send({ error: 'not found' }));

@@ -50,6 +50,15 @@ export const ROUTE_POLICY: Readonly<Record<string, Access>> = {
   'DELETE /api/policies/:repo': 'admin',
   'POST /api/policy-exceptions': 'approver',
   'POST /api/policy-versions': 'approver',
+  // The web page's shell and bundle hold no data (api/ui-assets.ts); what it shows comes from /api as the signed-in user.
+  'GET /ui': 'public',
+  'GET /ui/*': 'public',
+  'GET /ui/assets/app.js': 'public',
+  'GET /ui/assets/app.css': 'public',
+  // Sign-in checks the token it is given itself (api/ui-session.ts); who-am-I and sign-out need a session or a token.
+  'POST /ui/session': 'public',
+  'GET /ui/session': 'viewer',
+  'DELETE /ui/session': 'viewer',
 };
 
 /** Forge pushes and DAG triggers prove themselves by their signatures (api/webhooks.ts), not by a caller token. */

@@ -32,6 +32,9 @@ import { sendRunLogs } from './run-logs';
 import { createCatalogCache } from './catalog-cache';
 import { registerWebhookRoutes } from './webhooks';
 import { createApiMetrics, registerMetricsRoute } from './metrics';
+import { registerUiAssets } from './ui-assets';
+import { memoisedUiBundle } from './ui-build';
+import { BrowserSessions, registerUiSessionRoutes } from './ui-session';
 import { z } from 'zod';
 import { zodProblems } from '../config/zod-problems';
 
@@ -46,6 +49,8 @@ export interface ApiDependencies {
   recordAudit?: AuditRecorder;
   /** How old the API's copy of users and tokens may grow before it is read again. */
   identityMaxAgeMs?: number;
+  /** The web page's entry module (default api/ui/page/main.tsx); tests give a stand-in. */
+  uiEntry?: string;
 }
 
 const StartRunBody = z
@@ -110,7 +115,9 @@ export function buildApiServer(deps: ApiDependencies): FastifyInstance {
   const identities = new IdentityCache(() => readIdentity(store), deps.identityMaxAgeMs ?? 2000);
   const oidc = deps.config.identity.oidc ? createOidcVerifier(deps.config.identity.oidc) : undefined;
   const audit = new AuditTrail(deps.client, deps.recordAudit ?? recordAudit, app.log);
-  installGuard(app, { bootstrapToken: deps.token, identities, ...(oidc ? { oidc } : {}) }, audit);
+  const authenticators = { bootstrapToken: deps.token, identities, ...(oidc ? { oidc } : {}) };
+  const browser = { sessions: new BrowserSessions(), ...(deps.config.api.publicOrigin ? { publicOrigin: deps.config.api.publicOrigin } : {}) };
+  installGuard(app, authenticators, audit, browser);
 
   const temporalReachable = (): Promise<string> =>
     deps.client.connection
@@ -197,5 +204,7 @@ export function buildApiServer(deps: ApiDependencies): FastifyInstance {
   registerCatalogRoutes(app, { client: deps.client, catalog, audit });
   registerHostRoutes(app, { client: deps.client });
   registerStatsRoutes(app, { client: deps.client });
+  registerUiSessionRoutes(app, { ...browser, auth: authenticators, audit, temporal: { uiUrl: deps.config.temporal.uiUrl, namespace: deps.config.temporal.namespace } });
+  registerUiAssets(app, memoisedUiBundle(deps.uiEntry));
   return app;
 }

@@ -59,6 +59,21 @@ function parseArgvList(text: string, ctx: z.RefinementCtx): string[] {
   return value as string[];
 }
 
+/** QUBINODE_PUBLIC_URL as an origin (scheme, host, port): a path, query, fragment or user name is refused, not dropped. */
+function publicOrigin(text: string, ctx: z.RefinementCtx): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(text);
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:') || url.username || url.password || url.search || url.hash || text.includes('?') || text.includes('#') || url.pathname !== '/') {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'must be an http(s) origin such as https://navigator.example.org or http://127.0.0.1:8788: no path, query, fragment or user name' });
+    return '';
+  }
+  return url.origin;
+}
+
 export const QubinodeEnv = z.object({
   TEMPORAL_ADDRESS: z.string().min(1).default('127.0.0.1:7233'),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
@@ -95,6 +110,11 @@ export const QubinodeEnv = z.object({
   QUBINODE_API_PORT: port.default(8788),
   QUBINODE_API_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   QUBINODE_API_TOKEN_FILE: z.string().optional(),
+  /**
+   * The address browsers reach the API at, e.g. https://navigator.example.org behind a TLS proxy: the
+   * web page's writes must come from this origin. Unset: the scheme and Host of each request.
+   */
+  QUBINODE_PUBLIC_URL: z.string().max(2000).optional().pipe(z.string().optional().transform((text, ctx) => (text === undefined ? undefined : publicOrigin(text, ctx)))),
   /** The Navigator API the CLI works through instead of dialing Temporal (https; plain http only on loopback). */
   QUBINODE_API_URL: z.string().optional(),
   /** PEM file of the CA that signed the API's certificate, for a control plane with its own CA. */
@@ -180,6 +200,8 @@ export interface QubinodeConfig {
     hooksRate: { perSource: number; global: number };
     /** How long a delivery waits for Temporal before it is answered 503 (QUBINODE_HOOKS_TEMPORAL_TIMEOUT_MS). */
     hooksTemporalTimeoutMs: number;
+    /** The origin browsers reach the API at (QUBINODE_PUBLIC_URL); the web page's writes must come from it. */
+    publicOrigin?: string;
   };
   /** Set when the CLI works through the Navigator API (QUBINODE_API_URL) instead of Temporal. */
   remoteApi?: RemoteApiSettings;
@@ -340,6 +362,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): QubinodeConfig
       triggerWindowSeconds: e.QUBINODE_TRIGGER_WINDOW_SECONDS,
       hooksRate: { perSource: e.QUBINODE_HOOKS_RATE_PER_SOURCE, global: e.QUBINODE_HOOKS_RATE_GLOBAL },
       hooksTemporalTimeoutMs: e.QUBINODE_HOOKS_TEMPORAL_TIMEOUT_MS,
+      ...(e.QUBINODE_PUBLIC_URL ? { publicOrigin: e.QUBINODE_PUBLIC_URL } : {}),
     },
     ...(remoteApi ? { remoteApi } : {}),
     policy: { workflowId: e.QUBINODE_POLICY_WORKFLOW_ID, ...(e.QUBINODE_HOST_POLICY_FILE ? { hostFile: path.resolve(PROJECT_ROOT, e.QUBINODE_HOST_POLICY_FILE) } : {}) },
