@@ -75,7 +75,7 @@ export interface RunStatus {
   tasks: TaskStatus[];
   reason?: string;
   approvals?: ApprovalRecord[];
-  rollback?: { state: string };
+  rollback?: { state: 'running' | 'succeeded' | 'failed'; reason: string };
   retryOf?: string;
   waitingForHost?: { host: string; heldBy?: string; since?: string };
   waitingForWindow?: string;
