@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash infra/setup.sh
+# Debian's chromium for the web page's browser test (a full-tier file); where it cannot be installed, that test skips.
+[ "${1:-}" = --quick ] || bash infra/setup-browser.sh >/dev/null || echo "[test] no chromium: test/ui-browser.test.ts will skip"
 
 echo "[test] typecheck"
 npx tsc -p tsconfig.json --noEmit
