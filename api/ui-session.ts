@@ -85,10 +85,6 @@ export class BrowserSessions {
     for (const [key, held] of this.byKey) if (held === session) this.byKey.delete(key);
   }
 
-  get size(): number {
-    return this.byKey.size;
-  }
-
   private expired(session: BrowserSession, at: number): boolean {
     return at - session.createdAt >= ABSOLUTE_LIFETIME_MS || at - session.lastSeen >= IDLE_LIFETIME_MS;
   }
@@ -112,7 +108,7 @@ export function sessionCookie(header: string | undefined): string | undefined {
  * The origin browsers must send on writes: QUBINODE_PUBLIC_URL when set (behind a TLS proxy the
  * API cannot tell its public address), else the scheme and Host of the request itself.
  */
-export function ownOrigin(request: FastifyRequest, publicOrigin: string | undefined): string {
+function ownOrigin(request: FastifyRequest, publicOrigin: string | undefined): string {
   return (publicOrigin ?? `${request.protocol}://${request.host}`).toLowerCase();
 }
 
