@@ -19,8 +19,8 @@ let csrf = '';
 let onSignedOut: () => void = () => {};
 
 /** The CSRF token of the current session: sent with every write, as the server asks. */
-export function setCsrfToken(token: string): void {
-  csrf = token;
+export function setCsrfToken(token: string | null): void {
+  csrf = token ?? '';
 }
 
 /** What to do when any call answers 401 (the app shows the sign-in page). */
@@ -41,7 +41,7 @@ async function call<T>(method: string, url: string, body?: unknown): Promise<T> 
   const response = await fetch(url, {
     method,
     credentials: 'same-origin',
-    headers: { 'x-csrf-token': csrf, ...(body !== undefined ? { 'content-type': 'application/json' } : {}), accept: 'application/json' },
+    headers: { ...(csrf ? { 'x-csrf-token': csrf } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}), accept: 'application/json' },
     ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
   });
   if (response.status === 204) return undefined as T;
@@ -98,6 +98,6 @@ export async function signIn(token: string): Promise<Session> {
 }
 
 export async function signOut(): Promise<void> {
-  await fetch('/ui/session', { method: 'DELETE', credentials: 'same-origin', headers: { 'x-csrf-token': csrf } });
+  await fetch('/ui/session', { method: 'DELETE', credentials: 'same-origin', headers: csrf ? { 'x-csrf-token': csrf } : {} });
   csrf = '';
 }

@@ -53,6 +53,8 @@ export function App() {
   const route = routeOf(path);
   const [session, setSession] = useState<Session | null>();
   const [problem, setProblem] = useState<string>();
+  // While the sign-out is on its way, pages stop asking: their answers would be 401s racing it.
+  const [signingOut, setSigningOut] = useState(false);
 
   useEffect(() => {
     whenSignedOut(() => setSession(null));
@@ -88,8 +90,13 @@ export function App() {
               type="button"
               class="secondary"
               data-action="sign-out"
+              disabled={signingOut}
               onClick={() => {
-                void signOut().finally(() => setSession(null));
+                setSigningOut(true);
+                void signOut().finally(() => {
+                  setSigningOut(false);
+                  setSession(null);
+                });
               }}
             >
               Sign out
@@ -98,7 +105,9 @@ export function App() {
         )}
       </header>
       <main class="main">
-        {session ? (
+        {signingOut ? (
+          <p>Signing out…</p>
+        ) : session ? (
           <Page route={route} session={session} />
         ) : (
           <SignInPage

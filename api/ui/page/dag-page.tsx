@@ -5,7 +5,7 @@ import { meetsRole } from './format';
 import { initialValue, inputKind, paramsFromForm } from './params';
 import { usePoll } from './poll';
 import { navigate, runHref } from './router';
-import { RunsTable } from './runs-page';
+import { newestFirst, RunsTable } from './runs-page';
 import type { CompiledDag, ParamSpec, RunSummary, Session } from './types';
 
 function ParamField(props: { name: string; spec: ParamSpec; value: string | boolean; onChange: (value: string | boolean) => void }) {
@@ -109,7 +109,7 @@ export function DagPage(props: { dagId: string; session: Session }) {
       )}
       <h3>Recent runs</h3>
       {runs.error && <p class="error-text">{runs.error.message}</p>}
-      {runs.data && <RunsTable runs={runs.data} showDag={false} />}
+      {runs.data && <RunsTable runs={[...runs.data].sort(newestFirst)} showDag={false} />}
     </section>
   );
 }

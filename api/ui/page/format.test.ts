@@ -19,6 +19,7 @@ describe('how the page writes states, durations and links', () => {
 
   it('tells a state by an icon and its word, and never builds a class from an unknown state', () => {
     assert.equal(stateLabel('failed'), '✖ failed');
+    assert.equal(stateLabel('waiting'), '‖ waiting');
     assert.equal(stateClass('running'), 'state-running');
     assert.equal(stateClass('" onmouseover="x'), 'state-other');
     assert.equal(stateClass('__proto__'), 'state-other');

@@ -1,10 +1,13 @@
 import type { Role, TaskState } from './types';
 
-/** One symbol per task state, the same as the CLI's (workflows/run-status.ts TASK_STATE_ICON). */
+/**
+ * One symbol per task state, as the CLI's (workflows/run-status.ts TASK_STATE_ICON) but for waiting:
+ * ⏸ is missing from the fonts a server's browser often has, and would show as an empty box.
+ */
 export const STATE_ICON: Record<TaskState, string> = {
   pending: '○',
   running: '▶',
-  waiting: '⏸',
+  waiting: '‖',
   succeeded: '✔',
   failed: '✖',
   skipped: '↷',

@@ -14,20 +14,23 @@ export interface LogTail {
 
 /**
  * A task's log text, read from GET /api/runs/<id>/logs and continued from the answer's cursor every
- * POLL_MS while `follow` holds (the task runs); once it ended, read until nothing more is left.
+ * POLL_MS while `follow` holds (the task runs). Once it ended, it reads until nothing is left plus
+ * once more (the last lines are written as the task ends), then rests until `follow` holds again.
  */
 export function useLogTail(runId: string, taskId: string, follow: boolean): LogTail {
   const [tail, setTail] = useState<LogTail>({ text: '' });
   const followRef = useRef(follow);
   followRef.current = follow;
+  const wake = useRef<() => void>(() => {});
 
   useEffect(() => {
     let stopped = false;
+    let resting = false;
+    let lastRead = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
     let cursor = '';
     let lastFile = '';
     let text = '';
-    setTail({ text: '' });
     const read = async (): Promise<void> => {
       let more = false;
       try {
@@ -51,15 +54,31 @@ export function useLogTail(runId: string, taskId: string, follow: boolean): LogT
         setTail({ text, note });
       }
       if (stopped) return;
-      if (followRef.current || more) timer = setTimeout(() => void read(), more ? 0 : POLL_MS);
+      if (more) timer = setTimeout(() => void read(), 0);
+      else if (followRef.current) {
+        lastRead = false;
+        timer = setTimeout(() => void read(), POLL_MS);
+      } else if (!lastRead) {
+        lastRead = true;
+        timer = setTimeout(() => void read(), POLL_MS);
+      } else resting = true;
+    };
+    wake.current = () => {
+      if (!resting || stopped) return;
+      resting = false;
+      void read();
     };
     void read();
     return () => {
       stopped = true;
       clearTimeout(timer);
     };
-    // Follow turning on again (a retried task) restarts from the cursor of a fresh read.
-  }, [runId, taskId, follow]);
+  }, [runId, taskId]);
+
+  // A retried task runs again: follow it from where the log stopped.
+  useEffect(() => {
+    if (follow) wake.current();
+  }, [follow]);
 
   return tail;
 }

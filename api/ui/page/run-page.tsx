@@ -73,9 +73,9 @@ function Approvals(props: { run: RunStatus; session: Session; reload: () => void
 function Controls(props: { run: RunStatus; session: Session; reload: () => void }) {
   const { run } = props;
   const { busy, message, act } = useAction(props.reload);
-  if (!meetsRole(props.session.roles, 'operator')) return null;
   const running = run.state === 'running';
   const ended = run.state === 'failed' || run.state === 'cancelled';
+  if (!meetsRole(props.session.roles, 'operator') || (!running && !ended && !message)) return null;
   const retry = async (): Promise<void> => {
     const started = await post<{ runId: string }>('/api/retries', { run: run.runId });
     navigate(runHref(started.runId));

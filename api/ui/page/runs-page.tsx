@@ -12,6 +12,11 @@ function icon(state: string): string {
   return Object.prototype.hasOwnProperty.call(STATE_ICON, state) ? STATE_ICON[state as TaskState] : '?';
 }
 
+/** Visibility lists running runs before ended ones; the page shows the newest start first. */
+export function newestFirst(a: RunSummary, b: RunSummary): number {
+  return b.startedAt.localeCompare(a.startedAt);
+}
+
 /** A table of runs, newest first; `dag` fixed by a DAG's page. */
 export function RunsTable(props: { runs: readonly RunSummary[]; showDag?: boolean }) {
   const showDag = props.showDag ?? true;
@@ -68,7 +73,7 @@ export function RunsPage() {
   const runs = usePoll(() => get<RunSummary[]>(url), url);
   const repos = [...new Set((dags.data ?? []).map((entry) => entry.repo))].sort();
   // The API filters by DAG, state and person; a repository is the first part of a catalog id.
-  const shown = (runs.data ?? []).filter((run) => repo === '' || run.dagId.startsWith(`${repo}/`));
+  const shown = (runs.data ?? []).filter((run) => repo === '' || run.dagId.startsWith(`${repo}/`)).sort(newestFirst);
   return (
     <section>
       <h2>Runs</h2>

@@ -35,6 +35,7 @@ export function StatsPage() {
         </label>
       </form>
       {stats.error && <p class="error-text" role="alert">{stats.error.message}</p>}
+      {!stats.data && !stats.error && <p>Reading the runs of the window…</p>}
       {stats.data && (
         <>
           <p class="muted">

@@ -12,7 +12,8 @@ export type RunState = 'running' | 'succeeded' | 'failed' | 'cancelled';
 export interface Session {
   user: string;
   roles: Role[];
-  csrf: string;
+  /** Null when the session answer came from a bearer header rather than the cookie. */
+  csrf: string | null;
   temporal?: { uiUrl: string; namespace: string };
 }
 
