@@ -52,7 +52,7 @@ const EXCEPTIONS = [
   // The compiled DAG carries the repository's settings type (dag-repos/git/repo-config.ts).
   { files: ['dag-repos/compiler/compiled-dag.ts'], allow: ['dag-repos/git'] },
   // Trigger activities start runs through the client's run starter and name them by workflow id.
-  { files: ['activities/repo-triggers.ts'], allow: ['client', 'workflows'] },
+  { files: ['activities/platform/repo-triggers.ts'], allow: ['client', 'workflows'] },
   // The plugin API hands plugins the action implementation types declared in activities/.
   { files: ['plugins/plugin-actions.ts', 'plugins/plugin-api.ts'], allow: ['activities'] },
   // Workers reach Temporal through the client's connection, host registry and policy reads.

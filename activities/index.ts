@@ -1,19 +1,19 @@
 import * as path from 'node:path';
 import type { Logger } from 'pino';
 import type { DagDirectory } from '../config/config';
-import { ANSIBLE_NON_RETRYABLE_ERRORS, createAnsibleActivities } from './ansible';
-import { DIAG_NON_RETRYABLE_ERRORS, createDiagActivities } from './diag';
-import { KCLI_NON_RETRYABLE_ERRORS, createKcliActivities } from './kcli';
-import { PREFLIGHT_FAILED, createPreflightActivities } from './host-preflight';
-import { HTTP_CHECK_NON_RETRYABLE_ERRORS, createHttpCheckActivities } from './http-check';
-import { createNetworkCheckpointActivities } from './network-checkpoint';
-import { createNoopActivities } from './noop';
-import { createNotifyActivities } from './notify';
-import { createUpdatesActivities } from './updates-detect';
-import { createUpdatesApplyActivities } from './updates-apply';
-import { SHELL_NON_RETRYABLE_ERRORS, createShellActivities } from './shell';
+import { ANSIBLE_NON_RETRYABLE_ERRORS, createAnsibleActivities } from './actions/ansible';
+import { DIAG_NON_RETRYABLE_ERRORS, createDiagActivities } from './diag/diag';
+import { KCLI_NON_RETRYABLE_ERRORS, createKcliActivities } from './actions/kcli';
+import { PREFLIGHT_FAILED, createPreflightActivities } from './platform/host-preflight';
+import { HTTP_CHECK_NON_RETRYABLE_ERRORS, createHttpCheckActivities } from './actions/http-check';
+import { createNetworkCheckpointActivities } from './actions/network-checkpoint';
+import { createNoopActivities } from './actions/noop';
+import { createNotifyActivities } from './actions/notify';
+import { createUpdatesActivities } from './actions/updates-detect';
+import { createUpdatesApplyActivities } from './actions/updates-apply';
+import { SHELL_NON_RETRYABLE_ERRORS, createShellActivities } from './actions/shell';
 
-export { withSecretScope } from './secret-scope';
+export { withSecretScope } from './process/secret-scope';
 
 export interface ActivityDeps {
   /** Root of the per-run log directories. */

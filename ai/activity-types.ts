@@ -2,7 +2,7 @@
 import type { RepoCredentialEnv } from '../dag-repos/git/repo-config';
 import type { FailureAnalysis, FailureFacts } from './analysis';
 
-/** The AI activities as workflows see them (implemented by activities/ai.ts). */
+/** The AI activities as workflows see them (implemented by activities/platform/ai.ts). */
 export interface AiActivities {
   /** The model within QUBINODE_AI_TIMEOUT_MS, else the rules; never throws for a model problem. */
   'ai.analyze'(facts: FailureFacts): Promise<FailureAnalysis>;

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { fetchOnlyTo, TokenDestinationError } from '../activities/commit-status';
-import { createRepoTriggerActivities } from '../activities/repo-triggers';
+import { fetchOnlyTo, TokenDestinationError } from '../activities/platform/commit-status';
+import { createRepoTriggerActivities } from '../activities/platform/repo-triggers';
 import { forgeApiOf, repositoryLocation } from '../dag-repos/git/forge-api';
 import { RepoConfig } from '../dag-repos/git/repo-config';
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { z } from 'zod';
-import { checkCommitTree } from '../activities/git-sync';
+import { checkCommitTree } from '../activities/platform/git-sync';
 import { ActionRegistry } from '../dag-repos/actions/registry';
 import { checkDagPath } from '../dag-repos/catalog/dag-file';
 import { readDagFileText } from '../dag-repos/catalog/catalog-file';

@@ -13,7 +13,7 @@ import { evaluateExpression } from '../dag-repos/expressions';
 import { resolveParams } from '../dag-repos/schema/params';
 import { factContext, gatherFacts } from '../plugins/facts';
 import { loadPlugins } from '../plugins/loader';
-import type { HostFeatures } from '../activities/host-features';
+import type { HostFeatures } from '../activities/platform/host-features';
 import type { DagRunStatus } from '../workflows/run-status';
 import { startTestEngine, taskStates, type TestEngine } from './support/engine';
 import { kcliSandbox, type KcliSandbox } from './support/libvirt';

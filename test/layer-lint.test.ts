@@ -20,8 +20,8 @@ async function problems(file: string, code: string): Promise<string[]> {
 
 describe('the lint holds each folder to what DESIGN lets it import', () => {
   it('refuses a runtime import of an activity in workflow code and lets its type through', async () => {
-    assert.match((await problems('workflows/fixture-layer.ts', "import { shellActivity } from '../activities/shell';\nexport const a = shellActivity;\n")).join('\n'), /activities as types only/);
-    assert.deepEqual(await problems('workflows/fixture-layer.ts', "import type { ActionInvocation } from '../activities/action-types';\nexport type A = ActionInvocation;\n"), []);
+    assert.match((await problems('workflows/fixture-layer.ts', "import { shellActivity } from '../activities/actions/shell';\nexport const a = shellActivity;\n")).join('\n'), /activities as types only/);
+    assert.deepEqual(await problems('workflows/fixture-layer.ts', "import type { ActionInvocation } from '../activities/actions/action-types';\nexport type A = ActionInvocation;\n"), []);
   });
 
   it('refuses Node built-ins in workflows and in the pure parts of dag-repos, however they are spelled', async () => {
@@ -40,12 +40,12 @@ describe('the lint holds each folder to what DESIGN lets it import', () => {
 
   it('refuses a type-only import across layers: api reaching workflows, client reaching activities', async () => {
     assert.match((await problems('api/fixture-layer.ts', "import type { SyncRequestArgs } from '../workflows/repo-sync';\nexport type S = SyncRequestArgs;\n")).join('\n'), /api may import only client/);
-    assert.match((await problems('client/fixture-layer.ts', "import type { ActionInvocation } from '../activities/action-types';\nexport type A = ActionInvocation;\n")).join('\n'), /client may import only/);
+    assert.match((await problems('client/fixture-layer.ts', "import type { ActionInvocation } from '../activities/actions/action-types';\nexport type A = ActionInvocation;\n")).join('\n'), /client may import only/);
   });
 
   it('refuses lower folders importing higher ones: config importing anything, dag-repos importing activities, plugins the client', async () => {
     assert.match((await problems('config/fixture-layer.ts', "import { DagSpec } from '../dag-repos/schema/dag-spec';\nexport const d = DagSpec;\n")).join('\n'), /config may import only nothing/);
-    assert.match((await problems('dag-repos/catalog/fixture-layer.ts', "export { shellActivity } from '../../activities/shell';\n")).join('\n'), /restricted zone/);
+    assert.match((await problems('dag-repos/catalog/fixture-layer.ts', "export { shellActivity } from '../../activities/actions/shell';\n")).join('\n'), /restricted zone/);
     assert.match((await problems('plugins/fixture-layer.ts', "import { connectTemporal } from '../client/connection';\nexport const c = connectTemporal;\n")).join('\n'), /plugins may import only/);
   });
 
@@ -57,7 +57,7 @@ describe('the lint holds each folder to what DESIGN lets it import', () => {
   });
 
   it('lets tests, benchmarks and workers import what DESIGN gives them', async () => {
-    assert.deepEqual(await problems('test/fixture-layer.test.ts', "import { buildApiServer } from '../api/server';\nimport { shellActivity } from '../activities/shell';\nexport const t = [buildApiServer, shellActivity];\n"), []);
-    assert.deepEqual(await problems('workers/fixture-layer.ts', "import { shellActivity } from '../activities/shell';\nimport { dagRun } from '../workflows/dag-run';\nexport const w = [shellActivity, dagRun];\n"), []);
+    assert.deepEqual(await problems('test/fixture-layer.test.ts', "import { buildApiServer } from '../api/server';\nimport { shellActivity } from '../activities/actions/shell';\nexport const t = [buildApiServer, shellActivity];\n"), []);
+    assert.deepEqual(await problems('workers/fixture-layer.ts', "import { shellActivity } from '../activities/actions/shell';\nimport { dagRun } from '../workflows/dag-run';\nexport const w = [shellActivity, dagRun];\n"), []);
   });
 });

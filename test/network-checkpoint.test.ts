@@ -2,13 +2,13 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { createNetworkCheckpointActivities } from '../activities/network-checkpoint';
+import { createNetworkCheckpointActivities } from '../activities/actions/network-checkpoint';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { processStartTicks } from '../activities/attempt-ledger';
-import { CHECKPOINT_DIR_NAME, CheckpointStore, type CheckpointOutcome, type CheckpointRecord } from '../activities/network-checkpoint-store';
-import { resumeRevertTimers, spawnRevertTimer } from '../activities/network-revert-timer';
+import { processStartTicks } from '../activities/platform/attempt-ledger';
+import { CHECKPOINT_DIR_NAME, CheckpointStore, type CheckpointOutcome, type CheckpointRecord } from '../activities/actions/network-checkpoint-store';
+import { resumeRevertTimers, spawnRevertTimer } from '../activities/actions/network-revert-timer';
 import { until } from './support/waiting';
 
 /**
@@ -141,8 +141,8 @@ describe('the revert timer of a network checkpoint', { timeout: 120_000 }, () =>
     // sources, it loads TypeScript by require('tsx/cjs'), with no loader flag or NODE_OPTIONS for the timer to inherit.
     const script = `
       require(${JSON.stringify(require.resolve('tsx/cjs'))});
-      const { CheckpointStore } = require(${JSON.stringify(path.resolve(__dirname, '../activities/network-checkpoint-store'))});
-      const { spawnRevertTimer } = require(${JSON.stringify(path.resolve(__dirname, '../activities/network-revert-timer'))});
+      const { CheckpointStore } = require(${JSON.stringify(path.resolve(__dirname, '../activities/actions/network-checkpoint-store'))});
+      const { spawnRevertTimer } = require(${JSON.stringify(path.resolve(__dirname, '../activities/actions/network-revert-timer'))});
       const store = new CheckpointStore(process.argv[1]);
       const armed = JSON.parse(process.argv[2]);
       store.arm(armed);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { createServer as createTcpServer, type AddressInfo } from 'node:net';
-import { createNotifyActivities } from '../activities/notify';
+import { createNotifyActivities } from '../activities/actions/notify';
 import { after, before, describe, it } from 'node:test';
 import { decideApproval } from '../client/run-control';
 import { startTestEngine, type TestEngine } from './support/engine';

@@ -4,7 +4,7 @@ import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { createRepoTriggerActivities } from '../activities/repo-triggers';
+import { createRepoTriggerActivities } from '../activities/platform/repo-triggers';
 import { addRepo, getRepo, removeRepo, syncAndWait } from '../client/repos';
 import { RepoConfig } from '../dag-repos/git/repo-config';
 import { startTestEngine, type TestEngine } from './support/engine';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { createRepoTriggerActivities } from '../activities/repo-triggers';
+import { createRepoTriggerActivities } from '../activities/platform/repo-triggers';
 import { getRunStatus } from '../client/runs';
 import { ActionRegistry } from '../dag-repos/actions/registry';
 import { compileDagFile } from '../dag-repos/compiler/compile';

@@ -2,8 +2,8 @@ import { Context } from '@temporalio/activity';
 import { ActivityNotFoundError } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure, NamespaceNotFoundError } from '@temporalio/common';
 import { hostname } from 'node:os';
-import { ATTEMPT_MARKER_ENV, type AttemptLedger, type AttemptRecord } from '../activities/attempt-ledger';
-import { stopOrphanGroup } from '../activities/process-group';
+import { ATTEMPT_MARKER_ENV, type AttemptLedger, type AttemptRecord } from '../activities/platform/attempt-ledger';
+import { stopOrphanGroup } from '../activities/process/process-group';
 import { WORKER_LOST } from '../dag-repos/actions/action-definition';
 import type { Logger } from '../config/logger';
 

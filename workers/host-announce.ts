@@ -4,7 +4,7 @@ import { networkInterfaces } from 'node:os';
 import * as path from 'node:path';
 import { PROJECT_ROOT, type TemporalSettings } from '../config/config';
 import type { Logger } from '../config/logger';
-import { systemInfo } from '../activities/diag-system';
+import { systemInfo } from '../activities/diag/diag-system';
 import { connectClient, type TemporalClient } from '../client/connection';
 import { announceHost, announceLeaving } from '../client/hosts';
 import { HOST_LIMITS, type HostAnnouncement } from '../workflows/host-registry-state';

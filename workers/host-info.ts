@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { collectDiag } from '../activities/diag';
+import { collectDiag } from '../activities/diag/diag';
 import { PROJECT_ROOT } from '../config/config';
 import { DIAG_TOOLS, type DiagTool } from '../dag-repos/actions/diag-input';
 import { factContext, gatherFacts, type FactsReport } from '../plugins/facts';

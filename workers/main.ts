@@ -4,4 +4,4 @@
 export { createQubinodeWorker } from './qubinode-worker';
 export { createAuditWorker } from './audit-worker';
 export { DIAG_TOOLS, localDiagnostics, localFacts, type DiagTool } from './host-info';
-export { collectDiag } from '../activities/diag';
+export { collectDiag } from '../activities/diag/diag';

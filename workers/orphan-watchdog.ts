@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
-import { AttemptLedger, ATTEMPT_MARKER_ENV } from '../activities/attempt-ledger';
-import { stopOrphanGroup } from '../activities/process-group';
+import { AttemptLedger, ATTEMPT_MARKER_ENV } from '../activities/platform/attempt-ledger';
+import { stopOrphanGroup } from '../activities/process/process-group';
 
 /**
  * A small process beside each worker, holding the read end of a pipe the worker keeps open. When the

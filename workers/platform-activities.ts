@@ -1,12 +1,12 @@
 import * as path from 'node:path';
 import type { Client } from '@temporalio/client';
 import type { QubinodeConfig } from '../config/config';
-import { createGitSyncActivities } from '../activities/git-sync';
-import { createHostLockActivities } from '../activities/host-lock-requests';
-import { createHostRebootActivities } from '../activities/host-reboot';
-import { GitCache } from '../activities/git/git-cache';
-import { createRepoTriggerActivities } from '../activities/repo-triggers';
-import { createTaskLogReadActivities } from '../activities/task-log-read';
+import { createGitSyncActivities } from '../activities/platform/git-sync';
+import { createHostLockActivities } from '../activities/platform/host-lock-requests';
+import { createHostRebootActivities } from '../activities/actions/host-reboot';
+import { GitCache } from '../activities/platform/git/git-cache';
+import { createRepoTriggerActivities } from '../activities/platform/repo-triggers';
+import { createTaskLogReadActivities } from '../activities/platform/task-log-read';
 import { connectClient, type TemporalClient } from '../client/connection';
 import { hostLastSeen } from '../client/hosts';
 import type { HostStatusActivities } from '../workflows/host-registry-state';

@@ -3,15 +3,15 @@ import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker
 import type { QubinodeConfig } from '../config/config';
 import type { Logger } from '../config/logger';
 import { createActivities, withSecretScope } from '../activities';
-import { workerIdentity } from '../activities/host-reboot';
-import { createAiActivities } from '../activities/ai';
+import { workerIdentity } from '../activities/actions/host-reboot';
+import { createAiActivities } from '../activities/platform/ai';
 import { createAiService } from '../ai/create-ai-service';
 import { connectClient, connectionOptions, type TemporalClient } from '../client/connection';
-import { AttemptLedger } from '../activities/attempt-ledger';
+import { AttemptLedger } from '../activities/platform/attempt-ledger';
 import { AttemptRecovery, withAttemptLedger } from './attempt-recovery';
 import { startOrphanWatchdog } from './orphan-watchdog';
 import { withAttemptInfo } from './attempt-info';
-import { GitCache } from '../activities/git/git-cache';
+import { GitCache } from '../activities/platform/git/git-cache';
 import type { SyncedSource } from '../ai/activity-types';
 import { actionRegistryWith, loadConfiguredPlugins, pluginActivities } from '../plugins/plugin-actions';
 import { createPlatformActivities } from './platform-activities';
@@ -20,7 +20,7 @@ import { installSdkRuntime } from './sdk-logger';
 import { withActionMetrics } from './metrics';
 import { hostAnnouncement, startHostAnnouncer } from './host-announce';
 import { createPolicyAccess } from './policy-access';
-import { loadHostPolicyCap, withPolicyGate } from '../activities/policy-gate';
+import { loadHostPolicyCap, withPolicyGate } from '../activities/platform/policy-gate';
 import { workflowBundle } from './workflow-bundle';
 
 export interface QubinodeWorkerOptions {

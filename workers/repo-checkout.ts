@@ -1,5 +1,5 @@
-import type { ActionInvocation } from '../activities/action-types';
-import type { GitCache } from '../activities/git/git-cache';
+import type { ActionInvocation } from '../activities/actions/action-types';
+import type { GitCache } from '../activities/platform/git/git-cache';
 import type { DagDirectory } from '../config/config';
 import { isCommitSha } from '../dag-repos/git/git-refs';
 import type { RepoCredentialEnv } from '../dag-repos/git/repo-config';

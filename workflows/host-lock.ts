@@ -1,6 +1,6 @@
 import * as wf from '@temporalio/workflow';
 import { z } from 'zod';
-import type { HostLockActivities } from '../activities/host-lock-requests';
+import type { HostLockActivities } from '../activities/platform/host-lock-requests';
 
 /**
  * One job per host: a long-lived workflow per host queue (id from hostLockWorkflowId) that hands the host to

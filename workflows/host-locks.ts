@@ -1,5 +1,5 @@
 import * as wf from '@temporalio/workflow';
-import type { HostLockActivities } from '../activities/host-lock-requests';
+import type { HostLockActivities } from '../activities/platform/host-lock-requests';
 import { hostBusySignal, hostGrantedSignal, releaseHostSignal } from './host-lock';
 import { hostLockWorkflowId } from './workflow-ids';
 

@@ -1,6 +1,6 @@
 import * as wf from '@temporalio/workflow';
-import type { ActionInvocation, ActionResult } from '../activities/action-types';
-import type { HostRebootActivities } from '../activities/host-reboot';
+import type { ActionInvocation, ActionResult } from '../activities/actions/action-types';
+import type { HostRebootActivities } from '../activities/actions/host-reboot';
 import { HOST_REBOOT_FAILURES } from '../dag-repos/actions/host-actions';
 import { HostRebootInput } from '../dag-repos/actions/host-reboot-input';
 import { parseDuration } from '../dag-repos/schema/duration';

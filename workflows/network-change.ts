@@ -1,6 +1,6 @@
 import * as wf from '@temporalio/workflow';
-import type { ApplyResult, NetworkCheckpointActivities, SettledResult } from '../activities/network-checkpoint';
-import type { CheckpointOutcome } from '../activities/network-checkpoint-store';
+import type { ApplyResult, NetworkCheckpointActivities, SettledResult } from '../activities/actions/network-checkpoint';
+import type { CheckpointOutcome } from '../activities/actions/network-checkpoint-store';
 import { NETWORK_CHANGE_REVERTED, NETWORK_CHANGE_UNCONFIRMED, NetworkChangeInput } from '../dag-repos/actions/network-actions';
 import { parseDuration } from '../dag-repos/schema/duration';
 import type { ActionWorkflowInput, ActionWorkflowResult } from './action-workflow';
@@ -25,7 +25,7 @@ import { zodProblems } from '../dag-repos/schema/zod-problems';
 const HEARTBEAT_SHARE = 0.5;
 const HEARTBEAT_MIN_MS = 5_000;
 const HEARTBEAT_MAX_MS = 60_000;
-// Each revert command is given 60 s on the host (activities/network-steps.ts); the waits below cover that.
+// Each revert command is given 60 s on the host (activities/actions/network-steps.ts); the waits below cover that.
 const REVERT_STEP_MS = 60_000;
 /** The confirmation is not even tried when less than this is left of confirmWithin. */
 const CONFIRM_MARGIN_MS = 1_000;

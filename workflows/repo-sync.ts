@@ -1,6 +1,6 @@
 import * as wf from '@temporalio/workflow';
-import type { createGitSyncActivities } from '../activities/git-sync';
-import type { createRepoTriggerActivities } from '../activities/repo-triggers';
+import type { createGitSyncActivities } from '../activities/platform/git-sync';
+import type { createRepoTriggerActivities } from '../activities/platform/repo-triggers';
 import type { AiActivities } from '../ai/activity-types';
 import { credentialEnvOf, type RepoConfig } from '../dag-repos/git/repo-config';
 import type { ActiveCommit, RepoView, SyncOutcome, SyncRecord } from '../dag-repos/git/sync-types';

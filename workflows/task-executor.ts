@@ -1,6 +1,6 @@
 import { TimeoutType } from '@temporalio/common';
 import * as wf from '@temporalio/workflow';
-import type { ActionInvocation, ActionResult } from '../activities/action-types';
+import type { ActionInvocation, ActionResult } from '../activities/actions/action-types';
 import type { CompiledDag, CompiledTask } from '../dag-repos/compiler/compiled-dag';
 import { parseDuration } from '../dag-repos/schema/duration';
 import { resolveParams } from '../dag-repos/schema/params';

@@ -1,6 +1,6 @@
 import { TimeoutType } from '@temporalio/common';
 import * as wf from '@temporalio/workflow';
-import type { TaskLogChunk, TaskLogReadActivities, TaskLogRequest } from '../activities/task-log-read';
+import type { TaskLogChunk, TaskLogReadActivities, TaskLogRequest } from '../activities/platform/task-log-read';
 import { DEFAULT_NO_WORKER_AFTER_MS, NO_WORKER_POLLING, noWorkerPollingMessage } from './task-log-ids';
 
 export interface TaskLogReadInput {

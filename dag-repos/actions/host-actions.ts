@@ -7,7 +7,7 @@ import { HostRebootInput } from './host-reboot-input';
 export const HOST_REBOOT_WORKFLOW = 'hostReboot';
 
 /**
- * Failure types of host.reboot, thrown by activities/host-reboot.ts and workflows/host-reboot.ts: a host
+ * Failure types of host.reboot, thrown by activities/actions/host-reboot.ts and workflows/host-reboot.ts: a host
  * that did not come back, did not reboot, or failed its verification is a fact about the host, not a hiccup
  * (failure-types.ts classifies them).
  */

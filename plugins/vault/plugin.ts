@@ -3,7 +3,7 @@ import { vaultSettingsFromEnv } from './vault-client';
 
 /**
  * HashiCorp Vault plugin: `secret://vault/<mount>/<path>#<key>` references are resolved inside
- * activities (activities/secret-refs.ts). Its facts say only whether Vault is configured, never a secret.
+ * activities (activities/process/secret-refs.ts). Its facts say only whether Vault is configured, never a secret.
  */
 export const plugin: QubinodePlugin = {
   name: 'vault',

@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
-import { resolveSecretRefsAt } from '../../activities/secret-refs';
+import { resolveSecretRefsAt } from '../../activities/process/secret-refs';
 import { collectSecretRefs } from '../../dag-repos/compiler/secret-references';
 
 /** Resolves every reference in a value written as a DAG author would write it. */
