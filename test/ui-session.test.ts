@@ -120,7 +120,8 @@ describe('browser sessions and the web page at /ui', () => {
     assert.equal(bad.headers['set-cookie'], undefined);
     const operator = await newUser('operator');
     const good = JSON.stringify({ token: operator.token });
-    for (const headers of [{}, { origin: 'http://evil.example' }, { origin: 'null' }, { origin: `${base}.evil.example` }, { origin: base.replace('http:', 'https:') }]) {
+    const foreign: Record<string, string>[] = [{}, { origin: 'http://evil.example' }, { origin: 'null' }, { origin: `${base}.evil.example` }, { origin: base.replace('http:', 'https:') }];
+    for (const headers of foreign) {
       const answer = await send(base, 'POST', '/ui/session', headers, good);
       assert.equal(answer.status, 403, `Origin ${JSON.stringify(headers)} answered ${answer.status}`);
       assert.equal(answer.headers['set-cookie'], undefined);
