@@ -73,8 +73,8 @@ export function query(values: Record<string, string | number | undefined>): stri
 /** Run ids hold slashes; the API takes them percent-encoded in its path. */
 export const runPath = (runId: string): string => `/api/runs/${encodeURIComponent(runId)}`;
 
-/** Catalog ids are `<repo>/<dag>`: the API's path keeps the one slash. */
-export const dagPath = (dagId: string): string => `/api/dags/${dagId.split('/').map(encodeURIComponent).join('/')}`;
+/** Catalog ids are `<repo>/<dag>`: percent-encoded whole, so no part of one can climb out of the path (`..`). */
+export const dagPath = (dagId: string): string => `/api/dags/${encodeURIComponent(dagId)}`;
 
 /** The session behind the cookie, or undefined when there is none (no 401 handler: this is how the page learns it). */
 export async function readSession(): Promise<Session | undefined> {
