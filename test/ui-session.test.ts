@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { buildApiServer, type ApiDependencies } from '../api/server';
 import { UI_CSP } from '../api/ui-assets';
+import type { AuditRecordInput } from '../client/audit';
 import { addUser, issueToken, removeUser, revokeToken, type IdentityStore } from '../client/identity';
 import { PROJECT_ROOT } from '../config/config';
 import { createLogger } from '../config/logger';
@@ -51,6 +52,8 @@ describe('browser sessions and the web page at /ui', () => {
   let origin: string;
   let store: IdentityStore;
   const logLines: string[] = [];
+  // What the server hands the audit trail; the trail's own storage in Temporal is tested in test/audit.test.ts.
+  const audited: AuditRecordInput[] = [];
 
   interface Session {
     cookie: string;
@@ -80,7 +83,7 @@ describe('browser sessions and the web page at /ui', () => {
     };
     // Info level, so the request lines a production server writes are in the captured output too.
     const logger = createLogger('info', 'ui-session-test', { format: 'json', sink: { write: (line: string) => logLines.push(line) } });
-    deps = { config, logger, client: engine.client, registry: new ActionRegistry(), token: BOOTSTRAP, uiEntry: FIXTURE_ENTRY };
+    deps = { config, logger, client: engine.client, registry: new ActionRegistry(), token: BOOTSTRAP, uiEntry: FIXTURE_ENTRY, recordAudit: async (_client, entry) => void audited.push(entry) };
     app = buildApiServer(deps);
     await app.listen({ host: '127.0.0.1', port: 0 });
     base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
@@ -212,6 +215,14 @@ describe('browser sessions and the web page at /ui', () => {
     assert.match((out.headers['set-cookie'] ?? []).join(''), /^qubinode_session=; HttpOnly; SameSite=Strict; Path=\/; Max-Age=0$/);
     assert.equal((await send(base, 'GET', '/api/dags', { cookie })).status, 401);
     assert.equal((await send(base, 'GET', '/ui/session', { cookie })).status, 401);
+    // Both ends of the session are in the audit trail, under the user who signed in.
+    assert.deepEqual(
+      audited.filter((entry) => entry.actor === viewer.name).map((entry) => [entry.action, entry.via, entry.outcome]),
+      [
+        ['session.start', 'token', 'ok'],
+        ['session.end', 'token', 'ok'],
+      ],
+    );
   });
 
   it('refuses a forged or random cookie with 401, and lets a bearer header decide when both arrive', async () => {
