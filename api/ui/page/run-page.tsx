@@ -1,3 +1,4 @@
+import { Fragment } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, get, post, runPath } from './api';
 import { DagGraph } from './dag-graph';
@@ -153,6 +154,21 @@ export function RunPage(props: { runId: string; session: Session }) {
           )}
         </p>
         {run.reason && <p class="muted">Reason: {run.reason}</p>}
+        {Object.keys(run.params).length > 0 && (
+          <details class="params">
+            <summary>Params ({Object.keys(run.params).length})</summary>
+            <dl class="facts">
+              {Object.entries(run.params).map(([name, value]) => (
+                <Fragment key={name}>
+                  <dt>{name}</dt>
+                  <dd>
+                    <code>{typeof value === 'string' ? value : JSON.stringify(value)}</code>
+                  </dd>
+                </Fragment>
+              ))}
+            </dl>
+          </details>
+        )}
         {run.waitingForWindow && <p class="notice">Waiting for the maintenance window (opens {formatTime(run.waitingForWindow)}).</p>}
         {run.waitingForHost && <p class="notice">Waiting for host {run.waitingForHost.host}{run.waitingForHost.heldBy ? ` (held by ${run.waitingForHost.heldBy})` : ''}.</p>}
         {run.rollback && <p class="notice">Rollback: {run.rollback.state}</p>}
