@@ -12,7 +12,7 @@ import { readsOf, type TaskReads } from './task-reads';
 import { isTerminal, type DagRunStatus, type ItemStatus, type RunState, type TaskError, type TaskState, type TaskStatus } from './run-status';
 import { STATUS_KEY } from './search-attributes';
 import { Semaphore } from './semaphore';
-import { RunExtensions } from './run-extensions';
+import { RunControls } from './run-controls';
 import { executeAction, type ExecutedAction } from './task-executor';
 import { HostLocks } from './host-locks';
 import { nextWindow } from '../dag-repos/schema/maintenance-window';
@@ -71,8 +71,8 @@ class DagRunner {
   private changed = false;
   private inFlight = 0;
   private readonly launched = new Set<string>();
-  /** Approvals, abort, rollback, notifications (workflows/run-extensions.ts). */
-  readonly ext: RunExtensions;
+  /** Approvals, abort, rollback, notifications (workflows/run-controls.ts). */
+  readonly controls: RunControls;
   /** The hosts this run holds; undefined when it holds none (the DAG says so, or the run predates host locks). */
   private hostLocks: HostLocks | undefined;
   private readonly locks: HostLocks;
@@ -87,7 +87,7 @@ class DagRunner {
   private readonly reads = new Map<string, TaskReads>();
 
   constructor(private readonly input: DagRunInput) {
-    this.ext = new RunExtensions(
+    this.controls = new RunControls(
       input,
       () => {
         this.changed = true;
@@ -153,14 +153,14 @@ class DagRunner {
       ...(this.reason ? { reason: this.reason } : {}),
       ...this.waitingForHost(),
       ...(this.windowOpensAt ? { waitingForWindow: this.windowOpensAt } : {}),
-      ...this.ext.statusFields(),
+      ...this.controls.statusFields(),
     };
   }
 
   async execute(): Promise<DagRunStatus> {
     this.publish();
     const scope = new wf.CancellationScope();
-    this.ext.onAbort((reason) => {
+    this.controls.onAbort((reason) => {
       this.reason ??= reason;
       scope.cancel();
     });
@@ -194,7 +194,7 @@ class DagRunner {
         await this.schedule();
       });
     }
-    await this.ext.afterRun([...this.statuses.values()]);
+    await this.controls.afterRun([...this.statuses.values()]);
     // Compensations ran on the hosts above; only now may another run have them.
     await wf.CancellationScope.nonCancellable(() => this.locks.releaseAll());
     return this.finish(cancellation);
@@ -415,7 +415,7 @@ class DagRunner {
         onChildStarted: (childRunId) => {
           if (!item) this.update(task.id, { childRunId });
         },
-        approvals: this.ext.approvals,
+        approvals: this.controls.approvals,
         onWaiting: () => this.update(task.id, { state: 'waiting' }),
       });
       return {
@@ -513,13 +513,13 @@ export async function dagRun(given: DagRunInput): Promise<DagRunStatus> {
   const input = scheduledKey !== undefined && wf.patched(SCHEDULED_RUN_KEY) ? { ...given, runKey: scheduledKey } : given;
   const runner = new DagRunner(input);
   wf.setHandler(statusQuery, () => runner.status());
-  runner.ext.register();
+  runner.controls.register();
   try {
     const status = await runner.execute();
-    await runner.ext.notifyEnd(status);
+    await runner.controls.notifyEnd(status);
     return status;
   } catch (error) {
-    await runner.ext.notifyEnd(runner.status());
+    await runner.controls.notifyEnd(runner.status());
     throw error;
   }
 }

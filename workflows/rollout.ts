@@ -1,8 +1,7 @@
 import * as wf from '@temporalio/workflow';
-import { ActionRegistry } from '../dag-repos/actions/registry';
-import { RolloutInput, type RolloutCheck, type RolloutHook } from '../dag-repos/actions/rollout-inputs';
-import type { CompiledDag, CompiledTask, PinnedAction } from '../dag-repos/compiler/compiled-dag';
-import { secretRefsUnder, type SecretRef } from '../dag-repos/compiler/secret-references';
+import { RolloutInput, type RolloutHook } from '../dag-repos/actions/rollout-inputs';
+import type { CompiledDag, PinnedAction } from '../dag-repos/compiler/compiled-dag';
+import type { SecretRef } from '../dag-repos/compiler/secret-references';
 import { parseDuration } from '../dag-repos/schema/duration';
 import { nextWindow, windowWaitText } from '../dag-repos/schema/maintenance-window';
 import { resolveParams } from '../dag-repos/schema/params';
@@ -10,11 +9,13 @@ import { abortSignal, actorText, ApprovalGates, childWaitingSignal } from './app
 import { allUndone as everyStepUndone, runCompensations } from './compensation';
 import { toTaskError } from './failures';
 import type { AbortRequest, RollbackTrigger, RolloutProgress, RolloutTargetStatus } from './rollback-status';
-import { batchConcurrency, normaliseTargets, overErrorRate, overThreshold, planBatches, thresholdProblems, type RolloutTargetRef } from './rollout-strategies';
+import { runHook, sampleChecks, type RolloutActionContext } from './rollout-actions';
+import { rolloutDetails, withCounts } from './rollout-progress';
+import { batchConcurrency, normaliseTargets, overErrorRate, overThreshold, planBatches, type RolloutTargetRef } from './rollout-strategies';
 import type { DagRunStatus } from './run-status';
 import { runSearchAttributes } from './search-attributes';
 import { Semaphore } from './semaphore';
-import { executeAction, inheritedStarter } from './task-executor';
+import { inheritedStarter } from './task-executor';
 import { zodProblems } from '../dag-repos/schema/zod-problems';
 import { rolloutTargetRunKey, runWorkflowId } from './workflow-ids';
 
@@ -47,41 +48,10 @@ interface Changed {
   status?: DagRunStatus;
 }
 
-/** Only for rollouts started before checks and hooks were pinned: the built-in action, as it was then. */
-const builtinActions = new ActionRegistry();
-function builtinPin(name: string): PinnedAction | undefined {
-  const definition = builtinActions.get(name);
-  if (!definition) return undefined;
-  return { action: definition.name, execution: definition.execution, nonRetryableErrors: [...definition.nonRetryableErrors], ...(definition.heartbeatTimeoutMs ? { heartbeatTimeoutMs: definition.heartbeatTimeoutMs } : {}), defaultTimeoutMs: definition.defaultTimeoutMs };
-}
-
 function failureStatus(error: unknown): DagRunStatus | undefined {
   const cause = (error as { cause?: { details?: unknown[] } }).cause;
   const details = cause?.details?.[0];
   return details && typeof details === 'object' && 'tasks' in details ? (details as DagRunStatus) : undefined;
-}
-
-function substitute(value: unknown, target: RolloutTargetRef): unknown {
-  if (typeof value === 'string') return value.replaceAll('{target}', target.name).replaceAll('{queue}', target.queue);
-  if (Array.isArray(value)) return value.map((item) => substitute(item, target));
-  if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, substitute(item, target)]));
-  return value;
-}
-
-/** A one-off action task (a check or a blue-green hook) as executeAction expects it, from the plan's pinned action. */
-function actionTask(id: string, call: RolloutCheck | RolloutHook, pinned: Record<string, PinnedAction> | undefined, secretRefs: SecretRef[] = []): CompiledTask {
-  const definition = pinned ? pinned[call.uses] : builtinPin(call.uses);
-  if (definition?.execution.kind !== 'activity') throw wf.ApplicationFailure.nonRetryable(`rollout ${id}: "${call.uses}" is not an action pinned with this run's plan`, 'InvalidActionInput');
-  return {
-    ...definition,
-    id,
-    with: call.with,
-    nonRetryableErrors: [...definition.nonRetryableErrors],
-    needs: [],
-    trigger: 'all_success',
-    retry: { maximumAttempts: 1, initialIntervalMs: 1000, backoffCoefficient: 2 },
-    ...(secretRefs.length > 0 ? { secretRefs } : {}),
-  };
 }
 
 /** One rollout: batches of targets, each target's step as a child DAG run, analysis per batch, rollback in reverse. */
@@ -135,19 +105,8 @@ class Rollout {
   }
 
   private publish(): void {
-    const p = this.progress;
-    this.progress = { ...p, approvals: this.gates.list(), done: p.targets.filter((t) => t.state === 'updated').length, failed: p.targets.filter((t) => t.state === 'failed').length };
-    const rows = this.progress.targets.map((t) => `| ${t.batch} | ${t.name} | ${t.queue} | ${t.state}${t.error ? ` — ${t.error.slice(0, 80)}` : ''} |`);
-    wf.setCurrentDetails(
-      [
-        `**rollout ${this.spec.strategy}** · ${this.progress.state}${this.progress.phase ? ` (${this.progress.phase})` : ''} · batch ${this.progress.batch} of ${this.progress.batches} · ${this.progress.done}/${this.targets.length} targets done, ${this.progress.failed} failed`,
-        ...(this.progress.rollback ? ['', `rollback: ${this.progress.rollback.trigger} — ${this.progress.rollback.reason}`] : []),
-        '',
-        '| batch | target | queue | state |',
-        '|---|---|---|---|',
-        ...rows,
-      ].join('\n'),
-    );
+    this.progress = withCounts(this.progress, this.gates.list());
+    wf.setCurrentDetails(rolloutDetails(this.progress, this.spec.strategy));
   }
 
   private setTarget(name: string, patch: Partial<RolloutTargetStatus>): void {
@@ -311,35 +270,19 @@ class Rollout {
     }
   }
 
-  /** Runs the batch's health checks `samples` times on each target of the batch. */
+  /** Runs the batch's health checks and records their verdict; a failed verdict halts the rollout. */
   private async analyse(batch: RolloutTargetRef[], batchNumber: number): Promise<Halt | undefined> {
     const analysis = this.spec.analysis;
     if (!analysis) return undefined;
     if (this.spec.strategy === 'blue-green') this.setPhase('verify');
-    let samples = 0;
-    let failures = 0;
-    let firstFailure: string | undefined;
-    for (let sample = 0; sample < analysis.samples; sample += 1) {
-      if (sample > 0) await wf.sleep(parseDuration(analysis.interval));
-      for (const target of batch) {
-        for (const [index, check] of analysis.checks.entries()) {
-          samples += 1;
-          try {
-            const task = actionTask(`analysis.${batchNumber}.${target.name}.${index}.${sample}`, check, this.input.actions, secretRefsUnder(this.input.secretRefs, ['analysis', 'checks', index, 'with']));
-            const result = await executeAction({ task, inputs: substitute(check.with, target) as Record<string, unknown>, taskQueue: target.queue, runQueue: this.input.taskQueue, runId: this.id, runKey: this.input.parentRunKey, dag: this.input.step });
-            const problems = thresholdProblems(result.outputs, check.thresholds);
-            if (problems.length > 0) throw new Error(`threshold: ${problems.join('; ')}`);
-          } catch (error) {
-            failures += 1;
-            firstFailure ??= `${target.name} ${check.uses}: ${toTaskError(error).message.split('\n')[0] ?? ''}`;
-          }
-        }
-      }
-    }
-    const passed = failures <= analysis.maxFailures;
-    this.progress = { ...this.progress, analyses: [...this.progress.analyses, { batch: batchNumber, samples, failures, passed, ...(firstFailure ? { firstFailure } : {}) }] };
+    const verdict = await sampleChecks(analysis, batch, batchNumber, this.actionContext());
+    this.progress = { ...this.progress, analyses: [...this.progress.analyses, { batch: batchNumber, ...verdict }] };
     this.publish();
-    return passed ? undefined : { trigger: 'health-check', reason: `health checks failed ${failures} of ${samples} times after batch ${batchNumber} (tolerated ${analysis.maxFailures}): ${firstFailure ?? ''}` };
+    return verdict.passed ? undefined : { trigger: 'health-check', reason: `health checks failed ${verdict.failures} of ${verdict.samples} times after batch ${batchNumber} (tolerated ${analysis.maxFailures}): ${verdict.firstFailure ?? ''}` };
+  }
+
+  private actionContext(): RolloutActionContext {
+    return { runQueue: this.input.taskQueue, runId: this.id, runKey: this.input.parentRunKey, step: this.input.step, actions: this.input.actions, secretRefs: this.input.secretRefs };
   }
 
   private setPhase(phase: string): void {
@@ -347,9 +290,8 @@ class Rollout {
     this.publish();
   }
 
-  private async hook(name: string, hook: RolloutHook | undefined): Promise<void> {
-    if (!hook) return;
-    await executeAction({ task: actionTask(`${name}`, hook, this.input.actions, secretRefsUnder(this.input.secretRefs, [name === 'switch' ? 'switch' : 'switchBack', 'with'])), inputs: hook.with, taskQueue: this.input.taskQueue, runQueue: this.input.taskQueue, runId: this.id, runKey: this.input.parentRunKey, dag: this.input.step });
+  private async hook(name: 'switch' | 'switch-back', hook: RolloutHook | undefined): Promise<void> {
+    if (hook) await runHook(name, hook, this.actionContext());
   }
 
   /** blue-green after the green side is ready and verified: switch, then keep the blue side for the rollback window. */

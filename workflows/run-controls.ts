@@ -16,11 +16,11 @@ interface RunFacts {
 }
 
 /**
- * Issue 5's additions to a dagRun, kept out of the interpreter: approval gates, abort, saga rollback,
- * notifications, retry links. The DagRunner calls in at a few points; everything here only acts when
+ * What people and policies do to a run around its tasks, kept out of the interpreter: approval gates,
+ * abort, saga rollback, notifications, retry links. The DagRunner calls in at a few points; everything here only acts when
  * the DAG uses these features, so runs of older DAGs emit the same commands as before.
  */
-export class RunExtensions {
+export class RunControls {
   readonly approvals: ApprovalGates;
   private rollback: RollbackRecord | undefined;
   private abortRequest: AbortRequest | undefined;
