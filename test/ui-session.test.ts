@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { buildApiServer, type ApiDependencies } from '../api/server';
 import { UI_CSP } from '../api/ui-assets';
+import { BrowserSessions } from '../api/ui-session';
 import type { AuditRecordInput } from '../client/audit';
 import { addUser, issueToken, removeUser, revokeToken, type IdentityStore } from '../client/identity';
 import { PROJECT_ROOT } from '../config/config';
@@ -333,5 +334,30 @@ describe('browser sessions and the web page at /ui', () => {
     const text = logLines.join('');
     assert.match(text, /sign-in refused/, 'the log captured the requests');
     for (const secret of [canaryUser.token, unknown, id, csrf]) assert.ok(!text.includes(secret), `the log holds ${secret.slice(0, 8)}...`);
+  });
+});
+
+describe('browser session lifetimes', () => {
+  const HOUR = 60 * 60 * 1000;
+
+  it('ends a session after 2 h without a request and after 12 h in any case', () => {
+    let now = 0;
+    const sessions = new BrowserSessions(() => now);
+    const idle = sessions.create('qnt_a', 'alice');
+    const busy = sessions.create('qnt_b', 'bob');
+    for (now = HOUR; now < 12 * HOUR; now += HOUR) assert.ok(sessions.touch(busy.id), `a session used every hour ended at ${now / HOUR} h`);
+    assert.equal(sessions.touch(idle.id), undefined, 'a session idle for hours lived on');
+    now = 12 * HOUR;
+    assert.equal(sessions.touch(busy.id), undefined, 'a session lived past 12 h');
+  });
+
+  it('keeps at most 20 sessions per user, dropping the oldest, and ignores malformed ids', () => {
+    const sessions = new BrowserSessions();
+    const other = sessions.create('qnt_other', 'bob');
+    const alice = Array.from({ length: 21 }, (_, index) => sessions.create(`qnt_${index}`, 'alice'));
+    assert.equal(sessions.touch((alice[0] as { id: string }).id), undefined);
+    for (const { id } of alice.slice(1)) assert.ok(sessions.touch(id));
+    assert.ok(sessions.touch(other.id), "one user's sign-ins pushed out another user's session");
+    for (const bad of ['', 'x', `${other.id}=`, randomBytes(32).toString('base64url'), '../'.repeat(20)]) assert.equal(sessions.touch(bad), undefined, bad);
   });
 });
