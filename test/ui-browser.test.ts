@@ -169,12 +169,17 @@ describe('the web page in a real browser', { skip }, () => {
     await untilTask('publish', 'succeeded');
     await untilRun('succeeded');
     assert.equal(await page.evaluate(() => (globalThis as { __notReloaded?: boolean }).__notReloaded), true, 'the run page was never reloaded');
+    const { uiUrl, namespace } = engine.config.temporal;
+    assert.equal(await attributeOf(page, 'a[data-temporal-link]', 'href'), `${uiUrl}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(releaseRun)}`);
 
     // The form's values reached the run: the build task's log shows the version, as text.
     await page.click('svg[data-graph] g[data-task-id="build"]');
     await untilText('[data-panel="task"] [data-log]', 'building 2.5 <img src=x');
     assert.equal(await countOf(page, '[data-panel="task"] img'), 0, 'a param value is shown as text, never as HTML');
     assert.notEqual(await page.title(), 'owned');
+    // The number field and the checkbox reached it too.
+    await page.click('svg[data-graph] g[data-task-id="check"]');
+    await untilText('[data-panel="task"] [data-log]', 'checking 2 copies, dry run true');
     const status = (await (await api('GET', `/api/runs/${encodeURIComponent(releaseRun)}`)).json()) as { state: string; approvals?: { by?: string }[] };
     assert.equal(status.state, 'succeeded');
     assert.equal(status.approvals?.[0]?.by, USER, 'the gate records the signed-in user as the approver');
@@ -249,6 +254,16 @@ describe('the web page in a real browser', { skip }, () => {
       assert.equal(response.status, 404, `no run ${key} was started`);
     }
     await attacker.page.close();
+  });
+
+  it('signs out: the page returns to the sign-in form and the old cookie opens nothing', async () => {
+    const cookie = (await browser.defaultBrowserContext().cookies()).find((candidate) => candidate.name === 'qubinode_session');
+    assert.ok(cookie, 'signed in before signing out');
+    assert.equal((await fetch(`${base}/api/runs`, { headers: { cookie: `qubinode_session=${cookie.value}` } })).status, 200, 'the cookie opens the API while signed in');
+    await page.click('button[data-action="sign-out"]');
+    await page.waitForSelector('form[data-form="sign-in"]', { timeout: WAIT_MS });
+    assert.equal(await countOf(page, '[data-user]'), 0);
+    assert.equal((await fetch(`${base}/api/runs`, { headers: { cookie: `qubinode_session=${cookie.value}` } })).status, 401, 'the ended session is refused');
   });
 
   it('reports a CSP violation to the recorded console errors (so the check below can fail)', async () => {

@@ -63,7 +63,12 @@ export async function openWatchedPage(browser: Browser): Promise<{ page: Page; r
   });
   page.on('pageerror', (error) => record.pageErrors.push(error instanceof Error ? (error.stack ?? error.message) : String(error)));
   page.on('request', (request) => record.requests.push(request.url()));
-  page.on('requestfailed', (request) => record.failedRequests.push(`${request.method()} ${request.url()}: ${request.failure()?.errorText ?? 'failed'}`));
+  page.on('requestfailed', (request) => {
+    // Chromium reports every answer without a body (204) as "loading failed: net::ERR_ABORTED" after its
+    // headers arrived, though fetch resolves with it: a request that got its answer did not fail.
+    if (request.response()?.status() === 204) return;
+    record.failedRequests.push(`${request.method()} ${request.url()}: ${request.failure()?.errorText ?? 'failed'}`);
+  });
   page.on('response', (response) => {
     if (response.status() >= 400) record.errorResponses.push({ method: response.request().method(), url: response.url(), status: response.status() });
   });
