@@ -5,7 +5,7 @@ import { PROJECT_ROOT } from '../../config/config';
 import { until } from './waiting';
 
 /** The size every page is drawn at, so screenshots come out the same from one run to the next. */
-export const VIEWPORT = { width: 1280, height: 800, deviceScaleFactor: 1 } as const;
+const VIEWPORT = { width: 1280, height: 800, deviceScaleFactor: 1 } as const;
 
 /**
  * Debian's chromium, installed by infra/setup-browser.sh when missing (root + apt). Returns a skip reason
