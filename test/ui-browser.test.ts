@@ -95,6 +95,10 @@ describe('the web page in a real browser', { skip }, () => {
         response.end('<!doctype html><title>probe</title><script>document.title = "ran"</script>');
         return;
       }
+      if (request.url === '/frame') {
+        response.end(`<!doctype html><title>framed</title><iframe src="${base}/ui"></iframe>`);
+        return;
+      }
       if (request.url === '/form') {
         // A form posting text/plain crafted to read as JSON: no preflight, the browser sends the cookie.
         const body = JSON.stringify({ dag: 'ui/release', runKey: 'csrf-form', params: { gate: path.join(work, 'gate') }, x: '' }).slice(0, -2);
@@ -254,6 +258,15 @@ describe('the web page in a real browser', { skip }, () => {
       assert.equal(response.status, 404, `no run ${key} was started`);
     }
     await attacker.page.close();
+  });
+
+  it('refuses to be drawn inside a frame of a page from another origin', async () => {
+    const framer = await openWatchedPage(browser);
+    await framer.page.goto(`${strangerBase}/frame`);
+    await untilSeen(async () => framer.record.consoleErrors.join('\n'), (seen) => seen.includes('frame-ancestors'), WAIT_MS, "the browser to refuse framing /ui (frame-ancestors 'none')");
+    const frame = framer.page.frames().find((candidate) => candidate !== framer.page.mainFrame());
+    assert.equal(await frame?.$('#app').catch(() => null) ?? null, null, 'no part of the page was drawn inside the frame');
+    await framer.page.close();
   });
 
   it('signs out: the page returns to the sign-in form and the old cookie opens nothing', async () => {
