@@ -50,6 +50,8 @@ export interface ApiDependencies {
   /** How old the API's copy of users and tokens may grow before it is read again. */
   identityMaxAgeMs?: number;
   /** The web page's entry module (default api/ui/page/main.tsx); tests give a stand-in. */
+  /** Sign-in attempts per source address and minute at POST /ui/session (default 30). */
+  signInAttemptsPerMinute?: number;
   uiEntry?: string;
 }
 
@@ -204,7 +206,7 @@ export function buildApiServer(deps: ApiDependencies): FastifyInstance {
   registerCatalogRoutes(app, { client: deps.client, catalog, audit });
   registerHostRoutes(app, { client: deps.client });
   registerStatsRoutes(app, { client: deps.client });
-  registerUiSessionRoutes(app, { ...browser, auth: authenticators, audit, temporal: { uiUrl: deps.config.temporal.uiUrl, namespace: deps.config.temporal.namespace } });
+  registerUiSessionRoutes(app, { ...browser, auth: authenticators, audit, temporal: { uiUrl: deps.config.temporal.uiUrl, namespace: deps.config.temporal.namespace }, ...(deps.signInAttemptsPerMinute ? { signInAttemptsPerMinute: deps.signInAttemptsPerMinute } : {}) });
   registerUiAssets(app, memoisedUiBundle(deps.uiEntry));
   return app;
 }

@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { authenticateToken, AuthenticationError, tokensMatch, type Authenticators } from './auth';
@@ -15,6 +16,10 @@ const IDLE_LIFETIME_MS = 2 * 60 * 60 * 1000;
 const MAX_SESSIONS = 10_000;
 /** Sessions one user holds at once, so one account signing in over and over cannot push everyone else out. */
 const MAX_SESSIONS_PER_USER = 20;
+/** Sign-in attempts one source address may make per minute: plenty for a person, nothing for guessing tokens. */
+export const SIGN_IN_ATTEMPTS_PER_MINUTE = 30;
+/** Source addresses the sign-in limiter tracks at once; the least recent are forgotten first. */
+const SIGN_IN_SOURCES_KEPT = 10_000;
 /** 32 random bytes in base64url. */
 const SESSION_ID = /^[A-Za-z0-9_-]{43}$/;
 
@@ -150,13 +155,30 @@ export interface UiSessionOptions {
   /** Where the page links a run in the Temporal Web UI. */
   temporal: { uiUrl: string; namespace: string };
   publicOrigin?: string;
+  /** Default {@link SIGN_IN_ATTEMPTS_PER_MINUTE}; beyond it, 429 with Retry-After before the token is looked at. */
+  signInAttemptsPerMinute?: number;
 }
 
 /** POST /ui/session (sign in with a token), GET /ui/session (who am I, and the CSRF token), DELETE /ui/session (sign out). */
 export function registerUiSessionRoutes(app: FastifyInstance, options: UiSessionOptions): void {
   const { sessions, auth, audit, temporal, publicOrigin } = options;
 
-  app.post('/ui/session', { bodyLimit: 16 * 1024 }, async (request, reply) => {
+  // Sign-in is open to strangers: each source address gets a bounded number of tries before any token is checked.
+  const signInScope = async (scope: FastifyInstance): Promise<void> => {
+    const kept = { cache: SIGN_IN_SOURCES_KEPT };
+    await scope.register(rateLimit, { global: false, ...kept });
+    const attempts = scope.createRateLimit({ ...kept, max: options.signInAttemptsPerMinute ?? SIGN_IN_ATTEMPTS_PER_MINUTE, timeWindow: 60_000 });
+    scope.addHook('onRequest', async (request, reply) => {
+      const state = await attempts(request);
+      if (state.isAllowed || !state.isExceeded) return undefined;
+      request.log.info('sign-in attempts over the limit of this source address');
+      return reply.code(429).header('retry-after', String(Math.max(1, state.ttlInSeconds))).send({ error: 'too many sign-in attempts from this address; try again after Retry-After seconds' });
+    });
+    scope.post('/ui/session', { bodyLimit: 16 * 1024 }, signIn);
+  };
+  void app.register(signInScope);
+
+  async function signIn(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
     // A stranger's page must not sign a browser in as the stranger (login CSRF).
     const refusal = originRefusal(request, publicOrigin);
     if (refusal) return reply.code(403).send({ error: refusal });
@@ -184,7 +206,7 @@ export function registerUiSessionRoutes(app: FastifyInstance, options: UiSession
     await audit.write(request, { action: 'session.start', target: caller.user, outcome: 'ok' }, caller);
     reply.header('set-cookie', `${SESSION_COOKIE}=${id}; ${cookieAttributes(request, publicOrigin)}; Max-Age=${ABSOLUTE_LIFETIME_MS / 1000}`);
     return reply.header('cache-control', 'no-store').send({ user: caller.user, roles: caller.roles, csrf: session.csrf, temporal });
-  });
+  }
 
   app.get('/ui/session', async (request, reply) => {
     const caller = callerOf(request);

@@ -302,6 +302,24 @@ describe('browser sessions and the web page at /ui', () => {
     }
   });
 
+  it('answers sign-in attempts over the limit of a source address with 429 and Retry-After, before any token is checked', async () => {
+    const limited = buildApiServer({ ...deps, signInAttemptsPerMinute: 3 });
+    await limited.listen({ host: '127.0.0.1', port: 0 });
+    try {
+      const limitedBase = `http://127.0.0.1:${(limited.server.address() as AddressInfo).port}`;
+      const attempt = (token: string): Promise<Answer> => send(limitedBase, 'POST', '/ui/session', { origin: limitedBase }, JSON.stringify({ token }));
+      for (let index = 0; index < 3; index += 1) assert.equal((await attempt(`guess-${index}-${'x'.repeat(20)}`)).status, 401);
+      const over = await attempt(BOOTSTRAP);
+      assert.equal(over.status, 429, 'even the right token waits once the address is over its limit');
+      assert.ok(Number(over.headers['retry-after']) >= 1, JSON.stringify(over.headers));
+      assert.equal(over.headers['set-cookie'], undefined);
+      // The limit is on signing in only: the API itself still answers this address.
+      assert.equal((await send(limitedBase, 'GET', '/api/dags', { authorization: `Bearer ${BOOTSTRAP}` })).status, 200);
+    } finally {
+      await limited.close();
+    }
+  });
+
   it('answers 500 on /ui when the page cannot be built, the reason in the server log only', async () => {
     const lines: string[] = [];
     const broken = buildApiServer({ ...deps, uiEntry: path.join(PROJECT_ROOT, 'test', 'fixtures', 'ui-page', 'missing-entry.tsx'), logger: createLogger('error', 'ui-broken', { format: 'json', sink: { write: (line: string) => lines.push(line) } }) });
