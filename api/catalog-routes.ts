@@ -6,6 +6,7 @@ import { UnknownDagError } from '../dag-repos/catalog/local-catalog';
 import type { CompiledDag } from '../dag-repos/compiler/compiled-dag';
 import type { AuditTrail } from './audit-trail';
 import { wildcardParam } from './caller';
+import type { RecentDeliveries } from './recent-deliveries';
 
 /**
  * One DAG of the catalog, and the registered Git repositories (list, show, sync now): what an
@@ -34,7 +35,7 @@ function repoRefusal(reply: FastifyReply, error: unknown): FastifyReply {
   throw error;
 }
 
-export function registerCatalogRoutes(app: FastifyInstance, deps: { client: Client; catalog: () => Promise<DagCatalog>; audit: AuditTrail }): void {
+export function registerCatalogRoutes(app: FastifyInstance, deps: { client: Client; catalog: () => Promise<DagCatalog>; audit: AuditTrail; deliveries?: RecentDeliveries }): void {
   // Catalog ids hold one slash (<repo>/<dag id>): GET /api/dags/<repo>/<dag id>.
   app.get('/api/dags/*', async (request, reply) => {
     const id = wildcardParam(request);
@@ -49,13 +50,14 @@ export function registerCatalogRoutes(app: FastifyInstance, deps: { client: Clie
     }
   });
 
-  app.get('/api/repos', async () => listRepos(deps.client));
+  // Each with the last deliveries this process received for it, newest first (the web page's repositories view).
+  app.get('/api/repos', async () => (await listRepos(deps.client)).map((repo) => ({ ...repo, deliveries: deps.deliveries?.list(repo.config.name) ?? [] })));
 
   app.get('/api/repos/:name', async (request, reply) => {
     const name = repoName(request.params, reply);
     if (name === undefined) return reply;
     try {
-      return await getRepo(deps.client, name);
+      return { ...(await getRepo(deps.client, name)), deliveries: deps.deliveries?.list(name) ?? [] };
     } catch (error) {
       return repoRefusal(reply, error);
     }

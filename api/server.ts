@@ -34,6 +34,7 @@ import { registerWebhookRoutes } from './webhooks';
 import { createApiMetrics, registerMetricsRoute } from './metrics';
 import { registerUiAssets } from './ui-assets';
 import { memoisedUiBundle } from './ui-build';
+import { RecentDeliveries } from './recent-deliveries';
 import { BrowserSessions, registerUiSessionRoutes } from './ui-session';
 import { z } from 'zod';
 import { zodProblems } from '../config/zod-problems';
@@ -198,12 +199,13 @@ export function buildApiServer(deps: ApiDependencies): FastifyInstance {
     }
   });
 
-  void app.register(async (scope) => registerWebhookRoutes(scope, { ...deps, catalogCache, metrics }));
+  const deliveries = new RecentDeliveries();
+  void app.register(async (scope) => registerWebhookRoutes(scope, { ...deps, catalogCache, metrics, deliveries }));
   registerMetricsRoute(app, metrics);
   registerRunControlRoutes(app, { client: deps.client, audit });
   registerIdentityRoutes(app, { store, audit });
   registerPolicyRoutes(app, { store: { client: deps.client, workflowId: deps.config.policy.workflowId, taskQueue: deps.config.taskQueue }, catalog, audit });
-  registerCatalogRoutes(app, { client: deps.client, catalog, audit });
+  registerCatalogRoutes(app, { client: deps.client, catalog, audit, deliveries });
   registerHostRoutes(app, { client: deps.client });
   registerStatsRoutes(app, { client: deps.client });
   registerUiSessionRoutes(app, { ...browser, auth: authenticators, audit, temporal: { uiUrl: deps.config.temporal.uiUrl, namespace: deps.config.temporal.namespace }, ...(deps.signInAttemptsPerMinute ? { signInAttemptsPerMinute: deps.signInAttemptsPerMinute } : {}) });

@@ -20,6 +20,7 @@ import { CatalogUnavailableError, createCatalogCache, type CatalogCache, type Ca
 import { AuditBatches } from './audit-batches';
 import { DeliveryIds } from './delivery-ids';
 import { PendingSyncs } from './pending-syncs';
+import type { RecentDelivery, RecentDeliveries } from './recent-deliveries';
 import { SyncSignals } from './sync-signals';
 import type { ApiMetricsRecorder, PushOutcome, TriggerOutcome } from './metrics';
 
@@ -34,9 +35,16 @@ export interface WebhookDependencies {
   metrics?: ApiMetricsRecorder;
   /** Source addresses the per-source limiter tracks at once (default 10,000); the least recent are forgotten. */
   rateLimitSourcesKept?: number;
+  /** The last deliveries of each registered repository, for GET /api/repos and the web page. */
+  deliveries?: RecentDeliveries;
 }
 
 const FORGES: readonly Forge[] = ['github', 'gitlab', 'bitbucket'];
+
+/** What a push handler learnt of a delivery to a registered repository, kept once the answer is sent. */
+const deliveryNotes = new WeakMap<FastifyRequest, { repo: string; delivery: Omit<RecentDelivery, 'status'> }>();
+/** An event name from a forge's header as the page may show it (the header is not covered by the signature). */
+const shownEvent = (event: string): string => (/^[\w :.-]{1,64}$/.test(event) ? event : 'other');
 export const WEBHOOK_BODY_LIMIT = 1024 * 1024;
 
 // One answer for every push that cannot be authenticated — unknown forge, unknown repository, no
@@ -178,13 +186,20 @@ export async function registerWebhookRoutes(app: FastifyInstance, deps: WebhookD
       }
       return undefined;
     });
+    scope.addHook('onResponse', async (request, reply) => {
+      const noted = deliveryNotes.get(request);
+      if (noted) deps.deliveries?.record(noted.repo, { ...noted.delivery, status: reply.statusCode });
+    });
     // Signatures are computed over the exact bytes received, so bodies stay raw here.
     scope.addContentTypeParser(['application/json', 'application/x-www-form-urlencoded', 'text/plain'], { parseAs: 'buffer', bodyLimit: WEBHOOK_BODY_LIMIT }, (_request, body, done) => done(null, body));
 
     scope.post('/hooks/:forge/:repo', { bodyLimit: WEBHOOK_BODY_LIMIT }, async (request, reply) => {
       const receivedAtMs = Date.now();
+      // Deliveries to a registered repository are kept for its page once answered (the status is known then).
+      let noted: { repo: string; delivery: Omit<RecentDelivery, 'status'> } | undefined;
       const counted = (outcome: PushOutcome): FastifyReply => {
         deps.metrics?.pushDelivery(outcome);
+        if (noted) noted.delivery.outcome = outcome;
         return reply;
       };
       const { forge: forgeName, repo } = request.params as { forge: string; repo: string };
@@ -192,6 +207,10 @@ export async function registerWebhookRoutes(app: FastifyInstance, deps: WebhookD
       if (!snapshot) return counted('not_ready');
       const forge = (FORGES as readonly string[]).includes(forgeName) ? (forgeName as Forge) : undefined;
       const config = forge ? snapshot.repos.get(repo) : undefined;
+      if (forge && config && deps.deliveries) {
+        noted = { repo, delivery: { at: new Date(receivedAtMs).toISOString(), forge, outcome: 'accepted' } };
+        deliveryNotes.set(request, noted);
+      }
       // Repository webhook secrets are set by an admin with `repo add --secret-env`; any length a forge accepts.
       const secret = config?.webhookSecretEnv ? env[config.webhookSecretEnv] || undefined : undefined;
       // An unknown forge is checked as GitHub would be, so it too costs one HMAC.
@@ -205,10 +224,12 @@ export async function registerWebhookRoutes(app: FastifyInstance, deps: WebhookD
         return counted('malformed').code(400).send({ error: `malformed payload: ${(error as Error).message}` });
       }
       const event = parseForgeEvent(forge, request.headers, payload);
+      if (noted) noted.delivery.event = event.kind === 'ignored' ? shownEvent(event.event) : event.kind;
       if (event.kind === 'ping') return counted('ping').code(200).send({ ok: true, pong: true, repo });
       if (event.kind === 'ignored') return counted('ignored_event').code(202).send({ accepted: false, reason: `event ${event.event} is not acted on` });
       if (event.branch !== config.branch) return counted('untracked_branch').code(202).send({ accepted: false, reason: `branch "${event.branch}" is not tracked (tracking "${config.branch}")` });
       const id = deliveryId(forge, request.headers);
+      if (noted) Object.assign(noted.delivery, { ...(event.commit ? { commit: event.commit } : {}), ...(id ? { deliveryId: id.slice(forge.length + 1) } : {}) });
       // Hashed: what this process remembers has a fixed size whatever the sender puts in the header.
       const remembered = id ? createHash('sha256').update(`${repo}\n${id}`).digest('base64') : undefined;
       if (remembered && accepted.seenBefore(remembered)) return counted('duplicate').code(200).send({ accepted: false, duplicate: true, reason: 'delivery already processed' });

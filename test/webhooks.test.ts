@@ -150,6 +150,32 @@ tasks:
     });
   }
 
+  it("lists a repository's last deliveries newest first with their answers, keeping nothing of a delivery that did not verify", async () => {
+    const token = 'unused-token-for-this-test';
+    const deliveriesOf = async (url: string): Promise<Record<string, unknown>[]> => {
+      const answer = await fetch(`${base}${url}`, { headers: { authorization: `Bearer ${token}` } });
+      assert.equal(answer.status, 200);
+      const body = (await answer.json()) as { deliveries: Record<string, unknown>[] } | { config: { name: string }; deliveries: Record<string, unknown>[] }[];
+      return Array.isArray(body) ? (body.find((entry) => entry.config.name === repo)?.deliveries ?? []) : body.deliveries;
+    };
+    const already = (await deliveriesOf(`/api/repos/${repo}`)).length;
+    const canary = `canary-${randomUUID()}`;
+    const forged = pushDelivery('github', 'main', '1'.repeat(40), `${canary} $(id) ${'y'.repeat(100)}`, 'not-the-secret-at-all');
+    assert.equal((await post(`/hooks/github/${repo}`, forged)).status, 401);
+    assert.equal((await post(`/hooks/github/unknown-${repo}`, forged)).status, 401);
+    const id = randomUUID();
+    assert.equal((await post(`/hooks/github/${repo}`, pushDelivery('github', 'main', git.head(), id))).status, 202);
+    // Kept once the answer is sent: poll rather than race the server's response hook.
+    await until(async () => (await deliveriesOf(`/api/repos/${repo}`)).length >= Math.min(already + 2, 50), 10_000, 'both deliveries to be listed');
+    const [newest, refused] = await deliveriesOf(`/api/repos/${repo}`);
+    assert.deepEqual({ ...newest, at: undefined }, { at: undefined, forge: 'github', outcome: 'accepted', status: 202, event: 'push', commit: git.head(), deliveryId: id });
+    assert.deepEqual({ ...refused, at: undefined }, { at: undefined, forge: 'github', outcome: 'bad_signature', status: 401 });
+    assert.ok(Date.parse(String(newest?.at)) >= Date.parse(String(refused?.at)));
+    const listed = await deliveriesOf('/api/repos');
+    assert.deepEqual(listed.slice(0, 2), [newest, refused]);
+    assert.ok(!JSON.stringify(listed).includes(canary), 'a delivery id that did not verify is never shown');
+  });
+
   it('answers GitHub and Bitbucket pings', async () => {
     const body = JSON.stringify({ zen: 'Keep it logically awesome.' });
     const github = await post(`/hooks/github/${repo}`, { body, headers: { 'x-github-event': 'ping', 'x-github-delivery': randomUUID(), 'x-hub-signature-256': hmacSignature(SECRET, body) } });

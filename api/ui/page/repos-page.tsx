@@ -2,9 +2,53 @@ import { useState } from 'preact/hooks';
 import { get, post } from './api';
 import { formatTime, meetsRole } from './format';
 import { usePoll } from './poll';
-import type { RepoView, Session } from './types';
+import type { RepoView, Session, WebhookDelivery } from './types';
 
 const SYNC_STATE_LABEL = { accepted: '✔ accepted', rejected: '✖ rejected', unchanged: '○ unchanged' } as const;
+
+/** The last webhook deliveries: the first place to look when a push did not sync. */
+function Deliveries(props: { deliveries: WebhookDelivery[] }) {
+  const { deliveries } = props;
+  const refused = deliveries.filter((delivery) => delivery.status >= 400).length;
+  return (
+    <details open={refused > 0}>
+      <summary>
+        Webhook deliveries: {deliveries.length}
+        {refused > 0 ? ` (${refused} refused)` : ''}
+      </summary>
+      {deliveries.length > 0 ? (
+        <table class="list" data-list="deliveries">
+          <thead>
+            <tr>
+              <th scope="col">Received</th>
+              <th scope="col">Forge</th>
+              <th scope="col">Event</th>
+              <th scope="col">Answer</th>
+              <th scope="col">Commit</th>
+              <th scope="col">Delivery</th>
+            </tr>
+          </thead>
+          <tbody>
+            {deliveries.map((delivery, index) => (
+              <tr key={`${delivery.at}-${index}`} data-outcome={delivery.outcome}>
+                <td>{formatTime(delivery.at)}</td>
+                <td>{delivery.forge}</td>
+                <td>{delivery.event ?? '—'}</td>
+                <td>
+                  {delivery.status} {delivery.outcome.replaceAll('_', ' ')}
+                </td>
+                <td>{delivery.commit ? <code>{delivery.commit.slice(0, 12)}</code> : '—'}</td>
+                <td>{delivery.deliveryId ? <code>{delivery.deliveryId}</code> : '—'}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      ) : (
+        <p class="muted">None since the API started (deliveries are kept in its memory, the last 50 per repository).</p>
+      )}
+    </details>
+  );
+}
 
 function Repo(props: { repo: RepoView; mayOperate: boolean; reload: () => void }) {
   const { repo } = props;
@@ -75,6 +119,7 @@ function Repo(props: { repo: RepoView; mayOperate: boolean; reload: () => void }
           </ul>
         </details>
       )}
+      <Deliveries deliveries={repo.deliveries ?? []} />
       <details open={findings.some((finding) => finding.severity === 'high' && !finding.allowedBecause)}>
         <summary>Scanner findings: {findings.length}</summary>
         {findings.length > 0 && (
@@ -112,7 +157,7 @@ function Repo(props: { repo: RepoView; mayOperate: boolean; reload: () => void }
   );
 }
 
-/** Registered Git repositories: live commit, last sync and what the scanner found. */
+/** Registered Git repositories: live commit, last sync, the last webhook deliveries and what the scanner found. */
 export function ReposPage(props: { session: Session }) {
   const repos = usePoll(() => get<RepoView[]>('/api/repos'), 'repos', { intervalMs: 5000 });
   const mayOperate = meetsRole(props.session.roles, 'operator');

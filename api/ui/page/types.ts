@@ -149,6 +149,19 @@ export interface RepoView {
   lastSync?: SyncRecord;
   syncing: boolean;
   pending: boolean;
+  /** The last webhook deliveries the API received for it, newest first. */
+  deliveries?: WebhookDelivery[];
+}
+
+export interface WebhookDelivery {
+  at: string;
+  forge: string;
+  /** accepted, duplicate, ping, ignored_event, untracked_branch, malformed, no_secret, bad_signature, not_ready. */
+  outcome: string;
+  status: number;
+  event?: string;
+  commit?: string;
+  deliveryId?: string;
 }
 
 export interface AuditEntry {
