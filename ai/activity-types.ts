@@ -6,8 +6,13 @@ import type { FailureAnalysis, FailureFacts } from './analysis';
 export interface AiActivities {
   /** The model within QUBINODE_AI_TIMEOUT_MS, else the rules; never throws for a model problem. */
   'ai.analyze'(facts: FailureFacts): Promise<FailureAnalysis>;
-  /** The rules alone, with the reason the model was not used. */
+  /** The rules alone (milliseconds), with the reason the model was not used when one is given. */
   'ai.analyzeWithRules'(facts: FailureFacts & { fallbackReason?: string }): Promise<FailureAnalysis>;
+  /**
+   * The model's plain-language summary and likely cause on top of the rules' answer (`source: 'rules+model'`),
+   * within QUBINODE_AI_TIMEOUT_MS; else the rules' answer with `fallbackReason`. Never throws for a model problem.
+   */
+  'ai.enrich'(input: { facts: FailureFacts; rules: FailureAnalysis }): Promise<FailureAnalysis>;
   /** Re-indexes changed knowledge sources now (e.g. after a repository sync). */
   /** Re-indexes changed files; with `source`, first adds (or moves) a synced repository's checkout at that commit. */
   'ai.refreshIndex'(source?: SyncedSource): Promise<{ added: number; changed: number; removed: number; chunks: number }>;

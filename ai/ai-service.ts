@@ -3,6 +3,7 @@ import type { AiConfig } from '../config/config';
 import { failureText, type FailureAnalysis, type FailureFacts } from './analysis';
 import { KnowledgeIndex, type SearchHit, type UpdateReport } from './knowledge-index';
 import { analyseWithModel, referencesOf } from './llm-analyser';
+import { enrichWithModel, ModelTextRejectedError } from './llm-enricher';
 import { describeModel } from './model-path';
 import { ModelRuntime } from './model-runtime';
 import { analyseWithRules, classifyFailure } from './rules-analyser';
@@ -94,6 +95,42 @@ export class AiService {
       options.signal?.throwIfAborted();
       const reason = deadline.signal.aborted ? `model did not answer within ${limit}ms` : `${(error as Error).name}: ${(error as Error).message}`;
       return { ...analyseWithRules(facts, referencesOf(hits.slice(0, 3)), reason), elapsedMs: Date.now() - started };
+    } finally {
+      deadline.dispose();
+    }
+  }
+
+  /**
+   * The rules' answer alone, in milliseconds: lexical retrieval on the index as it stands (no re-scan,
+   * no query embedding, so the model is never loaded for it).
+   */
+  async analyseWithRules(facts: FailureFacts, fallbackReason?: string): Promise<FailureAnalysis> {
+    const started = Date.now();
+    const index = await this.index({ refresh: false });
+    const category = classifyFailure(facts)?.pattern;
+    const hits = await index.search([facts.action, facts.errorType, category?.summary ?? '', failureText(facts).slice(-600)].join(' '), 3, { mode: 'lexical' }).catch(() => [] as SearchHit[]);
+    return { ...analyseWithRules(facts, referencesOf(hits), fallbackReason), elapsedMs: Date.now() - started };
+  }
+
+  /**
+   * The model's plain-language summary and likely cause on top of the rules' answer, within the time
+   * limit. Never throws for a model problem: the rules' answer comes back with `fallbackReason` saying
+   * why the model's text was not kept.
+   */
+  async enrich(facts: FailureFacts, rules: FailureAnalysis, options: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<FailureAnalysis> {
+    if (this.options.config.analysis !== 'model') return { ...rules, fallbackReason: `model not asked: QUBINODE_AI_ANALYSIS=${this.options.config.analysis}` };
+    const limit = options.timeoutMs ?? this.options.config.timeoutMs;
+    const deadline = deadlineSignal(limit, `model did not answer within ${limit}ms`, options.signal);
+    try {
+      return await enrichWithModel(this.runtime, facts, rules, deadline.signal);
+    } catch (error) {
+      options.signal?.throwIfAborted();
+      const reason = deadline.signal.aborted
+        ? `model text not kept (timeout): model did not answer within ${limit}ms`
+        : error instanceof ModelTextRejectedError
+          ? `model text not kept (${error.reason}): ${error.message}`
+          : `model text not kept (error): ${(error as Error).name}: ${(error as Error).message}`;
+      return { ...rules, fallbackReason: reason };
     } finally {
       deadline.dispose();
     }

@@ -60,11 +60,12 @@ export const FailureAnalysis = z.object({
   /** 0..1: how sure the analyser is. */
   confidence: z.number().min(0).max(1),
   references: z.array(AnalysisReference),
-  source: z.enum(['model', 'rules']),
+  /** `rules+model`: the rules' category, fixes and references, with the model's summary and likely cause. */
+  source: z.enum(['model', 'rules', 'rules+model']),
   category: z.enum(ANALYSIS_CATEGORIES).optional(),
   /** Model file name, when the model wrote it. */
   model: z.string().optional(),
-  /** Why the model was not used, when the rules wrote it. */
+  /** Why the model's text was not used, when the rules' answer stands. */
   fallbackReason: z.string().optional(),
   elapsedMs: z.number().nonnegative().optional(),
 });

@@ -43,6 +43,9 @@ export class ModelOutputTruncatedError extends Error {
 /** Small models loop on one sentence; a penalty on recent tokens keeps a capped answer from being all repetition. */
 const JSON_REPEAT_PENALTY = { lastTokens: 64, penalty: 1.15, frequencyPenalty: 0.1, presencePenalty: 0.1 };
 
+/** The DRY penalty: repeated phrases of 3+ tokens get ever less likely (a small model's loop is one sentence again and again). */
+const LOOP_GUARD = { dryRepeatPenalty: { strength: 0.8, base: 1.75, allowedLength: 3 } };
+
 /**
  * One GGUF model per process, loaded on first use and shared by every analysis. Generations are
  * serialised: a 2-core host gains nothing from two at once, and one context sequence keeps memory flat.
@@ -134,6 +137,35 @@ export class ModelRuntime {
     } finally {
       session.dispose({ disposeSequence: false });
     }
+  }
+
+  /**
+   * One sentence that starts with `prefix`: generation stops at the end of the line or at `maxTokens`
+   * (then ModelOutputTruncatedError), with the loop guard on. Returns the sentence, prefix included.
+   */
+  async sentence(options: { system: string; prompt: string; prefix: string; maxTokens: number; signal?: AbortSignal }): Promise<string> {
+    const loaded = await this.load();
+    const { LlamaChatSession } = await import('node-llama-cpp');
+    const { text, stopReason } = await this.exclusive(options.signal, async () => {
+      await loaded.sequence.clearHistory();
+      const session = new LlamaChatSession({ contextSequence: loaded.sequence, autoDisposeSequence: false, systemPrompt: options.system });
+      try {
+        const answer = await session.promptWithMeta(options.prompt, {
+          maxTokens: options.maxTokens,
+          temperature: 0.2,
+          repeatPenalty: JSON_REPEAT_PENALTY,
+          ...LOOP_GUARD,
+          customStopTriggers: ['\n'],
+          responsePrefix: options.prefix,
+          ...(options.signal ? { signal: options.signal } : {}),
+        });
+        return { text: answer.responseText, stopReason: answer.stopReason };
+      } finally {
+        session.dispose({ disposeSequence: false });
+      }
+    });
+    if (stopReason !== 'eogToken' && stopReason !== 'customStopTrigger' && stopReason !== 'stopGenerationTrigger') throw new ModelOutputTruncatedError(stopReason, text.length);
+    return text.trim();
   }
 
   /** A free-text answer; the model may call `functions` (read-only tools) while answering. */

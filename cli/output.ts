@@ -75,8 +75,10 @@ export function analysisText(task: TaskStatus): string | undefined {
   if (task.analysisPending && !task.analysis) return `${task.id} AI analysis: still running (see it later with \`qubinode status\`)`;
   const analysis = task.analysis;
   if (!analysis) return undefined;
-  const source = analysis.source === 'model' ? `model ${analysis.model ?? ''}`.trim() : `rules${analysis.fallbackReason ? `; ${analysis.fallbackReason}` : ''}`;
+  const source =
+    analysis.source === 'model' ? `model ${analysis.model ?? ''}`.trim() : analysis.source === 'rules+model' ? `rules + model ${analysis.model ?? ''}`.trim() : `rules${analysis.fallbackReason ? `; ${analysis.fallbackReason}` : ''}`;
   return [
+    ...(task.analysisPending ? [`${task.id} AI analysis: the rules' answer below; the model is still writing its explanation`] : []),
     `${task.id} AI analysis (${source}, confidence ${analysis.confidence.toFixed(2)}):`,
     `  ${analysis.summary}`,
     `  likely cause: ${analysis.likelyCause}`,

@@ -1,16 +1,33 @@
 import type { Client } from '@temporalio/client';
-import type { FailureAnalysis } from '../ai/analysis';
+import { FailureAnalysis } from '../ai/analysis';
 import { analysisWorkflowId } from '../workflows/workflow-ids';
 import type { DagRunStatus, ItemStatus, TaskStatus } from '../workflows/run-status';
 
-type Lookup = { analysis: FailureAnalysis } | { pending: true } | undefined;
+type Lookup = { analysis: FailureAnalysis; pending?: true } | { pending: true } | undefined;
 
-/** The analysis workflow's result when it has completed, `pending` while it runs, undefined when there is none. */
+/**
+ * The rules' answer of a running analysis (its `analysis` query), while the model still works. Analyses
+ * started before rules-first have no such query: they are only pending.
+ */
+async function runningAnalysis(handle: ReturnType<Client['workflow']['getHandle']>): Promise<FailureAnalysis | undefined> {
+  try {
+    const answer = await handle.query<unknown>('analysis');
+    const parsed = FailureAnalysis.safeParse(answer);
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The analysis workflow's result when it has completed, `pending` (with the rules' answer when there is one) while it runs, undefined when there is none. */
 async function lookup(client: Client, workflowId: string): Promise<Lookup> {
   const handle = client.workflow.getHandle(workflowId);
   try {
     const description = await handle.describe();
-    if (description.status.name === 'RUNNING') return { pending: true };
+    if (description.status.name === 'RUNNING') {
+      const analysis = await runningAnalysis(handle);
+      return analysis ? { analysis, pending: true } : { pending: true };
+    }
     if (description.status.name !== 'COMPLETED') return undefined;
     return { analysis: (await handle.result()) as FailureAnalysis };
   } catch {
@@ -21,7 +38,7 @@ async function lookup(client: Client, workflowId: string): Promise<Lookup> {
 
 function apply<T extends TaskStatus | ItemStatus>(target: T, found: Lookup): T {
   if (!found) return target;
-  return 'pending' in found ? { ...target, analysisPending: true } : { ...target, analysis: found.analysis };
+  return { ...target, ...('analysis' in found ? { analysis: found.analysis } : {}), ...(found.pending ? { analysisPending: true } : {}) };
 }
 
 /** Adds `analysis` (or `analysisPending`) to each failed task and failed forEach item of a run status. */
@@ -36,7 +53,7 @@ export async function attachAnalyses(client: Client, status: DagRunStatus): Prom
       const items = await Promise.all((task.items ?? []).map(async (item) => (item.state === 'failed' ? apply(item, await lookup(client, analysisWorkflowId(status.runId, task.id, item.index))) : item)));
       // The task's own analysis is its first failed item's: the task error is that item's too.
       const first = items.find((item) => item.state === 'failed');
-      return { ...task, items, ...(first?.analysis ? { analysis: first.analysis } : first?.analysisPending ? { analysisPending: true } : {}) };
+      return { ...task, items, ...(first?.analysis ? { analysis: first.analysis } : {}), ...(first?.analysisPending ? { analysisPending: true } : {}) };
     }),
   );
   return { ...status, tasks };

@@ -8,6 +8,15 @@ import type { TaskError } from './run-status';
 /** Patch id: dagRun starts an analyzeFailure workflow for each task (or forEach item) that ends failed. */
 export const AI_FAILURE_ANALYSIS = 'ai-failure-analysis';
 
+/**
+ * Patch id: the rules answer first (published at once in memo, details and the `analysis` query),
+ * then the model enriches that answer (`ai.enrich`) instead of writing its own.
+ */
+export const AI_RULES_FIRST = 'ai-rules-first';
+
+/** The analysis as it stands: the rules' answer while the model works, then the final one. */
+export const analysisQuery = wf.defineQuery<FailureAnalysis | undefined>('analysis');
+
 export interface AnalyzeFailureInput {
   facts: FailureFacts;
 }
@@ -16,6 +25,8 @@ export interface AnalyzeFailureInput {
 // first model load and index refresh. One attempt: a second try of a model that timed out is wasted time.
 const { 'ai.analyze': analyze } = wf.proxyActivities<AiActivities>({ startToCloseTimeout: '3m', retry: { maximumAttempts: 1 } });
 const { 'ai.analyzeWithRules': analyzeWithRules } = wf.proxyActivities<AiActivities>({ startToCloseTimeout: '30s', retry: { maximumAttempts: 3 } });
+// The activity bounds the model by QUBINODE_AI_TIMEOUT_MS; this limit also covers the first model load.
+const { 'ai.enrich': enrich } = wf.proxyActivities<AiActivities>({ startToCloseTimeout: '3m', retry: { maximumAttempts: 1 } });
 
 
 function describe(analysis: FailureAnalysis): string {
@@ -28,8 +39,38 @@ function describe(analysis: FailureAnalysis): string {
     ...(fixes.length ? ['', 'Next steps:', ...fixes] : []),
     ...(refs.length ? ['', 'References:', ...refs] : []),
     '',
-    `_${analysis.source === 'model' ? `model ${analysis.model ?? ''}` : `rules${analysis.fallbackReason ? ` (${analysis.fallbackReason})` : ''}`}, confidence ${analysis.confidence.toFixed(2)}_`,
+    `_${sourceText(analysis)}, confidence ${analysis.confidence.toFixed(2)}_`,
   ].join('\n');
+}
+
+function sourceText(analysis: FailureAnalysis): string {
+  if (analysis.source === 'model') return `model ${analysis.model ?? ''}`;
+  if (analysis.source === 'rules+model') return `rules + model ${analysis.model ?? ''}`;
+  return `rules${analysis.fallbackReason ? ` (${analysis.fallbackReason})` : ''}`;
+}
+
+function publish(analysis: FailureAnalysis, pending: boolean): void {
+  wf.upsertMemo({ analysis: { summary: analysis.summary, likelyCause: analysis.likelyCause, source: analysis.source, confidence: analysis.confidence, ...(analysis.category ? { category: analysis.category } : {}), pending } });
+  wf.setCurrentDetails(pending ? `${describe(analysis)}\n\n_the model is writing a plain-language explanation…_` : describe(analysis));
+}
+
+/** Rules first, published at once; then the model's words on top, or the rules' answer with the reason. */
+async function rulesThenModel(input: AnalyzeFailureInput): Promise<FailureAnalysis> {
+  let current: FailureAnalysis | undefined;
+  wf.setHandler(analysisQuery, () => current);
+  const rules = await analyzeWithRules({ ...input.facts });
+  current = rules;
+  publish(rules, true);
+  let final: FailureAnalysis;
+  try {
+    final = await enrich({ facts: input.facts, rules });
+  } catch (error) {
+    const reason = error instanceof wf.ActivityFailure ? (error.cause?.message ?? error.message) : String(error);
+    final = { ...rules, fallbackReason: `model text not kept (error): ai.enrich failed: ${reason}` };
+  }
+  current = final;
+  publish(final, false);
+  return final;
 }
 
 /**
@@ -37,6 +78,7 @@ function describe(analysis: FailureAnalysis): string {
  * The result is the analysis; the Web UI shows it as this workflow's details and memo.
  */
 export async function analyzeFailure(input: AnalyzeFailureInput): Promise<FailureAnalysis> {
+  if (wf.patched(AI_RULES_FIRST)) return rulesThenModel(input);
   wf.setCurrentDetails('analysing the failure…');
   let analysis: FailureAnalysis;
   try {

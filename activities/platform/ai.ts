@@ -3,7 +3,7 @@ import { PROJECT_ROOT } from '../../config/config';
 import * as path from 'node:path';
 import type { AiActivities, SyncedSource } from '../../ai/activity-types';
 import type { AiService } from '../../ai/ai-service';
-import { FailureFacts, type FailureAnalysis } from '../../ai/analysis';
+import { FailureAnalysis, FailureFacts } from '../../ai/analysis';
 import { localFacts } from '../../ai/local-facts';
 import { analyseWithRules } from '../../ai/rules-analyser';
 
@@ -30,8 +30,16 @@ export function createAiActivities(service?: AiService, checkout?: (source: Sync
     },
     async 'ai.analyzeWithRules'(input: FailureFacts & { fallbackReason?: string }): Promise<FailureAnalysis> {
       const facts = withDiag(input, service?.config.storeDir);
-      const hits = service ? await service.search(`${facts.errorType} ${facts.message}`, 3).catch(() => []) : [];
-      return analyseWithRules(facts, hits.map((hit) => ({ chunkId: hit.chunk.id, file: hit.chunk.file, line: hit.chunk.startLine })), input.fallbackReason ?? 'fallback');
+      const reason = typeof input.fallbackReason === 'string' ? input.fallbackReason.slice(0, 500) : undefined;
+      if (!service) return analyseWithRules(facts, [], reason ?? 'this worker has no AI service');
+      return service.analyseWithRules(facts, reason);
+    },
+    async 'ai.enrich'(input: { facts: FailureFacts; rules: FailureAnalysis }): Promise<FailureAnalysis> {
+      // The prompt uses no host facts: none are gathered again.
+      const facts = FailureFacts.parse(input.facts);
+      const rules = FailureAnalysis.parse(input.rules);
+      if (!service) return { ...rules, fallbackReason: 'model not asked: this worker has no AI service' };
+      return service.enrich(facts, rules, { signal: Context.current().cancellationSignal });
     },
     async 'ai.refreshIndex'(source?: SyncedSource) {
       if (!service) return { added: 0, changed: 0, removed: 0, chunks: 0 };
