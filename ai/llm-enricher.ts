@@ -59,8 +59,10 @@ export function buildEnrichPrompt(facts: FailureFacts, rules: FailureAnalysis): 
 // Control characters other than tab and newline (terminal escapes among them) never reach a terminal or page.
 const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
 
+const ESCAPE_SEQUENCE = /\u001b\[[0-9;?]*[ -/]*[@-~]/g;
+
 function clean(text: string): string {
-  return text.replace(CONTROL, '').replace(/\s+/g, ' ').trim();
+  return text.replace(ESCAPE_SEQUENCE, '').replace(CONTROL, '').replace(/\s+/g, ' ').trim();
 }
 
 /** True when one short phrase makes up most of the text: the model looped. */
