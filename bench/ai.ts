@@ -7,13 +7,15 @@ import { KnowledgeIndex } from '../ai/knowledge-index';
 import { collectSources } from '../ai/sources';
 import { EmbeddedVectorStore } from '../ai/vector-store';
 import { loadConfig, PROJECT_ROOT } from '../config/config';
-import { LABELLED_FAILURES } from '../test/fixtures/ai/failure-logs';
+import { LABELLED_FAILURES, type LabelledFailure } from '../test/fixtures/ai/failure-logs';
+import { analyseWithRules, categoryOf } from '../ai/rules-analyser';
 import { RETRIEVAL_PAIRS } from '../test/fixtures/ai/retrieval-pairs';
 
 /**
  * AI figures on this machine: retrieval latency over >= 5,000 chunks (BM25 alone and fused with
- * vectors), analysis wall time with the 270M test model, and process memory with the model loaded.
- * A benchmark, not a test: it prints figures.
+ * vectors), the usefulness of the rules and of the model over the labelled failures, and process
+ * memory with the model loaded. The model is the one QUBINODE_AI_MODEL names (any GGUF), else the
+ * 270M test model. A benchmark, not a test: it prints figures.
  */
 
 const CHUNKS = Number(process.env.BENCH_AI_CHUNKS ?? 6000);
@@ -50,6 +52,54 @@ function corpus(real: readonly Chunk[], count: number): Chunk[] {
     chunks.push({ ...base, id: `synthetic/${index}.md:1`, file: `synthetic/${index}.md`, text: `${base.text.slice(0, 600)} ${extra}` });
   }
   return chunks;
+}
+
+/** Every Nth labelled failure, when BENCH_AI_SAMPLE asks for fewer than all (a bigger model is slower). */
+function sampled(size: number): readonly LabelledFailure[] {
+  if (size >= LABELLED_FAILURES.length) return LABELLED_FAILURES;
+  const step = LABELLED_FAILURES.length / size;
+  return Array.from({ length: size }, (_, index) => LABELLED_FAILURES[Math.floor(index * step)]).filter((entry): entry is LabelledFailure => entry !== undefined);
+}
+
+/**
+ * What the rules and the model each contribute over the labelled failures: category accuracy of the
+ * rules alone and of rules+model, how often the model's text was kept (and why not), its time per
+ * analysis. The model never changes the category, so the two accuracies differ only if that breaks.
+ */
+async function usefulness(service: AiService): Promise<void> {
+  let rulesRight = 0;
+  const rulesTimes: number[] = [];
+  for (const failure of LABELLED_FAILURES) {
+    const started = performance.now();
+    if (categoryOf(failure.facts) === failure.category) rulesRight += 1;
+    rulesTimes.push(performance.now() - started);
+  }
+  const set = sampled(Number(process.env.BENCH_AI_SAMPLE ?? LABELLED_FAILURES.length));
+  let enrichedRight = 0;
+  let kept = 0;
+  const reasons = new Map<string, number>();
+  const modelTimes: number[] = [];
+  for (const failure of set) {
+    const rules = analyseWithRules(failure.facts);
+    const started = performance.now();
+    const final = await service.enrich(failure.facts, rules, { timeoutMs: 60_000 });
+    modelTimes.push(performance.now() - started);
+    if (final.category === failure.category) enrichedRight += 1;
+    if (final.source === 'rules+model') kept += 1;
+    else {
+      const reason = /^model text not kept \(([^)]+)\)/.exec(final.fallbackReason ?? '')?.[1] ?? 'other';
+      reasons.set(reason, (reasons.get(reason) ?? 0) + 1);
+    }
+  }
+  const percent = (part: number, whole: number): string => `${((100 * part) / whole).toFixed(0)}% (${part}/${whole})`;
+  const sortedModel = [...modelTimes].sort((a, b) => a - b);
+  const sortedRules = [...rulesTimes].sort((a, b) => a - b);
+  console.log(`[ai] usefulness over ${LABELLED_FAILURES.length} labelled failures${set.length < LABELLED_FAILURES.length ? ` (model on a fixed sample of ${set.length}: every ${(LABELLED_FAILURES.length / set.length).toFixed(1)}th, BENCH_AI_SAMPLE=${set.length})` : ''}, model ${await service.runtime.modelName()}, ${service.runtime.threads()} thread(s):`);
+  console.log(`[ai]   category accuracy, rules alone      ${percent(rulesRight, LABELLED_FAILURES.length)}   (p50 ${percentile(sortedRules, 50).toFixed(2)} ms, p95 ${percentile(sortedRules, 95).toFixed(2)} ms)`);
+  console.log(`[ai]   category accuracy, rules+model      ${percent(enrichedRight, set.length)}`);
+  console.log(`[ai]   model text kept                     ${percent(kept, set.length)}   refused: ${[...reasons].map(([reason, count]) => `${reason} ${count}`).join(', ') || 'none'}`);
+  console.log(`[ai]   model time per analysis             p50 ${(percentile(sortedModel, 50) / 1000).toFixed(1)} s   p95 ${(percentile(sortedModel, 95) / 1000).toFixed(1)} s   max ${((sortedModel.at(-1) ?? 0) / 1000).toFixed(1)} s`);
+  console.log(`[ai]   peak RSS of this process            ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`);
 }
 
 async function main(): Promise<void> {
@@ -103,18 +153,12 @@ async function main(): Promise<void> {
     started = performance.now();
     await service.runtime.load();
     console.log(`[ai] model load: ${(performance.now() - started).toFixed(0)} ms (${await service.runtime.modelName()}, ${service.runtime.threads()} thread(s))`);
-    for (const name of ['dnf-no-match', 'ansible-unreachable', 'virsh-libvirt-down']) {
-      const failure = LABELLED_FAILURES.find((entry) => entry.name === name);
-      if (!failure) continue;
-      started = performance.now();
-      const analysis = await service.analyse(failure.facts);
-      console.log(`[ai] analysis ${name.padEnd(22)} ${((performance.now() - started) / 1000).toFixed(1)} s  (answered by ${analysis.source}${analysis.fallbackReason ? `: ${analysis.fallbackReason.slice(0, 70)}` : ''})`);
-    }
+    await usefulness(service);
     const embedStarted = performance.now();
     await service.runtime.embed(queries.slice(0, 10));
     console.log(`[ai] query embedding (model): ${((performance.now() - embedStarted) / 10).toFixed(0)} ms per query`);
     const rss = process.memoryUsage().rss;
-    console.log(`[ai] process RSS: ${(rssBefore / 2 ** 20).toFixed(0)} MiB before the model, ${(rss / 2 ** 20).toFixed(0)} MiB with it loaded (+${((rss - rssBefore) / 2 ** 20).toFixed(0)} MiB)`);
+    console.log(`[ai] process RSS: ${(rssBefore / 2 ** 20).toFixed(0)} MiB before the model, ${(rss / 2 ** 20).toFixed(0)} MiB with it loaded (+${((rss - rssBefore) / 2 ** 20).toFixed(0)} MiB); peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`);
   } finally {
     await service.dispose();
     rmSync(storeDir, { recursive: true, force: true });
