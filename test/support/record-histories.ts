@@ -7,6 +7,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { getRunStatus, runStartOptions } from '../../client/runs';
 import type { CompiledDag } from '../../dag-repos/compiler/compiled-dag';
 import { WORKER_LOST } from '../../dag-repos/actions/action-definition';
+import { analysisWorkflowId } from '../../workflows/workflow-ids';
 import type { DagRunStatus, RunState } from '../../workflows/run-status';
 import { startTestEngine, type TestEngine } from './engine';
 import { until } from './waiting';
@@ -71,6 +72,8 @@ export interface Scenario {
   drive?(engine: TestEngine, runId: string, dir: string): Promise<DagRunStatus>;
   /** Starts the run other than as `qubinode run` does (e.g. as a schedule fires it). Returns its workflow id. */
   start?(engine: TestEngine, dag: CompiledDag): Promise<string>;
+  /** Also record the AI analysis workflow of each failed task (`<name>.ai.<task>`), once it has ended. */
+  recordAnalyses?: boolean;
 }
 
 const ROUTE_QUEUE = 'replay-fixture-host';
@@ -390,6 +393,19 @@ tasks:
   - { id: gone, uses: shell, needs: held, runsOn: "\${{ params.gone }}", with: { command: [echo, never] } }
 `,
   },
+  // Issue 14: the analysis of a failed task answers from the rules first, then asks the model to enrich it (patched path).
+  {
+    name: 'ai-analysis',
+    expect: 'failed',
+    recordAnalyses: true,
+    dag: () => `
+id: ai-analysis
+tasks:
+  - id: install
+    uses: shell
+    with: { script: 'echo "Error: Unable to find a match: libvirt-dameon" >&2; exit 1' }
+`,
+  },
 ];
 
 export interface RecordedHistory {
@@ -419,6 +435,11 @@ export async function recordScenario(engine: TestEngine, scenario: Scenario): Pr
     for (const task of status.tasks) {
       if (!task.childRunId) continue;
       recorded.push({ name: `${scenario.name}.${task.id}`, workflowId: task.childRunId, json: await historyOf(engine, task.childRunId) });
+    }
+    for (const task of scenario.recordAnalyses ? status.tasks.filter((entry) => entry.state === 'failed') : []) {
+      const workflowId = analysisWorkflowId(runId, task.id);
+      await engine.client.workflow.getHandle(workflowId).result();
+      recorded.push({ name: `${scenario.name}.ai.${task.id}`, workflowId, json: await historyOf(engine, workflowId) });
     }
     return recorded;
   } finally {
