@@ -15,7 +15,7 @@ export const AI_FAILURE_ANALYSIS = 'ai-failure-analysis';
 export const AI_RULES_FIRST = 'ai-rules-first';
 
 /** The analysis as it stands: the rules' answer while the model works, then the final one. */
-export const analysisQuery = wf.defineQuery<FailureAnalysis | undefined>('analysis');
+const analysisQuery = wf.defineQuery<FailureAnalysis | undefined>('analysis');
 
 export interface AnalyzeFailureInput {
   facts: FailureFacts;
