@@ -33,6 +33,18 @@ function heldWrites<T>(): { calls: HeldCall<T>[]; write: (value: T) => Promise<v
 
 const settled = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
+/**
+ * The `index`th write once it has been made. A retry waits on a timer the writer set in a later turn of the
+ * event loop, so on a busy machine it may come after any fixed pause: wait for the write itself.
+ */
+async function callAt<T>(held: { calls: HeldCall<T>[] }, index: number): Promise<HeldCall<T>> {
+  for (const began = Date.now(); Date.now() - began < 10_000; await new Promise((resolve) => setTimeout(resolve, 2))) {
+    const call = held.calls[index];
+    if (call) return call;
+  }
+  throw new Error(`write ${index + 1} was never made (${held.calls.length} made)`);
+}
+
 describe('sync signals of a burst of pushes', () => {
   it('sends one signal for the first push and one more for every push that arrived while it was in flight', async () => {
     const held = heldWrites<{ repo: string; args: SyncRequestArgs }>();
@@ -118,12 +130,8 @@ describe('audit entries of accepted pushes', () => {
     batches.add(entry(1));
     await settled();
     batches.add(entry(2));
-    for (let attempt = 0; attempt < 3; attempt += 1) {
-      held.calls[attempt]?.release(new Error('Temporal unreachable'));
-      await new Promise((resolve) => setTimeout(resolve, 5));
-      await settled();
-    }
-    held.calls[3]?.release();
+    for (let attempt = 0; attempt < 3; attempt += 1) (await callAt(held, attempt)).release(new Error('Temporal unreachable'));
+    (await callAt(held, 3)).release();
     await batches.flushed();
     assert.deepEqual(held.calls.slice(0, 3).map((call) => call.value.map((item) => item.detail)), [['delivery d1'], ['delivery d1'], ['delivery d1']]);
     assert.deepEqual(lost, [{ details: ['delivery d1'], reason: 'Temporal unreachable (after 3 attempts)' }]);
@@ -136,12 +144,9 @@ describe('audit entries of accepted pushes', () => {
     batches.add(entry(1));
     await settled();
     batches.add(entry(2));
-    held.calls[0]?.release(new Error('deadline exceeded'));
-    await new Promise((resolve) => setTimeout(resolve, 5));
-    await settled();
-    held.calls[1]?.release();
-    await settled();
-    held.calls[2]?.release();
+    (await callAt(held, 0)).release(new Error('deadline exceeded'));
+    (await callAt(held, 1)).release();
+    (await callAt(held, 2)).release();
     await batches.flushed();
     assert.deepEqual(held.calls.map((call) => call.value.map((item) => item.detail)), [['delivery d1'], ['delivery d1'], ['delivery d2']]);
   });

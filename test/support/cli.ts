@@ -10,7 +10,8 @@ export interface CliResult {
 
 function runNode(nodeArgs: readonly string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<CliResult> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [...nodeArgs], { cwd: PROJECT_ROOT, env: { ...process.env, ...env }, timeout: timeoutMs }, (error, stdout, stderr) => {
+    // A listing of a long-lived dev server (every host any test registered) outgrows execFile's 1 MiB default.
+    execFile(process.execPath, [...nodeArgs], { cwd: PROJECT_ROOT, env: { ...process.env, ...env }, timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
       resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
     });
   });
