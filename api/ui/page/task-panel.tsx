@@ -26,9 +26,9 @@ function Analysis(props: { task: TaskStatus }) {
         </ol>
       )}
       <p class="muted">
-        {analysis.source === 'model' ? `model ${analysis.model ?? ''}`.trim() : 'rules'}, confidence {analysis.confidence.toFixed(2)}
+        {analysis.source === 'rules' ? 'rules' : `${analysis.source === 'rules+model' ? 'rules, worded by ' : ''}model ${analysis.model ?? ''}`.trim()}, confidence {analysis.confidence.toFixed(2)}
         {analysis.category ? `, category ${analysis.category}` : ''}
-        {analysisPending ? ' (a newer analysis is running)' : ''}
+        {analysisPending ? ' (the rules answered; the model is still writing)' : ''}
       </p>
     </section>
   );

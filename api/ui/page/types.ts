@@ -28,7 +28,7 @@ export interface FailureAnalysis {
   likelyCause: string;
   fixes: { command?: string; edit?: string; why: string }[];
   confidence: number;
-  source: 'model' | 'rules';
+  source: 'model' | 'rules' | 'rules+model';
   category?: string;
   model?: string;
 }
