@@ -98,6 +98,10 @@ describe('npm start and Ctrl-C', () => {
     try {
       await untilUp(up);
       assert.match(up.stdout(), /dev server started here/);
+      // The web page's address is in the banner, and it answers there.
+      const page = /web page +(http:\/\/\S+\/ui)/.exec(up.stdout())?.[1];
+      assert.ok(page, up.stdout());
+      assert.equal((await fetch(page)).status, 200);
       const serverPid = Number(readFileSync(path.join(dataDir, 'temporal', 'server.pid'), 'utf8'));
       assert.ok(isProcessRunning(serverPid), 'the dev server runs while up does');
       assert.ok(await isListening('127.0.0.1', port), 'the dev server listens while up does');

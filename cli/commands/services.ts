@@ -91,7 +91,7 @@ export function registerServiceCommands(program: Command, context: CliContext): 
           console.log(`Qubinode Navigator is up.
   Temporal      ${server.address}${server.owned ? ` (dev server started here; data in ${path.relative(process.cwd(), path.join(config.dataDir, 'temporal')) || '.'})` : ' (reused; left running on exit)'}
   Web UI        ${server.uiUrl}
-  worker        ${running ? `task queue "${config.taskQueue}"` : 'none here (--no-worker)'}${api ? `\n  HTTP API      http://${config.api.host}:${config.api.port}  (bearer token: ${started?.tokenSource ?? ''})` : ''}
+  worker        ${running ? `task queue "${config.taskQueue}"` : 'none here (--no-worker)'}${api ? `\n  HTTP API      http://${config.api.host}:${config.api.port}  (bearer token: ${started?.tokenSource ?? ''})\n  web page      http://${config.api.host}:${config.api.port}/ui  (sign in with a token)` : ''}
   DAGs          ${entries.length} loaded${invalid.length ? `, ${invalid.length} invalid: ${invalid.map((entry) => entry.id).join(', ')}` : ''}
 
 Try, in another terminal:
