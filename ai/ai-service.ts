@@ -118,6 +118,9 @@ export class AiService {
    * why the model's text was not kept.
    */
   async enrich(facts: FailureFacts, rules: FailureAnalysis, options: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<FailureAnalysis> {
+    // The rules' answer is out already: bring the index up to date now (changed sources only, when due), so the
+    // next rules answer cites the current docs and DAGs. A failed refresh costs only references.
+    await this.index().catch(() => undefined);
     if (this.options.config.analysis !== 'model') return { ...rules, fallbackReason: `model not asked: QUBINODE_AI_ANALYSIS=${this.options.config.analysis}` };
     const limit = options.timeoutMs ?? this.options.config.timeoutMs;
     const deadline = deadlineSignal(limit, `model did not answer within ${limit}ms`, options.signal);
