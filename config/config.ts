@@ -61,13 +61,14 @@ function parseArgvList(text: string, ctx: z.RefinementCtx): string[] {
 
 /** QUBINODE_PUBLIC_URL as an origin (scheme, host, port): a path, query, fragment or user name is refused, not dropped. */
 function publicOrigin(text: string, ctx: z.RefinementCtx): string {
+  // The text itself is checked too: the URL parser quietly drops tabs, newlines and dot segments (`/%2e%2e/`).
   let url: URL | undefined;
   try {
     url = new URL(text);
   } catch {
     url = undefined;
   }
-  if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:') || url.username || url.password || url.search || url.hash || text.includes('?') || text.includes('#') || url.pathname !== '/') {
+  if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:') || url.username || url.password || url.search || url.hash || !/^https?:\/\/[^/?#\\\s]+\/?$/i.test(text) || url.pathname !== '/') {
     ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'must be an http(s) origin such as https://navigator.example.org or http://127.0.0.1:8788: no path, query, fragment or user name' });
     return '';
   }
