@@ -1,5 +1,5 @@
 import type * as WorkflowViews from '../client/workflow-views';
-import type { DagRunStatus, TaskState, TaskStatus } from '../client/workflow-views';
+import { failureName, type DagRunStatus, type TaskState, type TaskStatus } from '../client/workflow-views';
 
 // Loaded when a run is printed: every command imports this file for `table`, `--help` among them.
 const workflowViews = (): typeof WorkflowViews => require('../client/workflow-views') as typeof WorkflowViews;
@@ -28,7 +28,7 @@ export function durationBetween(start?: string, end?: string): string {
 }
 
 function note(task: TaskStatus): string {
-  if (task.error) return `${task.error.type}: ${task.error.message.split('\n')[0]?.slice(0, 100) ?? ''}`;
+  if (task.error) return `${failureName(task.error)}: ${task.error.message.split('\n')[0]?.slice(0, 100) ?? ''}`;
   if (task.reason) return task.reason;
   if (task.items) return `${task.items.filter((item) => item.state === 'succeeded').length}/${task.items.length} items`;
   return task.summary ?? '';

@@ -36,7 +36,7 @@ const STATE_OF: Partial<Record<string, StatsRunState>> = {
 interface MemoTask {
   id?: unknown;
   state?: unknown;
-  error?: { type?: unknown };
+  error?: { type?: unknown; reportedType?: unknown };
 }
 
 /** The first failed task of a closed run, from the status dagRun keeps in its memo when it ends. */
@@ -45,7 +45,8 @@ function firstFailure(memo: Record<string, unknown> | undefined): { failedTask: 
   if (!Array.isArray(tasks)) return undefined;
   const failed = (tasks as MemoTask[]).find((task) => task?.state === 'failed' && typeof task.id === 'string');
   if (!failed) return undefined;
-  const type = failed.error?.type;
+  // An Unclassified failure is tallied under the name it reported (a plugin's type), as the run shows it.
+  const type = failed.error?.reportedType ?? failed.error?.type;
   return { failedTask: failed.id as string, errorType: typeof type === 'string' && type !== '' ? type.slice(0, 80) : 'unknown' };
 }
 

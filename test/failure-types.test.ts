@@ -10,10 +10,15 @@ import { NETWORK_CHECKPOINT_ERRORS } from '../activities/actions/network-checkpo
 import { UPDATE_ERRORS } from '../activities/actions/package-manager';
 import { SHELL_ERRORS, SHELL_NON_RETRYABLE_ERRORS } from '../activities/actions/shell';
 import { WORKER_LOST } from '../dag-repos/actions/action-definition';
-import { ACTION_FAILURES, FAILURE_TYPES, FailureType, isRetryable, nonRetryableOf } from '../dag-repos/actions/failure-types';
+import { ACTION_FAILURES, classifyFailureName, ENGINE_FAILURE_TYPES, FAILURE_TYPES, FailureType, isRetryable, nonRetryableOf, TASK_FAILURE_TYPES } from '../dag-repos/actions/failure-types';
 import { HOST_REBOOT_FAILURES } from '../dag-repos/actions/host-actions';
 import { CHECKPOINT_UNAVAILABLE, NETWORK_CHANGE_REVERTED, NETWORK_CHANGE_UNCONFIRMED } from '../dag-repos/actions/network-actions';
 import { BUILTIN_ACTIONS } from '../dag-repos/actions/registry';
+import { ActivityFailure, ApplicationFailure, CancelledFailure, ChildWorkflowFailure, RetryState, TimeoutFailure, TimeoutType } from '@temporalio/common';
+import { POLICY_REFUSED_ON_HOST } from '../activities/platform/policy-gate';
+import { APPROVAL_REJECTED } from '../workflows/approvals';
+import { toTaskError } from '../workflows/failures';
+import { failureName } from '../workflows/run-status';
 
 /** Failure types are one closed list; every retry policy's non-retryable list derives from isRetryable. */
 
@@ -100,5 +105,44 @@ describe('failure types', () => {
       assert.equal(FailureType.safeParse(hostile).success, false, JSON.stringify(hostile.slice(0, 20)));
       assert.throws(() => isRetryable(hostile as FailureType), /unclassified failure type/);
     }
+  });
+});
+
+describe('a task error names its failure from one closed list', () => {
+  const activityFailure = (cause: Error): ActivityFailure => new ActivityFailure('activity failed', 'shell', '1', RetryState.NON_RETRYABLE_FAILURE, undefined, cause);
+
+  it('lists every type once: the actions\' and the engine\'s', () => {
+    assert.equal(new Set(TASK_FAILURE_TYPES).size, TASK_FAILURE_TYPES.length);
+    assert.deepEqual([...TASK_FAILURE_TYPES], [...FAILURE_TYPES, ...ENGINE_FAILURE_TYPES]);
+    for (const thrownByTheEngine of [POLICY_REFUSED_ON_HOST, APPROVAL_REJECTED, 'ParamValidationError', 'HostWithoutWorker', 'RolloutHalted', 'DagRunFailed', 'DagRunTimedOut']) {
+      assert.deepEqual(classifyFailureName(thrownByTheEngine), { type: thrownByTheEngine });
+    }
+  });
+
+  it('keeps an action\'s own type and what it says about retrying', () => {
+    const error = toTaskError(activityFailure(ApplicationFailure.create({ type: 'CommandFailed', message: 'exit 2', details: [{ exitCode: 2, secretish: 'not kept' }] })));
+    assert.deepEqual(error, { type: 'CommandFailed', message: 'exit 2', retryable: true, details: { exitCode: 2 } });
+    assert.equal(failureName(error), 'CommandFailed');
+  });
+
+  it('reports timeouts, cancellations and failed sub-DAGs as the engine\'s types', () => {
+    assert.equal(toTaskError(activityFailure(new TimeoutFailure(undefined, undefined, TimeoutType.START_TO_CLOSE))).type, 'Timeout');
+    assert.equal(toTaskError(new CancelledFailure('cancelled')).type, 'Cancelled');
+    const child = new ChildWorkflowFailure('default', { workflowId: 'dag/child', runId: 'r1' }, 'dagRun', RetryState.NON_RETRYABLE_FAILURE, ApplicationFailure.create({ type: 'DagRunFailed', message: 'DAG run failed', nonRetryable: true }));
+    assert.deepEqual(toTaskError(child), { type: 'DagRunFailed', message: 'DAG run failed', retryable: false });
+  });
+
+  it('files a name outside the list (a plugin\'s type, a programming error) as Unclassified, keeping the name printable and short', () => {
+    const plugin = toTaskError(activityFailure(ApplicationFailure.create({ type: 'VaultSealed', message: 'vault is sealed', nonRetryable: true })));
+    assert.deepEqual(plugin, { type: 'Unclassified', reportedType: 'VaultSealed', message: 'vault is sealed', retryable: false });
+    assert.equal(failureName(plugin), 'VaultSealed');
+    assert.deepEqual(toTaskError(activityFailure(new TypeError('x is undefined'))).reportedType, 'TypeError');
+    const hostile = toTaskError(activityFailure(ApplicationFailure.create({ type: `Evil\r\nSet-Cookie: a=b<script>${'x'.repeat(500)}`, message: 'm' })));
+    assert.equal(hostile.type, 'Unclassified');
+    assert.match(hostile.reportedType ?? '', /^[A-Za-z0-9_.:-]{1,80}$/);
+    for (const lookalike of ['__proto__', 'constructor', 'commandfailed', 'Command\u200bFailed', '']) {
+      assert.equal(classifyFailureName(lookalike).type, 'Unclassified', JSON.stringify(lookalike));
+    }
+    assert.deepEqual(toTaskError('a thrown string'), { type: 'Unclassified', reportedType: 'Error', message: 'a thrown string', retryable: false });
   });
 });

@@ -1,4 +1,5 @@
 import * as wf from '@temporalio/workflow';
+import type { TaskFailureType } from '../dag-repos/actions/failure-types';
 import { actorText, isPlainName } from './audit-entry';
 import type { AbortRequest, ApprovalRecord } from './rollback-status';
 import { STATUS_KEY } from './search-attributes';
@@ -41,7 +42,7 @@ export { actorText };
 export const APPROVAL_REFUSED = 'ApprovalRefused';
 /** Patch id: approval decisions refuse names with hidden characters and may act for someone (onBehalfOf). */
 const IDENTITY_CHECKS_PATCH = 'approval-identity-checks';
-export const APPROVAL_REJECTED = 'ApprovalRejected';
+export const APPROVAL_REJECTED = 'ApprovalRejected' satisfies TaskFailureType;
 
 /**
  * The approval gates of one workflow. A gate opens when an approval task starts and closes on a

@@ -132,8 +132,8 @@ export async function runCompensations(plan: CompensationPlan, onRecord: (record
       const result = await executeAction({ task: call, inputs, taskQueue: runsOn, runQueue: plan.taskQueue, runId: plan.runId, runKey: plan.runKey, dag: plan.dag, ...itemFields });
       records.push({ ...about, state: 'succeeded', startedAt, endedAt: new Date().toISOString(), runsOn, summary: result.summary });
     } catch (error) {
-      const { type, message, retryable } = toTaskError(error);
-      records.push({ ...about, state: 'failed', startedAt, endedAt: new Date().toISOString(), runsOn, error: { type, message, retryable } });
+      const { type, reportedType, message, retryable } = toTaskError(error);
+      records.push({ ...about, state: 'failed', startedAt, endedAt: new Date().toISOString(), runsOn, error: { type, ...(reportedType ? { reportedType } : {}), message, retryable } });
     }
     onRecord([...records]);
   }

@@ -1,4 +1,5 @@
 import * as wf from '@temporalio/workflow';
+import type { TaskFailureType } from '../dag-repos/actions/failure-types';
 import type { CompiledDag, CompiledTask } from '../dag-repos/compiler/compiled-dag';
 import { conditionExpression } from '../dag-repos/compiler/expression-checks';
 import { HISTORY_LIMITS } from '../dag-repos/compiler/history-budget';
@@ -9,7 +10,7 @@ import { attemptOf, toTaskError } from './failures';
 import { describeProgressView } from './progress';
 import { ReadyQueue } from './ready-queue';
 import { readsOf, type TaskReads } from './task-reads';
-import { isTerminal, type DagRunStatus, type ItemStatus, type RunState, type TaskError, type TaskState, type TaskStatus } from './run-status';
+import { failureName, isTerminal, type DagRunStatus, type ItemStatus, type RunState, type TaskError, type TaskState, type TaskStatus } from './run-status';
 import { STATUS_KEY } from './search-attributes';
 import { Semaphore } from './semaphore';
 import { RunControls } from './run-controls';
@@ -248,9 +249,9 @@ class DagRunner {
     if (this.state !== 'succeeded') {
       const first = failed[0];
       const message = first
-        ? `DAG run failed: task "${first.id}" ${first.error ? `(${first.error.type}: ${first.error.message})` : ''}${failed.length > 1 ? ` and ${failed.length - 1} more` : ''}`
+        ? `DAG run failed: task "${first.id}" ${first.error ? `(${failureName(first.error)}: ${first.error.message})` : ''}${failed.length > 1 ? ` and ${failed.length - 1} more` : ''}`
         : `DAG run ended: ${this.reason ?? this.state}`;
-      throw wf.ApplicationFailure.create({ type: this.state === 'failed' ? 'DagRunFailed' : 'DagRunTimedOut', message, nonRetryable: true, details: [status] });
+      throw wf.ApplicationFailure.create({ type: (this.state === 'failed' ? 'DagRunFailed' : 'DagRunTimedOut') satisfies TaskFailureType, message, nonRetryable: true, details: [status] });
     }
     return status;
   }

@@ -1,5 +1,5 @@
 import type { FailureFacts } from '../ai/analysis';
-import type { TaskError } from './run-status';
+import { failureName, type TaskError } from './run-status';
 
 /** Plain functions (no workflow APIs): the analysis workflow and the CLI's `ai analyze` both build facts here. */
 
@@ -29,7 +29,7 @@ export function factsOf(failure: { runId: string; dagId: string; taskId: string;
     taskId: failure.taskId,
     ...(failure.item !== undefined ? { item: failure.item } : {}),
     action: failure.action,
-    errorType: failure.error.type,
+    errorType: failureName(failure.error),
     message: failure.error.message.slice(0, 2000),
     ...(typeof exitCode === 'number' ? { exitCode } : {}),
     ...(stdoutTail ? { stdoutTail } : {}),

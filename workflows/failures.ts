@@ -1,5 +1,6 @@
 import { TimeoutType } from '@temporalio/common';
 import { ActivityFailure, ApplicationFailure, ChildWorkflowFailure, isCancellation, TimeoutFailure } from '@temporalio/workflow';
+import { classifyFailureName } from '../dag-repos/actions/failure-types';
 import type { TaskError } from './run-status';
 
 const DETAIL_KEYS = ['exitCode', 'signal', 'stdoutTail', 'stderrTail', 'logPath', 'attempts', 'lastStatus', 'lastError', 'bodyTail', 'attempt', 'failedTasks'];
@@ -31,14 +32,14 @@ export function toTaskError(error: unknown): TaskError {
   if (cause instanceof ApplicationFailure) {
     const details = smallDetails(cause.details?.[0]);
     return {
-      type: cause.type ?? 'Error',
+      ...classifyFailureName(cause.type ?? undefined),
       message: cause.message,
       retryable: !cause.nonRetryable,
       ...(details ? { details } : {}),
     };
   }
-  if (cause instanceof Error) return { type: cause.name || 'Error', message: cause.message, retryable: false };
-  return { type: 'Error', message: String(cause), retryable: false };
+  if (cause instanceof Error) return { ...classifyFailureName(cause.name || undefined), message: cause.message, retryable: false };
+  return { ...classifyFailureName(undefined), message: String(cause), retryable: false };
 }
 
 /** The attempt count carried by our activities' failures and results. */

@@ -1,5 +1,6 @@
 // Declared beside the channels it goes to, so the notify activity types its input without workflows/.
 export type { NotifyRequest } from '../dag-repos/schema/rollback-notify';
+import type { TaskFailureType } from '../dag-repos/actions/failure-types';
 
 /** Status records of approvals, rollbacks and rollouts (issue 5). Plain data, like run-status.ts. */
 
@@ -41,7 +42,7 @@ export interface CompensationRecord {
   runsOn?: string;
   summary?: string;
   /** Same shape as TaskError in run-status.ts (not imported: run-status imports this file). */
-  error?: { type: string; message: string; retryable: boolean };
+  error?: { type: TaskFailureType; reportedType?: string; message: string; retryable: boolean };
 }
 
 export interface RollbackRecord {

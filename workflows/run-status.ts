@@ -1,4 +1,5 @@
 import type { FailureAnalysis } from '../ai/analysis';
+import type { TaskFailureType } from '../dag-repos/actions/failure-types';
 import type { ApprovalRecord, RollbackRecord } from './rollback-status';
 
 /** The state a DAG run reports: through the status query, its result, and the CLI/API. Plain data. */
@@ -22,12 +23,19 @@ export const TERMINAL_TASK_STATES: readonly TaskState[] = ['succeeded', 'failed'
 export type RunState = 'running' | 'succeeded' | 'failed' | 'cancelled';
 
 export interface TaskError {
-  /** ApplicationFailure type (e.g. CommandFailed, HealthCheckFailed), or Timeout / Cancelled / ExpressionError. */
-  type: string;
+  /** What failed, from one closed list: an action's failure type (CommandFailed, HealthCheckFailed, …) or the engine's (Timeout, Cancelled, …). */
+  type: TaskFailureType;
+  /** The name the failure reported when it is none of the list's (a plugin's own type, a JavaScript error): type is then Unclassified. */
+  reportedType?: string;
   message: string;
   retryable: boolean;
   /** Small facts from the failure: exit code, tails of output, log path. */
   details?: Record<string, unknown>;
+}
+
+/** The name to show for a task's failure: the one it reported, where the closed list has no entry for it. */
+export function failureName(error: Pick<TaskError, 'type' | 'reportedType'>): string {
+  return error.reportedType ?? error.type;
 }
 
 export interface ItemStatus {

@@ -6,6 +6,7 @@ import { parseDuration } from '../dag-repos/schema/duration';
 import { resolveParams } from '../dag-repos/schema/params';
 import { ApprovalInput } from '../dag-repos/actions/rollout-inputs';
 import { WORKER_LOST } from '../dag-repos/actions/action-definition';
+import type { TaskFailureType } from '../dag-repos/actions/failure-types';
 import type { ActionWorkflowInput, ActionWorkflowResult } from './action-workflow';
 import { approvalOutcome, type ApprovalGates } from './approvals';
 import type { HostStatusActivities } from './host-registry-state';
@@ -129,7 +130,7 @@ async function hostWithoutWorker(call: TaskInvocation, cause: unknown): Promise<
     // Its last sighting is unknown; the wait itself is certain.
   }
   return wf.ApplicationFailure.create({
-    type: 'HostWithoutWorker',
+    type: 'HostWithoutWorker' satisfies TaskFailureType,
     nonRetryable: true,
     message: `host ${call.taskQueue} has no worker ${since}: task ${call.task.id} waited ${Math.round(waitedMs / 1000)}s for one`,
     details: [{ host: call.taskQueue, waitedMs }],
@@ -287,7 +288,7 @@ async function runRollout(call: TaskInvocation): Promise<{ outputs: Record<strin
   };
   if (progress.state === 'succeeded') return { outputs, summary: `${progress.strategy}: ${outputs.updated.length}/${progress.targets.length} targets updated` };
   throw wf.ApplicationFailure.create({
-    type: 'RolloutHalted',
+    type: 'RolloutHalted' satisfies TaskFailureType,
     nonRetryable: true,
     message: `rollout halted (${progress.rollback?.trigger ?? '?'}: ${progress.rollback?.reason ?? ''}); rolled back ${(progress.rollback?.order ?? []).filter((name) => outputs.rolledBack.includes(name)).join(', ') || 'nothing'}; untouched ${outputs.untouched.join(', ') || 'none'}`,
     details: [outputs],

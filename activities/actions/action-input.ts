@@ -1,9 +1,10 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { z } from 'zod';
 import { zodProblemsUnder } from '../../config/zod-problems';
+import type { FailureType } from '../../dag-repos/actions/failure-types';
 
 /** Failure type for `with` inputs that do not match the action's schema. Never retried. */
-export const INVALID_ACTION_INPUT = 'InvalidActionInput';
+export const INVALID_ACTION_INPUT = 'InvalidActionInput' satisfies FailureType;
 
 /**
  * Validates an action's `with` against its schema, applying defaults.

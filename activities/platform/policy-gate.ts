@@ -3,6 +3,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
 import type { ActionRegistry } from '../../dag-repos/actions/registry';
+import type { TaskFailureType } from '../../dag-repos/actions/failure-types';
 import { actionRefusal, ActionPattern, globMatches, hostRefusal, needsVersionApproval, POLICY_LIMITS, type EffectivePolicy } from '../../dag-repos/security/repo-policy';
 import { parseLimitedYaml, POLICY_FILE_MAX_BYTES } from '../../dag-repos/security/policy-files';
 import type { ActionInvocation } from '../actions/action-types';
@@ -15,7 +16,7 @@ import { zodProblems } from '../../config/zod-problems';
  * naming the rule, and its tool never starts.
  */
 
-export const POLICY_REFUSED_ON_HOST = 'PolicyRefused';
+export const POLICY_REFUSED_ON_HOST = 'PolicyRefused' satisfies TaskFailureType;
 
 /** The host's cap (QUBINODE_HOST_POLICY_FILE): the repositories and actions it accepts at most. An absent list caps nothing. */
 export const HostPolicyCap = z.strictObject({

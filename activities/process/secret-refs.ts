@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { ApplicationFailure } from '@temporalio/common';
+import type { FailureType } from '../../dag-repos/actions/failure-types';
 import type { SecretRef } from '../../dag-repos/compiler/secret-references';
 import { claimsSecretUri, formatSecretUri, parseSecretUri, type SecretSource } from '../../dag-repos/schema/secret-uri';
 import { VaultClient, VaultError, vaultSettingsFromEnv } from '../../plugins/vault/vault-client';
@@ -10,15 +11,15 @@ import { VaultClient, VaultError, vaultSettingsFromEnv } from '../../plugins/vau
  * a value rendered from a param, a webhook payload or an upstream output is text, whatever it reads.
  */
 
-export const SECRET_NOT_FOUND = 'SecretNotFound';
+export const SECRET_NOT_FOUND = 'SecretNotFound' satisfies FailureType;
 /** Temporary failure reaching a secret store (Vault down, sealed, 5xx); retried under the task's retry policy. */
-export const SECRET_STORE_UNAVAILABLE = 'SecretStoreUnavailable';
+export const SECRET_STORE_UNAVAILABLE = 'SecretStoreUnavailable' satisfies FailureType;
 /** The reference names a store this worker has no settings for (VAULT_ADDR unset); not retried. */
-export const SECRET_STORE_NOT_CONFIGURED = 'SecretStoreNotConfigured';
+export const SECRET_STORE_NOT_CONFIGURED = 'SecretStoreNotConfigured' satisfies FailureType;
 /** The plan names a reference the grammar refuses (unknown source, malformed); not retried, never passed on as text. */
-export const SECRET_REFERENCE_INVALID = 'SecretReferenceInvalid';
+export const SECRET_REFERENCE_INVALID = 'SecretReferenceInvalid' satisfies FailureType;
 
-function failure(type: string, message: string): ApplicationFailure {
+function failure(type: FailureType, message: string): ApplicationFailure {
   return ApplicationFailure.create({ type, nonRetryable: type !== SECRET_STORE_UNAVAILABLE, message });
 }
 

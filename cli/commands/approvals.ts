@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type * as RunIds from '../../client/run-ids';
 import type * as WorkflowViews from '../../client/workflow-views';
-import type { DagRunStatus, RollbackRecord, RolloutProgress } from '../../client/workflow-views';
+import { failureName, type DagRunStatus, type RollbackRecord, type RolloutProgress } from '../../client/workflow-views';
 import { CliError, type CliContext } from '../context';
 import { table } from '../output';
 
@@ -24,7 +24,7 @@ function rollbackText(record: RollbackRecord): string {
     `rollback ${record.state} (${record.mode}, trigger ${record.trigger}: ${record.reason})`,
     table(
       ['TASK', 'ACTION', 'STATE', 'WHERE', 'NOTE'],
-      record.compensations.map((entry) => [entry.itemIndex === undefined ? entry.taskId : `${entry.taskId}[${entry.itemIndex}]`, entry.action, entry.state, entry.runsOn ?? '', entry.error ? `${entry.error.type}: ${entry.error.message}` : (entry.summary ?? '')]),
+      record.compensations.map((entry) => [entry.itemIndex === undefined ? entry.taskId : `${entry.taskId}[${entry.itemIndex}]`, entry.action, entry.state, entry.runsOn ?? '', entry.error ? `${failureName(entry.error)}: ${entry.error.message}` : (entry.summary ?? '')]),
     ),
   ].join('\n');
 }

@@ -5,7 +5,7 @@ import type * as DagFile from '../../dag-repos/catalog/dag-file';
 import type * as Analysis from '../../client/analysis';
 import type { CompiledDag } from '../../dag-repos/compiler/compiled-dag';
 import type * as Params from '../../dag-repos/schema/params';
-import type { DagRunStatus } from '../../client/workflow-views';
+import { failureName, type DagRunStatus } from '../../client/workflow-views';
 import type { CliBackend } from '../backend/backend';
 import { CliError, type CliContext } from '../context';
 import { runControlText } from './approvals';
@@ -80,7 +80,7 @@ async function followRun(backend: CliBackend, runId: string, quiet: boolean): Pr
           continue;
         }
         seen.set(task.id, key);
-        const extra = task.error ? ` — ${task.error.type}: ${task.error.message.split('\n')[0]}` : task.reason ? ` — ${task.reason}` : task.attempt > 1 ? ` (attempt ${task.attempt})` : '';
+        const extra = task.error ? ` — ${failureName(task.error)}: ${task.error.message.split('\n')[0]}` : task.reason ? ` — ${task.reason}` : task.attempt > 1 ? ` (attempt ${task.attempt})` : '';
         const time = task.endedAt ? ` in ${durationBetween(task.startedAt, task.endedAt)}` : '';
         console.log(`  ${stateIcon(task.state)} ${task.id.padEnd(20)} ${task.state}${items}${time}${extra}`);
       }

@@ -9,6 +9,9 @@ export const FAILURE_TYPES = [
   // Any action
   'InvalidActionInput',
   'SecretNotFound',
+  'SecretStoreUnavailable',
+  'SecretStoreNotConfigured',
+  'SecretReferenceInvalid',
   'WorkerLost',
   'AttemptSuperseded',
   // shell
@@ -73,10 +76,13 @@ export function isRetryable(type: FailureType): boolean {
     case 'ServiceNotActive':
     case 'KcliCommandFailed':
     case 'KcliNoIp':
+    case 'SecretStoreUnavailable':
       return true;
     // Wrong input, missing tools or files, and facts about the host stay as they are.
     case 'InvalidActionInput':
     case 'SecretNotFound':
+    case 'SecretStoreNotConfigured':
+    case 'SecretReferenceInvalid':
     case 'CommandNotFound':
     case 'AnsibleFileNotFound':
     case 'AnsibleNotInstalled':
@@ -111,6 +117,28 @@ export function isRetryable(type: FailureType): boolean {
       throw new Error(`unclassified failure type ${String(unclassified)}`);
     }
   }
+}
+
+/**
+ * What the engine itself may fail a task with, apart from what its action throws: Temporal's timeout or
+ * cancellation, an expression that cannot be evaluated, a sub-DAG's params refused, a host with no worker, a host's policy refusing the
+ * task, a rejected approval, a halted rollout, a sub-DAG that failed or timed out. `Unclassified` stands for
+ * any other name (a plugin's own failure type, a programming error), which the task error keeps beside it.
+ */
+export const ENGINE_FAILURE_TYPES = ['Timeout', 'Cancelled', 'ExpressionError', 'ParamValidationError', 'HostWithoutWorker', 'PolicyRefused', 'ApprovalRejected', 'RolloutHalted', 'DagRunFailed', 'DagRunTimedOut', 'Unclassified'] as const;
+export type EngineFailureType = (typeof ENGINE_FAILURE_TYPES)[number];
+
+/** Every type a task's error may carry: a closed union, so a consumer can switch over it exhaustively. */
+export const TASK_FAILURE_TYPES = [...FAILURE_TYPES, ...ENGINE_FAILURE_TYPES] as const;
+export type TaskFailureType = FailureType | EngineFailureType;
+
+const KNOWN_TASK_FAILURE_TYPES: ReadonlySet<string> = new Set(TASK_FAILURE_TYPES);
+
+/** The closed type for a failure that reported `name`, and the name itself (made printable and short) when it is none of ours. */
+export function classifyFailureName(name: string | undefined): { type: TaskFailureType; reportedType?: string } {
+  if (name !== undefined && KNOWN_TASK_FAILURE_TYPES.has(name)) return { type: name as TaskFailureType };
+  const printable = (name ?? '').replace(/[^A-Za-z0-9_.:-]/g, '').slice(0, 80);
+  return { type: 'Unclassified', reportedType: printable || 'Error' };
 }
 
 /** The types of `types` retrying cannot fix, once each, in their order: a retry policy's nonRetryableErrorTypes. */

@@ -90,7 +90,7 @@ export function TaskPanel(props: { runId: string; task: TaskStatus; onClose: () 
       </dl>
       {task.error && (
         <section data-error="" class="error-box" role="alert">
-          <strong>{task.error.type}</strong>: {task.error.message}
+          <strong>{task.error.reportedType ?? task.error.type}</strong>: {task.error.message}
         </section>
       )}
       <Analysis task={task} />

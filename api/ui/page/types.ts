@@ -19,6 +19,8 @@ export interface Session {
 
 export interface TaskError {
   type: string;
+  /** The failure's own name when type is Unclassified (a plugin's type, a JavaScript error). */
+  reportedType?: string;
   message: string;
   retryable?: boolean;
 }
