@@ -14,7 +14,7 @@ import { failureName, isTerminal, type DagRunStatus, type ItemStatus, type RunSt
 import { STATUS_KEY } from './search-attributes';
 import { Semaphore } from './semaphore';
 import { RunControls } from './run-controls';
-import { executeAction, type ExecutedAction } from './task-executor';
+import { executeAction, executeActivity, type ExecutedAction } from './task-executor';
 import { HostLocks } from './host-locks';
 import { nextWindow } from '../dag-repos/schema/maintenance-window';
 import { decideTrigger } from './trigger-rules';
@@ -45,6 +45,13 @@ const RENDERED_LATE = /\$\{\{[^}]*\b(tasks|item|itemIndex)\b/;
 
 /** Patch id: a task cancelled on its own (run not cancelled) fails the run. */
 const CANCELLED_TASK_FAILS_RUN = 'cancelled-task-fails-run';
+
+/**
+ * Patch id: a task goes from its run to its activity through one async function, taking a free slot without
+ * waiting. The SDK captures a stack trace for every promise a workflow makes, which made the promises between
+ * a run and its activities the largest cost per task; runs recorded before keep the path they took.
+ */
+const LEAN_TASK_PATH = 'lean-task-path';
 
 function truthy(value: unknown): boolean {
   return Boolean(value) && !(Array.isArray(value) && value.length === 0);
@@ -86,6 +93,8 @@ class DagRunner {
   /** Per task: its entry in the `tasks` root of expression scopes, rebuilt only when the task changes. */
   private readonly scopeEntries = new Map<string, Record<string, unknown>>();
   private readonly reads = new Map<string, TaskReads>();
+  /** Whether this run's tasks take the lean path (LEAN_TASK_PATH); decided once, when scheduling starts. */
+  private leanTasks: boolean | undefined;
 
   constructor(private readonly input: DagRunInput) {
     this.controls = new RunControls(
@@ -296,6 +305,7 @@ class DagRunner {
   }
 
   private async schedule(): Promise<void> {
+    this.leanTasks ??= wf.patched(LEAN_TASK_PATH);
     for (;;) {
       this.launchReady();
       wf.setCurrentDetails(this.progressText());
@@ -321,10 +331,13 @@ class DagRunner {
       }
       this.launched.add(task.id);
       this.inFlight += 1;
-      void this.runTask(task).finally(() => {
+      const settled = (): void => {
         this.inFlight -= 1;
         this.changed = true;
-      });
+      };
+      // Neither path rejects: a task's errors end in its status.
+      if (this.leanTasks) void this.runTaskLean(task).then(settled, settled);
+      else void this.runTask(task).finally(settled);
     });
   }
 
@@ -361,31 +374,63 @@ class DagRunner {
     return reads;
   }
 
+  /** False, with the task marked skipped, when its `when` is false; throws when the expression cannot be evaluated. */
+  private whenAllows(task: CompiledTask): boolean {
+    if (task.when === undefined) return true;
+    const value = typeof task.when === 'boolean' ? task.when : evaluateExpression(conditionExpression(task.when).expr, this.expressionScope(task));
+    if (truthy(value)) return true;
+    this.update(task.id, { state: 'skipped', reason: `when is false: ${String(task.when)}` });
+    return false;
+  }
+
+  /** True, with the task marked cancelled, when the run was cancelled before the task got its slot. */
+  private cancelledBeforeStart(task: CompiledTask): boolean {
+    if (!this.cancelled || task.trigger === 'always') return false;
+    this.update(task.id, { state: 'cancelled', reason: 'run was cancelled before this task started' });
+    return true;
+  }
+
+  private failedToEvaluate(task: CompiledTask, error: unknown): void {
+    this.update(task.id, { state: 'failed', endedAt: new Date().toISOString(), error: expressionError(error) });
+  }
+
+  /** A task of a run recorded before LEAN_TASK_PATH: the promises between run and activity stay as they were. */
   private async runTask(task: CompiledTask): Promise<void> {
     try {
-      if (task.when !== undefined) {
-        const value = typeof task.when === 'boolean' ? task.when : evaluateExpression(conditionExpression(task.when).expr, this.expressionScope(task));
-        if (!truthy(value)) {
-          this.update(task.id, { state: 'skipped', reason: `when is false: ${String(task.when)}` });
-          return;
-        }
-      }
+      if (!this.whenAllows(task)) return;
       if (task.forEach !== undefined) await this.runForEach(task);
       else await this.runSingle(task);
     } catch (error) {
-      this.update(task.id, { state: 'failed', endedAt: new Date().toISOString(), error: expressionError(error) });
+      this.failedToEvaluate(task, error);
     }
   }
 
   private async runSingle(task: CompiledTask): Promise<void> {
     await this.slots.withSlot(async () => {
-      if (this.cancelled && task.trigger !== 'always') {
-        this.update(task.id, { state: 'cancelled', reason: 'run was cancelled before this task started' });
-        return;
-      }
+      if (this.cancelledBeforeStart(task)) return;
       const outcome = await this.attempt(task);
       this.update(task.id, outcome);
     });
+  }
+
+  /** A task in one async function: a free slot is taken at once, and the activity is called with no promise between. */
+  private async runTaskLean(task: CompiledTask): Promise<void> {
+    let holdsSlot = false;
+    try {
+      if (!this.whenAllows(task)) return;
+      if (task.forEach !== undefined) {
+        await this.runForEach(task);
+        return;
+      }
+      if (!this.slots.tryAcquire()) await this.slots.acquire();
+      holdsSlot = true;
+      if (this.cancelledBeforeStart(task)) return;
+      this.update(task.id, await this.attempt(task));
+    } catch (error) {
+      this.failedToEvaluate(task, error);
+    } finally {
+      if (holdsSlot) this.slots.release();
+    }
   }
 
   /** Runs the action once (Temporal retries inside) and describes the outcome as a status patch. */
@@ -404,7 +449,9 @@ class DagRunner {
     const startedAt = new Date().toISOString();
     if (!item) this.update(task.id, { state: 'running', attempt: 1, startedAt, ...(task.runsOn ? { runsOn: taskQueue } : {}) });
     try {
-      const result: ExecutedAction = await executeAction({
+      // The lean path calls an activity task's runner directly: one promise fewer per task.
+      const run = this.leanTasks && task.execution.kind === 'activity' ? executeActivity : executeAction;
+      const result: ExecutedAction = await run({
         task,
         inputs,
         taskQueue,

@@ -13,6 +13,13 @@ export class Semaphore {
     await new Promise<void>((resolve) => this.waiters.push(resolve));
   }
 
+  /** Takes a slot if one is free now, without waiting (and without a promise). */
+  tryAcquire(): boolean {
+    if (this.inUse >= this.limit) return false;
+    this.inUse += 1;
+    return true;
+  }
+
   release(): void {
     const next = this.waiters.shift();
     if (next) next();

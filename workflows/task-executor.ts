@@ -91,11 +91,13 @@ const WORKER_LOSS_BUDGET = 3;
  * lost, or its heartbeats stop), runs it again with the DAG's retry attempts it had left, up to
  * WORKER_LOSS_BUDGET times. Runs recorded before this existed keep failing as they did (the patch).
  */
-async function runOnSomeWorker(call: TaskInvocation, invocation: ActionInvocation): Promise<ExecutedAction> {
+/** `firstFailure`: the first attempt was already made (by executeActivity) and failed with this. */
+async function runOnSomeWorker(call: TaskInvocation, invocation: ActionInvocation, firstFailure?: { error: unknown }): Promise<ExecutedAction> {
   const allowed = call.task.retry.maximumAttempts;
   let usedBefore = 0;
   for (let losses = 0; ; losses += 1) {
     try {
+      if (losses === 0 && firstFailure) throw firstFailure.error;
       const result = await activityFor(call, allowed - usedBefore)(invocation);
       return { ...result, attempt: usedBefore + (result.attempt ?? 1) };
     } catch (error) {
@@ -159,24 +161,41 @@ function childOutputs(result: DagRunStatus): Record<string, unknown> {
   };
 }
 
+/** What an activity task sends its worker. */
+function activityInvocation(call: TaskInvocation): ActionInvocation {
+  const { task } = call;
+  return {
+    runId: call.runId,
+    dagId: call.dag.catalogId,
+    source: { repo: call.dag.origin.repo, commit: call.dag.origin.commit, ...(call.dag.origin.url ? { url: call.dag.origin.url } : {}), ...(call.dag.origin.credentialEnv ? { credentialEnv: call.dag.origin.credentialEnv } : {}) },
+    taskId: task.id,
+    ...(call.itemIndex === undefined ? {} : { itemIndex: call.itemIndex }),
+    with: call.inputs,
+    // Only these author-written references are resolved; a plan compiled without them resolves none.
+    ...(task.secretRefs ? { secretRefs: task.secretRefs } : {}),
+  };
+}
+
+/**
+ * Runs an activity task on a worker, for the run's lean task path (dag-run.ts): the first attempt is called
+ * with no promise of ours around it (the SDK captures a stack trace for each), and only a failure goes
+ * through runOnSomeWorker, which runs a task again whose worker was lost.
+ */
+export function executeActivity(call: TaskInvocation): Promise<ExecutedAction> {
+  const invocation = activityInvocation(call);
+  return activityFor(call)(invocation).then(
+    (result) => ({ ...result, attempt: result.attempt ?? 1 }),
+    (error: unknown) => runOnSomeWorker(call, invocation, { error }),
+  );
+}
+
 /** Carries out one action by its execution kind: an activity, a durable timer, or a child DAG run. */
 export async function executeAction(call: TaskInvocation): Promise<ExecutedAction> {
   const { task } = call;
   const execution = task.execution;
   switch (execution.kind) {
-    case 'activity': {
-      const invocation: ActionInvocation = {
-        runId: call.runId,
-        dagId: call.dag.catalogId,
-        source: { repo: call.dag.origin.repo, commit: call.dag.origin.commit, ...(call.dag.origin.url ? { url: call.dag.origin.url } : {}), ...(call.dag.origin.credentialEnv ? { credentialEnv: call.dag.origin.credentialEnv } : {}) },
-        taskId: task.id,
-        ...(call.itemIndex === undefined ? {} : { itemIndex: call.itemIndex }),
-        with: call.inputs,
-        // Only these author-written references are resolved; a plan compiled without them resolves none.
-        ...(task.secretRefs ? { secretRefs: task.secretRefs } : {}),
-      };
-      return runOnSomeWorker(call, invocation);
-    }
+    case 'activity':
+      return runOnSomeWorker(call, activityInvocation(call));
     case 'timer': {
       const durationMs = parseDuration(String(call.inputs.duration));
       await wf.sleep(durationMs);

@@ -338,6 +338,41 @@ tasks:
       return engine.wait(runId);
     },
   },
+  // The lean task path (patch lean-task-path): tasks sharing two slots, a skipped one, a retried one, a failed
+  // one, forEach items, and an attempt lost with its worker (reported as in worker-loss), which runs again.
+  {
+    name: 'lean-tasks',
+    expect: 'failed',
+    dag: (dir) => `
+id: lean-tasks
+concurrency: 2
+tasks:
+  - id: work
+    uses: shell
+    with:
+      script: |
+        if [ -e ${JSON.stringify(path.join(dir, 'first-attempt'))} ]; then exit 0; fi
+        touch ${JSON.stringify(path.join(dir, 'first-attempt'))}
+        sleep 60
+  - { id: a, uses: noop }
+  - { id: b, uses: sleep, with: { duration: 50ms } }
+  - { id: c, uses: shell, with: { command: ['true'] } }
+  - { id: skipped, uses: noop, when: false }
+  - id: flaky
+    uses: shell
+    retry: { attempts: 3, delay: 100ms }
+    with: { script: ${JSON.stringify(`n=$(cat '${dir}/count' 2>/dev/null || echo 0); n=$((n + 1)); echo $n > '${dir}/count'; [ $n -ge 2 ]`)} }
+  - { id: bad, uses: shell, with: { script: 'echo boom >&2; exit 3' } }
+  - { id: each, uses: noop, forEach: [x, y, z], needs: [a, b, c] }
+  - { id: after, uses: noop, needs: [work, each, flaky] }
+`,
+    drive: async (engine, runId, dir) => {
+      await until(() => existsSync(path.join(dir, 'first-attempt')), 15_000, 'the first attempt to start');
+      const lost = ApplicationFailure.create({ type: WORKER_LOST, nonRetryable: true, message: 'the worker running attempt 1 died', details: [{ attempt: 1 }] });
+      await engine.client.activity.fail({ workflowId: runId, activityId: 'work' }, lost);
+      return engine.wait(runId);
+    },
+  },
   // A rollback that undoes only what the run made (the patched path): one task found its resource already
   // there, a forEach task is undone item by item (its created items; one item found, one failed).
   {
