@@ -15,7 +15,13 @@ export async function plainChain(count: number): Promise<number> {
   return count;
 }
 
-export async function plainFanOut(count: number): Promise<number> {
-  await Promise.all(Array.from({ length: count }, (_, index) => noop(invocation(index))));
+/** `inFlight` lanes at most, as a DAG's `concurrency` bounds its tasks (Temporal refuses over 2,000 pending activities per workflow). */
+export async function plainFanOut(count: number, inFlight = count): Promise<number> {
+  const lanes = Math.min(inFlight, count);
+  await Promise.all(
+    Array.from({ length: lanes }, async (_, lane) => {
+      for (let index = lane; index < count; index += lanes) await noop(invocation(index));
+    }),
+  );
   return count;
 }

@@ -3,7 +3,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { HostPolicyFileError, loadHostPolicyCap } from '../activities/platform/policy-gate';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { HostPolicyFileError, loadHostPolicyCap, withPolicyGate } from '../activities/platform/policy-gate';
 import { exceptionId, pendingExceptions } from '../activities/platform/security-exceptions';
 import { ActionRegistry } from '../dag-repos/actions/registry';
 import { checkDagFile } from '../dag-repos/compiler/compile';
@@ -168,5 +169,52 @@ describe('repository policy: the rules (pure)', () => {
     assert.throws(() => loadHostPolicyCap(file('big.yaml', `repos: [${'"a",'.repeat(20_000)}]\n`)), /at most 65536/);
     assert.throws(() => loadHostPolicyCap(file('unknown.yaml', 'repos: [infra]\nshell: true\n')), /unrecognized|shell/i);
     assert.throws(() => loadHostPolicyCap(file('deep.yaml', `repos: ${'['.repeat(100)}${']'.repeat(100)}\n`)), HostPolicyFileError);
+  });
+});
+
+describe('the host\'s policy gate reads policies sparingly', () => {
+  const invocation = (taskId: string) => ({ runId: 'dag/infra/x/1', dagId: 'infra/x', taskId, with: {} });
+
+  it('reads a repository\'s policy once for tasks arriving together, again once it is stale, and again after a failed read', async () => {
+    let clock = 0;
+    const reads: string[] = [];
+    let answer: (policy: { repo: string; source: 'none' }) => void = () => undefined;
+    let failNext = false;
+    const gate = withPolicyGate(
+      { noop: async () => 'ran' },
+      {
+        registry: new ActionRegistry(),
+        labels: {},
+        cacheMs: 1000,
+        now: () => clock,
+        policyFor: (repo) => {
+          reads.push(repo);
+          if (failNext) {
+            failNext = false;
+            return Promise.reject(new Error('policy workflow unreachable'));
+          }
+          return new Promise((resolve) => {
+            answer = resolve;
+          });
+        },
+      },
+    );
+    const env = new MockActivityEnvironment({ taskQueue: 'hv1' });
+    const fanOut = Array.from({ length: 20 }, (_, index) => env.run(gate.noop, invocation(`t${index}`)));
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(reads, ['infra'], 'twenty tasks, one read in flight');
+    answer({ repo: 'infra', source: 'none' });
+    assert.deepEqual(await Promise.all(fanOut), Array(20).fill('ran'));
+    assert.equal(await env.run(gate.noop, invocation('cached')), 'ran');
+    assert.equal(reads.length, 1, 'a fresh policy is reused');
+
+    clock = 1500;
+    failNext = true;
+    await assert.rejects(env.run(gate.noop, invocation('stale')), /policy workflow unreachable/);
+    const again = env.run(gate.noop, invocation('retried'));
+    await new Promise((resolve) => setImmediate(resolve));
+    answer({ repo: 'infra', source: 'none' });
+    assert.equal(await again, 'ran');
+    assert.equal(reads.length, 3, 'a stale policy is read again, and a failed read is not kept');
   });
 });

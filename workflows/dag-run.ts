@@ -422,7 +422,7 @@ class DagRunner {
         await this.runForEach(task);
         return;
       }
-      if (!this.slots.tryAcquire()) await this.slots.acquire();
+      if (!this.slots.tryAcquire()) await this.slots.waitForSlot();
       holdsSlot = true;
       if (this.cancelledBeforeStart(task)) return;
       this.update(task.id, await this.attempt(task));

@@ -13,6 +13,11 @@ export class Semaphore {
     await new Promise<void>((resolve) => this.waiters.push(resolve));
   }
 
+  /** Resolves when a slot is handed over; for a caller that found none free with tryAcquire. Not async: one promise. */
+  waitForSlot(): Promise<void> {
+    return new Promise<void>((resolve) => this.waiters.push(resolve));
+  }
+
   /** Takes a slot if one is free now, without waiting (and without a promise). */
   tryAcquire(): boolean {
     if (this.inUse >= this.limit) return false;

@@ -99,12 +99,24 @@ export function withPolicyGate<T extends Record<string, AnyActivity>>(activities
   const cacheMs = deps.cacheMs ?? 3000;
   const now = deps.now ?? Date.now;
   const cache = new Map<string, { at: number; policy: GatePolicy }>();
-  const policyOf = async (repo: string): Promise<GatePolicy> => {
+  // One read per repository at a time: the tasks of a fan-out that find the policy stale share the next read
+  // instead of each querying Temporal. A failed read is not kept; the next task reads again.
+  const reading = new Map<string, Promise<GatePolicy>>();
+  const policyOf = (repo: string): Promise<GatePolicy> => {
     const cached = cache.get(repo);
-    if (cached && now() - cached.at < cacheMs) return cached.policy;
-    const policy = await deps.policyFor(repo);
-    cache.set(repo, { at: now(), policy });
-    return policy;
+    if (cached && now() - cached.at < cacheMs) return Promise.resolve(cached.policy);
+    let read = reading.get(repo);
+    if (!read) {
+      read = deps
+        .policyFor(repo)
+        .then((policy) => {
+          cache.set(repo, { at: now(), policy });
+          return policy;
+        })
+        .finally(() => reading.delete(repo));
+      reading.set(repo, read);
+    }
+    return read;
   };
 
   const wrapped: Record<string, AnyActivity> = {};
