@@ -5,9 +5,11 @@
 set -uo pipefail
 
 say() { printf '[setup-libvirt] %s\n' "$*" >&2; }
-packages=(libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils dnsmasq-base iptables)
+# genisoimage: kcli writes each VM's cloud-init ISO with it (or xorrisofs/mkisofs) and refuses to create the VM without one.
+packages=(libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils dnsmasq-base iptables genisoimage)
 
 ready() { virsh -c qemu:///system uri >/dev/null 2>&1; }
+iso_tool() { command -v genisoimage >/dev/null 2>&1 || command -v xorrisofs >/dev/null 2>&1 || command -v mkisofs >/dev/null 2>&1; }
 # libvirt re-probes every QEMU binary on each capabilities call (seconds each; a kcli create then takes
 # minutes) when a /dev/kvm node exists that the qemu user cannot open ("KVM was enabled when probing ... but
 # it is not available now"), as in sandboxes exposing /dev/kvm as root:root 0600 without a kvm group. Giving
@@ -23,7 +25,7 @@ kvm_access() {
   id -nG libvirt-qemu | grep -qw kvm || usermod -a -G kvm libvirt-qemu
 }
 
-if command -v virsh >/dev/null 2>&1 && ready; then kvm_access; exit 0; fi
+if command -v virsh >/dev/null 2>&1 && ready && iso_tool; then kvm_access; exit 0; fi
 
 if [ "$(id -u)" != 0 ]; then say "not root: cannot install or start libvirtd"; exit 2; fi
 if ! command -v apt-get >/dev/null 2>&1; then say "no apt-get: install libvirt yourself"; exit 2; fi

@@ -6,6 +6,9 @@ cd "$(dirname "$0")/.."
 bash infra/setup.sh
 # Debian's chromium for the web page's browser test (a full-tier file); where it cannot be installed, that test skips.
 [ "${1:-}" = --quick ] || bash infra/setup-browser.sh >/dev/null || echo "[test] no chromium: test/ui-browser.test.ts will skip"
+# The production Temporal server for test/production-temporal.test.ts: built from source the first time on a
+# machine (minutes, longer than a test file may take), copied from the machine cache afterwards.
+[ "${1:-}" = --quick ] || bash infra/production/build-temporal-server.sh
 
 echo "[test] typecheck"
 npx tsc -p tsconfig.json --noEmit
