@@ -41,16 +41,6 @@ const MAY_IMPORT = {
  * only, so a new crossing fails the lint. Remove an entry when its edge is gone.
  */
 const EXCEPTIONS = [
-  {
-    // The repository-sync workflow takes the repository's settings (repo-config) and the sync result
-    // types from dag-repos/git, and the policy workflow the policy schema from dag-repos/security;
-    // those modules are pure but live beside the Git and scanner code.
-    files: ['workflows/repo-sync.ts'],
-    allow: ['dag-repos/git'],
-  },
-  { files: ['workflows/repo-policy-types.ts'], allow: ['dag-repos/security'] },
-  // The compiled DAG carries the repository's settings type (dag-repos/git/repo-config.ts).
-  { files: ['dag-repos/compiler/compiled-dag.ts'], allow: ['dag-repos/git'] },
   // Trigger activities start runs through the client's run starter and name them by workflow id.
   { files: ['activities/platform/repo-triggers.ts'], allow: ['client', 'workflows'] },
   // The plugin API hands plugins the action implementation types declared in activities/.

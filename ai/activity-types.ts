@@ -1,5 +1,5 @@
 // Types only: workflows import this file, so it must stay free of runtime code.
-import type { RepoCredentialEnv } from '../dag-repos/git/repo-config';
+import type { RepoCredentialEnv } from '../dag-repos/schema/repo-config';
 import type { FailureAnalysis, FailureFacts } from './analysis';
 
 /** The AI activities as workflows see them (implemented by activities/platform/ai.ts). */

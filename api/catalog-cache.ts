@@ -1,7 +1,7 @@
 import type { LoadedCatalog } from '../client/catalog';
 import type { DagCatalog } from '../dag-repos/catalog/composite-catalog';
 import type { CompiledDag } from '../dag-repos/compiler/compiled-dag';
-import type { RepoConfig } from '../dag-repos/git/repo-config';
+import type { RepoConfig } from '../dag-repos/schema/repo-config';
 
 /** One loaded catalog with the settings of every registered repository, by name. */
 export interface CatalogSnapshot {

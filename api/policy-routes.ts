@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { DagCatalog } from '../dag-repos/catalog/composite-catalog';
-import { PolicyRepoName, RepoPolicy } from '../dag-repos/security/repo-policy';
+import { PolicyRepoName, RepoPolicy } from '../dag-repos/schema/repo-policy';
 import { approveException, approveVersion, dagVersionHash, DEFAULT_POLICY_REPO, PolicyError, policyForRepo, readPolicies, setPolicy, type PolicyStore } from '../client/repo-policy';
 import type { AuditTrail } from './audit-trail';
 import { callerOf } from './caller';

@@ -1,4 +1,4 @@
-import type { RepoView } from '../dag-repos/git/sync-types';
+import type { RepoView } from '../dag-repos/schema/sync-types';
 
 /** How a watched push ended: its commit went live, was rejected, its sync failed, or it was not measured. */
 export type SyncWatchOutcome = 'live' | 'rejected' | 'failed' | 'superseded' | 'timeout' | 'not_watched';

@@ -1,11 +1,11 @@
 import type { Client } from '@temporalio/client';
 import type { QubinodeConfig } from '../config/config';
 import type { ActionRegistry } from '../dag-repos/actions/registry';
-import type { RepoConfig } from '../dag-repos/git/repo-config';
+import type { RepoConfig } from '../dag-repos/schema/repo-config';
 import { CompositeCatalog, type DagCatalog } from '../dag-repos/catalog/composite-catalog';
 import { LocalCatalog } from '../dag-repos/catalog/local-catalog';
 import { LocalCatalogCache } from '../dag-repos/catalog/local-catalog-cache';
-import type { RepoView } from '../dag-repos/git/sync-types';
+import type { RepoView } from '../dag-repos/schema/sync-types';
 import { listRepos, listReposKeeping } from './repos';
 
 export interface LoadedCatalog {

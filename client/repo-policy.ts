@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import type { CompiledDag } from '../dag-repos/compiler/compiled-dag';
-import { needsVersionApproval, type RepoPolicy } from '../dag-repos/security/repo-policy';
+import { needsVersionApproval, type RepoPolicy } from '../dag-repos/schema/repo-policy';
 import type { ApproveException, ApproveVersion, ExceptionRecord, PendingException, PolicyForRepo, PolicyState, SetPolicy, StoredPolicy, VersionApproval } from '../workflows/repo-policy-types';
 import { DEFAULT_POLICY_REPO, effectivePolicy } from '../workflows/repo-policy-types';
 import { readHostRegistry } from './hosts';

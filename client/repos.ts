@@ -1,7 +1,7 @@
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import { RepoConfig, guessForge, type RepoConfigInput } from '../dag-repos/git/repo-config';
-import type { RepoView, SyncRecord } from '../dag-repos/git/sync-types';
+import { RepoConfig, guessForge, type RepoConfigInput } from '../dag-repos/schema/repo-config';
+import type { RepoView, SyncRecord } from '../dag-repos/schema/sync-types';
 import type { SyncRequestArgs, SyncRequestReply } from '../workflows/repo-sync';
 import { zodProblems } from '../config/zod-problems';
 import { repoWorkflowId } from '../workflows/workflow-ids';

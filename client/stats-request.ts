@@ -1,4 +1,4 @@
-import { RepoConfig } from '../dag-repos/git/repo-config';
+import { RepoConfig } from '../dag-repos/schema/repo-config';
 import { DagId } from '../dag-repos/schema/dag-spec';
 
 /** What `qubinode stats` and GET /api/stats ask for, checked before any query is built. Pure. */

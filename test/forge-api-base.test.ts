@@ -4,8 +4,8 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { fetchOnlyTo, TokenDestinationError } from '../activities/platform/commit-status';
 import { createRepoTriggerActivities } from '../activities/platform/repo-triggers';
-import { forgeApiOf, repositoryLocation } from '../dag-repos/git/forge-api';
-import { RepoConfig } from '../dag-repos/git/repo-config';
+import { forgeApiOf, repositoryLocation } from '../dag-repos/schema/forge-api';
+import { RepoConfig } from '../dag-repos/schema/repo-config';
 
 const TOKEN = 'forge-token-canary-7f3a9c';
 const SHA = 'b'.repeat(40);

@@ -12,7 +12,7 @@ import { LocalCatalog } from '../dag-repos/catalog/local-catalog';
 import { checkDagFile, MAX_SUB_DAG_DEPTH, type DagFile } from '../dag-repos/compiler/compile';
 import { formatDiagnostic, type DiagnosticCode } from '../dag-repos/compiler/diagnostics';
 import { DAG_FILE_LIMITS } from '../dag-repos/compiler/parse-limits';
-import { RepoConfig } from '../dag-repos/git/repo-config';
+import { RepoConfig } from '../dag-repos/schema/repo-config';
 
 // DAG files come from pushed repositories. Every input here is built to crash, hang or exhaust a
 // naive YAML reader or compiler; each must come back as `file:line:col message`, and one such file

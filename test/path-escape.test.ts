@@ -8,7 +8,7 @@ import { checkCommitTree } from '../activities/platform/git-sync';
 import { GitCache } from '../activities/platform/git/git-cache';
 import { resolveRepoFile } from '../activities/process/repo-files';
 import { ActionRegistry } from '../dag-repos/actions/registry';
-import { RepoConfig } from '../dag-repos/git/repo-config';
+import { RepoConfig } from '../dag-repos/schema/repo-config';
 import { scanRepositoryTree } from '../dag-repos/security/scanner';
 import { dagYaml, GitFixture } from './support/git-fixture';
 

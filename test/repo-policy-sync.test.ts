@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { addRepo, getRepo, removeRepo, syncAndWait } from '../client/repos';
 import { approveException, PolicyError, readPolicies, setPolicy, type PolicyStore } from '../client/repo-policy';
-import type { RepoPolicy } from '../dag-repos/security/repo-policy';
+import type { RepoPolicy } from '../dag-repos/schema/repo-policy';
 import { startTestEngine, type TestEngine } from './support/engine';
 import { dagYaml, GitFixture } from './support/git-fixture';
 

@@ -9,7 +9,7 @@ import { exceptionId, pendingExceptions } from '../activities/platform/security-
 import { ActionRegistry } from '../dag-repos/actions/registry';
 import { checkDagFile } from '../dag-repos/compiler/compile';
 import { formatDiagnostic } from '../dag-repos/compiler/diagnostics';
-import { actionRefusal, globMatches, hostRefusal, needsVersionApproval, type RepoPolicy } from '../dag-repos/security/repo-policy';
+import { actionRefusal, globMatches, hostRefusal, needsVersionApproval, type RepoPolicy } from '../dag-repos/schema/repo-policy';
 import { checkDagPolicy, parsePolicyText } from '../dag-repos/security/policy-files';
 import { scanDagText } from '../dag-repos/security/scanner';
 import { effectivePolicy, isAuthor } from '../workflows/repo-policy-types';

@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createRepoTriggerActivities } from '../activities/platform/repo-triggers';
 import { addRepo, getRepo, removeRepo, syncAndWait } from '../client/repos';
-import { RepoConfig } from '../dag-repos/git/repo-config';
+import { RepoConfig } from '../dag-repos/schema/repo-config';
 import { startTestEngine, type TestEngine } from './support/engine';
 import { dagYaml, GitFixture } from './support/git-fixture';
 import { until } from './support/waiting';

@@ -5,7 +5,8 @@ import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { ActionRegistry } from '../dag-repos/actions/registry';
 import { checkDagFile } from '../dag-repos/compiler/compile';
-import { blockingFindings, scanDagText, scanRepositoryTree } from '../dag-repos/security/scanner';
+import { scanDagText, scanRepositoryTree } from '../dag-repos/security/scanner';
+import { blockingFindings } from '../dag-repos/schema/findings';
 
 const dir = path.join(__dirname, 'fixtures', 'scan');
 

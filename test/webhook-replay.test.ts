@@ -15,7 +15,7 @@ import { connectionOptions } from '../client/connection';
 import { addRepo, removeRepo } from '../client/repos';
 import { ActionRegistry } from '../dag-repos/actions/registry';
 import { CompositeCatalog } from '../dag-repos/catalog/composite-catalog';
-import { RepoConfig } from '../dag-repos/git/repo-config';
+import { RepoConfig } from '../dag-repos/schema/repo-config';
 import { LocalCatalog } from '../dag-repos/catalog/local-catalog';
 import { hmacSignature, signTrigger } from '../dag-repos/git/webhook-verify';
 import { qubinodeFromSource } from './support/cli';

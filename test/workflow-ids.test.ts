@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { RepoConfig } from '../dag-repos/git/repo-config';
+import { RepoConfig } from '../dag-repos/schema/repo-config';
 import { DagId, TaskId } from '../dag-repos/schema/dag-spec';
 import * as clientIds from '../client/run-ids';
 import { runKeyFromWorkflowId } from '../workflows/run-key';

@@ -1,8 +1,8 @@
 import type { ActionInvocation } from '../activities/actions/action-types';
 import type { GitCache } from '../activities/platform/git/git-cache';
 import type { DagDirectory } from '../config/config';
-import { isCommitSha } from '../dag-repos/git/git-refs';
-import type { RepoCredentialEnv } from '../dag-repos/git/repo-config';
+import { isCommitSha } from '../dag-repos/schema/git-refs';
+import type { RepoCredentialEnv } from '../dag-repos/schema/repo-config';
 
 type AnyActivity = (...args: never[]) => Promise<unknown>;
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Hex, PendingException, PolicyRepoName, POLICY_LIMITS, RepoPolicy, Sha, type EffectivePolicy, type PolicyForRepo } from '../dag-repos/security/repo-policy';
+import { Hex, PendingException, PolicyRepoName, POLICY_LIMITS, RepoPolicy, Sha, type EffectivePolicy, type PolicyForRepo } from '../dag-repos/schema/repo-policy';
 import { zodProblems } from '../dag-repos/schema/zod-problems';
 
 export { PendingException, type PolicyForRepo };

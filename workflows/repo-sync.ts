@@ -2,8 +2,8 @@ import * as wf from '@temporalio/workflow';
 import type { createGitSyncActivities } from '../activities/platform/git-sync';
 import type { createRepoTriggerActivities } from '../activities/platform/repo-triggers';
 import type { AiActivities } from '../ai/activity-types';
-import { credentialEnvOf, type RepoConfig } from '../dag-repos/git/repo-config';
-import type { ActiveCommit, RepoView, SyncOutcome, SyncRecord } from '../dag-repos/git/sync-types';
+import { credentialEnvOf, type RepoConfig } from '../dag-repos/schema/repo-config';
+import type { ActiveCommit, RepoView, SyncOutcome, SyncRecord } from '../dag-repos/schema/sync-types';
 import { repoWorkflowId } from './workflow-ids';
 import { nonRetryableOf } from '../dag-repos/actions/failure-types';
 

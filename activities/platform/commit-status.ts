@@ -1,5 +1,5 @@
 import { ApplicationFailure } from '@temporalio/common';
-import type { ForgeApi } from '../../dag-repos/git/forge-api';
+import type { ForgeApi } from '../../dag-repos/schema/forge-api';
 
 /** A request for a URL outside the forge API's origin: the token stays home. */
 export class TokenDestinationError extends Error {

@@ -7,12 +7,13 @@ import { checkCatalogFile, readDagFileText } from '../../dag-repos/catalog/catal
 import type { DagFile } from '../../dag-repos/compiler/compile';
 import type { CompiledDag } from '../../dag-repos/compiler/compiled-dag';
 import { formatDiagnostic } from '../../dag-repos/compiler/diagnostics';
-import { credentialEnvOf, type RepoConfig } from '../../dag-repos/git/repo-config';
-import type { FileProblem, SyncOutcome } from '../../dag-repos/git/sync-types';
+import { credentialEnvOf, type RepoConfig } from '../../dag-repos/schema/repo-config';
+import type { FileProblem, SyncOutcome } from '../../dag-repos/schema/sync-types';
 import { realPath, realPathInside } from '../../dag-repos/security/real-paths';
-import { blockingFindings, formatFinding, scanDagText, scanRepositoryTree, type Finding } from '../../dag-repos/security/scanner';
+import { scanDagText, scanRepositoryTree } from '../../dag-repos/security/scanner';
+import { blockingFindings, formatFinding, type Finding } from '../../dag-repos/schema/findings';
 import type { GitCache } from './git/git-cache';
-import type { PendingException, PolicyForRepo, RepoPolicy } from '../../dag-repos/security/repo-policy';
+import type { PendingException, PolicyForRepo, RepoPolicy } from '../../dag-repos/schema/repo-policy';
 import { checkDagPolicy } from '../../dag-repos/security/policy-files';
 import { commitAuthor, verifyCommitSignature } from './git/commit-trust';
 import { pendingExceptions, type Allowance } from './security-exceptions';

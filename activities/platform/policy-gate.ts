@@ -4,7 +4,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
 import type { ActionRegistry } from '../../dag-repos/actions/registry';
 import type { TaskFailureType } from '../../dag-repos/actions/failure-types';
-import { actionRefusal, ActionPattern, globMatches, hostRefusal, needsVersionApproval, POLICY_LIMITS, type EffectivePolicy } from '../../dag-repos/security/repo-policy';
+import { actionRefusal, ActionPattern, globMatches, hostRefusal, needsVersionApproval, POLICY_LIMITS, type EffectivePolicy } from '../../dag-repos/schema/repo-policy';
 import { parseLimitedYaml, POLICY_FILE_MAX_BYTES } from '../../dag-repos/security/policy-files';
 import type { ActionInvocation } from '../actions/action-types';
 import { zodProblems } from '../../config/zod-problems';

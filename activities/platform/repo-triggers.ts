@@ -1,8 +1,8 @@
 import type { Client, ScheduleOverlapPolicy } from '@temporalio/client';
 import type { CompiledDag } from '../../dag-repos/compiler/compiled-dag';
-import { forgeApiOf } from '../../dag-repos/git/forge-api';
+import { forgeApiOf } from '../../dag-repos/schema/forge-api';
 import { matchesAny } from '../../dag-repos/schema/globs';
-import type { RepoConfig } from '../../dag-repos/git/repo-config';
+import type { RepoConfig } from '../../dag-repos/schema/repo-config';
 import { parseDuration } from '../../dag-repos/schema/duration';
 import { resolveParams } from '../../dag-repos/schema/params';
 import type { OverlapPolicy } from '../../dag-repos/schema/triggers';

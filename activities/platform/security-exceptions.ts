@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { PendingException } from '../../dag-repos/security/repo-policy';
-import type { Finding } from '../../dag-repos/security/scanner';
+import type { PendingException } from '../../dag-repos/schema/repo-policy';
+import type { Finding } from '../../dag-repos/schema/findings';
 import type { CommitAuthor } from './git/commit-trust';
 
 /** A finding a task's `securityAllow` accepts, and the text of that task (an approval covers this exact task). */

@@ -4,7 +4,7 @@ import { isRolloutId, normaliseRunId } from '../../client/run-ids';
 import type { HostView } from '../../client/hosts';
 import { RunStats } from '../../client/run-stats';
 import type { CompiledDag } from '../../dag-repos/compiler/compiled-dag';
-import type { RepoView, SyncRecord } from '../../dag-repos/git/sync-types';
+import type { RepoView, SyncRecord } from '../../dag-repos/schema/sync-types';
 import type { ApprovalRecord, DagRunStatus, RollbackRecord, RolloutProgress } from '../../client/workflow-views';
 import * as answers from './api-answers';
 import type { CliBackend, DagListing } from './backend';

@@ -7,7 +7,7 @@ import type { RunLogs, RunLogsRequest } from '../../client/logs';
 import type { RunFilter, RunSummary } from '../../client/runs';
 import type { CompiledDag } from '../../dag-repos/compiler/compiled-dag';
 import type { CatalogEntry } from '../../dag-repos/catalog/local-catalog';
-import type { RepoView, SyncRecord } from '../../dag-repos/git/sync-types';
+import type { RepoView, SyncRecord } from '../../dag-repos/schema/sync-types';
 import type { ParamSpec } from '../../dag-repos/schema/dag-spec';
 import type { ApprovalRecord, DagRunStatus, RollbackRecord, RolloutProgress } from '../../client/workflow-views';
 

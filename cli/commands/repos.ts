@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { RepoView, SyncRecord } from '../../dag-repos/git/sync-types';
+import type { RepoView, SyncRecord } from '../../dag-repos/schema/sync-types';
 import type { CliContext } from '../context';
 import { CliError } from '../context';
 import { audited } from '../local-audit';
@@ -8,7 +8,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import type * as Repos from '../../client/repos';
 import type * as Scanner from '../../dag-repos/security/scanner';
-import type { Finding } from '../../dag-repos/security/scanner';
+import { blockingFindings, formatFinding, type Finding } from '../../dag-repos/schema/findings';
 import type * as LocalCatalogModule from '../../dag-repos/catalog/local-catalog';
 import type * as Compile from '../../dag-repos/compiler/compile';
 
@@ -32,7 +32,7 @@ function printRepo(view: RepoView): void {
   active     ${view.active ? `${view.active.commit} (since ${view.active.syncedAt}), ${view.active.dags.length} DAG(s)` : 'none yet'}
   last sync  ${describeSync(view.lastSync)}${view.syncing ? '\n  now       syncing' : view.pending ? '\n  now       sync requested' : ''}`);
   for (const file of view.lastSync?.errors ?? []) for (const problem of file.problems) console.log(`    ${problem}`);
-  for (const finding of view.lastSync?.findings ?? []) console.log(`    ${scanner().formatFinding(finding)}`);
+  for (const finding of view.lastSync?.findings ?? []) console.log(`    ${formatFinding(finding)}`);
   if (view.active?.dags.length) console.log(`\n${table(['DAG', 'FILE', 'TRIGGERS'], view.active.dags.map((dag) => [dag.catalogId, dag.origin.path, Object.keys(dag.triggers ?? {}).filter((key) => (dag.triggers as Record<string, unknown>)[key] !== undefined).join(',') || '-']))}`);
 }
 
@@ -132,7 +132,7 @@ export function registerRepoCommands(program: Command, context: CliContext): voi
       const record = await context.backend().syncRepo(name);
       console.log(describeSync(record));
       for (const file of record.errors) for (const problem of file.problems) console.log(`  ${problem}`);
-      for (const finding of record.findings) console.log(`  ${scanner().formatFinding(finding)}`);
+      for (const finding of record.findings) console.log(`  ${formatFinding(finding)}`);
       if (record.state === 'rejected') process.exitCode = 1;
     });
 
@@ -156,7 +156,7 @@ export function registerRepoCommands(program: Command, context: CliContext): voi
       const findings = paths.flatMap((target) => scanPath(context, target));
       if (options.json) console.log(JSON.stringify(findings, null, 2));
       else if (findings.length === 0) console.log('no findings');
-      else for (const finding of findings) console.log(scanner().formatFinding(finding));
-      if (scanner().blockingFindings(findings).length > 0) process.exitCode = 1;
+      else for (const finding of findings) console.log(formatFinding(finding));
+      if (blockingFindings(findings).length > 0) process.exitCode = 1;
     });
 }

@@ -2,7 +2,7 @@ import type { ActionExecution } from '../actions/registry';
 import type { ParamSpec, TriggerRule } from '../schema/dag-spec';
 import type { DagTriggers } from '../schema/triggers';
 import type { NotifyChannel, RollbackMode } from '../schema/rollback-notify';
-import type { RepoCredentialEnv } from '../git/repo-config';
+import type { RepoCredentialEnv } from '../schema/repo-config';
 import type { MaintenanceWindow } from '../schema/maintenance-window';
 import type { SecretRef } from './secret-references';
 

@@ -4,7 +4,7 @@ import { parseDagText } from '../compiler/parse-limits';
 import { displayPath, locate, parseYamlSource, type DocPath, type YamlSource } from '../compiler/source-map';
 import type { DagSpec } from '../schema/dag-spec';
 import { zodProblems } from '../../config/zod-problems';
-import { actionRefusal, RepoPolicy } from './repo-policy';
+import { actionRefusal, RepoPolicy } from '../schema/repo-policy';
 
 /**
  * Repository policies meet files here: a policy or host cap file parsed under limits, and a DAG file checked

@@ -1,8 +1,9 @@
+import type { Severity } from '../schema/findings';
 import { compileLinearRegex, type LinearRegex } from '../schema/linear-regex';
 
 /** The scanner's rule table: ids, severities and patterns. Data, so a reviewer sees every rule in one place. */
 
-export type Severity = 'high' | 'medium' | 'low';
+
 
 export const SECRET_PATTERNS: readonly { rule: string; severity: Severity; pattern: RegExp; what: string }[] = [
   { rule: 'private-key', severity: 'high', pattern: /-----BEGIN ((RSA|EC|DSA|OPENSSH|ENCRYPTED) )?PRIVATE KEY-----/, what: 'a private key' },

@@ -3,32 +3,9 @@ import * as path from 'node:path';
 import type { DagSpec } from '../schema/dag-spec';
 import { locate, parseYamlSource, type DocPath, type YamlSource } from '../compiler/source-map';
 import { isWithin, realPath } from './real-paths';
-import { CREDENTIAL_KEY, DANGEROUS_COMMANDS, REPO_PATH_KEYS, SECRET_PATTERNS, type Severity } from './rules';
+import { CREDENTIAL_KEY, DANGEROUS_COMMANDS, REPO_PATH_KEYS, SECRET_PATTERNS } from './rules';
+import type { Finding, Severity } from '../schema/findings';
 
-export type { Severity };
-
-export interface Finding {
-  rule: string;
-  severity: Severity;
-  file: string;
-  line: number;
-  column: number;
-  message: string;
-  /** Set when the task accepts this rule with `securityAllow`. */
-  allowedBecause?: string;
-  /** The task the finding is in, when it is in one. */
-  task?: string;
-}
-
-export function formatFinding(finding: Finding): string {
-  const allowed = finding.allowedBecause ? ` [allowed: ${finding.allowedBecause}]` : '';
-  return `${finding.file}:${finding.line}:${finding.column} ${finding.severity} ${finding.rule}: ${finding.message}${allowed}`;
-}
-
-/** High findings that no task allows: these block a commit. */
-export function blockingFindings(findings: readonly Finding[]): Finding[] {
-  return findings.filter((finding) => finding.severity === 'high' && !finding.allowedBecause);
-}
 
 function isPlainSecretLiteral(value: unknown): value is string {
   return typeof value === 'string' && value.trim() !== '' && !value.includes('${{') && !value.startsWith('secret://');

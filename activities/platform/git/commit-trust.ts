@@ -3,8 +3,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import { assertCommitSha } from '../../../dag-repos/git/git-refs';
-import type { Signer } from '../../../dag-repos/security/repo-policy';
+import { assertCommitSha } from '../../../dag-repos/schema/git-refs';
+import type { Signer } from '../../../dag-repos/schema/repo-policy';
 
 const run = promisify(execFile);
 

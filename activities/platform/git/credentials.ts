@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
-import { guessForge, type RepoConfig, type RepoCredentialEnv } from '../../../dag-repos/git/repo-config';
+import { guessForge, type RepoConfig, type RepoCredentialEnv } from '../../../dag-repos/schema/repo-config';
 
 /** Who a fetch is for: the repository's name (for messages), its forge, and the names of its credential variables. */
 export interface RepoAccess extends RepoCredentialEnv {

@@ -1,5 +1,5 @@
 import { ApplicationFailure } from '@temporalio/common';
-import { InvalidGitRefError } from '../../../dag-repos/git/git-refs';
+import { InvalidGitRefError } from '../../../dag-repos/schema/git-refs';
 import { createRedactor } from '../../process/redact';
 import type { RepoAccess } from './credentials';
 

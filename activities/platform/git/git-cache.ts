@@ -5,8 +5,8 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { ApplicationFailure } from '@temporalio/common';
 import { simpleGit, type SimpleGit } from 'simple-git';
-import { assertBranchName, assertCommitSha, isCommitSha } from '../../../dag-repos/git/git-refs';
-import { RepoUrl } from '../../../dag-repos/git/repo-config';
+import { assertBranchName, assertCommitSha, isCommitSha } from '../../../dag-repos/schema/git-refs';
+import { RepoUrl } from '../../../dag-repos/schema/repo-config';
 import { openGitAccess, type GitUnsafeSwitches, type RepoAccess } from './credentials';
 import { fetchFailure, GIT_ERRORS, refusedInput } from './fetch-errors';
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Duration } from '../schema/dag-spec';
+import { Duration } from './dag-spec';
 import { branchNameProblem } from './git-refs';
 import { apiUrlProblem } from './forge-api';
 

@@ -1,5 +1,5 @@
 import type { CompiledDag } from '../compiler/compiled-dag';
-import type { Finding } from '../security/scanner';
+import type { Finding } from './findings';
 import type { RepoConfig } from './repo-config';
 
 /** Problems of one file in a synced commit, already formatted `file:line:col path: message`. */
