@@ -189,13 +189,14 @@ if { ! command -v git >/dev/null 2>&1 || [ ! -x /usr/sbin/sshd ]; } && [ "$(id -
   if [ "$had_sshd" = 0 ] && command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then systemctl disable --now ssh.service ssh.socket >/dev/null 2>&1 || true; fi
 fi
 
-# ShellCheck and systemd-analyze check the deploy files and scripts (test/deploy-files.test.ts).
-if { ! command -v shellcheck >/dev/null 2>&1 || ! command -v systemd-analyze >/dev/null 2>&1; } && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-  say "installing shellcheck and systemd (apt) for the deploy-file checks"
+# ShellCheck and systemd-analyze check the deploy files and scripts (test/deploy-files.test.ts); zsh
+# runs the generated zsh completion (test/cli-completion.test.ts).
+if { ! command -v shellcheck >/dev/null 2>&1 || ! command -v systemd-analyze >/dev/null 2>&1 || ! command -v zsh >/dev/null 2>&1; } && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  say "installing shellcheck, systemd and zsh (apt) for the deploy-file and completion checks"
   status installing test-packages installing
-  run_step bash -c 'DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends shellcheck systemd >/dev/null 2>&1 ||
-    { apt-get update -q >/dev/null 2>&1; DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends shellcheck systemd >/dev/null; }' ||
-    say "apt-get install shellcheck systemd failed: the deploy-file checks will fail"
+  run_step bash -c 'DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends shellcheck systemd zsh >/dev/null 2>&1 ||
+    { apt-get update -q >/dev/null 2>&1; DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends shellcheck systemd zsh >/dev/null; }' ||
+    say "apt-get install shellcheck systemd zsh failed: the deploy-file and zsh completion checks will fail"
 fi
 
 if [ "$build" = 1 ]; then

@@ -1,6 +1,6 @@
 import { TimeoutType } from '@temporalio/common';
 import * as wf from '@temporalio/workflow';
-import type { ActionInvocation, ActionResult } from '../activities/actions/action-types';
+import type { ActionInvocation, ActionResult } from '../dag-repos/actions/action-types';
 import type { CompiledDag, CompiledTask } from '../dag-repos/compiler/compiled-dag';
 import { parseDuration } from '../dag-repos/schema/duration';
 import { resolveParams } from '../dag-repos/schema/params';
@@ -90,8 +90,8 @@ const WORKER_LOSS_BUDGET = 3;
  * Runs an action activity; when the worker running it dies (its restarted successor reports the attempt
  * lost, or its heartbeats stop), runs it again with the DAG's retry attempts it had left, up to
  * WORKER_LOSS_BUDGET times. Runs recorded before this existed keep failing as they did (the patch).
+ * `firstFailure` is set when the first attempt was already made (by executeActivity) and failed with it.
  */
-/** `firstFailure`: the first attempt was already made (by executeActivity) and failed with this. */
 async function runOnSomeWorker(call: TaskInvocation, invocation: ActionInvocation, firstFailure?: { error: unknown }): Promise<ExecutedAction> {
   const allowed = call.task.retry.maximumAttempts;
   let usedBefore = 0;

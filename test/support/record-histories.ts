@@ -78,6 +78,23 @@ export interface Scenario {
 
 const ROUTE_QUEUE = 'replay-fixture-host';
 
+/** Task `work`: its first attempt hangs (until reported lost with its worker), the next one succeeds. */
+const taskLostOnce = (dir: string): string => `  - id: work
+    uses: shell
+    with:
+      script: |
+        if [ -e ${JSON.stringify(path.join(dir, 'first-attempt'))} ]; then exit 0; fi
+        touch ${JSON.stringify(path.join(dir, 'first-attempt'))}
+        sleep 60`;
+
+/** Reports the first attempt of `work` lost, as the next worker on its host would, and waits for the run. */
+async function reportFirstAttemptLost(engine: TestEngine, runId: string, dir: string): Promise<DagRunStatus> {
+  await until(() => existsSync(path.join(dir, 'first-attempt')), 15_000, 'the first attempt to start');
+  const lost = ApplicationFailure.create({ type: WORKER_LOST, nonRetryable: true, message: 'the worker running attempt 1 died', details: [{ attempt: 1 }] });
+  await engine.client.activity.fail({ workflowId: runId, activityId: 'work' }, lost);
+  return engine.wait(runId);
+}
+
 export const SCENARIOS: readonly Scenario[] = [
   {
     name: 'chain',
@@ -322,21 +339,10 @@ tasks:
     dag: (dir) => `
 id: worker-loss
 tasks:
-  - id: work
-    uses: shell
-    with:
-      script: |
-        if [ -e ${JSON.stringify(path.join(dir, 'first-attempt'))} ]; then exit 0; fi
-        touch ${JSON.stringify(path.join(dir, 'first-attempt'))}
-        sleep 60
+${taskLostOnce(dir)}
   - { id: after, uses: noop, needs: work }
 `,
-    drive: async (engine, runId, dir) => {
-      await until(() => existsSync(path.join(dir, 'first-attempt')), 15_000, 'the first attempt to start');
-      const lost = ApplicationFailure.create({ type: WORKER_LOST, nonRetryable: true, message: 'the worker running attempt 1 died', details: [{ attempt: 1 }] });
-      await engine.client.activity.fail({ workflowId: runId, activityId: 'work' }, lost);
-      return engine.wait(runId);
-    },
+    drive: reportFirstAttemptLost,
   },
   // The lean task path (patch lean-task-path): tasks sharing two slots, a skipped one, a retried one, a failed
   // one, forEach items, and an attempt lost with its worker (reported as in worker-loss), which runs again.
@@ -347,13 +353,7 @@ tasks:
 id: lean-tasks
 concurrency: 2
 tasks:
-  - id: work
-    uses: shell
-    with:
-      script: |
-        if [ -e ${JSON.stringify(path.join(dir, 'first-attempt'))} ]; then exit 0; fi
-        touch ${JSON.stringify(path.join(dir, 'first-attempt'))}
-        sleep 60
+${taskLostOnce(dir)}
   - { id: a, uses: noop }
   - { id: b, uses: sleep, with: { duration: 50ms } }
   - { id: c, uses: shell, with: { command: ['true'] } }
@@ -366,12 +366,7 @@ tasks:
   - { id: each, uses: noop, forEach: [x, y, z], needs: [a, b, c] }
   - { id: after, uses: noop, needs: [work, each, flaky] }
 `,
-    drive: async (engine, runId, dir) => {
-      await until(() => existsSync(path.join(dir, 'first-attempt')), 15_000, 'the first attempt to start');
-      const lost = ApplicationFailure.create({ type: WORKER_LOST, nonRetryable: true, message: 'the worker running attempt 1 died', details: [{ attempt: 1 }] });
-      await engine.client.activity.fail({ workflowId: runId, activityId: 'work' }, lost);
-      return engine.wait(runId);
-    },
+    drive: reportFirstAttemptLost,
   },
   // A rollback that undoes only what the run made (the patched path): one task found its resource already
   // there, a forEach task is undone item by item (its created items; one item found, one failed).
