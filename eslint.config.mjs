@@ -12,8 +12,8 @@ const UNITS = [...DAG_REPOS, 'config', 'workflows', 'activities', 'plugins', 'ai
 /**
  * What each folder may import besides itself. A type-only import counts too. `workflows` reaches
  * activities (and the AI activities in ai/) as types only: that is checked by the type-aware rule in
- * the workflow block below, so both stay out of its zone here. `cli` reaches the worker and the API
- * only through their entry modules (workers/main.ts, api/main.ts).
+ * the workflow block below, so both stay out of its zone here. `cli` reaches what it runs (the worker,
+ * the API, the dev server) only through their entry modules.
  */
 const MAY_IMPORT = {
   'dag-repos/schema': [...PURE_DAG_REPOS, 'config'],
@@ -33,44 +33,13 @@ const MAY_IMPORT = {
   // workflows for their types, ids, signal and query definitions
   client: ['workflows', ...DAG_REPOS, 'config'],
   api: ['client', ...DAG_REPOS, 'config'],
-  cli: ['client', 'workers/main.ts', 'api/main.ts'],
+  // The dev server and its search attributes are entry modules too: `qubinode server` and `qubinode up` start them.
+  cli: ['client', 'workers/main.ts', 'api/main.ts', 'workers/local-tools.ts', 'infra/temporal-dev-server.ts', 'infra/search-attributes.ts'],
 };
 
-/**
- * Edges the tree still has against the table, each named by file and target. They are allowed here
- * only, so a new crossing fails the lint. Remove an entry when its edge is gone.
- */
-const EXCEPTIONS = [
-  // Trigger activities start runs through the client's run starter and name them by workflow id.
-  { files: ['activities/platform/repo-triggers.ts'], allow: ['client', 'workflows'] },
-  // The plugin API hands plugins the action implementation types declared in activities/.
-  { files: ['plugins/plugin-actions.ts', 'plugins/plugin-api.ts'], allow: ['activities'] },
-  // Workers reach Temporal through the client's connection, host registry and policy reads.
-  { files: ['workers/audit-worker.ts', 'workers/host-announce.ts', 'workers/platform-activities.ts', 'workers/policy-access.ts', 'workers/qubinode-worker.ts'], allow: ['client'] },
-  // A run's analysis is typed by the AI's result schema (ai/analysis.ts), which workflows take as a type too.
-  { files: ['client/analysis.ts'], allow: ['ai'] },
-  // The CLI works on DAG files on this machine (`qubinode dag validate/list/graph`, `repos add` scans,
-  // param checks before a run, signed test pushes) and types the API's answers with the DAG format.
-  {
-    files: ['cli/backend/api-answers.ts', 'cli/backend/api-backend.ts', 'cli/backend/backend.ts', 'cli/commands/dag.ts', 'cli/commands/policy-backend.ts', 'cli/commands/repos.ts', 'cli/commands/runs.ts', 'cli/commands/trigger.ts', 'cli/context.ts', 'cli/expected-errors.ts'],
-    allow: DAG_REPOS,
-  },
-  // Settings and the logger are read once, where the CLI starts; plugins add their actions to the local compile.
-  { files: ['cli/context.ts', 'cli/expected-errors.ts', 'cli/main.ts'], allow: ['config'] },
-  // `qubinode diag` names the diag tools in its help without loading the worker (dag-repos/actions/diag-tools.ts).
-  { files: ['cli/commands/host.ts'], allow: ['dag-repos/actions'] },
-  { files: ['cli/context.ts', 'cli/commands/dag.ts'], allow: ['plugins'] },
-  // `qubinode ai` runs the knowledge index and the model in the CLI's own process.
-  { files: ['cli/commands/ai.ts'], allow: ['ai'] },
-  // `qubinode server` and `qubinode up` start the Temporal dev server and register search attributes.
-  { files: ['cli/expected-errors.ts', 'cli/commands/services.ts'], allow: ['infra'] },
-];
-
-const unitOf = (file) => UNITS.filter((unit) => file === unit || file.startsWith(`${unit}/`)).sort((a, b) => b.length - a.length)[0];
-
 /** One zone per folder the unit may not import; entry modules allowed from a forbidden folder become its exceptions. */
-function zonesFor(unit, extra = []) {
-  const allowed = [...MAY_IMPORT[unit], ...extra];
+function zonesFor(unit) {
+  const allowed = MAY_IMPORT[unit];
   const forbidden = UNITS.filter((other) => other !== unit && !allowed.includes(other) && !unit.startsWith(`${other}/`));
   return forbidden.map((from) => {
     const except = allowed.filter((entry) => entry.startsWith(`${from}/`)).map((entry) => `./${entry.slice(from.length + 1)}`);
@@ -83,25 +52,12 @@ function zonesFor(unit, extra = []) {
   });
 }
 
-const layerRule = (unit, extra) => ({ 'import-x/no-restricted-paths': ['error', { basePath: import.meta.dirname, zones: zonesFor(unit, extra) }] });
-
-// A file named in several exceptions gets the union of what they allow (a later block would replace an earlier one).
-const allowedByFile = new Map();
-for (const exception of EXCEPTIONS) for (const file of exception.files) allowedByFile.set(file, [...(allowedByFile.get(file) ?? []), ...exception.allow]);
-
-const exceptionFiles = (unit) => [...allowedByFile.keys()].filter((file) => unitOf(file) === unit);
-
-const layerBlocks = [
-  ...Object.keys(MAY_IMPORT).map((unit) => ({
-    files: [`${unit}/**/*.ts`],
-    ignores: ['**/*.test.ts', ...exceptionFiles(unit)],
-    rules: layerRule(unit),
-  })),
-  ...[...allowedByFile].map(([file, allow]) => ({
-    files: [file],
-    rules: layerRule(unitOf(file), allow),
-  })),
-];
+// No file is excepted: a crossing is fixed where it is, by moving code or passing it in.
+const layerBlocks = Object.keys(MAY_IMPORT).map((unit) => ({
+  files: [`${unit}/**/*.ts`],
+  ignores: ['**/*.test.ts'],
+  rules: { 'import-x/no-restricted-paths': ['error', { basePath: import.meta.dirname, zones: zonesFor(unit) }] },
+}));
 
 const noBuiltins = {
   paths: NODE_BUILTINS.flatMap((name) => [name, `node:${name}`]).map((name) => ({ name, message: 'workflow code must not use Node built-ins' })),

@@ -1,6 +1,6 @@
 // Types only: workflows import this file, so it must stay free of runtime code.
 import type { RepoCredentialEnv } from '../dag-repos/schema/repo-config';
-import type { FailureAnalysis, FailureFacts } from './analysis';
+import type { FailureAnalysis, FailureFacts } from '../dag-repos/actions/failure-analysis';
 
 /** The AI activities as workflows see them (implemented by activities/platform/ai.ts). */
 export interface AiActivities {

@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { loadConfig, PROJECT_ROOT } from '../config/config';
 import { LABELLED_FAILURES } from '../test/fixtures/ai/failure-logs';
 import { AiService } from './ai-service';
-import { FailureAnalysis } from './analysis';
+import { FailureAnalysis } from '../dag-repos/actions/failure-analysis';
 import { testModelChunks } from './model-path';
 import { analyseWithRules } from './rules-analyser';
 

@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import type { AiConfig } from '../config/config';
-import { failureText, type FailureAnalysis, type FailureFacts } from './analysis';
+import { failureText, type FailureAnalysis, type FailureFacts } from '../dag-repos/actions/failure-analysis';
 import { KnowledgeIndex, type SearchHit, type UpdateReport } from './knowledge-index';
 import { analyseWithModel, referencesOf } from './llm-analyser';
 import { enrichWithModel, ModelTextRejectedError } from './llm-enricher';

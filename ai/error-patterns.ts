@@ -1,4 +1,4 @@
-import type { AnalysisCategory, AnalysisFix } from './analysis';
+import type { AnalysisCategory, AnalysisFix } from '../dag-repos/actions/failure-analysis';
 
 /** One known failure: what in the output gives it away, and what to tell the operator. */
 export interface ErrorPattern {

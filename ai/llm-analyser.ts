@@ -1,4 +1,5 @@
-import { MODEL_OUTPUT_SCHEMA, ModelOutput, type AnalysisReference, type FailureAnalysis, type FailureFacts } from './analysis';
+import type { AnalysisReference, FailureAnalysis, FailureFacts } from '../dag-repos/actions/failure-analysis';
+import { MODEL_OUTPUT_SCHEMA, ModelOutput } from './model-output';
 import type { SearchHit } from './knowledge-index';
 import type { ModelRuntime } from './model-runtime';
 import { classifyFailure } from './rules-analyser';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { LABELLED_FAILURES } from '../test/fixtures/ai/failure-logs';
 import { createAiActivities } from '../activities/platform/ai';
-import { FailureAnalysis, type FailureFacts } from './analysis';
+import { FailureAnalysis, type FailureFacts } from '../dag-repos/actions/failure-analysis';
 import { buildEnrichPrompt, checkSentence, isRepetitive, mergeEnrichment, ModelTextRejectedError, type EnrichRejection } from './llm-enricher';
 import { analyseWithRules } from './rules-analyser';
 

@@ -1,4 +1,4 @@
-import { failureText, type FailureAnalysis, type FailureFacts } from './analysis';
+import { failureText, type FailureAnalysis, type FailureFacts } from '../dag-repos/actions/failure-analysis';
 import { ModelOutputTruncatedError, ModelUnavailableError, type ModelRuntime } from './model-runtime';
 import { classifyFailure } from './rules-analyser';
 

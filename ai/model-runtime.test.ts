@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import Ajv from 'ajv';
 import { PROJECT_ROOT } from '../config/config';
 import { LABELLED_FAILURES } from '../test/fixtures/ai/failure-logs';
-import { MODEL_OUTPUT_SCHEMA, ModelOutput } from './analysis';
+import { MODEL_OUTPUT_SCHEMA, ModelOutput } from './model-output';
 import { buildPrompt } from './llm-analyser';
 import { testModelChunks } from './model-path';
 import { ModelOutputTruncatedError, ModelRuntime, ModelUnavailableError } from './model-runtime';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { LABELLED_FAILURES } from '../test/fixtures/ai/failure-logs';
-import { FailureAnalysis } from './analysis';
+import { FailureAnalysis } from '../dag-repos/actions/failure-analysis';
 import { analyseWithRules, categoryOf } from './rules-analyser';
 
 describe('the rules analyser', () => {

@@ -1,4 +1,4 @@
-import { failureText, type AnalysisCategory, type AnalysisReference, type FailureAnalysis, type FailureFacts } from './analysis';
+import { failureText, type AnalysisCategory, type AnalysisReference, type FailureAnalysis, type FailureFacts } from '../dag-repos/actions/failure-analysis';
 import { ERROR_PATTERNS, type ErrorPattern } from './error-patterns';
 
 /** The first pattern of the library that matches the failure's text, if any. */

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { loadConfig } from '../config/config';
 import { createLogger } from '../config/logger';
-import { connectClient } from '../client/connection';
+import { connectClient } from '../config/temporal-connection';
 import { ActionRegistry } from '../dag-repos/actions/registry';
 import { compileDagFile } from '../dag-repos/compiler/compile';
 import type { CompiledDag } from '../dag-repos/compiler/compiled-dag';
@@ -14,6 +14,7 @@ import { registerSearchAttributes } from '../infra/search-attributes';
 import type { Client } from '@temporalio/client';
 import { runStartOptions, startRun } from '../client/runs';
 import { createQubinodeWorker } from '../workers/qubinode-worker';
+import { workerTemporalAccess } from '../client/worker-access';
 
 /**
  * Per-task overhead of the dagRun interpreter against a plain hand-written workflow calling the
@@ -71,7 +72,7 @@ async function main(): Promise<void> {
   await registerSearchAttributes(temporal.connection, config.temporal.namespace);
   const taskQueue = `bench-${randomUUID().slice(0, 8)}`;
   const workflowBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('./workflows'), logger: { log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined, warn: () => undefined, error: console.error } });
-  const running = await createQubinodeWorker({ config: { ...config, taskQueue }, logger, taskQueue, workflowBundle });
+  const running = await createQubinodeWorker({ temporalAccess: workerTemporalAccess, config: { ...config, taskQueue }, logger, taskQueue, workflowBundle });
   const { worker } = running;
   const registry = new ActionRegistry();
 

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import autocannon from 'autocannon';
 import { addRepo, getRepo, removeRepo } from '../client/repos';
-import { connectClient } from '../client/connection';
+import { connectClient } from '../config/temporal-connection';
 import { loadConfig, PROJECT_ROOT } from '../config/config';
 import { hmacSignature } from '../dag-repos/git/webhook-verify';
 import { dagYaml, GitFixture } from '../test/support/git-fixture';

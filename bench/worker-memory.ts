@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { connectClient } from '../client/connection';
+import { connectClient } from '../config/temporal-connection';
 import { startRun } from '../client/runs';
 import { loadConfig, PROJECT_ROOT } from '../config/config';
 import { ActionRegistry } from '../dag-repos/actions/registry';

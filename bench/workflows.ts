@@ -1,5 +1,5 @@
 import * as wf from '@temporalio/workflow';
-import type { ActionInvocation, ActionResult } from '../activities/actions/action-types';
+import type { ActionInvocation, ActionResult } from '../dag-repos/actions/action-types';
 
 export { dagRun } from '../workflows/dag-run';
 

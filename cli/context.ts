@@ -1,27 +1,26 @@
-import type * as ConfigModule from '../config/config';
-import type { QubinodeConfig } from '../config/config';
-import type * as LoggerModule from '../config/logger';
-import type { Logger } from '../config/logger';
-import type * as ConnectionModule from '../client/connection';
-import type { TemporalClient } from '../client/connection';
-import type { ActionRegistry } from '../dag-repos/actions/registry';
-import type * as PluginActions from '../plugins/plugin-actions';
+import type * as SettingsModule from '../client/settings';
+import type { QubinodeConfig } from '../client/settings';
+import type * as LoggerModule from '../client/logger';
+import type { Logger } from '../client/logger';
+import type * as ConnectionModule from '../client/temporal-client';
+import type { TemporalClient } from '../client/temporal-client';
+import type * as LocalTools from '../workers/local-tools';
 import type * as CatalogModule from '../client/catalog';
-import type { DagCatalog } from '../dag-repos/catalog/composite-catalog';
-import type * as LocalCatalogModule from '../dag-repos/catalog/local-catalog';
-import type { LocalCatalog } from '../dag-repos/catalog/local-catalog';
+import type { DagCatalog } from '../client/catalog';
+import type * as LocalDagsModule from '../client/local-dags';
+import type { ActionRegistry, LocalCatalog } from '../client/local-dags';
 import type * as ApiClientModule from '../client/api-client';
 import type { CliBackend } from './backend/backend';
 import type * as ApiBackendModule from './backend/api-backend';
 import type * as DirectBackendModule from './backend/direct-backend';
 
 // Each module is loaded on first use: `qubinode --help` loads none of them, `qubinode dag list` only what it reads.
-const configModule = (): typeof ConfigModule => require('../config/config') as typeof ConfigModule;
-const loggerModule = (): typeof LoggerModule => require('../config/logger') as typeof LoggerModule;
-const connectionModule = (): typeof ConnectionModule => require('../client/connection') as typeof ConnectionModule;
-const pluginActions = (): typeof PluginActions => require('../plugins/plugin-actions') as typeof PluginActions;
+const settingsModule = (): typeof SettingsModule => require('../client/settings') as typeof SettingsModule;
+const loggerModule = (): typeof LoggerModule => require('../client/logger') as typeof LoggerModule;
+const connectionModule = (): typeof ConnectionModule => require('../client/temporal-client') as typeof ConnectionModule;
+const configuredActionRegistry: typeof LocalTools.configuredActionRegistry = (...args) => (require('../workers/local-tools') as typeof LocalTools).configuredActionRegistry(...args);
 const catalogModule = (): typeof CatalogModule => require('../client/catalog') as typeof CatalogModule;
-const localCatalogModule = (): typeof LocalCatalogModule => require('../dag-repos/catalog/local-catalog') as typeof LocalCatalogModule;
+const loadLocalCatalog: typeof LocalDagsModule.loadLocalCatalog = (...args) => (require('../client/local-dags') as typeof LocalDagsModule).loadLocalCatalog(...args);
 const apiClientModule = (): typeof ApiClientModule => require('../client/api-client') as typeof ApiClientModule;
 const apiBackend: typeof ApiBackendModule.apiBackend = (...args) => (require('./backend/api-backend') as typeof ApiBackendModule).apiBackend(...args);
 const directBackend: typeof DirectBackendModule.directBackend = (...args) => (require('./backend/direct-backend') as typeof DirectBackendModule).directBackend(...args);
@@ -49,15 +48,12 @@ export class CliContext {
 
   /** Built-in actions plus those of the configured plugins. */
   get registry(): ActionRegistry {
-    if (!this.cachedRegistry) {
-      const { actionRegistryWith, loadConfiguredPlugins } = pluginActions();
-      this.cachedRegistry = actionRegistryWith(loadConfiguredPlugins(this.config));
-    }
+    this.cachedRegistry ??= configuredActionRegistry(this.config);
     return this.cachedRegistry;
   }
 
   get config(): QubinodeConfig {
-    this.cachedConfig ??= configModule().loadConfig();
+    this.cachedConfig ??= settingsModule().loadConfig();
     return this.cachedConfig;
   }
 
@@ -68,7 +64,7 @@ export class CliContext {
 
   /** DAG directories on this machine only: enough to validate files, no Temporal needed. */
   localCatalog(): LocalCatalog {
-    this.cachedLocalCatalog ??= localCatalogModule().LocalCatalog.load(this.config.dagDirectories, this.registry);
+    this.cachedLocalCatalog ??= loadLocalCatalog(this.config.dagDirectories, this.registry);
     return this.cachedLocalCatalog;
   }
 

@@ -6,25 +6,11 @@ import type * as RepoPolicyModule from '../client/repo-policy';
 import type * as ReposModule from '../client/repos';
 import type * as RunControlModule from '../client/run-control';
 import type * as RunsModule from '../client/runs';
-import type * as ConfigModule from '../config/config';
-import type * as LocalCatalogModule from '../dag-repos/catalog/local-catalog';
-import type * as DiagnosticsModule from '../dag-repos/compiler/diagnostics';
-import type * as ParamsModule from '../dag-repos/schema/params';
+import { errorSource as from, LOCAL_REFUSALS, type ErrorSource } from '../client/local-refusals';
 import type * as TemporalDevServerModule from '../infra/temporal-dev-server';
 import { CliError } from './context';
 
 type ErrorClass = abstract new (...args: never[]) => Error;
-
-/** Error classes of one module, by export name; the names are checked against the module's exports at compile time. */
-interface ErrorSource {
-  /** Resolved as `require` resolves it, so the same entry works from the sources and from dist/. */
-  readonly resolve: () => string;
-  readonly names: readonly string[];
-}
-
-function from<M>(resolve: () => string, ...names: readonly (keyof M & string)[]): ErrorSource {
-  return { resolve, names };
-}
 
 /**
  * Errors whose message is the whole story: printed without a stack. Each module is named, not imported:
@@ -32,11 +18,8 @@ function from<M>(resolve: () => string, ...names: readonly (keyof M & string)[])
  * and a command that never loaded the Temporal client does not load it to print an error.
  */
 const EXPECTED: readonly ErrorSource[] = [
+  ...LOCAL_REFUSALS,
   from<typeof ReposModule>(() => require.resolve('../client/repos'), 'RepoError'),
-  from<typeof ConfigModule>(() => require.resolve('../config/config'), 'ConfigError'),
-  from<typeof LocalCatalogModule>(() => require.resolve('../dag-repos/catalog/local-catalog'), 'UnknownDagError'),
-  from<typeof DiagnosticsModule>(() => require.resolve('../dag-repos/compiler/diagnostics'), 'DagValidationError'),
-  from<typeof ParamsModule>(() => require.resolve('../dag-repos/schema/params'), 'ParamValidationError'),
   from<typeof RunsModule>(() => require.resolve('../client/runs'), 'RunNotFoundError', 'RunAlreadyExistsError', 'BadRunRequestError'),
   from<typeof TemporalDevServerModule>(() => require.resolve('../infra/temporal-dev-server'), 'TemporalStartError'),
   from<typeof RunControlModule>(() => require.resolve('../client/run-control'), 'ApprovalRefusedError'),

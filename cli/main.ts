@@ -1,7 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { readFileSync } from 'node:fs';
-import * as path from 'node:path';
-import { PROJECT_ROOT } from '../config/project-root';
+import { packageVersion } from '../client/package-version';
 import { registerApprovalCommands } from './commands/approvals';
 import { registerAuditCommands } from './commands/audit';
 import { registerCompletionCommand } from './commands/completion';
@@ -27,7 +25,7 @@ import { describeExpectedError, isExpectedError } from './expected-errors';
 function buildProgram(context: CliContext): Command {
   const program = new Command('qubinode')
     .description('Qubinode Navigator: durable, Git-native DAG workflows for KVM infrastructure on Temporal')
-    .version((JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version)
+    .version(packageVersion())
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   registerServiceCommands(program, context);

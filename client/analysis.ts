@@ -1,5 +1,5 @@
 import type { Client } from '@temporalio/client';
-import { FailureAnalysis } from '../ai/analysis';
+import { FailureAnalysis } from '../dag-repos/actions/failure-analysis';
 import { analysisWorkflowId } from '../workflows/workflow-ids';
 import type { DagRunStatus, ItemStatus, TaskStatus } from '../workflows/run-status';
 

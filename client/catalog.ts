@@ -8,6 +8,10 @@ import { LocalCatalogCache } from '../dag-repos/catalog/local-catalog-cache';
 import type { RepoView } from '../dag-repos/schema/sync-types';
 import { listRepos, listReposKeeping } from './repos';
 
+// The catalog and its entries as the CLI lists them.
+export type { DagCatalog };
+export type { CatalogEntry } from '../dag-repos/catalog/local-catalog';
+
 export interface LoadedCatalog {
   catalog: DagCatalog;
   /** Settings of the registered repositories that answered (webhook secrets by name, branch). */

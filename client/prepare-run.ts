@@ -5,6 +5,9 @@ import type { CompiledDag } from '../dag-repos/compiler/compiled-dag';
 import { DagValidationError } from '../dag-repos/compiler/diagnostics';
 import { resolveParams } from '../dag-repos/schema/params';
 
+// What a DAG compiles to, as the CLI and the API name it.
+export type { CompiledDag };
+
 export interface PreparedRun {
   dag: CompiledDag;
   params: Record<string, unknown>;

@@ -8,6 +8,8 @@ import { repoWorkflowId } from '../workflows/workflow-ids';
 
 // The API reaches workflows only through the client: the push front door builds this signal's payload.
 export type { SyncRequestArgs };
+// A repository and its syncs as the CLI prints them.
+export type { RepoView, SyncRecord };
 
 export class RepoError extends Error {
   override readonly name = 'RepoError';

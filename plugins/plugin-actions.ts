@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import type { ActionInvocation, ActionResult } from '../activities/actions/action-types';
+import type { ActionInvocation, ActionResult } from '../dag-repos/actions/action-types';
 import type { QubinodeConfig } from '../config/config';
 import { PROJECT_ROOT } from '../config/config';
 import { ActionRegistry } from '../dag-repos/actions/registry';

@@ -1,4 +1,4 @@
-import type { ActionInvocation, ActionResult } from '../activities/actions/action-types';
+import type { ActionInvocation, ActionResult } from '../dag-repos/actions/action-types';
 import type { ActionDefinition } from '../dag-repos/actions/action-definition';
 
 /**

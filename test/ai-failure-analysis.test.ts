@@ -1,7 +1,7 @@
 // test-tier: full (not in npm run test:quick: a lab, a production server, real guests, apt or the model)
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { FailureAnalysis } from '../ai/analysis';
+import { FailureAnalysis } from '../dag-repos/actions/failure-analysis';
 import { getRunStatus } from '../client/runs';
 import { analysisWorkflowId } from '../workflows/workflow-ids';
 import type { DagRunStatus } from '../workflows/run-status';

@@ -9,7 +9,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { parse, parseDocument, visit } from 'yaml';
 import { createAnsibleActivities } from '../activities/actions/ansible';
 import { EXTRA_VARS_MAX_DEPTH, ExtraVarsError, unsafeExtraVarsYaml } from '../activities/actions/ansible-extra-vars';
-import type { ActionInvocation, ActionResult } from '../activities/actions/action-types';
+import type { ActionInvocation, ActionResult } from '../dag-repos/actions/action-types';
 import { findTool } from '../config/tool-paths';
 import { ActionRegistry } from '../dag-repos/actions/registry';
 import { checkDagFile } from '../dag-repos/compiler/compile';

@@ -6,6 +6,8 @@ import { fetchOnlyTo, TokenDestinationError } from '../activities/platform/commi
 import { createRepoTriggerActivities } from '../activities/platform/repo-triggers';
 import { forgeApiOf, repositoryLocation } from '../dag-repos/schema/forge-api';
 import { RepoConfig } from '../dag-repos/schema/repo-config';
+import { workerTemporalAccess } from '../client/worker-access';
+import * as workflowIds from '../workflows/workflow-ids';
 
 const TOKEN = 'forge-token-canary-7f3a9c';
 const SHA = 'b'.repeat(40);
@@ -108,7 +110,7 @@ describe('tokens go only to their own forge (real HTTP to local stand-ins)', () 
   // Two loopback addresses play two different hosts: the repository's forge (A) and a stranger (B).
   const hostA = new StandIn('127.0.0.1');
   const hostB = new StandIn('127.0.0.2');
-  const activities = createRepoTriggerActivities({ client: () => Promise.reject(new Error('not used')), taskQueue: 'unused' });
+  const activities = createRepoTriggerActivities({ runs: workerTemporalAccess.runs, ids: workflowIds, client: () => Promise.reject(new Error('not used')), taskQueue: 'unused' });
   const report = (config: RepoConfig, ok = true): Promise<string> => activities.reportCommitStatus({ config, commit: SHA, ok, description: ok ? 'accepted' : 'rejected' });
 
   before(async () => {

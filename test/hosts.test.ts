@@ -20,6 +20,7 @@ import { apiRequest } from './support/api-request';
 import { qubinodeFromSource } from './support/cli';
 import { startTestEngine, type TestEngine } from './support/engine';
 import { until } from './support/waiting';
+import { workerTemporalAccess } from '../client/worker-access';
 
 const BOOTSTRAP = 'hosts-test-bootstrap-token-0123456789';
 const TRIGGER_SECRET = 'hosts-trigger-secret-for-tests-0123456789';
@@ -102,7 +103,7 @@ describe('known hosts against the Temporal dev server', () => {
   });
 
   it('answers hostStatus for the interpreter: known and online, or unknown for a name no worker could have', async () => {
-    const platform = createPlatformActivities(engine.config);
+    const platform = createPlatformActivities(engine.config, workerTemporalAccess);
     try {
       const known = await platform.activities.hostStatus({ queue: hostQueue });
       assert.equal(known.known, true);

@@ -21,7 +21,7 @@ async function problems(file: string, code: string): Promise<string[]> {
 describe('the lint holds each folder to what DESIGN lets it import', () => {
   it('refuses a runtime import of an activity in workflow code and lets its type through', async () => {
     assert.match((await problems('workflows/fixture-layer.ts', "import { shellActivity } from '../activities/actions/shell';\nexport const a = shellActivity;\n")).join('\n'), /activities as types only/);
-    assert.deepEqual(await problems('workflows/fixture-layer.ts', "import type { ActionInvocation } from '../activities/actions/action-types';\nexport type A = ActionInvocation;\n"), []);
+    assert.deepEqual(await problems('workflows/fixture-layer.ts', "import type { createGitSyncActivities } from '../activities/platform/git-sync';\nexport type G = typeof createGitSyncActivities;\n"), []);
   });
 
   it('refuses Node built-ins in workflows and in the pure parts of dag-repos, however they are spelled', async () => {
@@ -40,20 +40,31 @@ describe('the lint holds each folder to what DESIGN lets it import', () => {
 
   it('refuses a type-only import across layers: api reaching workflows, client reaching activities', async () => {
     assert.match((await problems('api/fixture-layer.ts', "import type { SyncRequestArgs } from '../workflows/repo-sync';\nexport type S = SyncRequestArgs;\n")).join('\n'), /api may import only client/);
-    assert.match((await problems('client/fixture-layer.ts', "import type { ActionInvocation } from '../activities/actions/action-types';\nexport type A = ActionInvocation;\n")).join('\n'), /client may import only/);
+    assert.match((await problems('client/fixture-layer.ts', "import type { createGitSyncActivities } from '../activities/platform/git-sync';\nexport type G = typeof createGitSyncActivities;\n")).join('\n'), /client may import only/);
   });
 
   it('refuses lower folders importing higher ones: config importing anything, dag-repos importing activities, plugins the client', async () => {
     assert.match((await problems('config/fixture-layer.ts', "import { DagSpec } from '../dag-repos/schema/dag-spec';\nexport const d = DagSpec;\n")).join('\n'), /config may import only nothing/);
     assert.match((await problems('dag-repos/catalog/fixture-layer.ts', "export { shellActivity } from '../../activities/actions/shell';\n")).join('\n'), /restricted zone/);
-    assert.match((await problems('plugins/fixture-layer.ts', "import { connectTemporal } from '../client/connection';\nexport const c = connectTemporal;\n")).join('\n'), /plugins may import only/);
+    assert.match((await problems('plugins/fixture-layer.ts', "import { startRun } from '../client/runs';\nexport const s = startRun;\n")).join('\n'), /plugins may import only/);
+  });
+
+  it('keeps workers and activities below client: their Temporal calls and run ids are passed in', async () => {
+    assert.match((await problems('workers/fixture-layer.ts', "import { announceHost } from '../client/hosts';\nexport const a = announceHost;\n")).join('\n'), /workers may import only/);
+    assert.match((await problems('activities/platform/fixture-layer.ts', "import { startRun } from '../../client/runs';\nexport const s = startRun;\n")).join('\n'), /activities may import only/);
+    assert.match((await problems('activities/platform/fixture-layer.ts', "import { pushRunKey } from '../../workflows/workflow-ids';\nexport const p = pushRunKey;\n")).join('\n'), /activities may import only/);
+    assert.deepEqual(await problems('workers/fixture-layer.ts', "import { pushRunKey } from '../workflows/workflow-ids';\nexport const p = pushRunKey;\n"), []);
   });
 
   it('lets the CLI start the API and the workers only through their entry modules', async () => {
     assert.match((await problems('cli/fixture-layer.ts', "import { buildApiServer } from '../api/server';\nexport const b = buildApiServer;\n")).join('\n'), /restricted zone/);
     assert.match((await problems('cli/fixture-layer.ts', "import { createQubinodeWorker } from '../workers/qubinode-worker';\nexport const w = createQubinodeWorker;\n")).join('\n'), /restricted zone/);
-    assert.match((await problems('cli/fixture-layer.ts', "import { DagSpec } from '../dag-repos/schema/dag-spec';\nexport const d = DagSpec;\n")).join('\n'), /cli may import only client, workers\/main\.ts, api\/main\.ts \(/);
+    assert.match((await problems('cli/fixture-layer.ts', "import { DagSpec } from '../dag-repos/schema/dag-spec';\nexport const d = DagSpec;\n")).join('\n'), /cli may import only client, workers\/main\.ts, api\/main\.ts, workers\/local-tools\.ts, infra\/temporal-dev-server\.ts, infra\/search-attributes\.ts \(/);
     assert.deepEqual(await problems('cli/fixture-layer.ts', "import { startApi } from '../api/main';\nimport { createQubinodeWorker } from '../workers/main';\nexport const s = [startApi, createQubinodeWorker];\n"), []);
+    // Settings and the plugins reach the CLI through client/ and the worker's local-tools entry only.
+    assert.match((await problems('cli/fixture-layer.ts', "import { loadConfig } from '../config/config';\nexport const l = loadConfig;\n")).join('\n'), /cli may import only/);
+    assert.match((await problems('cli/fixture-layer.ts', "import { loadConfiguredPlugins } from '../plugins/plugin-actions';\nexport const l = loadConfiguredPlugins;\n")).join('\n'), /cli may import only/);
+    assert.match((await problems('cli/fixture-layer.ts', "import '../infra/production/prepare-namespace';\n")).join('\n'), /cli may import only/);
   });
 
   it('lets tests, benchmarks and workers import what DESIGN gives them', async () => {

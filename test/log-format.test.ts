@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Worker } from '@temporalio/worker';
-import { connectClient, type TemporalClient } from '../client/connection';
+import { connectClient, type TemporalClient } from '../config/temporal-connection';
 import { startRun } from '../client/runs';
 import { ConfigError, loadConfig } from '../config/config';
 import { TAIL_BYTES, TAIL_LINES } from '../config/log-failure';
@@ -19,6 +19,7 @@ import { actionRegistryWith, loadConfiguredPlugins } from '../plugins/plugin-act
 import { createQubinodeWorker } from '../workers/qubinode-worker';
 import { testWorkflowBundle } from './support/workflow-bundle';
 import { until } from './support/waiting';
+import { workerTemporalAccess } from '../client/worker-access';
 
 /** A sink that keeps what a logger writes. */
 function capture(): LogSink & { text: () => string; lines: () => string[] } {
@@ -137,7 +138,7 @@ describe('a failed task\'s log line from a real worker', () => {
     await ensureTemporalServer(config, logger, { detach: true });
     temporal = await connectClient(config.temporal);
     await registerSearchAttributes(temporal.connection, config.temporal.namespace);
-    const created = await createQubinodeWorker({ config, logger, taskQueue, runWorkflows: true, workflowBundle: await testWorkflowBundle() });
+    const created = await createQubinodeWorker({ temporalAccess: workerTemporalAccess, config, logger, taskQueue, runWorkflows: true, workflowBundle: await testWorkflowBundle() });
     worker = created.worker;
     running = worker.run().finally(() => created.close());
     close = async () => {

@@ -15,6 +15,7 @@ import { createQubinodeWorker } from '../workers/qubinode-worker';
 import { startTestEngine, type TestEngine } from './support/engine';
 import { taskOf } from './support/waiting';
 import { zodProblems } from '../config/zod-problems';
+import { workerTemporalAccess } from '../client/worker-access';
 
 /**
  * host.network-change without the lab: its input contract, and the whole action on the real
@@ -225,7 +226,7 @@ checkpoint: timer`,
       const cap = path.join(dir, `${queue}.yaml`);
       writeFileSync(cap, `actions: [${actions}]\n`);
       const config = { ...engine.config, taskQueue: engine.taskQueue, policy: { ...engine.config.policy, hostFile: cap } };
-      const running = await createQubinodeWorker({ config, logger: createLogger('error', 'network-change-test'), taskQueue: queue, runWorkflows: false });
+      const running = await createQubinodeWorker({ temporalAccess: workerTemporalAccess, config, logger: createLogger('error', 'network-change-test'), taskQueue: queue, runWorkflows: false });
       const done = running.worker.run();
       workers.push({ stop: async () => { running.worker.shutdown(); await done.catch(() => undefined); await running.close(); } });
       return queue;

@@ -12,6 +12,7 @@ import type { CompiledDag } from '../dag-repos/compiler/compiled-dag';
 import { createQubinodeWorker } from '../workers/qubinode-worker';
 import { startTestEngine, type TestEngine } from './support/engine';
 import { taskOf } from './support/waiting';
+import { workerTemporalAccess } from '../client/worker-access';
 
 /**
  * Each host's worker checks the repository policy and its own cap before a task runs. Runs are
@@ -30,7 +31,7 @@ describe('the policy gate on each host (real Temporal, real workers)', () => {
 
   const hostWorker = async (queue: string, extra: { hostLabels?: Record<string, string>; hostFile?: string } = {}): Promise<void> => {
     const config = { ...engine.config, taskQueue: engine.taskQueue, hostLabels: extra.hostLabels ?? {}, policy: { workflowId: policyId, ...(extra.hostFile ? { hostFile: extra.hostFile } : {}) } };
-    const running = await createQubinodeWorker({ config, logger: createLogger('error', 'gate-test'), taskQueue: queue, runWorkflows: false });
+    const running = await createQubinodeWorker({ temporalAccess: workerTemporalAccess, config, logger: createLogger('error', 'gate-test'), taskQueue: queue, runWorkflows: false });
     workers.push({ worker: running.worker, done: running.worker.run(), close: running.close });
   };
   /** A DAG whose one task would leave a marker file on the host; compiled with no policy, as a control plane that lets anything through. */

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Connection } from '@temporalio/client';
 import { buildApiServer } from '../api/server';
-import { connectClient, type TemporalClient } from '../client/connection';
+import { connectClient, type TemporalClient } from '../config/temporal-connection';
 import { addRepo, getRepo, removeRepo } from '../client/repos';
 import { loadConfig, PROJECT_ROOT } from '../config/config';
 import { runLogDir } from '../config/log-layout';

@@ -10,6 +10,8 @@ import { RepoConfig } from '../dag-repos/schema/repo-config';
 import { startTestEngine, type TestEngine } from './support/engine';
 import { dagYaml, GitFixture } from './support/git-fixture';
 import { until } from './support/waiting';
+import { workerTemporalAccess } from '../client/worker-access';
+import * as workflowIds from '../workflows/workflow-ids';
 
 
 describe('repository triggers: schedules, polling, commit statuses', () => {
@@ -84,7 +86,7 @@ describe('commit statuses', () => {
   after(() => server.close());
 
   // The forge APIs are not reachable from here: a local HTTP server stands in for api.github.com / gitlab.com at the boundary.
-  const activities = createRepoTriggerActivities({ client: () => Promise.reject(new Error('not used')), taskQueue: 'unused' });
+  const activities = createRepoTriggerActivities({ runs: workerTemporalAccess.runs, ids: workflowIds, client: () => Promise.reject(new Error('not used')), taskQueue: 'unused' });
   const sha = 'a'.repeat(40);
 
   it('posts a failure status to GitHub for a rejected commit', async () => {

@@ -8,6 +8,8 @@ import { compileDagFile } from '../dag-repos/compiler/compile';
 import { runKeyFromWorkflowId } from '../workflows/run-key';
 import { startTestEngine, type TestEngine } from './support/engine';
 import { until } from './support/waiting';
+import { workerTemporalAccess } from '../client/worker-access';
+import * as workflowIds from '../workflows/workflow-ids';
 
 /** Every firing of a schedule carries the same input; each fired run must still be a run of its own. */
 describe('runs fired by a schedule', () => {
@@ -44,7 +46,7 @@ tasks:
       },
       { registry: new ActionRegistry(), resolveDag: (ref) => (ref === `${repo}/child` ? child : undefined) },
     );
-    const triggers = createRepoTriggerActivities({ client: async () => engine.client, taskQueue: engine.taskQueue });
+    const triggers = createRepoTriggerActivities({ runs: workerTemporalAccess.runs, ids: workflowIds, client: async () => engine.client, taskQueue: engine.taskQueue });
     const reconciled = await triggers.reconcileSchedules({ repo, dags: [dag] });
     assert.deepEqual(reconciled.errors, []);
     scheduleId = reconciled.created[0];

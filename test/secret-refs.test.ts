@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ApplicationFailure, type Logger } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import type { ActionInvocation } from '../activities/actions/action-types';
+import type { ActionInvocation } from '../dag-repos/actions/action-types';
 import { resolveSecretRefsAt } from '../activities/process/secret-refs';
 import { heartbeat, withSecretScope } from '../activities/process/secret-scope';
 import { collectSecretRefs, secretRefsUnder } from '../dag-repos/compiler/secret-references';

@@ -23,6 +23,7 @@ import { apiRequest } from './support/api-request';
 import { qubinodeFromSource } from './support/cli';
 import { startTestEngine, type TestEngine } from './support/engine';
 import { taskOf, until } from './support/waiting';
+import { workerTemporalAccess } from '../client/worker-access';
 
 const BOOTSTRAP = 'logs-test-bootstrap-token-0123456789';
 const logger = createLogger('error', 'task-logs-test');
@@ -56,7 +57,7 @@ interface HostWorker {
 async function startHostWorker(engine: TestEngine): Promise<HostWorker> {
   const queue = `hv-${randomUUID().slice(0, 8)}`;
   const logDir = mkdtempSync(path.join(tmpdir(), 'qubinode-host-logs-'));
-  const running = await createQubinodeWorker({ config: { ...engine.config, taskQueue: engine.taskQueue, logDir }, logger, taskQueue: queue, runWorkflows: false });
+  const running = await createQubinodeWorker({ temporalAccess: workerTemporalAccess, config: { ...engine.config, taskQueue: engine.taskQueue, logDir }, logger, taskQueue: queue, runWorkflows: false });
   return { queue, logDir, running, done: running.worker.run().finally(() => running.close()) };
 }
 

@@ -11,7 +11,7 @@ import { createCatalogCache, type CatalogCache } from '../api/catalog-cache';
 import { registerWebhookRoutes } from '../api/webhooks';
 import { listAudit } from '../client/audit';
 import { loadCatalog, type LoadedCatalog } from '../client/catalog';
-import { connectionOptions } from '../client/connection';
+import { connectionOptions } from '../config/temporal-connection';
 import { addRepo, removeRepo } from '../client/repos';
 import { ActionRegistry } from '../dag-repos/actions/registry';
 import { CompositeCatalog } from '../dag-repos/catalog/composite-catalog';

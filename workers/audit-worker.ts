@@ -1,6 +1,6 @@
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import type { QubinodeConfig } from '../config/config';
-import { connectionOptions } from '../client/connection';
+import { connectionOptions } from '../config/temporal-connection';
 import { AUDIT_TASK_QUEUE } from '../workflows/audit-ids';
 import { workflowBundle as cachedWorkflowBundle } from './workflow-bundle';
 

@@ -5,8 +5,8 @@ import * as path from 'node:path';
 import { PROJECT_ROOT, type TemporalSettings } from '../config/config';
 import type { Logger } from '../config/logger';
 import { systemInfo } from '../activities/diag/diag-system';
-import { connectClient, type TemporalClient } from '../client/connection';
-import { announceHost, announceLeaving } from '../client/hosts';
+import { connectClient, type TemporalClient } from '../config/temporal-connection';
+import type { WorkerTemporalAccess } from './temporal-access';
 import { HOST_LIMITS, type HostAnnouncement } from '../workflows/host-registry-state';
 
 /**
@@ -84,6 +84,7 @@ export interface HostAnnouncer {
  */
 export function startHostAnnouncer(options: {
   settings: TemporalSettings;
+  access: Pick<WorkerTemporalAccess, 'announceHost' | 'announceLeaving'>;
   announcement: HostAnnouncement;
   logger: Logger;
   intervalMs?: number;
@@ -114,7 +115,7 @@ export function startHostAnnouncer(options: {
   const attempt = async (): Promise<void> => {
     let pause = interval;
     try {
-      await announceHost((await client()).client, announcement);
+      await options.access.announceHost((await client()).client, announcement);
       if (failures > 0) logger.info({ queue: announcement.queue }, 'announced to the known hosts after all');
       announced = true;
       failures = 0;
@@ -145,7 +146,7 @@ export function startHostAnnouncer(options: {
       if (announced) {
         let wait: NodeJS.Timeout | undefined;
         const limit = new Promise<void>((resolve) => (wait = setTimeout(resolve, LEAVING_WAIT_MS)));
-        await Promise.race([announceLeaving(connected.client, { queue: announcement.queue, instanceId: announcement.instanceId }).catch(() => undefined), limit]);
+        await Promise.race([options.access.announceLeaving(connected.client, { queue: announcement.queue, instanceId: announcement.instanceId }).catch(() => undefined), limit]);
         clearTimeout(wait);
       }
       await connected.close();

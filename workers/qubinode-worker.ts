@@ -6,7 +6,7 @@ import { createActivities, withSecretScope } from '../activities';
 import { workerIdentity } from '../activities/actions/host-reboot';
 import { createAiActivities } from '../activities/platform/ai';
 import { createAiService } from '../ai/create-ai-service';
-import { connectClient, connectionOptions, type TemporalClient } from '../client/connection';
+import { connectClient, connectionOptions, type TemporalClient } from '../config/temporal-connection';
 import { AttemptLedger } from '../activities/platform/attempt-ledger';
 import { AttemptRecovery, withAttemptLedger } from './attempt-recovery';
 import { startOrphanWatchdog } from './orphan-watchdog';
@@ -20,12 +20,15 @@ import { installSdkRuntime } from './sdk-logger';
 import { withActionMetrics } from './metrics';
 import { hostAnnouncement, startHostAnnouncer } from './host-announce';
 import { createPolicyAccess } from './policy-access';
+import type { WorkerTemporalAccess } from './temporal-access';
 import { loadHostPolicyCap, withPolicyGate } from '../activities/platform/policy-gate';
 import { workflowBundle } from './workflow-bundle';
 
 export interface QubinodeWorkerOptions {
   config: QubinodeConfig;
   logger: Logger;
+  /** The client calls the worker makes (client/worker-access.ts): its starter hands them in. */
+  temporalAccess: WorkerTemporalAccess;
   /** Defaults to the configured queue; a hypervisor's worker polls its own (runsOn). */
   taskQueue?: string;
   /** Only the main queue's workers run workflows; per-host workers run activities only. */
@@ -55,10 +58,10 @@ export async function createQubinodeWorker(options: QubinodeWorkerOptions): Prom
   const connection = await NativeConnection.connect(connectionOptions(config.temporal));
   // Plugins add actions: their activities run here, and synced DAGs may use them.
   const plugins = loadConfiguredPlugins(config);
-  const platform = createPlatformActivities({ ...config, taskQueue: config.taskQueue }, actionRegistryWith(plugins));
+  const platform = createPlatformActivities({ ...config, taskQueue: config.taskQueue }, options.temporalAccess, actionRegistryWith(plugins));
   const gitCache = new GitCache(path.join(config.dataDir, 'git'));
   const checkout = (source: SyncedSource): Promise<string> => checkoutSource(gitCache, source);
-  const policies = createPolicyAccess(config);
+  const policies = createPolicyAccess(config, options.temporalAccess);
   const policyGate = { registry: actionRegistryWith(plugins), labels: config.hostLabels, policyFor: policies.policyFor, ...(hostCap ? { cap: hostCap } : {}) };
   const ledger = new AttemptLedger(path.join(config.dataDir, 'attempts'));
   startOrphanWatchdog(ledger.directory);
@@ -109,6 +112,7 @@ export async function createQubinodeWorker(options: QubinodeWorkerOptions): Prom
   // unreachable Temporal only delays that, in the background.
   const announcer = startHostAnnouncer({
     settings: config.temporal,
+    access: options.temporalAccess,
     logger: options.logger,
     announcement: hostAnnouncement({ queue: taskQueue, identity: worker.options.identity, runsWorkflows: runWorkflows, labels: config.hostLabels }),
     alive: () => ['INITIALIZED', 'RUNNING'].includes(worker.getState()),

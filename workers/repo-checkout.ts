@@ -1,4 +1,4 @@
-import type { ActionInvocation } from '../activities/actions/action-types';
+import type { ActionInvocation } from '../dag-repos/actions/action-types';
 import type { GitCache } from '../activities/platform/git/git-cache';
 import type { DagDirectory } from '../config/config';
 import { isCommitSha } from '../dag-repos/schema/git-refs';

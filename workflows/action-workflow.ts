@@ -1,4 +1,4 @@
-import type { ActionInvocation } from '../activities/actions/action-types';
+import type { ActionInvocation } from '../dag-repos/actions/action-types';
 import type { SecretRef } from '../dag-repos/compiler/secret-references';
 
 /**

@@ -1,6 +1,6 @@
 import * as wf from '@temporalio/workflow';
 import type { AiActivities } from '../ai/activity-types';
-import type { FailureAnalysis, FailureFacts } from '../ai/analysis';
+import type { FailureAnalysis, FailureFacts } from '../dag-repos/actions/failure-analysis';
 import { factsOf } from './failure-facts';
 import { analysisWorkflowId } from './workflow-ids';
 import type { TaskError } from './run-status';

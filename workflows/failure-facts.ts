@@ -1,4 +1,4 @@
-import type { FailureFacts } from '../ai/analysis';
+import type { FailureFacts } from '../dag-repos/actions/failure-analysis';
 import { failureName, type TaskError } from './run-status';
 
 /** Plain functions (no workflow APIs): the analysis workflow and the CLI's `ai analyze` both build facts here. */

@@ -1,5 +1,5 @@
 import * as wf from '@temporalio/workflow';
-import type { ActionInvocation, ActionResult } from '../activities/actions/action-types';
+import type { ActionInvocation, ActionResult } from '../dag-repos/actions/action-types';
 import type { HostRebootActivities } from '../activities/actions/host-reboot';
 import { HOST_REBOOT_FAILURES } from '../dag-repos/actions/host-actions';
 import { HostRebootInput } from '../dag-repos/actions/host-reboot-input';

@@ -17,23 +17,7 @@ export interface ProgressView {
   waitingForHost?: DagRunStatus['waitingForHost'];
 }
 
-/** Markdown for the Temporal UI's "current details": progress line and one row per task. */
-export function describeProgress(status: DagRunStatus): string {
-  const counts = new Map<TaskState, number>();
-  for (const task of status.tasks) counts.set(task.state, (counts.get(task.state) ?? 0) + 1);
-  return describeProgressView({
-    dagId: status.dagId,
-    state: status.state,
-    done: status.progress.done,
-    total: status.progress.total,
-    counts,
-    firstTasks: (count) => status.tasks.slice(0, count),
-    ...(status.waitingForWindow ? { waitingForWindow: status.waitingForWindow } : {}),
-    ...(status.waitingForHost ? { waitingForHost: status.waitingForHost } : {}),
-  });
-}
-
-/** The same Markdown from a view; costs the same for any number of tasks. */
+/** Markdown for the Temporal UI's "current details": progress line and the first tasks; costs the same for any number of tasks. */
 export function describeProgressView(view: ProgressView): string {
   const tally = TASK_STATES.map((state) => [state, view.counts.get(state) ?? 0] as const)
     .filter(([, count]) => count > 0)

@@ -1,4 +1,4 @@
-import type { FailureAnalysis } from '../ai/analysis';
+import type { FailureAnalysis } from '../dag-repos/actions/failure-analysis';
 import type { TaskFailureType } from '../dag-repos/actions/failure-types';
 import type { ApprovalRecord, RollbackRecord } from './rollback-status';
 

@@ -7,7 +7,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Logger } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { findTool } from '../../config/tool-paths';
-import type { ActionInvocation, ActionResult } from './action-types';
+import type { ActionInvocation, ActionResult } from '../../dag-repos/actions/action-types';
 import { collectSecretRefs } from '../../dag-repos/compiler/secret-references';
 import { ANSIBLE_NON_RETRYABLE_ERRORS, createAnsibleActivities } from './ansible';
 import { withSecretScope } from '../process/secret-scope';

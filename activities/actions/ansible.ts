@@ -15,7 +15,7 @@ import { Context } from '@temporalio/activity';
 import { heartbeat } from '../process/secret-scope';
 import { INVALID_ACTION_INPUT, parseActionInput } from './action-input';
 import { isSecretReference } from '../../dag-repos/compiler/secret-references';
-import type { ActionInvocation, ActionResult } from './action-types';
+import type { ActionInvocation, ActionResult } from '../../dag-repos/actions/action-types';
 import { writeExtraVarsFile } from './ansible-extra-vars';
 import { writeLocalPythonInventory } from './ansible-local-python';
 import { ansibleErrorLine, failedTasks, parseRecap, parseResults, statsFromResults, totals, type FailedTask, type HostStats } from './ansible-results';

@@ -7,7 +7,7 @@ import type { z } from 'zod';
 import { INVALID_ACTION_INPUT, parseActionInput } from './action-input';
 import { createRedactor } from '../process/redact';
 import { heartbeat } from '../process/secret-scope';
-import type { ActionInvocation, ActionResult } from './action-types';
+import type { ActionInvocation, ActionResult } from '../../dag-repos/actions/action-types';
 import { formatSeconds, parseDuration } from '../../dag-repos/schema/duration';
 import { HttpCheckInput } from '../../dag-repos/actions/http-check-input';
 import { taskLogPath } from '../../config/log-layout';

@@ -8,7 +8,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Logger } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { kcliSandbox, type KcliSandbox } from '../../test/support/libvirt';
-import type { ActionInvocation, ActionResult } from './action-types';
+import type { ActionInvocation, ActionResult } from '../../dag-repos/actions/action-types';
 import { createKcliActivities } from './kcli';
 
 // Real kcli against a real libvirtd (qemu in software emulation, started by infra/setup-libvirt.sh).

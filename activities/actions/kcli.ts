@@ -14,7 +14,7 @@ import {
 } from '../../dag-repos/actions/kcli-input';
 import { parseDuration } from '../../dag-repos/schema/duration';
 import { INVALID_ACTION_INPUT, parseActionInput } from './action-input';
-import type { ActionInvocation, ActionResult } from './action-types';
+import type { ActionInvocation, ActionResult } from '../../dag-repos/actions/action-types';
 import { kcliMessage, namesOf, normaliseVm, parseKcliJson, plansOf, type KcliVm } from './kcli-parse';
 import { resolveRepoFile, type RepoFileDeps } from '../process/repo-files';
 import { heartbeat } from '../process/secret-scope';

@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { taskLogPath } from '../../config/log-layout';
 import { CHECKPOINT_UNAVAILABLE, NetworkChangeInput } from '../../dag-repos/actions/network-actions';
 import { parseActionInput } from './action-input';
-import type { ActionInvocation } from './action-types';
+import type { ActionInvocation } from '../../dag-repos/actions/action-types';
 import { CHECKPOINT_DIR_NAME, CheckpointExistsError, CheckpointStore, type CheckpointOutcome, type CheckpointRecord, type RevertRequest, type StepResult } from './network-checkpoint-store';
 import { NM_BACKSTOP_MS, networkManagerRunning, nmCheckpointCreate, nmCheckpointDestroy } from './network-manager';
 import { resumeRevertTimers, revertNow, spawnRevertTimer } from './network-revert-timer';

@@ -1,4 +1,4 @@
-import type { ActionInvocation, ActionResult } from './action-types';
+import type { ActionInvocation, ActionResult } from '../../dag-repos/actions/action-types';
 
 /** `noop` activity: echoes its inputs as outputs. Used by joins and benchmarks, so it does nothing else. */
 export function createNoopActivities() {

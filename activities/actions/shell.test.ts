@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { Logger } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import type { ActionInvocation, ActionResult } from './action-types';
+import type { ActionInvocation, ActionResult } from '../../dag-repos/actions/action-types';
 import { SHELL_NON_RETRYABLE_ERRORS, createShellActivities } from './shell';
 import { isProcessRunning } from '../../test/support/processes';
 

@@ -5,7 +5,7 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { INVALID_ACTION_INPUT, parseActionInput } from './action-input';
-import type { ActionInvocation, ActionResult } from './action-types';
+import type { ActionInvocation, ActionResult } from '../../dag-repos/actions/action-types';
 import { formatSeconds, parseDuration } from '../../dag-repos/schema/duration';
 import { taskLogPath } from '../../config/log-layout';
 import { readOutputsFile } from './outputs-file';

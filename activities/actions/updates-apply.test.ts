@@ -9,7 +9,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { ActionRegistry } from '../../dag-repos/actions/registry';
 import { UpdatesApplyInput, UpdatesDetectInput, UpdatesRevertInput } from '../../dag-repos/actions/updates-inputs';
 import { checkDagFile } from '../../dag-repos/compiler/compile';
-import type { ActionInvocation, ActionResult } from './action-types';
+import type { ActionInvocation, ActionResult } from '../../dag-repos/actions/action-types';
 import { aptConfigArgs } from './package-manager';
 import { createUpdatesApplyActivities } from './updates-apply';
 import { createUpdatesActivities } from './updates-detect';

@@ -3,7 +3,7 @@ import { UpdatesApplyInput, UpdatesRevertInput, type AptOptions } from '../../da
 import { taskLogPath } from '../../config/log-layout';
 import { toolPath } from '../../config/tool-paths';
 import { parseActionInput } from './action-input';
-import type { ActionInvocation, ActionResult } from './action-types';
+import type { ActionInvocation, ActionResult } from '../../dag-repos/actions/action-types';
 import { availableUpdates } from './updates-detect';
 import { UPDATE_ERRORS, aptConfigArgs, installedVersions, normalVersion, pickManager } from './package-manager';
 import { onlyPackages, type PackageManager } from './update-parser';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { UpdatesDetectInput, type AptOptions } from '../../dag-repos/actions/updates-inputs';
 import { parseActionInput } from './action-input';
-import type { ActionInvocation, ActionResult } from './action-types';
+import type { ActionInvocation, ActionResult } from '../../dag-repos/actions/action-types';
 import { aptConfigArgs, commandFailed, pickManager, runQuery } from './package-manager';
 import { isAptSimulation, onlyPackages, parseUpdates, type PackageManager, type UpdateReport } from './update-parser';
 

@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Logger } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import type { ActionInvocation, ActionResult } from '../actions/action-types';
+import type { ActionInvocation, ActionResult } from '../../dag-repos/actions/action-types';
 import { collectDiag, createDiagActivities } from './diag';
 import { kvmReport } from './diag-kvm';
 

@@ -1,7 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { DIAG_INPUTS, DiagKvmInput, DiagServiceStatusInput, type DiagNetworkInput, type DiagProcessInfoInput, type DiagResourceUsageInput, type DiagTool } from '../../dag-repos/actions/diag-input';
 import { parseActionInput } from '../actions/action-input';
-import type { ActionInvocation, ActionResult } from '../actions/action-types';
+import type { ActionInvocation, ActionResult } from '../../dag-repos/actions/action-types';
 import { kvmReport, type KvmReport } from './diag-kvm';
 import { networkReport } from './diag-network';
 import { processInfo, resourceUsage, serviceStatus, systemInfo } from './diag-system';

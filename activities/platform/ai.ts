@@ -3,7 +3,7 @@ import { PROJECT_ROOT } from '../../config/config';
 import * as path from 'node:path';
 import type { AiActivities, SyncedSource } from '../../ai/activity-types';
 import type { AiService } from '../../ai/ai-service';
-import { FailureAnalysis, FailureFacts } from '../../ai/analysis';
+import { FailureAnalysis, FailureFacts } from '../../dag-repos/actions/failure-analysis';
 import { localFacts } from '../../ai/local-facts';
 import { analyseWithRules } from '../../ai/rules-analyser';
 

@@ -7,7 +7,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Logger } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { factContext } from '../../plugins/facts';
-import type { ActionInvocation, ActionResult } from '../actions/action-types';
+import type { ActionInvocation, ActionResult } from '../../dag-repos/actions/action-types';
 import { hostFeatures } from './host-features';
 import { createPreflightActivities } from './host-preflight';
 

@@ -6,7 +6,7 @@ import { factContext, gatherFacts } from '../../plugins/facts';
 import { loadPlugins } from '../../plugins/loader';
 import type { PreflightCheck } from '../../plugins/plugin-api';
 import { parseActionInput } from '../actions/action-input';
-import type { ActionInvocation, ActionResult } from '../actions/action-types';
+import type { ActionInvocation, ActionResult } from '../../dag-repos/actions/action-types';
 import { kvmReport, type KvmReport } from '../diag/diag-kvm';
 import { listProcesses } from '../diag/diag-system';
 import { hostFeatures } from './host-features';

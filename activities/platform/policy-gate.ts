@@ -6,7 +6,7 @@ import type { ActionRegistry } from '../../dag-repos/actions/registry';
 import type { TaskFailureType } from '../../dag-repos/actions/failure-types';
 import { actionRefusal, ActionPattern, globMatches, hostRefusal, needsVersionApproval, POLICY_LIMITS, type EffectivePolicy } from '../../dag-repos/schema/repo-policy';
 import { parseLimitedYaml, POLICY_FILE_MAX_BYTES } from '../../dag-repos/security/policy-files';
-import type { ActionInvocation } from '../actions/action-types';
+import type { ActionInvocation } from '../../dag-repos/actions/action-types';
 import { zodProblems } from '../../config/zod-problems';
 
 /**

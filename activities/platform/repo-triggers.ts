@@ -1,4 +1,4 @@
-import type { Client, ScheduleOverlapPolicy } from '@temporalio/client';
+import type { Client, ScheduleOptionsStartWorkflowAction, ScheduleOverlapPolicy, Workflow } from '@temporalio/client';
 import type { CompiledDag } from '../../dag-repos/compiler/compiled-dag';
 import { forgeApiOf } from '../../dag-repos/schema/forge-api';
 import { matchesAny } from '../../dag-repos/schema/globs';
@@ -6,12 +6,41 @@ import type { RepoConfig } from '../../dag-repos/schema/repo-config';
 import { parseDuration } from '../../dag-repos/schema/duration';
 import { resolveParams } from '../../dag-repos/schema/params';
 import type { OverlapPolicy } from '../../dag-repos/schema/triggers';
-import { RunAlreadyExistsError, startRun, runStartOptions } from '../../client/runs';
 import { postCommitStatus } from './commit-status';
-import { dagSchedulePrefix, dagScheduleId, pollScheduleId, pushRunKey, scheduledRunKey } from '../../workflows/workflow-ids';
+
+/** A DAG run to start: the pinned plan, resolved params, its queue and its run key. */
+export interface TriggeredRunRequest {
+  dag: CompiledDag;
+  params: Record<string, unknown>;
+  taskQueue: string;
+  runKey: string;
+}
+
+/**
+ * How triggers start runs: the client's run starter (its checks, search attributes and summary), handed
+ * in by the worker's starter because activities sit below client in the layer rules.
+ */
+export interface RunStarter {
+  start(client: Client, request: TriggeredRunRequest): Promise<{ runId: string }>;
+  /** A schedule's action starts the same workflow as `start`. */
+  startOptions(request: TriggeredRunRequest): Omit<ScheduleOptionsStartWorkflowAction<Workflow>, 'type' | 'workflowType'>;
+  /** True for the error `start` throws when a run with that key exists. */
+  isAlreadyStarted(error: unknown): boolean;
+}
+
+/** The ids triggers give runs and schedules (workflows/workflow-ids.ts, handed in by the worker). */
+export interface TriggerIds {
+  pushRunKey(commit: string): string;
+  scheduledRunKey(index: number): string;
+  dagScheduleId(catalogId: string, index: number): string;
+  dagSchedulePrefix(repo: string): string;
+  pollScheduleId(repo: string): string;
+}
 
 export interface RepoTriggerDeps {
   client: () => Promise<Client>;
+  runs: RunStarter;
+  ids: TriggerIds;
   /** Queue of dagRun workflows started by triggers. */
   taskQueue: string;
   fetch?: typeof fetch;
@@ -36,6 +65,7 @@ const OVERLAP: Record<OverlapPolicy, ScheduleOverlapPolicy> = {
 
 /** Activities a repository's workflow uses after a sync: push-triggered runs, schedules, commit statuses. */
 export function createRepoTriggerActivities(deps: RepoTriggerDeps) {
+  const { runs, ids } = deps;
   return {
     /** Starts one run per DAG whose on.push matches; the run key comes from the commit, so a repeated call starts nothing new. */
     async startPushRuns(event: PushEvent): Promise<{ started: string[]; skipped: string[] }> {
@@ -50,10 +80,10 @@ export function createRepoTriggerActivities(deps: RepoTriggerDeps) {
         if (push.paths.length && !event.changedPaths.some((changed) => matchesAny(changed, push.paths))) continue;
         try {
           const params = resolveParams(dag.params, push.params);
-          const run = await startRun(client, { dag, params, taskQueue: deps.taskQueue, runKey: pushRunKey(event.commit) });
+          const run = await runs.start(client, { dag, params, taskQueue: deps.taskQueue, runKey: ids.pushRunKey(event.commit) });
           started.push(run.runId);
         } catch (error) {
-          if (error instanceof RunAlreadyExistsError) skipped.push(`${dag.catalogId}: already started for this commit`);
+          if (runs.isAlreadyStarted(error)) skipped.push(`${dag.catalogId}: already started for this commit`);
           else skipped.push(`${dag.catalogId}: ${(error as Error).message}`);
         }
       }
@@ -64,9 +94,9 @@ export function createRepoTriggerActivities(deps: RepoTriggerDeps) {
     async reconcileSchedules(input: { repo: string; dags: CompiledDag[] }): Promise<{ created: string[]; updated: string[]; deleted: string[]; errors: string[] }> {
       const client = await deps.client();
       const wanted = new Map<string, { dag: CompiledDag; index: number }>();
-      for (const dag of input.dags) dag.triggers?.schedule?.forEach((_, index) => wanted.set(dagScheduleId(dag.catalogId, index), { dag, index }));
+      for (const dag of input.dags) dag.triggers?.schedule?.forEach((_, index) => wanted.set(ids.dagScheduleId(dag.catalogId, index), { dag, index }));
       const existing = new Set<string>();
-      for await (const schedule of client.schedule.list()) if (schedule.scheduleId.startsWith(dagSchedulePrefix(input.repo))) existing.add(schedule.scheduleId);
+      for await (const schedule of client.schedule.list()) if (schedule.scheduleId.startsWith(ids.dagSchedulePrefix(input.repo))) existing.add(schedule.scheduleId);
       const result = { created: [] as string[], updated: [] as string[], deleted: [] as string[], errors: [] as string[] };
       for (const [scheduleId, { dag, index }] of wanted) {
         const trigger = dag.triggers?.schedule?.[index];
@@ -78,7 +108,7 @@ export function createRepoTriggerActivities(deps: RepoTriggerDeps) {
           result.errors.push(`${scheduleId}: ${(error as Error).message}`);
           continue;
         }
-        const start = runStartOptions({ dag, params, taskQueue: deps.taskQueue, runKey: scheduledRunKey(index) });
+        const start = runs.startOptions({ dag, params, taskQueue: deps.taskQueue, runKey: ids.scheduledRunKey(index) });
         const spec = { cronExpressions: [trigger.cron], timezone: trigger.timezone };
         const action = { type: 'startWorkflow' as const, workflowType: 'dagRun', ...start };
         const policies = { overlap: OVERLAP[trigger.overlap] };
@@ -101,7 +131,7 @@ export function createRepoTriggerActivities(deps: RepoTriggerDeps) {
     /** Creates, updates or deletes the schedule that syncs a repository on an interval (--poll). */
     async reconcilePollSchedule(input: { config: RepoConfig; removed?: boolean }): Promise<string> {
       const client = await deps.client();
-      const scheduleId = pollScheduleId(input.config.name);
+      const scheduleId = ids.pollScheduleId(input.config.name);
       const handle = client.schedule.getHandle(scheduleId);
       const exists = await handle.describe().then(
         () => true,
@@ -112,7 +142,7 @@ export function createRepoTriggerActivities(deps: RepoTriggerDeps) {
         return exists ? 'deleted' : 'none';
       }
       const spec = { intervals: [{ every: parseDuration(input.config.poll) }] };
-      const action = { type: 'startWorkflow' as const, workflowType: 'repoPoll', taskQueue: deps.taskQueue, args: [input.config.name], workflowId: pollScheduleId(input.config.name) };
+      const action = { type: 'startWorkflow' as const, workflowType: 'repoPoll', taskQueue: deps.taskQueue, args: [input.config.name], workflowId: ids.pollScheduleId(input.config.name) };
       if (exists) await handle.update((previous) => ({ ...previous, spec, action }));
       else await client.schedule.create({ scheduleId, spec, action, policies: { overlap: 'SKIP' } });
       return exists ? 'updated' : 'created';

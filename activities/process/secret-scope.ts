@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { Context } from '@temporalio/activity';
-import type { ActionInvocation } from '../actions/action-types';
+import type { ActionInvocation } from '../../dag-repos/actions/action-types';
 import { createRedactor, redactDeep, redactFailure } from './redact';
 import { resolveSecretRefsAt } from './secret-refs';
 

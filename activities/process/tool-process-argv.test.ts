@@ -8,7 +8,7 @@ import type { Logger } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { taskLogPath } from '../../config/log-layout';
 import { findTool } from '../../config/tool-paths';
-import type { ActionInvocation, ActionResult } from '../actions/action-types';
+import type { ActionInvocation, ActionResult } from '../../dag-repos/actions/action-types';
 import { createKcliActivities } from '../actions/kcli';
 import { createShellActivities } from '../actions/shell';
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ParamSpec } from '../../dag-repos/schema/dag-spec';
+import { ParamSpec } from '../../client/run-params';
 import { AuditEntry, TASK_STATES, TokenRecord, UserRecord } from '../../client/workflow-views';
 
 /**

@@ -5,10 +5,10 @@ import type { RunStats } from '../../client/run-stats';
 import type { StatsRequest } from '../../client/stats';
 import type { RunLogs, RunLogsRequest } from '../../client/logs';
 import type { RunFilter, RunSummary } from '../../client/runs';
-import type { CompiledDag } from '../../dag-repos/compiler/compiled-dag';
-import type { CatalogEntry } from '../../dag-repos/catalog/local-catalog';
-import type { RepoView, SyncRecord } from '../../dag-repos/schema/sync-types';
-import type { ParamSpec } from '../../dag-repos/schema/dag-spec';
+import type { CatalogEntry } from '../../client/catalog';
+import type { CompiledDag } from '../../client/prepare-run';
+import type { RepoView, SyncRecord } from '../../client/repos';
+import type { ParamSpec } from '../../client/run-params';
 import type { ApprovalRecord, DagRunStatus, RollbackRecord, RolloutProgress } from '../../client/workflow-views';
 
 /**

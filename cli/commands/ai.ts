@@ -1,18 +1,16 @@
 import type { Command } from 'commander';
-import type * as Ask from '../../ai/ask';
-import type { AiService } from '../../ai/ai-service';
-import type * as CreateAiService from '../../ai/create-ai-service';
-import type * as LocalFacts from '../../ai/local-facts';
 import type * as Runs from '../../client/runs';
+import type * as LocalTools from '../../workers/local-tools';
+import type { AiService } from '../../workers/local-tools';
 import type * as WorkersMain from '../../workers/main';
 import type * as WorkflowViews from '../../client/workflow-views';
 import { CliError, type CliContext } from '../context';
 import { analysisText } from '../output';
 
 // The model runtime, the index and the worker's diagnostics load only in the action that uses them (see cli/main.ts).
-const ask: typeof Ask.ask = (...args) => (require('../../ai/ask') as typeof Ask).ask(...args);
-const createAiService = (...args: Parameters<typeof CreateAiService.createAiService>): AiService => (require('../../ai/create-ai-service') as typeof CreateAiService).createAiService(...args);
-const localFacts = (): typeof LocalFacts => require('../../ai/local-facts') as typeof LocalFacts;
+const createAiService: typeof LocalTools.createAiService = (...args) => (require('../../workers/local-tools') as typeof LocalTools).createAiService(...args);
+const ask: typeof LocalTools.ask = (...args) => (require('../../workers/local-tools') as typeof LocalTools).ask(...args);
+const localFacts: typeof LocalTools.localFacts = (...args) => (require('../../workers/local-tools') as typeof LocalTools).localFacts(...args);
 const runs = (): typeof Runs => require('../../client/runs') as typeof Runs;
 const workersMain = (): typeof WorkersMain => require('../../workers/main') as typeof WorkersMain;
 const workflowViews = (): typeof WorkflowViews => require('../../client/workflow-views') as typeof WorkflowViews;
@@ -52,7 +50,7 @@ export function registerAiCommands(program: Command, context: CliContext): void 
       const status = await runs().getRunStatus(client, run);
       const failed = status.tasks.filter((candidate) => candidate.state === 'failed' && candidate.error && (!task || candidate.id === task));
       if (failed.length === 0) throw new CliError(task ? `task "${task}" of ${status.runId} did not fail` : `no failed task in ${status.runId}`);
-      const diag = localFacts().localFacts({ dataDir: context.config.dataDir });
+      const diag = localFacts({ dataDir: context.config.dataDir });
       const results = await withService(context, async (service) => {
         const out = [];
         for (const entry of failed) {

@@ -1,46 +1,30 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import * as path from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import type * as DagFile from '../../dag-repos/catalog/dag-file';
-import type * as LocalCatalogModule from '../../dag-repos/catalog/local-catalog';
-import type { CompiledDag } from '../../dag-repos/compiler/compiled-dag';
-import type * as Diagnostics from '../../dag-repos/compiler/diagnostics';
-import type { DagDiagnostic } from '../../dag-repos/compiler/diagnostics';
-import type * as RenderGraph from '../../dag-repos/compiler/render-graph';
-import type * as PluginActions from '../../plugins/plugin-actions';
+import type * as DagGraph from '../../client/dag-graph';
+import type * as LocalDags from '../../client/local-dags';
+import type { ValidationOutcome } from '../../client/local-dags';
 import type * as PrepareRun from '../../client/prepare-run';
+import type { CompiledDag } from '../../client/prepare-run';
+import type * as LocalTools from '../../workers/local-tools';
 import { CliError, type CliContext } from '../context';
 import { table } from '../output';
 
 // Loaded by the action that uses them (see cli/main.ts).
-const dagFile = (): typeof DagFile => require('../../dag-repos/catalog/dag-file') as typeof DagFile;
-const localCatalog = (): typeof LocalCatalogModule => require('../../dag-repos/catalog/local-catalog') as typeof LocalCatalogModule;
-const diagnostics = (): typeof Diagnostics => require('../../dag-repos/compiler/diagnostics') as typeof Diagnostics;
-const renderGraphMermaid: typeof RenderGraph.renderGraphMermaid = (...args) => (require('../../dag-repos/compiler/render-graph') as typeof RenderGraph).renderGraphMermaid(...args);
-const renderGraphText: typeof RenderGraph.renderGraphText = (...args) => (require('../../dag-repos/compiler/render-graph') as typeof RenderGraph).renderGraphText(...args);
-const pluginActions = (): typeof PluginActions => require('../../plugins/plugin-actions') as typeof PluginActions;
+const localDags = (): typeof LocalDags => require('../../client/local-dags') as typeof LocalDags;
+const validateDagPath: typeof LocalDags.validateDagPath = (...args) => (require('../../client/local-dags') as typeof LocalDags).validateDagPath(...args);
+const renderGraphMermaid: typeof DagGraph.renderGraphMermaid = (...args) => (require('../../client/dag-graph') as typeof DagGraph).renderGraphMermaid(...args);
+const renderGraphText: typeof DagGraph.renderGraphText = (...args) => (require('../../client/dag-graph') as typeof DagGraph).renderGraphText(...args);
+const pluginDagTemplates: typeof LocalTools.pluginDagTemplates = (...args) => (require('../../workers/local-tools') as typeof LocalTools).pluginDagTemplates(...args);
 const prepareRun = (): typeof PrepareRun => require('../../client/prepare-run') as typeof PrepareRun;
-
-interface ValidationOutcome {
-  path: string;
-  id?: string;
-  valid: boolean;
-  diagnostics: DagDiagnostic[];
-}
 
 function validatePath(context: CliContext, target: string): ValidationOutcome[] {
   if (!existsSync(target)) throw new CliError(`${target}: no such file or directory`, 2);
-  if (statSync(target).isDirectory()) {
-    const catalog = localCatalog().LocalCatalog.load([{ repo: path.basename(path.resolve(target)), dir: target }], context.registry);
-    return catalog.list().map((entry) => ({ path: path.join(target, entry.path), id: entry.id, valid: entry.valid, diagnostics: entry.diagnostics.map((d) => ({ ...d, file: path.join(target, d.file) })) }));
-  }
-  const result = dagFile().checkDagPath(target, { ...context.localCatalog().compileContext(), registry: context.registry });
-  return [{ path: target, ...(result.dag ? { id: result.dag.id } : {}), valid: result.dag !== undefined, diagnostics: result.diagnostics }];
+  return validateDagPath(target, context.registry, () => context.localCatalog());
 }
 
 /** File paths compile here against this machine's DAG directories; catalog ids come from the full catalog (Temporal or the API). */
 async function findDag(context: CliContext, ref: string): Promise<CompiledDag> {
-  return dagFile().looksLikePath(ref) ? prepareRun().findDag(context.localCatalog(), context.registry, ref) : context.backend().dag(ref);
+  return localDags().looksLikePath(ref) ? prepareRun().findDag(context.localCatalog(), context.registry, ref) : context.backend().dag(ref);
 }
 
 function paramRows(dag: CompiledDag): string[][] {
@@ -69,7 +53,7 @@ export function registerDagCommands(program: Command, context: CliContext): void
           if (outcome.valid) console.log(`✔ ${outcome.path}${outcome.id ? ` (${outcome.id})` : ''}`);
           else {
             console.log(`✖ ${outcome.path}`);
-            for (const diagnostic of outcome.diagnostics) console.log(`  ${diagnostics().formatDiagnostic(diagnostic)}`);
+            for (const diagnostic of outcome.diagnostics) console.log(`  ${localDags().formatDiagnostic(diagnostic)}`);
           }
         }
         if (outcomes.length === 0) console.log('no DAG files found');
@@ -125,7 +109,7 @@ export function registerDagCommands(program: Command, context: CliContext): void
     .description('DAG templates offered by plugins; with an id, print that template')
     .argument('[id]', 'template id')
     .action((id: string | undefined) => {
-      const templates = pluginActions().loadConfiguredPlugins(context.config).flatMap((plugin) => (plugin.dagTemplates ?? []).map((template) => ({ ...template, plugin: plugin.name })));
+      const templates = pluginDagTemplates(context.config);
       if (id === undefined) {
         console.log(templates.length ? table(['TEMPLATE', 'PLUGIN', 'DESCRIPTION'], templates.map((template) => [template.id, template.plugin, template.description])) : 'no plugin offers DAG templates');
         return;

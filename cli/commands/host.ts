@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { DIAG_TOOLS, type DiagTool } from '../../dag-repos/actions/diag-tools';
+import { DIAG_TOOLS, type DiagTool } from '../../client/diag-tools';
 import type * as WorkersMain from '../../workers/main';
 import { CliError } from '../context';
 

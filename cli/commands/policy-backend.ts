@@ -18,8 +18,7 @@ import {
   type StoredPolicy,
   type VersionApproval,
 } from '../../client/repo-policy';
-import { PolicyRepoName, RepoPolicy } from '../../dag-repos/schema/repo-policy';
-import { parsePolicyText, POLICY_FILE_MAX_BYTES } from '../../dag-repos/security/policy-files';
+import { parsePolicyText, POLICY_FILE_MAX_BYTES, PolicyRepoName, RepoPolicy } from '../../client/policy-input';
 import { CliError, type CliContext } from '../context';
 import { audited, localUser } from '../local-audit';
 

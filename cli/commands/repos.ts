@@ -1,22 +1,17 @@
 import type { Command } from 'commander';
-import type { RepoView, SyncRecord } from '../../dag-repos/schema/sync-types';
+import type { RepoView, SyncRecord } from '../../client/repos';
 import type { CliContext } from '../context';
 import { CliError } from '../context';
 import { audited } from '../local-audit';
 import { table } from '../output';
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import * as path from 'node:path';
+import { existsSync } from 'node:fs';
 import type * as Repos from '../../client/repos';
-import type * as Scanner from '../../dag-repos/security/scanner';
-import { blockingFindings, formatFinding, type Finding } from '../../dag-repos/schema/findings';
-import type * as LocalCatalogModule from '../../dag-repos/catalog/local-catalog';
-import type * as Compile from '../../dag-repos/compiler/compile';
+import type * as DagScan from '../../client/dag-scan';
+import { blockingFindings, formatFinding, type Finding } from '../../client/security-findings';
 
 // Loaded by the action that uses them (see cli/main.ts).
 const repos = (): typeof Repos => require('../../client/repos') as typeof Repos;
-const scanner = (): typeof Scanner => require('../../dag-repos/security/scanner') as typeof Scanner;
-const localCatalog = (): typeof LocalCatalogModule => require('../../dag-repos/catalog/local-catalog') as typeof LocalCatalogModule;
-const compile = (): typeof Compile => require('../../dag-repos/compiler/compile') as typeof Compile;
+const scanDagPath: typeof DagScan.scanDagPath = (...args) => (require('../../client/dag-scan') as typeof DagScan).scanDagPath(...args);
 
 function describeSync(record: SyncRecord | undefined): string {
   if (!record) return 'never synced';
@@ -39,15 +34,7 @@ function printRepo(view: RepoView): void {
 /** Scans DAG files and, for directories, the whole tree (symlinks). */
 function scanPath(context: CliContext, target: string): Finding[] {
   if (!existsSync(target)) throw new CliError(`${target}: no such file or directory`, 2);
-  const isDir = statSync(target).isDirectory();
-  const files = isDir ? localCatalog().yamlFilesUnder(target) : [target];
-  const findings = isDir ? scanner().scanRepositoryTree(target).map((finding) => ({ ...finding, file: path.join(target, finding.file) })) : [];
-  for (const file of files) {
-    const text = readFileSync(file, 'utf8');
-    const checked = compile().checkDagFile({ repo: 'scan', path: file, commit: 'scan', text }, { registry: context.registry });
-    findings.push(...scanner().scanDagText({ path: file, text }, checked.spec));
-  }
-  return findings;
+  return scanDagPath(target, () => context.registry);
 }
 
 export function registerRepoCommands(program: Command, context: CliContext): void {

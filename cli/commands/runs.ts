@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type * as PrepareRun from '../../client/prepare-run';
-import type * as DagFile from '../../dag-repos/catalog/dag-file';
+import type { CompiledDag } from '../../client/prepare-run';
+import type * as LocalDags from '../../client/local-dags';
 import type * as Analysis from '../../client/analysis';
-import type { CompiledDag } from '../../dag-repos/compiler/compiled-dag';
-import type * as Params from '../../dag-repos/schema/params';
+import type * as RunParams from '../../client/run-params';
 import { failureName, type DagRunStatus } from '../../client/workflow-views';
 import type { CliBackend } from '../backend/backend';
 import { CliError, type CliContext } from '../context';
@@ -14,9 +14,9 @@ import { analysisText, durationBetween, hostWaitText, runHeader, runJson, stateI
 
 // Loaded by the action that uses them (see cli/main.ts).
 const prepareRun = (): typeof PrepareRun => require('../../client/prepare-run') as typeof PrepareRun;
-const dagFile = (): typeof DagFile => require('../../dag-repos/catalog/dag-file') as typeof DagFile;
+const localDags = (): typeof LocalDags => require('../../client/local-dags') as typeof LocalDags;
 const waitForAnalyses: typeof Analysis.waitForAnalyses = (...args) => (require('../../client/analysis') as typeof Analysis).waitForAnalyses(...args);
-const params = (): typeof Params => require('../../dag-repos/schema/params') as typeof Params;
+const runParams = (): typeof RunParams => require('../../client/run-params') as typeof RunParams;
 
 function collectParam(value: string, previous: Record<string, string>): Record<string, string> {
   const eq = value.indexOf('=');
@@ -103,10 +103,10 @@ export function registerRunCommands(program: Command, context: CliContext): void
     .action(async (ref: string, options: { param: Record<string, string>; paramsFile?: string; key?: string; wait?: boolean; json?: boolean }) => {
       const given = { ...(options.paramsFile ? readParamsFile(options.paramsFile) : {}), ...options.param };
       const backend = context.backend();
-      const { looksLikePath } = dagFile();
+      const { looksLikePath } = localDags();
       if (looksLikePath(ref) && backend.mode === 'api') throw new CliError(`${ref}: through the API only catalog DAGs run (push the file to a DAG repository, or use a catalog id)`, 2);
       const dag = looksLikePath(ref) ? prepareRun().findDag(context.localCatalog(), context.registry, ref) : await backend.dag(ref);
-      const resolved = params().resolveParams(dag.params, given, { fromStrings: true });
+      const resolved = runParams().resolveParams(dag.params, given, { fromStrings: true });
       const started = await backend.startRun({ dag, params: resolved, given: Object.keys(given), ...(options.key ? { runKey: options.key } : {}) });
       const url = started.url;
       if (!options.json) {

@@ -5,12 +5,15 @@ import type { StartedApi } from '../../api/main';
 import type * as SearchAttributes from '../../infra/search-attributes';
 import type * as DevServer from '../../infra/temporal-dev-server';
 import type * as WorkersMain from '../../workers/main';
+import type * as WorkerAccess from '../../client/worker-access';
 import type { CliContext } from '../context';
 import { watchStopSignals } from '../stop-signals';
 
 // Loaded by the command that runs them: `qubinode --help` and the other commands never pay for them.
 const apiMain = (): typeof ApiMain => require('../../api/main') as typeof ApiMain;
 const workersMain = (): typeof WorkersMain => require('../../workers/main') as typeof WorkersMain;
+// The worker makes client calls of its own (announcements, policy reads, trigger runs): it is handed them here.
+const workerTemporalAccess = (): typeof WorkerAccess.workerTemporalAccess => (require('../../client/worker-access') as typeof WorkerAccess).workerTemporalAccess;
 const devServer = (): typeof DevServer => require('../../infra/temporal-dev-server') as typeof DevServer;
 const registerSearchAttributes: typeof SearchAttributes.registerSearchAttributes = (...args) => (require('../../infra/search-attributes') as typeof SearchAttributes).registerSearchAttributes(...args);
 
@@ -76,7 +79,7 @@ export function registerServiceCommands(program: Command, context: CliContext): 
         // by side; whatever did start is known to the stop below even when another part failed.
         const workersReady = (async (): Promise<void> => {
           if (!options.worker || signals.signalled) return;
-          running = await workersMain().createQubinodeWorker({ config, logger });
+          running = await workersMain().createQubinodeWorker({ config, logger, temporalAccess: workerTemporalAccess() });
           if (!signals.signalled) audit = await workersMain().createAuditWorker(config);
         })();
         const apiReady = (async (): Promise<void> => {
@@ -127,6 +130,7 @@ Ctrl-C stops everything.`);
     .option('--activities-only', 'do not run workflows on this queue')
     .action(async (options: { queue?: string; activitiesOnly?: boolean }) => {
       const running = await workersMain().createQubinodeWorker({
+        temporalAccess: workerTemporalAccess(),
         config: context.config,
         logger: context.logger,
         ...(options.queue ? { taskQueue: options.queue } : {}),

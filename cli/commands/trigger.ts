@@ -1,14 +1,13 @@
 import type { Command } from 'commander';
-import type * as Crypto from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type * as WebhookVerify from '../../dag-repos/git/webhook-verify';
-import type * as Triggers from '../../dag-repos/schema/triggers';
+import type * as TriggerSigning from '../../client/trigger-signing';
 import { CliError } from '../context';
 
 // Loaded by the action (see cli/main.ts).
-const webhookVerify = (): typeof WebhookVerify => require('../../dag-repos/git/webhook-verify') as typeof WebhookVerify;
-const triggers = (): typeof Triggers => require('../../dag-repos/schema/triggers') as typeof Triggers;
-const crypto = (): typeof Crypto => require('node:crypto') as typeof Crypto;
+const triggerSigning = (): typeof TriggerSigning => require('../../client/trigger-signing') as typeof TriggerSigning;
+const isDeliveryId: typeof TriggerSigning.isDeliveryId = (...args) => triggerSigning().isDeliveryId(...args);
+const newDeliveryId: typeof TriggerSigning.newDeliveryId = () => triggerSigning().newDeliveryId();
+const signTriggerDelivery: typeof TriggerSigning.signTriggerDelivery = (...args) => triggerSigning().signTriggerDelivery(...args);
 
 /** `qubinode trigger sign`: the sender's side of `POST /trigger/<repo>/<dag>`, for scripts and curl. */
 export function registerTriggerCommands(program: Command): void {
@@ -20,15 +19,14 @@ export function registerTriggerCommands(program: Command): void {
     .option('--file <path>', 'the exact body to send (default: stdin)')
     .option('--delivery <id>', 'delivery id, 8-64 of A-Z a-z 0-9 . _ - (default: a new random id); the same id is accepted only once')
     .action((options: { secretEnv: string; file?: string; delivery?: string }) => {
-      const { DELIVERY_ID, signTrigger } = webhookVerify();
-      const { WEBHOOK_SECRET_MIN_LENGTH } = triggers();
+      const { WEBHOOK_SECRET_MIN_LENGTH } = triggerSigning();
       const secret = process.env[options.secretEnv];
       if (!secret) throw new CliError(`$${options.secretEnv} is not set`, 2);
       if (secret.length < WEBHOOK_SECRET_MIN_LENGTH) throw new CliError(`$${options.secretEnv} is shorter than ${WEBHOOK_SECRET_MIN_LENGTH} characters: the API refuses such secrets`, 2);
-      const delivery = options.delivery ?? crypto().randomUUID();
-      if (!DELIVERY_ID.test(delivery)) throw new CliError('--delivery must be 8-64 of A-Z a-z 0-9 . _ -', 2);
+      const delivery = options.delivery ?? newDeliveryId();
+      if (!isDeliveryId(delivery)) throw new CliError('--delivery must be 8-64 of A-Z a-z 0-9 . _ -', 2);
       const body = readFileSync(options.file ?? 0);
-      const headers = signTrigger(secret, body, { delivery, timestamp: Date.now() / 1000 });
+      const headers = signTriggerDelivery(secret, body, delivery);
       // Header lines as curl reads them from a file (-H @file).
       for (const [name, value] of Object.entries(headers)) console.log(`${name}: ${value}`);
     });

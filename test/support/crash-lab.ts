@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { tsToMs } from '@temporalio/common/lib/time';
 import { loadConfig, PROJECT_ROOT, type QubinodeConfig } from '../../config/config';
 import { createLogger } from '../../config/logger';
-import { connectClient, type TemporalClient } from '../../client/connection';
+import { connectClient, type TemporalClient } from '../../config/temporal-connection';
 import { getRunStatus, startRun } from '../../client/runs';
 import { ActionRegistry } from '../../dag-repos/actions/registry';
 import { compileDagFile } from '../../dag-repos/compiler/compile';

@@ -6,7 +6,7 @@ import type { Client } from '@temporalio/client';
 import type { Worker } from '@temporalio/worker';
 import { loadConfig, type QubinodeConfig } from '../../config/config';
 import { createLogger } from '../../config/logger';
-import { connectClient, type TemporalClient } from '../../client/connection';
+import { connectClient, type TemporalClient } from '../../config/temporal-connection';
 import { getRunStatus, startRun } from '../../client/runs';
 import { actionRegistryWith, loadConfiguredPlugins } from '../../plugins/plugin-actions';
 import { compileDagFile, type DagFile } from '../../dag-repos/compiler/compile';
@@ -18,6 +18,7 @@ import type { DagRunStatus } from '../../workflows/run-status';
 import { createQubinodeWorker } from '../../workers/qubinode-worker';
 import { createAuditWorker } from '../../workers/audit-worker';
 import { testWorkflowBundle } from './workflow-bundle';
+import { workerTemporalAccess } from '../../client/worker-access';
 
 /**
  * A real engine for tests: the Temporal dev server (started if nothing listens), a worker on a
@@ -53,7 +54,7 @@ export async function startTestEngine(options: { env?: NodeJS.ProcessEnv } = {})
   const workers: { worker: Worker; done: Promise<void> }[] = [];
 
   const addWorker = async (queue: string, runWorkflows = queue === taskQueue): Promise<Worker> => {
-    const created = await createQubinodeWorker({ config: { ...config, taskQueue }, logger, taskQueue: queue, runWorkflows, workflowBundle });
+    const created = await createQubinodeWorker({ temporalAccess: workerTemporalAccess, config: { ...config, taskQueue }, logger, taskQueue: queue, runWorkflows, workflowBundle });
     // Its host announcer, policy watch and connections stop with it: nothing of the engine may call Temporal after close().
     workers.push({ worker: created.worker, done: created.worker.run().finally(() => created.close()) });
     return created.worker;

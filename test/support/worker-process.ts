@@ -7,11 +7,12 @@ import { loadConfig } from '../../config/config';
 import { createLogger } from '../../config/logger';
 import { createQubinodeWorker } from '../../workers/qubinode-worker';
 import { testWorkflowBundle } from './workflow-bundle';
+import { workerTemporalAccess } from '../../client/worker-access';
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(process.env.QUBINODE_TEST_LOG_LEVEL ?? 'warn', 'worker');
-  const running = await createQubinodeWorker({ config, logger, workflowBundle: await testWorkflowBundle() });
+  const running = await createQubinodeWorker({ temporalAccess: workerTemporalAccess, config, logger, workflowBundle: await testWorkflowBundle() });
   process.stdout.write('worker ready\n');
   await running.worker.run();
   await running.close();

@@ -1,6 +1,6 @@
 // Types only: workflows import this file, so it must stay free of runtime code.
-import type { SecretRef } from '../../dag-repos/compiler/secret-references';
-import type { RepoCredentialEnv } from '../../dag-repos/schema/repo-config';
+import type { SecretRef } from '../compiler/secret-references';
+import type { RepoCredentialEnv } from '../schema/repo-config';
 
 /** What a workflow passes to every action activity. */
 export interface ActionInvocation<W = Record<string, unknown>> {

@@ -1,6 +1,8 @@
+// How both sides reach Temporal from validated settings (TLS files, API key): the client (CLI, API) and
+// the workers, which also make client calls of their own (host announcements, policy reads, run starts).
 import { readFileSync } from 'node:fs';
 import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
-import type { TemporalSettings } from '../config/config';
+import type { TemporalSettings } from './config';
 
 function tlsOptions(settings: TemporalSettings): ConnectionOptions['tls'] {
   const tls = settings.tls;

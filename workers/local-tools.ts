@@ -1,0 +1,35 @@
+import type { QubinodeConfig } from '../config/config';
+import type { ActionRegistry } from '../dag-repos/actions/registry';
+import type * as Ask from '../ai/ask';
+import type { AiService } from '../ai/ai-service';
+import type * as CreateAiService from '../ai/create-ai-service';
+import type * as LocalFacts from '../ai/local-facts';
+import type * as PluginActions from '../plugins/plugin-actions';
+import type { DagTemplate } from '../plugins/plugin-api';
+
+// An entry module of the worker side, like main.ts: what the CLI runs in its own process from below the
+// client. The plugins' actions for the local compile and their DAG templates; the knowledge index and
+// the model of `qubinode ai`. Each part loads when first asked for, so the registry that
+// `qubinode dag validate` needs does not load the model runtime.
+const pluginActions = (): typeof PluginActions => require('../plugins/plugin-actions') as typeof PluginActions;
+
+export type { AiService };
+
+/** Built-in actions plus those of the configured plugins. */
+export function configuredActionRegistry(config: Pick<QubinodeConfig, 'pluginDirs'>): ActionRegistry {
+  const { actionRegistryWith, loadConfiguredPlugins } = pluginActions();
+  return actionRegistryWith(loadConfiguredPlugins(config));
+}
+
+/** The DAG templates the configured plugins offer, each with the plugin's name. */
+export function pluginDagTemplates(config: Pick<QubinodeConfig, 'pluginDirs'>): (DagTemplate & { plugin: string })[] {
+  return pluginActions()
+    .loadConfiguredPlugins(config)
+    .flatMap((plugin) => (plugin.dagTemplates ?? []).map((template) => ({ ...template, plugin: plugin.name })));
+}
+
+export const createAiService = (...args: Parameters<typeof CreateAiService.createAiService>): AiService => (require('../ai/create-ai-service') as typeof CreateAiService).createAiService(...args);
+
+export const ask: typeof Ask.ask = (...args) => (require('../ai/ask') as typeof Ask).ask(...args);
+
+export const localFacts: typeof LocalFacts.localFacts = (...args) => (require('../ai/local-facts') as typeof LocalFacts).localFacts(...args);
