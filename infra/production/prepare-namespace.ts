@@ -10,7 +10,7 @@
 import { isGrpcServiceError } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time';
 import { loadConfig } from '../../config/config';
-import { connectClient } from '../../client/connection';
+import { connectClient } from '../../config/temporal-connection';
 import { registerSearchAttributes } from '../search-attributes';
 import { SEARCH_ATTRIBUTE_NAMES } from '../temporal-dev-server';
 
