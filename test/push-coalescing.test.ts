@@ -48,7 +48,7 @@ async function callAt<T>(held: { calls: HeldCall<T>[] }, index: number): Promise
 describe('sync signals of a burst of pushes', () => {
   it('sends one signal for the first push and one more for every push that arrived while it was in flight', async () => {
     const held = heldWrites<{ repo: string; args: SyncRequestArgs }>();
-    const signals = new SyncSignals((repo, args) => held.write({ repo, args }));
+    const signals = new SyncSignals((repo, args) => held.write({ repo, args }), { spacingMs: 0 });
     const answered: number[] = [];
     const pushes = Array.from({ length: 20 }, (_, index) => signals.request('infra', { reason: `push ${index}`, deliveryId: `d${index}` }).then(() => answered.push(index)));
     await settled();
@@ -67,9 +67,44 @@ describe('sync signals of a burst of pushes', () => {
     assert.equal(signals.signalsSent, 2);
   });
 
+  it('sends the follow-up no sooner than the spacing after the signal before it, with every push meanwhile in it', async () => {
+    const held = heldWrites<{ repo: string; args: SyncRequestArgs }>();
+    let clock = 10_000;
+    const pauses: { ms: number; over: () => void }[] = [];
+    const signals = new SyncSignals((repo, args) => held.write({ repo, args }), {
+      spacingMs: 1_000,
+      nowMs: () => clock,
+      pause: (ms) => new Promise<void>((resolve) => pauses.push({ ms, over: resolve })),
+    });
+    const first = signals.request('infra', { reason: 'push 0', deliveryId: 'd0' });
+    const second = signals.request('infra', { reason: 'push 1', deliveryId: 'd1' });
+    await settled();
+    clock += 150;
+    held.calls[0]?.release();
+    await first;
+    await settled();
+    assert.equal(held.calls.length, 1, 'the follow-up waits out the spacing');
+    assert.deepEqual(pauses.map((pause) => pause.ms), [850], 'what is left of the spacing since the first signal left');
+    const third = signals.request('infra', { reason: 'push 2', deliveryId: 'd2' });
+    assert.equal(signals.inFlight('infra'), undefined, 'nothing is in flight while the spacing runs out');
+    pauses[0]?.over();
+    await settled();
+    assert.equal(held.calls.length, 2);
+    assert.equal(held.calls[1]?.value.args.deliveryId, 'd2', 'one follow-up carries the newest push, which arrived during the pause');
+    held.calls[1]?.release();
+    await Promise.all([second, third]);
+    assert.equal(signals.signalsSent, 2);
+
+    const afterQuiet = signals.request('infra', { reason: 'push 3' });
+    await settled();
+    assert.equal(held.calls.length, 3, 'a push after the burst has ended is signalled at once');
+    held.calls[2]?.release();
+    await afterQuiet;
+  });
+
   it('keeps repositories apart', async () => {
     const held = heldWrites<string>();
-    const signals = new SyncSignals((repo) => held.write(repo));
+    const signals = new SyncSignals((repo) => held.write(repo), { spacingMs: 0 });
     const both = [signals.request('a', { reason: 'push' }), signals.request('b', { reason: 'push' })];
     await settled();
     assert.deepEqual(held.calls.map((call) => call.value), ['a', 'b']);
@@ -79,7 +114,7 @@ describe('sync signals of a burst of pushes', () => {
 
   it('fails every push that shared a signal Temporal did not take, and starts afresh for the next push', async () => {
     const held = heldWrites<string>();
-    const signals = new SyncSignals((repo) => held.write(repo));
+    const signals = new SyncSignals((repo) => held.write(repo), { spacingMs: 0 });
     const first = signals.request('infra', { reason: 'push 1' });
     const waiting = [signals.request('infra', { reason: 'push 2' }), signals.request('infra', { reason: 'push 3' })];
     await settled();
@@ -184,7 +219,7 @@ describe('pushes answered from a note on disk', () => {
     directories.push(directory);
     const held = heldWrites<string>();
     const errors: unknown[] = [];
-    const pending = new PendingSyncs({ directory, signals: new SyncSignals((repo) => held.write(repo)), isGone: (error) => (error as Error).message === 'gone', onError: (_repo, error) => errors.push(error) });
+    const pending = new PendingSyncs({ directory, signals: new SyncSignals((repo) => held.write(repo), { spacingMs: 0 }), isGone: (error) => (error as Error).message === 'gone', onError: (_repo, error) => errors.push(error) });
     return { directory, held, pending, errors };
   };
   const notes = (directory: string): string[] => readdirSync(directory).map((file) => readFileSync(path.join(directory, file), 'utf8'));
