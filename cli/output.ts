@@ -1,8 +1,10 @@
 import type * as WorkflowViews from '../client/workflow-views';
-import { failureName, type DagRunStatus, type TaskState, type TaskStatus } from '../client/workflow-views';
+import type { DagRunStatus, TaskState, TaskStatus } from '../client/workflow-views';
 
 // Loaded when a run is printed: every command imports this file for `table`, `--help` among them.
 const workflowViews = (): typeof WorkflowViews => require('../client/workflow-views') as typeof WorkflowViews;
+/** A task error's type as shown (the reported name of an unclassified one); loads the views, and zod with them, on first use. */
+export const failureName: typeof WorkflowViews.failureName = (error) => workflowViews().failureName(error);
 
 export function stateIcon(state: TaskState): string {
   return workflowViews().TASK_STATE_ICON[state];

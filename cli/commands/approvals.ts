@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
 import type * as RunIds from '../../client/run-ids';
 import type * as WorkflowViews from '../../client/workflow-views';
-import { failureName, type DagRunStatus, type RollbackRecord, type RolloutProgress } from '../../client/workflow-views';
+import type { DagRunStatus, RollbackRecord, RolloutProgress } from '../../client/workflow-views';
 import { CliError, type CliContext } from '../context';
-import { table } from '../output';
+import { failureName, table } from '../output';
 
 // Loaded by the action that uses them (see cli/main.ts).
 const runIds = (): typeof RunIds => require('../../client/run-ids') as typeof RunIds;

@@ -5,12 +5,12 @@ import type { CompiledDag } from '../../client/prepare-run';
 import type * as LocalDags from '../../client/local-dags';
 import type * as Analysis from '../../client/analysis';
 import type * as RunParams from '../../client/run-params';
-import { failureName, type DagRunStatus } from '../../client/workflow-views';
+import type { DagRunStatus } from '../../client/workflow-views';
 import type { CliBackend } from '../backend/backend';
 import { CliError, type CliContext } from '../context';
 import { runControlText } from './approvals';
 import { registerLogsCommand } from './logs';
-import { analysisText, durationBetween, hostWaitText, runHeader, runJson, stateIcon, table, taskTable } from '../output';
+import { analysisText, durationBetween, failureName, hostWaitText, runHeader, runJson, stateIcon, table, taskTable } from '../output';
 
 // Loaded by the action that uses them (see cli/main.ts).
 const prepareRun = (): typeof PrepareRun => require('../../client/prepare-run') as typeof PrepareRun;
