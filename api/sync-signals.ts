@@ -62,8 +62,10 @@ export class SyncSignals {
     this.repos.set(repo, state);
     if (!state.busy) return this.start(repo, state, args);
     if (state.next) {
-      // The newest reason and delivery id travel; the workflow needs only to know that a sync is due.
-      state.next.args = args;
+      // The newest reason and delivery id travel; a commit only when every push sharing the signal named the same one
+      // (the workflow skips a push of a commit already synced, and pushes may arrive out of order).
+      const { commit, ...rest } = args;
+      state.next.args = commit !== undefined && commit === state.next.args.commit ? args : rest;
       return state.next.done;
     }
     let settle!: (error?: unknown) => void;

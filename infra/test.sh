@@ -22,7 +22,22 @@ if ! node bin/qubinode.js server status >/dev/null 2>&1; then
   node bin/qubinode.js server start
   started_server=1
 fi
-cleanup() { if [ "$started_server" = 1 ]; then node bin/qubinode.js server stop >/dev/null 2>&1 || true; fi; }
+# The suite runs in a namespace of its own: a stack running beside it (`npm start`), a bench or a second checkout on
+# the same server never shares its task queues, audit trail, identity and policy stores or workflow ids.
+created_namespace=""
+if [ -z "${TEMPORAL_NAMESPACE:-}" ]; then
+  export TEMPORAL_NAMESPACE="qubinode-test-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"
+  .tools/venv/bin/temporal operator namespace create --namespace "$TEMPORAL_NAMESPACE" --retention 24h --address "${TEMPORAL_ADDRESS:-127.0.0.1:7233}" >/dev/null
+  created_namespace="$TEMPORAL_NAMESPACE"
+  echo "[test] namespace $TEMPORAL_NAMESPACE"
+fi
+cleanup() {
+  if [ "$started_server" = 1 ]; then
+    node bin/qubinode.js server stop >/dev/null 2>&1 || true
+  elif [ -n "$created_namespace" ]; then
+    .tools/venv/bin/temporal operator namespace delete --namespace "$created_namespace" --yes --address "${TEMPORAL_ADDRESS:-127.0.0.1:7233}" >/dev/null 2>&1 || true
+  fi
+}
 trap cleanup EXIT
 
 # Engine tests fail tasks on purpose; each failure starts an AI analysis. On a 2-core machine a model

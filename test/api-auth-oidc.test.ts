@@ -23,7 +23,7 @@ describe('OIDC/JWT callers', () => {
   let strangerKey: KeyLike;
   let api: ReturnType<typeof buildApiServer>;
   let nested: ReturnType<typeof buildApiServer>;
-  const client = new Client({ connection: Connection.lazy({ address: process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233' }) });
+  const client = new Client({ connection: Connection.lazy({ address: process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233' }), namespace: process.env.TEMPORAL_NAMESPACE ?? 'default' });
 
   const sign = (claims: JWTPayload, options: { key?: KeyLike; kid?: string; expiresIn?: string | number; issuer?: string; audience?: string } = {}): Promise<string> =>
     new SignJWT(claims)

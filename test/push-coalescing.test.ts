@@ -102,6 +102,27 @@ describe('sync signals of a burst of pushes', () => {
     await afterQuiet;
   });
 
+  it('lets a shared follow-up name a commit only when every push in it named that commit', async () => {
+    const held = heldWrites<{ repo: string; args: SyncRequestArgs }>();
+    const signals = new SyncSignals((repo, args) => held.write({ repo, args }), { spacingMs: 0 });
+    const a = 'a'.repeat(40);
+    const b = 'b'.repeat(40);
+    const first = signals.request('infra', { reason: 'push', commit: a });
+    const same = [signals.request('infra', { reason: 'push', commit: b }), signals.request('infra', { reason: 'push', commit: b })];
+    await settled();
+    held.calls[0]?.release();
+    await first;
+    await settled();
+    assert.equal(held.calls[1]?.value.args.commit, b, 'two pushes of one commit: the follow-up names it');
+    const mixed = [signals.request('infra', { reason: 'push', commit: b }), signals.request('infra', { reason: 'push', commit: a }), signals.request('infra', { reason: 'push', commit: a })];
+    held.calls[1]?.release();
+    await Promise.all(same);
+    await settled();
+    assert.equal(held.calls[2]?.value.args.commit, undefined, 'pushes of different commits (perhaps out of order): a plain sync');
+    held.calls[2]?.release();
+    await Promise.all(mixed);
+  });
+
   it('keeps repositories apart', async () => {
     const held = heldWrites<string>();
     const signals = new SyncSignals((repo) => held.write(repo), { spacingMs: 0 });

@@ -14,6 +14,8 @@ export interface SyncRequestArgs {
   reason: string;
   /** Forge delivery id: a delivery already seen is not processed twice. */
   deliveryId?: string;
+  /** The commit a forge push says the branch is at now: a push of the live commit needs no sync. */
+  commit?: string;
 }
 
 export interface SyncRequestReply {
@@ -35,6 +37,10 @@ export const removeSignal = wf.defineSignal('remove');
 
 const SEEN_DELIVERIES_KEPT = 500;
 const SYNCS_PER_HISTORY = 25;
+/** Commits named by pushes and not yet synced that one run keeps; past it a push asks for a plain sync. */
+const PUSHED_COMMITS_KEPT = 50;
+/** Pushes that name a commit already live or already tried ask for no sync (runs started before it synced for every push). */
+const SKIP_SYNCED_PUSHES = 'skip-synced-pushes';
 
 const git = wf.proxyActivities<GitActivities>({
   startToCloseTimeout: '10 minutes',
@@ -59,15 +65,24 @@ export async function repoSync(input: RepoSyncInput): Promise<RepoView> {
   let pending = true;
   let syncing = false;
   let removed = false;
+  // Commits forge pushes named since the last sync began: a burst of pushes of one commit costs one sync.
+  const pushed: string[] = [];
+  const synced = (commit: string): boolean => commit === active?.commit || commit === lastSync?.commit;
+  const due = (): boolean => pending || pushed.some((commit) => !synced(commit));
 
-  const view = (): RepoView => ({ config, ...(active ? { active } : {}), ...(lastSync ? { lastSync } : {}), syncing, pending, removed });
+  const view = (): RepoView => ({ config, ...(active ? { active } : {}), ...(lastSync ? { lastSync } : {}), syncing, pending: due(), removed });
   const request = (args: SyncRequestArgs): SyncRequestReply => {
     if (args.deliveryId) {
       if (seen.includes(args.deliveryId)) return { accepted: false, duplicate: true };
       seen.push(args.deliveryId);
       if (seen.length > SEEN_DELIVERIES_KEPT) seen.splice(0, seen.length - SEEN_DELIVERIES_KEPT);
     }
-    pending = true;
+    if (args.commit !== undefined && wf.patched(SKIP_SYNCED_PUSHES)) {
+      if (!pushed.includes(args.commit)) {
+        if (pushed.length < PUSHED_COMMITS_KEPT) pushed.push(args.commit);
+        else pending = true;
+      }
+    } else pending = true;
     return { accepted: true, duplicate: false };
   };
 
@@ -91,9 +106,10 @@ export async function repoSync(input: RepoSyncInput): Promise<RepoView> {
   if (input.carried === undefined) await triggers.reconcilePollSchedule({ config });
   let syncs = 0;
   for (;;) {
-    await wf.condition(() => pending || removed);
+    await wf.condition(() => due() || removed);
     if (removed) break;
     pending = false;
+    pushed.length = 0;
     syncing = true;
     const requestedAt = new Date().toISOString();
     let outcome: SyncOutcome;
@@ -125,7 +141,7 @@ export async function repoSync(input: RepoSyncInput): Promise<RepoView> {
     syncs += 1;
     if (syncs >= SYNCS_PER_HISTORY || wf.workflowInfo().continueAsNewSuggested) {
       await wf.condition(wf.allHandlersFinished);
-      await wf.continueAsNew<typeof repoSync>({ config, carried: { ...(active ? { active } : {}), ...(lastSync ? { lastSync } : {}), seenDeliveries: seen, pending } });
+      await wf.continueAsNew<typeof repoSync>({ config, carried: { ...(active ? { active } : {}), ...(lastSync ? { lastSync } : {}), seenDeliveries: seen, pending: due() } });
     }
   }
   await triggers.reconcileSchedules({ repo: config.name, dags: [] });

@@ -445,7 +445,8 @@ export interface RecordedHistory {
   json: unknown;
 }
 
-async function historyOf(engine: TestEngine, workflowId: string): Promise<unknown> {
+/** A workflow's history as proto JSON, as the fixtures are saved. */
+export async function historyOf(engine: TestEngine, workflowId: string): Promise<unknown> {
   return codec.toJson(await engine.client.workflow.getHandle(workflowId).fetchHistory());
 }
 
