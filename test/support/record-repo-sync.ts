@@ -10,8 +10,10 @@ import { until } from './waiting';
 
 /**
  * A repository's sync workflow from its first sync to its removal, as the webhook receiver drives it: a push of the
- * commit already live, then a push of a new one, each signalled with the commit the forge named. Saved as
- * test/fixtures/histories/repo-sync.json, which test/replay.test.ts replays against the current workflow code.
+ * commit already live, then a push of a new one, each signalled with the commit the forge named. Saved under
+ * test/fixtures/histories/ (as `repo-sync.json` unless named on the command line: repo-sync.json was recorded before
+ * the skip-synced-pushes patch, repo-sync.skip-synced-pushes.json after it), which test/replay.test.ts replays
+ * against the current workflow code.
  */
 export async function recordRepoSync(engine: TestEngine): Promise<unknown> {
   const git = new GitFixture();
@@ -38,8 +40,9 @@ if (require.main === module) {
   void (async () => {
     const engine = await startTestEngine();
     try {
-      writeFileSync(path.join(HISTORIES_DIR, 'repo-sync.json'), `${JSON.stringify(await recordRepoSync(engine), null, 2)}\n`);
-      console.log('saved repo-sync.json');
+      const name = process.argv[2] ?? 'repo-sync';
+      writeFileSync(path.join(HISTORIES_DIR, `${name}.json`), `${JSON.stringify(await recordRepoSync(engine), null, 2)}\n`);
+      console.log(`saved ${name}.json`);
     } finally {
       await engine.close();
     }
