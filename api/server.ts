@@ -137,7 +137,8 @@ export function buildApiServer(deps: ApiDependencies): FastifyInstance {
   app.get('/api/dags', async () =>
     (await catalog())
       .list()
-      .map(({ dag, ...entry }) => ({ ...entry, tasks: dag?.tasks.map((task) => task.id) ?? [], params: dag?.params ?? {} })),
+      // `needs` (tasks with dependencies only) lets the catalog page draw each DAG's graph from the listing alone.
+      .map(({ dag, ...entry }) => ({ ...entry, tasks: dag?.tasks.map((task) => task.id) ?? [], needs: Object.fromEntries((dag?.tasks ?? []).filter((task) => task.needs.length > 0).map((task) => [task.id, task.needs])), params: dag?.params ?? {} })),
   );
 
   app.post('/api/runs', async (request, reply) => {

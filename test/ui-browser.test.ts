@@ -151,6 +151,21 @@ describe('the web page in a real browser', { skip }, () => {
     assert.ok(!session?.value.includes(TOKEN), 'the cookie holds a session id, never the token');
   });
 
+  it('draws each DAG of the catalog as a small graph of its tasks and their dependencies', async () => {
+    await page.goto(`${base}/ui/dags`);
+    for (const [dagId, tasks, edges] of [['ui/release', 5, 5], ['ui/broken', 3, 2]] as const) {
+      const graph = `table[data-list="dags"] tr[data-dag-id="${dagId}"] svg[data-graph]`;
+      await page.waitForSelector(graph, { timeout: WAIT_MS });
+      const drawn = { nodes: await countOf(page, `${graph} g[data-task-id]`), edges: await countOf(page, `${graph} path.edge`), label: await attributeOf(page, graph, 'aria-label') };
+      assert.deepEqual(drawn, { nodes: tasks, edges, label: `graph of ${dagId}` });
+      // Its arrows point at an arrow head of its own, the only element on the page with that id.
+      const marker = /^url\(#(.+)\)$/.exec((await attributeOf(page, `${graph} path.edge`, 'marker-end')) ?? '')?.[1] ?? '';
+      assert.equal(await countOf(page, `${graph} marker[id="${marker}"]`), 1, `marker ${marker} in the graph of ${dagId}`);
+      assert.equal(await countOf(page, `marker[id="${marker}"]`), 1, `marker ${marker} once on the page`);
+    }
+    await page.screenshot({ path: path.join(SCREENSHOTS, 'ui-dags.png') });
+  });
+
   it('starts a run from the params form, follows its tasks live in the graph, and approves its gate', async () => {
     const gate = path.join(work, 'gate');
     releaseRun = await startFromDagPage('ui/release', { gate, version: HOSTILE_VERSION, copies: '2' }, ['dry_run']);

@@ -1,4 +1,4 @@
-import { useMemo } from 'preact/hooks';
+import { useId, useMemo } from 'preact/hooks';
 import { durationBetween, stateClass, STATE_ICON } from './format';
 import { layoutGraph } from './graph-layout';
 import type { TaskState } from './types';
@@ -31,22 +31,25 @@ function detailLine(node: GraphNode): string {
  * The DAG drawn left to right (dagre), one `g[data-task-id][data-state]` per task. The layout is
  * computed again only when the tasks or their edges change, so live state updates keep nodes in place.
  */
-export function DagGraph(props: { tasks: readonly GraphNode[]; selected?: string; onSelect?: (taskId: string) => void; label: string }) {
+export function DagGraph(props: { tasks: readonly GraphNode[]; selected?: string; onSelect?: (taskId: string) => void; label: string; scale?: number }) {
   const shape = props.tasks.map((task) => `${task.id}<${(task.needs ?? []).join(',')}`).join('|');
   // Keyed by the shape alone: a state change must not move the nodes.
   const placed = useMemo(() => layoutGraph(props.tasks), [shape]);
   const byId = new Map(props.tasks.map((task) => [task.id, task]));
   const now = Date.now();
+  const scale = props.scale ?? 1;
+  // Several graphs share a page (the catalog): each arrow head has an id of its own.
+  const arrow = `arrow-${useId()}`;
   return (
-    <div class="graph-scroll">
-      <svg data-graph="" class="graph" role="group" aria-label={props.label} width={placed.width} height={placed.height} viewBox={`0 0 ${placed.width} ${placed.height}`}>
+    <div class={scale < 1 ? 'graph-thumb' : 'graph-scroll'}>
+      <svg data-graph="" class="graph" role="group" aria-label={props.label} width={Math.ceil(placed.width * scale)} height={Math.ceil(placed.height * scale)} viewBox={`0 0 ${placed.width} ${placed.height}`}>
         <defs>
-          <marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="8" markerHeight="8" orient="auto-start-reverse">
+          <marker id={arrow} viewBox="0 0 10 10" refX="10" refY="5" markerWidth="8" markerHeight="8" orient="auto-start-reverse">
             <path d="M 0 0 L 10 5 L 0 10 z" class="arrow-head" />
           </marker>
         </defs>
         {placed.edges.map((edge) => (
-          <path key={`${edge.from}->${edge.to}`} d={edge.path} class="edge" marker-end="url(#arrow)" />
+          <path key={`${edge.from}->${edge.to}`} d={edge.path} class="edge" marker-end={`url(#${arrow})`} />
         ))}
         {placed.nodes.map((placedNode) => {
           const task = byId.get(placedNode.id);

@@ -1,9 +1,20 @@
 import { get } from './api';
+import { DagGraph } from './dag-graph';
 import { usePoll } from './poll';
 import { dagHref, Link } from './router';
 import type { DagListEntry } from './types';
 
-/** The DAG catalog: every DAG of every repository, with its tasks and params. */
+/** Larger DAGs get their graph on their own page only: a catalog of many big graphs would be slow to lay out. */
+const THUMBNAIL_MAX_TASKS = 60;
+const THUMBNAIL_SCALE = 0.35;
+
+function DagThumbnail(props: { entry: DagListEntry }) {
+  const { entry } = props;
+  if (entry.tasks.length === 0 || entry.tasks.length > THUMBNAIL_MAX_TASKS) return null;
+  return <DagGraph tasks={entry.tasks.map((id) => ({ id, needs: entry.needs?.[id] ?? [] }))} label={`graph of ${entry.id}`} scale={THUMBNAIL_SCALE} />;
+}
+
+/** The DAG catalog: every DAG of every repository, with its graph, tasks and params. */
 export function DagsPage() {
   const dags = usePoll(() => get<DagListEntry[]>('/api/dags'), 'dags', { intervalMs: 10_000 });
   return (
@@ -19,6 +30,7 @@ export function DagsPage() {
           <thead>
             <tr>
               <th scope="col">DAG</th>
+              <th scope="col">Graph</th>
               <th scope="col">Description</th>
               <th scope="col">Tasks</th>
               <th scope="col">Params</th>
@@ -30,6 +42,9 @@ export function DagsPage() {
               <tr key={entry.id} data-dag-id={entry.id}>
                 <td>
                   <Link href={dagHref(entry.id)}>{entry.id}</Link>
+                </td>
+                <td>
+                  <DagThumbnail entry={entry} />
                 </td>
                 <td>{entry.description}</td>
                 <td>{entry.tasks.length === 0 ? <span class="error-text">does not compile</span> : `${entry.tasks.length} (${entry.tasks.join(', ')})`}</td>

@@ -112,6 +112,8 @@ export interface DagListEntry {
   commit: string;
   description: string;
   tasks: string[];
+  /** What each task waits for (tasks without dependencies are left out). */
+  needs?: Record<string, string[]>;
   params: Record<string, ParamSpec>;
 }
 
