@@ -14,6 +14,7 @@ import type { ActionRegistry } from '../dag-repos/actions/registry';
 import type { CompiledDag } from '../dag-repos/compiler/compiled-dag';
 import { renderValue } from '../dag-repos/expressions';
 import { deliveryId, parseForgeEvent, verifyDelivery, verifyTrigger, type Forge, type TriggerRefusal } from '../dag-repos/git/webhook-verify';
+import { isCommitSha } from '../dag-repos/schema/git-refs';
 import { ParamValidationError, resolveParams } from '../dag-repos/schema/params';
 import { WEBHOOK_SECRET_MIN_LENGTH } from '../dag-repos/schema/triggers';
 import { CatalogUnavailableError, createCatalogCache, type CatalogCache, type CatalogSnapshot } from './catalog-cache';
@@ -97,11 +98,6 @@ function parsePayload(request: FastifyRequest): unknown {
     return JSON.parse(payload) as unknown;
   }
   return JSON.parse(text) as unknown;
-}
-
-/** A push that names its new commit in full (SHA-1 or SHA-256): the repository workflow skips it once that commit is synced. */
-function namedCommit(event: { deleted: boolean; commit: string }): boolean {
-  return !event.deleted && /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/.test(event.commit);
 }
 
 function rawBody(request: FastifyRequest): Buffer {
@@ -240,7 +236,7 @@ export async function registerWebhookRoutes(app: FastifyInstance, deps: WebhookD
       if (remembered && accepted.seenBefore(remembered)) return counted('duplicate').code(200).send({ accepted: false, duplicate: true, reason: 'delivery already processed' });
       try {
         // Noted on disk or handed to Temporal: pushes arriving together share one signal, which the repository workflow turns into one sync of the newest commit.
-        await pendingSyncs.accept(repo, { reason: `${forge} push ${event.deleted ? '(branch deleted)' : event.commit.slice(0, 12)}`, ...(id ? { deliveryId: id } : {}), ...(namedCommit(event) ? { commit: event.commit } : {}) });
+        await pendingSyncs.accept(repo, { reason: `${forge} push ${event.deleted ? '(branch deleted)' : event.commit.slice(0, 12)}`, ...(id ? { deliveryId: id } : {}), ...(!event.deleted && isCommitSha(event.commit) ? { commit: event.commit } : {}) });
       } catch (error) {
         if (remembered) accepted.forget(remembered);
         if (error instanceof RepoError) {

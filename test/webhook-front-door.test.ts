@@ -350,6 +350,18 @@ tasks:
       assert.equal(afterLive.filter((event) => event.name === 'syncRepository').length, 0, 'no sync for a commit already live');
       assert.equal((await getRepo(engine.client, repo)).pending, false);
 
+      // A push whose commit is not a full commit id names none: its signal asks for a plain sync.
+      const odd = await syncSignalsReceived(engine, repo);
+      assert.equal((await post(`${base}/hooks/github/${repo}`, githubPush(`${git.head().slice(0, 39)}Z\n--upload-pack=touch /tmp/x`))).status, 202);
+      await eventsAfterSignal(odd);
+      const signalled = ((await handle.fetchHistory()).events ?? []).filter((event) => event.workflowExecutionSignaledEventAttributes?.signalName === 'syncRequested');
+      const lastArgs = JSON.parse(Buffer.from(signalled.at(-1)?.workflowExecutionSignaledEventAttributes?.input?.payloads?.[0]?.data ?? []).toString('utf8')) as Record<string, unknown>;
+      assert.equal(lastArgs.commit, undefined, JSON.stringify(lastArgs));
+      await until(async () => {
+        const view = await getRepo(engine.client, repo);
+        return !view.pending && !view.syncing;
+      }, 60_000, 'the plain sync to end');
+
       git.write('dags/named.yaml', dagYaml('named'));
       const next = git.commitAndPush('a commit named by its push');
       const fresh = await syncSignalsReceived(engine, repo);

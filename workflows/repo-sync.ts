@@ -2,6 +2,7 @@ import * as wf from '@temporalio/workflow';
 import type { createGitSyncActivities } from '../activities/platform/git-sync';
 import type { createRepoTriggerActivities } from '../activities/platform/repo-triggers';
 import type { AiActivities } from '../ai/activity-types';
+import { isCommitSha } from '../dag-repos/schema/git-refs';
 import { credentialEnvOf, type RepoConfig } from '../dag-repos/schema/repo-config';
 import type { ActiveCommit, RepoView, SyncOutcome, SyncRecord } from '../dag-repos/schema/sync-types';
 import { repoWorkflowId } from './workflow-ids';
@@ -77,7 +78,8 @@ export async function repoSync(input: RepoSyncInput): Promise<RepoView> {
       seen.push(args.deliveryId);
       if (seen.length > SEEN_DELIVERIES_KEPT) seen.splice(0, seen.length - SEEN_DELIVERIES_KEPT);
     }
-    if (args.commit !== undefined && wf.patched(SKIP_SYNCED_PUSHES)) {
+    // Anything but a full commit id (a signal from another client, say) asks for a plain sync and is not kept.
+    if (isCommitSha(args.commit) && wf.patched(SKIP_SYNCED_PUSHES)) {
       if (!pushed.includes(args.commit)) {
         if (pushed.length < PUSHED_COMMITS_KEPT) pushed.push(args.commit);
         else pending = true;
