@@ -65,8 +65,14 @@ case "$command" in
     if [ -z "$cli" ] || [ ! -x "$cli" ]; then lab_refuse "Temporal CLI not found: run infra/setup.sh or set QUBINODE_TEMPORAL_CLI"; fi
     mkdir -p "$control"
     if [ "$fresh" = 1 ]; then rm -f "$control"/temporal.db "$control"/temporal.db-*; fi
+    # The lab's workers and clients use TEMPORAL_NAMESPACE (a test run's own, say): the server must have it.
+    namespace_args=()
+    if [ -n "${TEMPORAL_NAMESPACE:-}" ] && [ "$TEMPORAL_NAMESPACE" != default ]; then
+      [[ "$TEMPORAL_NAMESPACE" =~ ^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$ ]] || lab_refuse "TEMPORAL_NAMESPACE must be letters, digits, '.', '_' or '-'"
+      namespace_args=(--namespace "$TEMPORAL_NAMESPACE")
+    fi
     setsid ip netns exec "$LAB_TEMPORAL_NS" "$cli" server start-dev --ip 0.0.0.0 --port "$port" --ui-port "$ui_port" \
-      --db-filename "$control/temporal.db" --log-level warn --sqlite-pragma journal_mode=wal --sqlite-pragma synchronous=normal \
+      --db-filename "$control/temporal.db" "${namespace_args[@]}" --log-level warn --sqlite-pragma journal_mode=wal --sqlite-pragma synchronous=normal \
       </dev/null >>"$control/server.log" 2>&1 &
     echo "$!" >"$pid_file"
     for _ in $(seq 1 600); do
