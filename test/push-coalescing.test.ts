@@ -3,7 +3,7 @@ import { after, describe, it } from 'node:test';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { AuditBatches } from '../api/audit-batches';
+import { AUDIT_WRITE_SPACING_MS, AuditBatches } from '../api/audit-batches';
 import { PendingSyncs } from '../api/pending-syncs';
 import { SyncSignals } from '../api/sync-signals';
 import type { AuditEntry, AuditRecordInput } from '../client/audit';
@@ -158,7 +158,7 @@ describe('audit entries of accepted pushes', () => {
 
   it('writes a burst in few batches, every entry once, each with the time it was added', async () => {
     const held = heldWrites<readonly AuditEntry[]>();
-    const batches = new AuditBatches(held.write, () => assert.fail('nothing is lost'));
+    const batches = new AuditBatches(held.write, () => assert.fail('nothing is lost'), { spacingMs: 0 });
     const early = new Date('2026-11-27T02:00:00Z');
     batches.add(entry(0), early);
     for (let index = 1; index < 450; index += 1) batches.add(entry(index));
@@ -179,10 +179,47 @@ describe('audit entries of accepted pushes', () => {
     assert.ok(held.calls.length <= 4, `${held.calls.length} writes for 450 entries`);
   });
 
+  it('spaces the writes of a steady trickle, and writes a full batch without waiting', async () => {
+    const held = heldWrites<readonly AuditEntry[]>();
+    const pauses: { ms: number; over: () => void }[] = [];
+    let nowMs = 10_000;
+    const batches = new AuditBatches(held.write, () => assert.fail('nothing is lost'), {
+      nowMs: () => nowMs,
+      pause: (ms) => new Promise<void>((resolve) => pauses.push({ ms, over: resolve })),
+    });
+    batches.add(entry(0));
+    await settled();
+    assert.equal(held.calls.length, 1, 'the first entry after a quiet spell is written at once');
+    batches.add(entry(1));
+    batches.add(entry(2));
+    nowMs += 120;
+    held.calls[0]?.release();
+    await settled();
+    assert.deepEqual(pauses.map((pause) => pause.ms), [AUDIT_WRITE_SPACING_MS - 120], 'what is left of the spacing since the first write left');
+    assert.equal(held.calls.length, 1, 'no write during the pause');
+    for (let index = 3; index < 3 + 400; index += 1) batches.add(entry(index));
+    pauses[0]?.over();
+    await settled();
+    assert.deepEqual(held.calls[1]?.value.map((item) => item.detail).slice(0, 3), ['delivery d1', 'delivery d2', 'delivery d3'], 'the entries of the pause go together');
+    assert.equal(held.calls[1]?.value.length, 200);
+    held.calls[1]?.release();
+    await settled();
+    assert.equal(held.calls.length, 3, 'a full batch left behind is written without a pause');
+    assert.equal(pauses.length, 1);
+    held.calls[2]?.release();
+    await settled();
+    assert.equal(pauses.length, 2, 'the two entries left over wait for the spacing again');
+    pauses[1]?.over();
+    await settled();
+    held.calls[3]?.release();
+    await batches.flushed();
+    assert.deepEqual(held.calls.map((call) => call.value.length), [1, 200, 200, 2]);
+  });
+
   it('tries a failed write again, and reports its entries lost, with the reason, only when every attempt failed; then goes on with the next ones', async () => {
     const held = heldWrites<readonly AuditEntry[]>();
     const lost: { details: (string | undefined)[]; reason: string }[] = [];
-    const batches = new AuditBatches(held.write, (entries, reason) => lost.push({ details: entries.map((item) => item.detail), reason }), [0, 0]);
+    const batches = new AuditBatches(held.write, (entries, reason) => lost.push({ details: entries.map((item) => item.detail), reason }), { retryDelaysMs: [0, 0], spacingMs: 0 });
     batches.add(entry(1));
     await settled();
     batches.add(entry(2));
@@ -196,7 +233,7 @@ describe('audit entries of accepted pushes', () => {
 
   it('loses nothing when Temporal takes a write on a later attempt, and keeps the entries in order', async () => {
     const held = heldWrites<readonly AuditEntry[]>();
-    const batches = new AuditBatches(held.write, () => assert.fail('nothing is lost'), [0, 0, 0]);
+    const batches = new AuditBatches(held.write, () => assert.fail('nothing is lost'), { retryDelaysMs: [0, 0, 0], spacingMs: 0 });
     batches.add(entry(1));
     await settled();
     batches.add(entry(2));
@@ -210,7 +247,7 @@ describe('audit entries of accepted pushes', () => {
   it('reports a malformed entry alone when it is added, and writes the others', async () => {
     const held = heldWrites<readonly AuditEntry[]>();
     const lost: { details: (string | undefined)[]; reason: string }[] = [];
-    const batches = new AuditBatches(held.write, (entries, reason) => lost.push({ details: entries.map((item) => item.detail), reason }));
+    const batches = new AuditBatches(held.write, (entries, reason) => lost.push({ details: entries.map((item) => item.detail), reason }), { spacingMs: 0 });
     batches.add(entry(1));
     batches.add({ ...entry(2), actor: 'webhook:github\nforged-line', detail: 'secret-canary-7f3a' });
     batches.add({ ...entry(3), detail: `${'x'.repeat(100_000)}\u202e` });
