@@ -35,6 +35,7 @@ import { createApiMetrics, registerMetricsRoute } from './metrics';
 import { registerUiAssets } from './ui-assets';
 import { memoisedUiBundle } from './ui-build';
 import { RecentDeliveries } from './recent-deliveries';
+import { installRequestTurns } from './request-turns';
 import { BrowserSessions, registerUiSessionRoutes } from './ui-session';
 import { z } from 'zod';
 import { zodProblems } from '../config/zod-problems';
@@ -103,6 +104,8 @@ export function buildApiServer(deps: ApiDependencies): FastifyInstance {
     // One spelling per route: no case folding, no trailing or doubled slashes.
     routerOptions: { caseSensitive: true, ignoreTrailingSlash: false, ignoreDuplicateSlashes: false },
   });
+  // First of all hooks: a burst on open connections must not keep new ones from being accepted (api/request-turns.ts).
+  installRequestTurns(app);
   // One catalog per process for the webhooks and the API alike, so no request compiles the catalog itself.
   const catalogCache = createCatalogCache({ load: catalogLoader(deps.config, deps.registry, deps.client), onError: (error) => app.log.error({ err: error }, 'catalog load failed') });
   app.addHook('onClose', async () => catalogCache.close());

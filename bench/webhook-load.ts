@@ -45,6 +45,8 @@ interface Burst {
   wallSeconds: number;
   statuses: Map<number, number>;
   latencies: number[];
+  /** Each connection's first answer: a connection opened during a burst waits for the listener to accept it. */
+  firstLatencies: number[];
   cpu: CpuSpent;
 }
 
@@ -116,7 +118,7 @@ function githubPush(repo: string, commit: string): string {
 }
 
 async function burst(label: string, pid: number, url: string, connections: number, amount: number, headers: () => Record<string, string>, body: string): Promise<Burst> {
-  const result: Burst = { label, requests: 0, seconds: 0, wallSeconds: 0, statuses: new Map(), latencies: [], cpu: { product: 0, generator: 0, machineBusy: 0, machineTotal: 0 } };
+  const result: Burst = { label, requests: 0, seconds: 0, wallSeconds: 0, statuses: new Map(), latencies: [], firstLatencies: [], cpu: { product: 0, generator: 0, machineBusy: 0, machineTotal: 0 } };
   const productBefore = processCpuSeconds(pid);
   const generatorBefore = process.cpuUsage();
   const machineBefore = machineCpuSeconds();
@@ -134,8 +136,13 @@ async function burst(label: string, pid: number, url: string, connections: numbe
       },
       (error) => (error ? reject(error) : resolve()),
     );
-    instance.on('response', (_client, status, _bytes, responseTime) => {
+    const answered = new Set<unknown>();
+    instance.on('response', (client, status, _bytes, responseTime) => {
       result.requests += 1;
+      if (!answered.has(client)) {
+        answered.add(client);
+        result.firstLatencies.push(responseTime);
+      }
       lastAnswerAt = performance.now();
       result.statuses.set(status, (result.statuses.get(status) ?? 0) + 1);
       result.latencies.push(responseTime);
@@ -159,7 +166,7 @@ function report(result: Burst): string {
   const fivexx = [...result.statuses.entries()].filter(([status]) => status >= 500).reduce((sum, [, count]) => sum + count, 0);
   const { cpu } = result;
   const machine = cpu.machineTotal > 0 ? `${((cpu.machineBusy / cpu.machineTotal) * 100).toFixed(0)}%` : '?';
-  return `  ${result.label.padEnd(34)} ${(result.requests / result.seconds).toFixed(0).padStart(5)} req/s   p50 ${percentile(result.latencies, 50).toFixed(1)} ms   p95 ${percentile(result.latencies, 95).toFixed(1)} ms   p99 ${percentile(result.latencies, 99).toFixed(1)} ms   5xx ${fivexx}   (${statuses})\n${''.padEnd(38)}CPU: product ${cpu.product.toFixed(2)} s, load generator ${cpu.generator.toFixed(2)} s, machine ${machine} busy over ${result.wallSeconds.toFixed(2)} s; last answer after ${result.seconds.toFixed(2)} s`;
+  return `  ${result.label.padEnd(34)} ${(result.requests / result.seconds).toFixed(0).padStart(5)} req/s   p50 ${percentile(result.latencies, 50).toFixed(1)} ms   p95 ${percentile(result.latencies, 95).toFixed(1)} ms   p99 ${percentile(result.latencies, 99).toFixed(1)} ms   5xx ${fivexx}   (${statuses})\n${''.padEnd(38)}CPU: product ${cpu.product.toFixed(2)} s, load generator ${cpu.generator.toFixed(2)} s, machine ${machine} busy over ${result.wallSeconds.toFixed(2)} s; last answer after ${result.seconds.toFixed(2)} s\n${''.padEnd(38)}first answer of each of its connections: median ${percentile(result.firstLatencies, 50).toFixed(1)} ms, slowest ${percentile(result.firstLatencies, 100).toFixed(1)} ms`;
 }
 
 async function until(what: string, check: () => Promise<boolean>, timeoutMs = 120_000): Promise<number> {
