@@ -1,7 +1,8 @@
 import type { Client } from '@temporalio/client';
 import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
-import { formatLogCursor, InvalidTaskLogRequestError, parseLogCursor, readRunLogs, RunNotFoundError, UnknownLogTaskError } from '../client/logs';
+import { formatLogCursor, parseLogCursor } from '../client/log-cursor';
+import { InvalidTaskLogRequestError, readRunLogs, RunNotFoundError, UnknownLogTaskError } from '../client/logs';
 import { TASK_LOG_MAX_BYTES } from '../config/task-log-request';
 import { zodProblems } from '../config/zod-problems';
 

@@ -1,7 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import autocannon from 'autocannon';
@@ -9,6 +8,7 @@ import { addRepo, getRepo, removeRepo } from '../client/repos';
 import { connectClient } from '../config/temporal-connection';
 import { loadConfig, PROJECT_ROOT } from '../config/config';
 import { hmacSignature } from '../dag-repos/git/webhook-verify';
+import { freePort } from './free-port';
 import { dagYaml, GitFixture } from '../test/support/git-fixture';
 
 /**
@@ -88,17 +88,6 @@ async function heapMiB(base: string): Promise<{ heap: number; heapTotal: number;
   const text = await (await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).text();
   const gauge = (name: string): number => Number(new RegExp(`^${name} (\\S+)`, 'm').exec(text)?.[1] ?? Number.NaN) / 1024 / 1024;
   return { heap: gauge('nodejs_heap_size_used_bytes'), heapTotal: gauge('nodejs_heap_size_total_bytes'), external: gauge('nodejs_external_memory_bytes') };
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** A push as GitHub sends it (the fields the receiver reads, and enough of the rest to weigh like one). */

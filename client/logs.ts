@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { WorkflowFailedError, type Client } from '@temporalio/client';
 import { ActivityFailure, ApplicationFailure, TimeoutFailure } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
-import { INVALID_LOG_REQUEST, InvalidTaskLogRequestError, LogFileName, LogOffset, parseTaskLogRequest, TASK_LOG_MAX_BYTES, type TaskLogChunk, type TaskLogFileChunk, type TaskLogRequest } from '../config/task-log-request';
+import { INVALID_LOG_REQUEST, InvalidTaskLogRequestError, parseTaskLogRequest, TASK_LOG_MAX_BYTES, type TaskLogChunk, type TaskLogFileChunk, type TaskLogRequest } from '../config/task-log-request';
 import type { RunState, TaskStatus } from '../workflows/run-status';
 import { NO_WORKER_POLLING, noWorkerPollingMessage, TASK_LOG_READ_WORKFLOW } from '../workflows/task-log-ids';
 import { taskLogReadId } from '../workflows/workflow-ids';
@@ -178,27 +178,6 @@ export async function readRunLogs(client: Client, request: RunLogsRequest): Prom
     }
   }
   return answer;
-}
-
-/** `name:offset,name:offset` (the API's `from` parameter) from offsets by file name. */
-export function formatLogCursor(next: Record<string, number>): string {
-  return Object.entries(next)
-    .map(([name, offset]) => `${name}:${offset}`)
-    .join(',');
-}
-
-/** Offsets by file name from `name:offset,...`; refuses anything else with InvalidTaskLogRequestError. */
-export function parseLogCursor(text: string): Record<string, number> {
-  const cursor: Record<string, number> = {};
-  if (text === '') return cursor;
-  for (const part of text.split(',')) {
-    const match = /^([^:]*):(\d{1,16})$/.exec(part);
-    const name = LogFileName.safeParse(match?.[1]);
-    const offset = LogOffset.safeParse(Number(match?.[2]));
-    if (!match || !name.success || !offset.success) throw new InvalidTaskLogRequestError(`from: expected name:offset pairs separated by ",", got "${part.slice(0, 80)}"`);
-    cursor[name.data] = offset.data;
-  }
-  return cursor;
 }
 
 /** Splits new text into whole lines, keeping an unfinished last line for the next chunk. */

@@ -1,5 +1,6 @@
 import type { ApiClient } from '../../client/api-client';
-import { formatLogCursor, type RunLogs } from '../../client/logs';
+import { formatLogCursor } from '../../client/log-cursor';
+import type { RunLogs } from '../../client/logs';
 import { isRolloutId, normaliseRunId } from '../../client/run-ids';
 import type { HostView } from '../../client/hosts';
 import { RunStats } from '../../client/run-stats';
