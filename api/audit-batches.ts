@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { checkedAuditEntry, type AuditEntry, type AuditRecordInput } from '../client/audit';
 
 /** Writes checked entries to the audit trail (client/audit.ts recordAuditBatch, bounded by the caller's deadline). */
@@ -22,8 +23,6 @@ export interface AuditBatchesOptions {
   pause?: (ms: number) => Promise<void>;
   nowMs?: () => number;
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * The audit entries of accepted webhook deliveries, written after the answer in batches: at most one write is
@@ -50,7 +49,7 @@ export class AuditBatches {
   ) {
     this.retryDelaysMs = options.retryDelaysMs ?? RETRY_DELAYS_MS;
     this.spacingMs = options.spacingMs ?? AUDIT_WRITE_SPACING_MS;
-    this.pause = options.pause ?? sleep;
+    this.pause = options.pause ?? ((ms) => sleep(ms));
     this.now = options.nowMs ?? Date.now;
   }
 
@@ -98,7 +97,7 @@ export class AuditBatches {
           this.reportLost(batch, `${(error as Error).message} (after ${attempt + 1} attempts)`);
           return;
         }
-        await new Promise((resolve) => setTimeout(resolve, delay));
+        await sleep(delay);
       }
     }
   }

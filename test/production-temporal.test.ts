@@ -338,6 +338,27 @@ describe('infra/production scripts', () => {
     assert.equal(readFileSync(path.join(tls, 'server.pem'), 'utf8'), before, 'an existing certificate is kept');
   });
 
+  // start-temporal.sh watches the server it just forked: until the fork has exec'd temporal-server, its command
+  // line is still the script's, so the start-up watch must ask whether the child lives, not what it runs.
+  it('counts a just-forked child that has not exec\'d its program yet as alive but not yet running it', () => {
+    const probe = [
+      'source infra/production/common.sh',
+      '(sleep 0.4; exec sleep 5) & child=$!',
+      'process_alive "$child" && echo forked-alive',
+      'process_runs "$child" sleep || echo forked-not-yet-running',
+      'sleep 1',
+      'process_runs "$child" sleep && echo execd-running',
+      'kill "$child"; wait "$child" 2>/dev/null || true',
+      'process_alive "$child" || echo ended-gone',
+    ].join('\n');
+    // Read from stdin, so the shell's own command line (which the fork shares) does not name the program.
+    const output = execFileSync('bash', ['-s'], { cwd: PROJECT_ROOT, input: probe, encoding: 'utf8' }).trim().split('\n');
+    assert.deepEqual(output, ['forked-alive', 'forked-not-yet-running', 'execd-running', 'ended-gone']);
+    const script = readFileSync(path.join(PROJECT_ROOT, 'infra', 'production', 'start-temporal.sh'), 'utf8');
+    const watch = /for _ in \$\(seq 1 240\); do\n(.*)\n/.exec(script)?.[1] ?? '';
+    assert.match(watch, /process_alive "\$server_pid"/, 'the start-up watch asks whether the forked child lives');
+  });
+
   // Settings end up in PostgreSQL's configuration, an openssl extensions file and temporal.env: only plain values pass.
   const refusals: { script: string; what: string; env: Record<string, string>; args?: string[]; says: RegExp }[] = [
     { script: 'setup-postgres.sh', what: 'a QUBINODE_PROD_DIR that would break out of postgresql.conf', env: { QUBINODE_PROD_DIR: "/tmp/x'\nshared_preload_libraries='evil" }, says: /QUBINODE_PROD_DIR must be/ },

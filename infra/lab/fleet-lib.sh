@@ -65,6 +65,13 @@ lab_host_dir() { printf '%s/hv%s' "$LAB_DIR" "$1"; }
 
 lab_namespace_exists() { [ -e "/run/netns/$1" ]; }
 lab_link_exists() { ip link show dev "$1" >/dev/null 2>&1; }
+# Whether pid is a live process (a zombie counts as gone). For a child just started with `ip netns exec`,
+# which joins its namespace only after the fork: until then `ip netns pids` does not list it.
+lab_process_alive() {
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  [ "$(echo "${stat##*) }" | cut -c1)" != Z ]
+}
 
 # The port of the lab's own Temporal dev server on the bridge address.
 lab_temporal_port() {

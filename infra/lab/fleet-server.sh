@@ -74,10 +74,11 @@ case "$command" in
     setsid ip netns exec "$LAB_TEMPORAL_NS" "$cli" server start-dev --ip 0.0.0.0 --port "$port" --ui-port "$ui_port" \
       --db-filename "$control/temporal.db" "${namespace_args[@]}" --log-level warn --sqlite-pragma journal_mode=wal --sqlite-pragma synchronous=normal \
       </dev/null >>"$control/server.log" 2>&1 &
-    echo "$!" >"$pid_file"
+    server_pid=$!
+    echo "$server_pid" >"$pid_file"
     for _ in $(seq 1 600); do
       answers "$port" && answers "$ui_port" && break
-      running_pid >/dev/null || lab_fail "the lab's Temporal server exited; see $control/server.log"
+      lab_process_alive "$server_pid" || lab_fail "the lab's Temporal server exited; see $control/server.log"
       sleep 0.1
     done
     answers "$port" || lab_fail "the lab's Temporal server did not answer within 60 s; see $control/server.log"

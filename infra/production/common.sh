@@ -51,11 +51,15 @@ pg_as_owner() {
   if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
-# Whether pid runs the named program; a zombie counts as gone (this machine's init may never reap orphans).
-process_runs() {
-  local pid=$1 name=$2 stat
+# Whether pid is a live process; a zombie counts as gone (this machine's init may never reap orphans).
+process_alive() {
+  local pid=$1 stat
   [[ "$pid" =~ ^[0-9]+$ ]] || return 1
   stat=$(cat "/proc/$pid/stat" 2>/dev/null) || return 1
-  [ "$(echo "${stat##*) }" | cut -c1)" != Z ] || return 1
-  grep -q "$name" "/proc/$pid/cmdline" 2>/dev/null
+  [ "$(echo "${stat##*) }" | cut -c1)" != Z ]
+}
+
+# Whether pid is a live process running the named program (so a reused pid is not mistaken for it).
+process_runs() {
+  process_alive "$1" && grep -q "$2" "/proc/$1/cmdline" 2>/dev/null
 }

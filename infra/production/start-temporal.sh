@@ -69,13 +69,17 @@ if ! running; then
     QUBINODE_T_HISTORY_SHARDS=$shards QUBINODE_T_LOG_LEVEL=$log_level \
     setsid "$server_dir/temporal-server" --config-file "$prod_root/infra/production/temporal-server.yaml" --allow-no-auth start \
     >>"$log_file" 2>&1 </dev/null &
-  echo $! > "$pid_file"
+  server_pid=$!
+  echo "$server_pid" > "$pid_file"
+  # Until the forked shell has exec'd the server, its command line is still this script's: while starting,
+  # only whether our own child lives counts, not its name.
   for _ in $(seq 1 240); do
-    running || { tail -30 "$log_file" >&2; die "temporal-server exited during start-up"; }
+    process_alive "$server_pid" || { tail -30 "$log_file" >&2; die "temporal-server exited during start-up"; }
     if (exec 3<>"/dev/tcp/$dial_ip/$temporal_port") 2>/dev/null; then break; fi
     sleep 0.5
   done
   (exec 3<>"/dev/tcp/$dial_ip/$temporal_port") 2>/dev/null || die "temporal-server does not listen on $temporal_port after 120 s"
+  running || die "the process listening on $temporal_port is not the temporal-server this script started"
 fi
 
 umask 077
