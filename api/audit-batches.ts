@@ -4,7 +4,10 @@ import { checkedAuditEntry, type AuditEntry, type AuditRecordInput } from '../cl
 /** Writes checked entries to the audit trail (client/audit.ts recordAuditBatch, bounded by the caller's deadline). */
 export type WriteAuditBatch = (batch: readonly AuditEntry[]) => Promise<void>;
 
-/** Entries waiting for a write at most; beyond it the oldest are given up and reported (a Temporal that never answers must not grow the process). */
+/**
+ * Entries waiting for a write at most; beyond it the oldest are given up and reported (a Temporal that never
+ * answers must not grow the process).
+ */
 const QUEUED_MAX = 20_000;
 /** Entries per write: the workflow's batch limit. */
 const PER_WRITE = 200;
@@ -28,9 +31,9 @@ export interface AuditBatchesOptions {
  * The audit entries of accepted webhook deliveries, written after the answer in batches: at most one write is
  * in flight, and what arrives meanwhile goes in the next one. A burst of a thousand pushes costs a handful of
  * Temporal writes; a write leaves no sooner than the spacing after the one before, unless a full batch waits, and
- * the first entry after a quiet spell is written at once. Each entry keeps the time it happened, and is checked when added: the cost is spread over the
- * requests instead of held by one write of 200 (which kept every request of a burst waiting), and a malformed
- * entry is reported alone. A failed write is reported with what it carried; it does not undo the deliveries,
+ * the first entry after a quiet spell is written at once. Each entry keeps the time it happened, and is checked
+ * when added: the cost is spread over the requests instead of held by one write of 200 (which kept every request
+ * of a burst waiting), and a malformed entry is reported alone. A failed write is reported with what it carried; it does not undo the deliveries,
  * which already happened. A failed write is tried again a few times first (entries stay in order); as a write
  * that timed out may still have landed, an entry can then appear twice in the trail, never silently not at all.
  */
