@@ -5,6 +5,7 @@ import { BOOTSTRAP_USER, TOKEN_PREFIX, tokenHash } from '../client/identity';
 import type { Caller } from './caller';
 import type { IdentityCache } from './identity-cache';
 import { looksLikeJwt, OidcRefusedError, type OidcIdentity } from './oidc';
+import type { OidcLogin } from './oidc-login';
 
 /** Compares without leaking where two tokens differ (both hashed to the same length first). */
 export function tokensMatch(given: string, expected: string): boolean {
@@ -43,6 +44,8 @@ export interface Authenticators {
   identities: IdentityCache;
   /** Set when an identity provider is configured. */
   oidc?: (token: string) => Promise<OidcIdentity>;
+  /** Set when browsers may sign in through that provider (QUBINODE_OIDC_CLIENT_ID). */
+  oidcLogin?: OidcLogin;
 }
 
 /** Why a bearer token was not accepted; the reason goes to the server log, the caller hears only 401. */

@@ -1,10 +1,10 @@
 import type { FastifyInstance } from 'fastify';
-import { authenticate, authenticateToken, AuthenticationError, type Authenticators } from './auth';
+import { authenticate, AuthenticationError, type Authenticators } from './auth';
 import { AUDIT_ACTIONS, type AuditTrail } from './audit-trail';
 import { meetsRole } from './caller';
 import { IdentityUnavailableError } from './identity-cache';
 import { requireRoutePolicy, routeAccess } from './route-policy';
-import { clearSessionCookie, csrfRefusal, sessionCookie, type BrowserSessions } from './ui-session';
+import { clearSessionCookie, csrfRefusal, sessionCaller, sessionCookie, type BrowserSessions } from './ui-session';
 
 /** Browser sessions the guard accepts in place of a bearer header, and the origin their writes must come from. */
 export interface BrowserAuth {
@@ -43,7 +43,7 @@ export function installGuard(app: FastifyInstance, auth: Authenticators, audit: 
     }
     let caller;
     try {
-      caller = session ? await authenticateToken(auth, session.credential, request.ip) : await authenticate(auth, request.headers.authorization, request.ip);
+      caller = session ? await sessionCaller(auth, session, request.ip) : await authenticate(auth, request.headers.authorization, request.ip);
     } catch (error) {
       if (error instanceof AuthenticationError) {
         if (session && browser) {

@@ -36,24 +36,49 @@ export function looksLikeJwt(token: string): boolean {
   return /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/.test(token);
 }
 
+/** The provider's signing keys (fetched and cached by jose, refetched for an unknown key id); one set for every verifier. */
+export function oidcKeys(settings: OidcSettings): ReturnType<typeof createRemoteJWKSet> {
+  return createRemoteJWKSet(new URL(settings.jwksUrl), { timeoutDuration: 5000, cooldownDuration: 30_000 });
+}
+
+type Keys = ReturnType<typeof oidcKeys>;
+
+/** A verified identity and when the token it came from expires (epoch ms). */
+export interface OidcTokenIdentity extends OidcIdentity {
+  expiresAt: number;
+}
+
+async function verifiedIdentity(token: string, keys: Keys, settings: OidcSettings, audience: string, nonce?: string): Promise<OidcTokenIdentity> {
+  let payload: JWTPayload;
+  try {
+    ({ payload } = await jwtVerify(token, keys, { issuer: settings.issuer, audience, algorithms: ALGORITHMS, clockTolerance: 30, requiredClaims: ['exp'] }));
+  } catch (error) {
+    if (error instanceof errors.JOSEError) throw new OidcRefusedError(`JWT refused: ${error.code}`);
+    throw error;
+  }
+  if (nonce !== undefined && payload.nonce !== nonce) throw new OidcRefusedError('JWT refused: the ID token does not carry this sign-in\'s nonce');
+  const user = claim(payload, settings.usernameClaim);
+  if (typeof user !== 'string' || !/^[^\s\p{Cc}]{1,128}$/u.test(user)) throw new OidcRefusedError(`JWT refused: claim "${settings.usernameClaim}" must name the user`);
+  return { user, roles: rolesFromClaim(claim(payload, settings.rolesClaim), settings.rolePrefix), expiresAt: (payload.exp as number) * 1000 };
+}
+
 /**
- * Verifies identity-provider JWTs against the provider's JWKS (fetched and cached by jose, refetched
- * for an unknown key id): signature, issuer, audience, expiry and not-before. The user comes from the
- * username claim; roles from the roles claim. A token naming no Qubinode role authenticates but
- * meets no route's minimum role, so it is refused everywhere except public routes.
+ * Verifies identity-provider JWTs presented as bearer tokens: signature, issuer, audience, expiry and
+ * not-before. The user comes from the username claim; roles from the roles claim. A token naming no
+ * Qubinode role authenticates but meets no route's minimum role, so it is refused everywhere except
+ * public routes.
  */
-export function createOidcVerifier(settings: OidcSettings): (token: string) => Promise<OidcIdentity> {
-  const keys = createRemoteJWKSet(new URL(settings.jwksUrl), { timeoutDuration: 5000, cooldownDuration: 30_000 });
+export function createOidcVerifier(settings: OidcSettings, keys: Keys = oidcKeys(settings)): (token: string) => Promise<OidcIdentity> {
   return async (token) => {
-    let payload: JWTPayload;
-    try {
-      ({ payload } = await jwtVerify(token, keys, { issuer: settings.issuer, audience: settings.audience, algorithms: ALGORITHMS, clockTolerance: 30 }));
-    } catch (error) {
-      if (error instanceof errors.JOSEError) throw new OidcRefusedError(`JWT refused: ${error.code}`);
-      throw error;
-    }
-    const user = claim(payload, settings.usernameClaim);
-    if (typeof user !== 'string' || !/^[^\s\p{Cc}]{1,128}$/u.test(user)) throw new OidcRefusedError(`JWT refused: claim "${settings.usernameClaim}" must name the user`);
-    return { user, roles: rolesFromClaim(claim(payload, settings.rolesClaim), settings.rolePrefix) };
+    const { user, roles } = await verifiedIdentity(token, keys, settings, settings.audience);
+    return { user, roles };
   };
+}
+
+/**
+ * Verifies ID tokens of the browser sign-in (api/oidc-login.ts): the same checks and claims, but the
+ * audience is the web page's client id, and at sign-in the nonce must be the one this sign-in sent.
+ */
+export function createIdTokenVerifier(settings: OidcSettings, clientId: string, keys: Keys): (token: string, nonce?: string) => Promise<OidcTokenIdentity> {
+  return (token, nonce) => verifiedIdentity(token, keys, settings, clientId, nonce);
 }

@@ -59,6 +59,10 @@ export const ROUTE_POLICY: Readonly<Record<string, Access>> = {
   'POST /ui/session': 'public',
   'GET /ui/session': 'viewer',
   'DELETE /ui/session': 'viewer',
+  // How one may sign in, and the identity provider's round trip (api/oidc-login.ts): strangers start there.
+  'GET /ui/session/methods': 'public',
+  'GET /ui/session/oidc': 'public',
+  'GET /ui/session/oidc/callback': 'public',
 };
 
 /** Forge pushes and DAG triggers prove themselves by their signatures (api/webhooks.ts), not by a caller token. */

@@ -22,7 +22,9 @@ import { IdentityCache } from './identity-cache';
 import { registerIdentityRoutes } from './identity-routes';
 import { registerPolicyRoutes } from './policy-routes';
 import { VersionApprovalNeededError } from '../client/repo-policy';
-import { createOidcVerifier } from './oidc';
+import { createOidcVerifier, oidcKeys } from './oidc';
+import { OidcLogin, registerOidcLoginRoutes } from './oidc-login';
+import { requestLogSerializer } from './request-log';
 import { registerRunControlRoutes } from './run-control';
 import { registerCatalogRoutes } from './catalog-routes';
 import { registerHostRoutes } from './host-routes';
@@ -96,7 +98,8 @@ const AuditQuery = z.object({
  */
 export function buildApiServer(deps: ApiDependencies): FastifyInstance {
   const app: FastifyInstance = Fastify({
-    loggerInstance: deps.logger.child({ component: 'api' }) as FastifyBaseLogger,
+    // The sign-in callback's URL carries a code and state: request log lines show their names, not their values.
+    loggerInstance: deps.logger.child({ component: 'api' }, { serializers: { req: requestLogSerializer } }) as FastifyBaseLogger,
     bodyLimit: 1024 * 1024,
     // Request ids are ours: an inbound X-Request-Id is never echoed into logs or answers.
     genReqId: () => randomUUID(),
@@ -119,9 +122,12 @@ export function buildApiServer(deps: ApiDependencies): FastifyInstance {
   const catalog = async (): Promise<DagCatalog> => (await catalogCache.fresh()).catalog;
   const store = { client: deps.client, workflowId: deps.config.identity.workflowId, taskQueue: deps.config.taskQueue };
   const identities = new IdentityCache(() => readIdentity(store), deps.identityMaxAgeMs ?? 2000);
-  const oidc = deps.config.identity.oidc ? createOidcVerifier(deps.config.identity.oidc) : undefined;
+  const oidcSettings = deps.config.identity.oidc;
+  const oidcKeySet = oidcSettings ? oidcKeys(oidcSettings) : undefined;
+  const oidc = oidcSettings && oidcKeySet ? createOidcVerifier(oidcSettings, oidcKeySet) : undefined;
+  const oidcLogin = oidcSettings?.login && oidcKeySet ? new OidcLogin({ ...oidcSettings, login: oidcSettings.login }, oidcKeySet) : undefined;
   const audit = new AuditTrail(deps.client, deps.recordAudit ?? recordAudit, app.log);
-  const authenticators = { bootstrapToken: deps.token, identities, ...(oidc ? { oidc } : {}) };
+  const authenticators = { bootstrapToken: deps.token, identities, ...(oidc ? { oidc } : {}), ...(oidcLogin ? { oidcLogin } : {}) };
   const browser = { sessions: new BrowserSessions(), ...(deps.config.api.publicOrigin ? { publicOrigin: deps.config.api.publicOrigin } : {}) };
   installGuard(app, authenticators, audit, browser);
 
@@ -212,7 +218,8 @@ export function buildApiServer(deps: ApiDependencies): FastifyInstance {
   registerCatalogRoutes(app, { client: deps.client, catalog, audit, deliveries });
   registerHostRoutes(app, { client: deps.client });
   registerStatsRoutes(app, { client: deps.client });
-  registerUiSessionRoutes(app, { ...browser, auth: authenticators, audit, temporal: { uiUrl: deps.config.temporal.uiUrl, namespace: deps.config.temporal.namespace }, ...(deps.signInAttemptsPerMinute ? { signInAttemptsPerMinute: deps.signInAttemptsPerMinute } : {}) });
+  const ssoRoutes = { moreSignInRoutes: (scope: FastifyInstance) => registerOidcLoginRoutes(scope, { login: oidcLogin, sessions: browser.sessions, audit, publicOrigin: browser.publicOrigin }) };
+  registerUiSessionRoutes(app, { ...browser, auth: authenticators, audit, temporal: { uiUrl: deps.config.temporal.uiUrl, namespace: deps.config.temporal.namespace }, ...(deps.signInAttemptsPerMinute ? { signInAttemptsPerMinute: deps.signInAttemptsPerMinute } : {}), ...ssoRoutes });
   registerUiAssets(app, memoisedUiBundle(deps.uiEntry));
   return app;
 }

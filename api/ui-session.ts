@@ -4,7 +4,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { authenticateToken, AuthenticationError, tokensMatch, type Authenticators } from './auth';
 import type { AuditTrail } from './audit-trail';
-import { callerOf } from './caller';
+import { callerOf, type Caller, type Role } from './caller';
 import { IdentityUnavailableError } from './identity-cache';
 
 /** Name of the browser session cookie; it holds an opaque id, never the token. */
@@ -23,10 +23,27 @@ const SIGN_IN_SOURCES_KEPT = 10_000;
 /** 32 random bytes in base64url. */
 const SESSION_ID = /^[A-Za-z0-9_-]{43}$/;
 
+/**
+ * What a session signed in through the identity provider holds (api/oidc-login.ts): the identity of its
+ * last ID token, and the refresh token with which it asks the provider again.
+ */
+export interface SsoGrant {
+  identity: { user: string; roles: Role[] };
+  /** When the last ID token expires (epoch ms). */
+  expiresAt: number;
+  /** When the provider last vouched for the user (epoch ms). */
+  checkedAt: number;
+  refreshToken?: string;
+  /** A renewal under way, which the session's concurrent requests share. */
+  renewing?: Promise<void>;
+}
+
 /** A signed-in browser: the credential it signed in with, re-checked on every request like a bearer header. */
 export interface BrowserSession {
-  /** The personal token or OIDC JWT given at sign-in. */
+  /** The personal token or OIDC JWT given at sign-in (for an SSO sign-in, its first ID token). */
   readonly credential: string;
+  /** Set when the browser signed in through the identity provider: then this, not the credential, is checked. */
+  readonly sso?: SsoGrant;
   readonly csrf: string;
   /** Who signed in (for the per-user cap only: roles and existence are read again on every request). */
   readonly user: string;
@@ -54,7 +71,7 @@ export class BrowserSessions {
   constructor(private readonly now: () => number = Date.now) {}
 
   /** A new session for `credential`; its id goes to the browser's cookie. */
-  create(credential: string, user: string): { id: string; session: BrowserSession } {
+  create(credential: string, user: string, sso?: SsoGrant): { id: string; session: BrowserSession } {
     const at = this.now();
     this.dropExpired(at);
     const own = [...this.byKey].filter(([, session]) => session.user === user);
@@ -65,7 +82,7 @@ export class BrowserSessions {
       this.byKey.delete(oldest.value);
     }
     const id = randomBytes(32).toString('base64url');
-    const session: BrowserSession = { credential, csrf: randomBytes(32).toString('base64url'), user, createdAt: at, lastSeen: at };
+    const session: BrowserSession = { credential, csrf: randomBytes(32).toString('base64url'), user, createdAt: at, lastSeen: at, ...(sso ? { sso } : {}) };
     this.byKey.set(keyOf(id), session);
     return { id, session };
   }
@@ -85,6 +102,11 @@ export class BrowserSessions {
     return session;
   }
 
+  /** The Set-Cookie value that hands a browser its session id. */
+  cookieFor(request: FastifyRequest, id: string, publicOrigin: string | undefined): string {
+    return sessionCookieHeader(request, publicOrigin, { name: SESSION_COOKIE, value: id, path: '/', sameSite: 'Strict', maxAgeSeconds: ABSOLUTE_LIFETIME_MS / 1000 });
+  }
+
   /** Ends a session (sign-out, or its credential no longer authenticates). */
   end(session: BrowserSession): void {
     for (const [key, held] of this.byKey) if (held === session) this.byKey.delete(key);
@@ -99,12 +121,12 @@ export class BrowserSessions {
   }
 }
 
-/** The session cookie's value from a Cookie header (the first of that name), if any. */
-export function sessionCookie(header: string | undefined): string | undefined {
+/** A cookie's value from a Cookie header (the first of that name; by default the session cookie), if any. */
+export function sessionCookie(header: string | undefined, name = SESSION_COOKIE): string | undefined {
   if (!header) return undefined;
   for (const part of header.split(';')) {
     const eq = part.indexOf('=');
-    if (eq > 0 && part.slice(0, eq).trim() === SESSION_COOKIE) return part.slice(eq + 1).trim();
+    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
   }
   return undefined;
 }
@@ -136,14 +158,25 @@ export function csrfRefusal(request: FastifyRequest, session: BrowserSession, pu
   return originRefusal(request, publicOrigin);
 }
 
-function cookieAttributes(request: FastifyRequest, publicOrigin: string | undefined): string {
+/** A Set-Cookie value for one of the UI's HttpOnly cookies (Secure when the browser reaches the API over https). */
+export function sessionCookieHeader(request: FastifyRequest, publicOrigin: string | undefined, cookie: { name: string; value: string; path: string; sameSite: 'Strict' | 'Lax'; maxAgeSeconds: number }): string {
   const secure = request.protocol === 'https' || (publicOrigin ?? '').startsWith('https:');
-  return `HttpOnly; SameSite=Strict; Path=/${secure ? '; Secure' : ''}`;
+  return `${cookie.name}=${cookie.value}; HttpOnly; SameSite=${cookie.sameSite}; Path=${cookie.path}${secure ? '; Secure' : ''}; Max-Age=${cookie.maxAgeSeconds}`;
 }
 
 /** Tells the browser to forget its session cookie. */
 export function clearSessionCookie(request: FastifyRequest, reply: FastifyReply, publicOrigin: string | undefined): FastifyReply {
-  return reply.header('set-cookie', `${SESSION_COOKIE}=; ${cookieAttributes(request, publicOrigin)}; Max-Age=0`);
+  return reply.header('set-cookie', sessionCookieHeader(request, publicOrigin, { name: SESSION_COOKIE, value: '', path: '/', sameSite: 'Strict', maxAgeSeconds: 0 }));
+}
+
+/**
+ * Who the browser behind a session is now. A session signed in with a token is checked like a bearer
+ * header; one signed in through the identity provider is vouched for by the provider again (api/oidc-login.ts).
+ */
+export function sessionCaller(auth: Authenticators, session: BrowserSession, address: string): Promise<Caller> {
+  if (!session.sso) return authenticateToken(auth, session.credential, address);
+  if (!auth.oidcLogin) return Promise.reject(new AuthenticationError('SSO session, but sign-in through the identity provider is no longer configured'));
+  return auth.oidcLogin.sessionCaller(session.sso, address);
 }
 
 const SignInBody = z.object({ token: z.string().min(1).max(8192) }).strict();
@@ -157,6 +190,14 @@ export interface UiSessionOptions {
   publicOrigin?: string;
   /** Default {@link SIGN_IN_ATTEMPTS_PER_MINUTE}; beyond it, 429 with Retry-After before the token is looked at. */
   signInAttemptsPerMinute?: number;
+  /** Further sign-in routes (the identity provider's), registered under the same per-address limit. */
+  moreSignInRoutes?: (scope: FastifyInstance) => void;
+}
+
+/** How a browser may sign in: always with a token; through the identity provider when one is configured for it. */
+export interface SignInMethods {
+  token: true;
+  sso: { name: string; start: string } | null;
 }
 
 /** POST /ui/session (sign in with a token), GET /ui/session (who am I, and the CSRF token), DELETE /ui/session (sign out). */
@@ -175,6 +216,7 @@ export function registerUiSessionRoutes(app: FastifyInstance, options: UiSession
       return reply.code(429).header('retry-after', String(Math.max(1, state.ttlInSeconds))).send({ error: 'too many sign-in attempts from this address; try again after Retry-After seconds' });
     });
     scope.post('/ui/session', { bodyLimit: 16 * 1024 }, signIn);
+    options.moreSignInRoutes?.(scope);
   };
   void app.register(signInScope);
 
@@ -204,9 +246,14 @@ export function registerUiSessionRoutes(app: FastifyInstance, options: UiSession
     if (replaced) sessions.end(replaced);
     const { id, session } = sessions.create(body.data.token, caller.user);
     await audit.write(request, { action: 'session.start', target: caller.user, outcome: 'ok' }, caller);
-    reply.header('set-cookie', `${SESSION_COOKIE}=${id}; ${cookieAttributes(request, publicOrigin)}; Max-Age=${ABSOLUTE_LIFETIME_MS / 1000}`);
+    reply.header('set-cookie', sessions.cookieFor(request, id, publicOrigin));
     return reply.header('cache-control', 'no-store').send({ user: caller.user, roles: caller.roles, csrf: session.csrf, temporal });
   }
+
+  app.get('/ui/session/methods', async (_request, reply) => {
+    const methods: SignInMethods = { token: true, sso: auth.oidcLogin ? { name: auth.oidcLogin.providerName, start: '/ui/session/oidc' } : null };
+    return reply.header('cache-control', 'no-store').send(methods);
+  });
 
   app.get('/ui/session', async (request, reply) => {
     const caller = callerOf(request);

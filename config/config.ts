@@ -1,10 +1,13 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import * as path from 'node:path';
 import { z } from 'zod';
+import { ConfigError } from './config-error';
+import { oidcEnvShape, oidcSettings, type OidcSettings } from './oidc-config';
 import { zodProblems } from './zod-problems';
 import { PROJECT_ROOT } from './project-root';
 
-export { PROJECT_ROOT };
+export { ConfigError, PROJECT_ROOT };
+export type { OidcLoginSettings, OidcSettings } from './oidc-config';
 
 const port = z.coerce.number().int().min(1).max(65535);
 const positiveInt = z.coerce.number().int().positive();
@@ -133,15 +136,7 @@ export const QubinodeEnv = z.object({
   QUBINODE_POLICY_WORKFLOW_ID: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9/._-]{0,199}$/, 'letters, digits, "/", ".", "_" or "-"').default('policy/repos'),
   /** A file on this host capping which repositories and actions its worker runs, whatever the control plane's policy says. */
   QUBINODE_HOST_POLICY_FILE: z.string().min(1).optional(),
-  /** OIDC/JWT bearer tokens (all three or none): the issuer (iss), the audience (aud) and the JWKS URL holding its keys. */
-  QUBINODE_OIDC_ISSUER: z.string().url().optional(),
-  QUBINODE_OIDC_AUDIENCE: z.string().min(1).optional(),
-  QUBINODE_OIDC_JWKS_URL: z.string().url().optional(),
-  /** Claim holding the caller's roles (a dotted path such as realm_access.roles reaches nested claims). */
-  QUBINODE_OIDC_ROLES_CLAIM: z.string().min(1).default('roles'),
-  QUBINODE_OIDC_USERNAME_CLAIM: z.string().min(1).default('preferred_username'),
-  /** A role claim value counts when it is `<prefix><role>`, e.g. prefix "qubinode-" for groups named qubinode-admin. */
-  QUBINODE_OIDC_ROLE_PREFIX: z.string().default(''),
+  ...oidcEnvShape,
   QUBINODE_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** `pretty` (text for people), `json` (one object a line), or `auto`: pretty when stderr is a terminal, JSON otherwise. */
   QUBINODE_LOG_FORMAT: z.enum(['auto', 'json', 'pretty']).default('auto'),
@@ -218,16 +213,6 @@ export interface QubinodeConfig {
   ai: AiConfig;
 }
 
-/** An identity provider whose signed JWTs the API accepts as bearer tokens (see docs/security.md). */
-export interface OidcSettings {
-  issuer: string;
-  audience: string;
-  jwksUrl: string;
-  rolesClaim: string;
-  usernameClaim: string;
-  rolePrefix: string;
-}
-
 /** Where the CLI's API calls go; the token is QUBINODE_API_TOKEN or the file named by QUBINODE_API_TOKEN_FILE. */
 export interface RemoteApiSettings {
   /** Checked base URL, no trailing slash. */
@@ -278,10 +263,6 @@ export interface AiConfig {
   qdrant?: { url: string; apiKey?: string; collection: string };
 }
 
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-}
-
 /** `repo=dir` pairs separated by commas; a bare dir takes its basename as repo. */
 function parseDagDirectories(spec: string | undefined, root: string): DagDirectory[] {
   if (!spec) return [{ repo: 'examples', dir: path.join(root, 'dag-repos', 'examples') }];
@@ -300,18 +281,6 @@ function parseDagDirectories(spec: string | undefined, root: string): DagDirecto
     });
 }
 
-function oidcSettings(e: QubinodeEnv): OidcSettings | undefined {
-  const given = [e.QUBINODE_OIDC_ISSUER, e.QUBINODE_OIDC_AUDIENCE, e.QUBINODE_OIDC_JWKS_URL].filter(Boolean).length;
-  if (given === 0) return undefined;
-  if (given !== 3) throw new ConfigError('invalid environment:\n  QUBINODE_OIDC_ISSUER, QUBINODE_OIDC_AUDIENCE and QUBINODE_OIDC_JWKS_URL must be set together');
-  const jwks = new URL(e.QUBINODE_OIDC_JWKS_URL as string);
-  // Keys fetched over plain HTTP could be swapped on the way; only this machine's loopback is exempt.
-  if (jwks.protocol !== 'https:' && !(jwks.protocol === 'http:' && ['127.0.0.1', '[::1]', 'localhost'].includes(jwks.hostname))) {
-    throw new ConfigError('invalid environment:\n  QUBINODE_OIDC_JWKS_URL: must be https (plain http only on the loopback address)');
-  }
-  return { issuer: e.QUBINODE_OIDC_ISSUER as string, audience: e.QUBINODE_OIDC_AUDIENCE as string, jwksUrl: jwks.href, rolesClaim: e.QUBINODE_OIDC_ROLES_CLAIM, usernameClaim: e.QUBINODE_OIDC_USERNAME_CLAIM, rolePrefix: e.QUBINODE_OIDC_ROLE_PREFIX };
-}
-
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): QubinodeConfig {
   const parsed = QubinodeEnv.safeParse(env);
   if (!parsed.success) {
@@ -320,7 +289,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): QubinodeConfig
   }
   const e = parsed.data;
   const dataDir = path.resolve(PROJECT_ROOT, e.QUBINODE_DATA_DIR ?? '.data');
-  const oidc = oidcSettings(e);
+  const oidc = oidcSettings(e, e.QUBINODE_PUBLIC_URL, PROJECT_ROOT);
   const allowHttp = e.QUBINODE_API_ALLOW_HTTP === 'true' || e.QUBINODE_API_ALLOW_HTTP === '1';
   const remoteApi: RemoteApiSettings | undefined = e.QUBINODE_API_URL
     ? { url: remoteApiUrl(e.QUBINODE_API_URL, allowHttp), ...(e.QUBINODE_API_CA ? { caPath: path.resolve(e.QUBINODE_API_CA) } : {}), ...(e.QUBINODE_API_TOKEN_FILE ? { tokenFile: path.resolve(e.QUBINODE_API_TOKEN_FILE) } : {}) }

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
 import { exportJWK, exportSPKI, generateKeyPair, SignJWT, type JWTPayload, type KeyLike } from 'jose';
+import { createIdTokenVerifier, oidcKeys, OidcRefusedError } from '../api/oidc';
 import { buildApiServer } from '../api/server';
 import { ConfigError, loadConfig } from '../config/config';
 import { createLogger } from '../config/logger';
@@ -82,6 +83,7 @@ describe('OIDC/JWT callers', () => {
       'known kid, other key': await sign({ preferred_username: 'olivia', roles: ['admin'] }, { key: strangerKey }),
       'no username': await sign({ roles: ['admin'] }),
       'username with a newline': await sign({ preferred_username: 'olivia\nadmin', roles: ['admin'] }),
+      'no expiry': await new SignJWT({ preferred_username: 'olivia', roles: ['admin'] }).setProtectedHeader({ alg: 'RS256', kid: 'k1' }).setIssuer(ISSUER).setAudience(AUDIENCE).setIssuedAt().sign(signingKey),
     };
     for (const [why, token] of Object.entries(refused)) {
       const answer = await whoami(api, token);
@@ -98,6 +100,16 @@ describe('OIDC/JWT callers', () => {
     const pem = await exportSPKI(publicKey);
     const confused = await new SignJWT(claims).setProtectedHeader({ alg: 'HS256', kid: 'k1' }).sign(new TextEncoder().encode(pem));
     assert.equal((await whoami(api, confused)).status, 401);
+  });
+
+  it('checks an ID token of the browser sign-in against the web client id and the nonce its sign-in sent', async () => {
+    const settings = { issuer: ISSUER, audience: AUDIENCE, jwksUrl, rolesClaim: 'roles', usernameClaim: 'preferred_username', rolePrefix: '' };
+    const verify = createIdTokenVerifier(settings, 'qubinode-ui', oidcKeys(settings));
+    const idToken = await sign({ preferred_username: 'olivia', roles: ['viewer'], nonce: 'nonce-1' }, { audience: 'qubinode-ui' });
+    assert.deepEqual({ ...(await verify(idToken, 'nonce-1')), expiresAt: 0 }, { user: 'olivia', roles: ['viewer'], expiresAt: 0 });
+    await assert.rejects(verify(idToken, 'nonce-2'), OidcRefusedError, 'another sign-in\'s nonce');
+    await assert.rejects(verify(await sign({ preferred_username: 'olivia', nonce: 'nonce-1' }), 'nonce-1'), OidcRefusedError, 'a token for the API is not an ID token of the web client');
+    assert.equal((await whoami(api, idToken)).status, 401, 'an ID token of the web client is no bearer token for the API');
   });
 
   it('lets a token that names no Qubinode role authenticate but pass no route', async () => {

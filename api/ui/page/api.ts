@@ -1,4 +1,4 @@
-import type { Session } from './types';
+import type { Session, SignInMethods } from './types';
 
 /** An answer other than 2xx: its status and the API's `error` text (and `problems`, when it gave them). */
 export class ApiError extends Error {
@@ -82,6 +82,13 @@ export async function readSession(): Promise<Session | undefined> {
   if (response.status === 401) return undefined;
   if (!response.ok) throw new ApiError(response.status, `session: ${response.status} ${response.statusText}`);
   return (await response.json()) as Session;
+}
+
+/** How this server lets a browser sign in: a token always, the identity provider when configured. */
+export async function signInMethods(): Promise<SignInMethods> {
+  const response = await fetch('/ui/session/methods', { credentials: 'same-origin', headers: { accept: 'application/json' } });
+  if (!response.ok) return { token: true, sso: null };
+  return (await response.json()) as SignInMethods;
 }
 
 /** Trades a personal token (or an OIDC JWT) for the session cookie. */

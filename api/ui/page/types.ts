@@ -17,6 +17,12 @@ export interface Session {
   temporal?: { uiUrl: string; namespace: string };
 }
 
+/** GET /ui/session/methods (api/ui-session.ts). */
+export interface SignInMethods {
+  token: true;
+  sso: { name: string; start: string } | null;
+}
+
 export interface TaskError {
   type: string;
   /** The failure's own name when type is Unclassified (a plugin's type, a JavaScript error). */
