@@ -3,6 +3,7 @@ import type { ActionRegistry } from '../dag-repos/actions/registry';
 import type * as Ask from '../ai/ask';
 import type { AiService } from '../ai/ai-service';
 import type * as CreateAiService from '../ai/create-ai-service';
+import type * as DraftDagFile from '../ai/draft-dag-file';
 import type * as LocalFacts from '../ai/local-facts';
 import type * as PluginActions from '../plugins/plugin-actions';
 import type { DagTemplate } from '../plugins/plugin-api';
@@ -33,3 +34,22 @@ export const createAiService = (...args: Parameters<typeof CreateAiService.creat
 export const ask: typeof Ask.ask = (...args) => (require('../ai/ask') as typeof Ask).ask(...args);
 
 export const localFacts: typeof LocalFacts.localFacts = (...args) => (require('../ai/local-facts') as typeof LocalFacts).localFacts(...args);
+
+export type { DraftedDagFile } from '../ai/draft-dag-file';
+
+/** A sentence `dag new` refuses before drafting (length, control characters). */
+export const SentenceRefusedError = (): typeof DraftDagFile.SentenceRefusedError => (require('../ai/draft-dag-file') as typeof DraftDagFile).SentenceRefusedError;
+
+/**
+ * `qubinode dag new`: a DAG drafted from a sentence and checked by the compiler. The model is used when
+ * the analysis mode is `model` and `useModel` holds; it is loaded for this call and released after it.
+ */
+export async function draftDagFromSentence(config: QubinodeConfig, registry: ActionRegistry, sentence: string, options: { useModel: boolean; fileName: (id: string) => string }): Promise<DraftDagFile.DraftedDagFile> {
+  const { draftDagFile } = require('../ai/draft-dag-file') as typeof DraftDagFile;
+  const service = options.useModel && config.ai.analysis === 'model' ? createAiService(config) : undefined;
+  try {
+    return await draftDagFile(service?.runtime, registry, sentence, options.fileName);
+  } finally {
+    await service?.dispose();
+  }
+}

@@ -8,6 +8,7 @@ import type { CompiledDag } from '../../client/prepare-run';
 import type * as LocalTools from '../../workers/local-tools';
 import { CliError, type CliContext } from '../context';
 import { table } from '../output';
+import { registerDagNewCommand } from './dag-new';
 
 // Loaded by the action that uses them (see cli/main.ts).
 const localDags = (): typeof LocalDags => require('../../client/local-dags') as typeof LocalDags;
@@ -103,6 +104,8 @@ export function registerDagCommands(program: Command, context: CliContext): void
         ),
       );
     });
+
+  registerDagNewCommand(dag, context);
 
   dag
     .command('templates')
