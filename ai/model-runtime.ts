@@ -114,12 +114,10 @@ export class ModelRuntime {
   }
 
   /** One answer constrained by a JSON schema grammar; returns the raw JSON text. */
-  async generateJson(options: { system: string; prompt: string; schema: object; maxTokens: number; signal?: AbortSignal; repeats?: 'penalised' | 'free' }): Promise<string> {
+  async generateJson(options: { system: string; prompt: string; schema: object; maxTokens: number; signal?: AbortSignal }): Promise<string> {
     const loaded = await this.load();
     const grammar = await this.grammarFor(loaded.llama, options.schema);
-    const { text, stopReason } = await this.exclusive(options.signal, () =>
-      this.promptJson(loaded, options.system, options.prompt, { grammar, maxTokens: options.maxTokens, repeats: options.repeats ?? 'penalised', ...(options.signal ? { signal: options.signal } : {}) }),
-    );
+    const { text, stopReason } = await this.exclusive(options.signal, () => this.promptJson(loaded, options.system, options.prompt, { grammar, maxTokens: options.maxTokens, ...(options.signal ? { signal: options.signal } : {}) }));
     if (stopReason !== 'eogToken' && stopReason !== 'stopGenerationTrigger') throw new ModelOutputTruncatedError(stopReason, text.length);
     try {
       JSON.parse(text);
@@ -129,13 +127,12 @@ export class ModelRuntime {
     return text;
   }
 
-  /** `repeats: 'free'` for answers made of like parts (one task per VM): the penalty would push each part away from the one before. */
-  private async promptJson(loaded: Loaded, system: string, text: string, options: { grammar: LlamaGrammar; maxTokens: number; repeats: 'penalised' | 'free'; signal?: AbortSignal }): Promise<{ text: string; stopReason: string }> {
+  private async promptJson(loaded: Loaded, system: string, text: string, options: { grammar: LlamaGrammar; maxTokens: number; signal?: AbortSignal }): Promise<{ text: string; stopReason: string }> {
     const { LlamaChatSession } = await import('node-llama-cpp');
     await loaded.sequence.clearHistory();
     const session = new LlamaChatSession({ contextSequence: loaded.sequence, autoDisposeSequence: false, systemPrompt: system });
     try {
-      const answer = await session.promptWithMeta(text, { grammar: options.grammar, maxTokens: options.maxTokens, ...(options.repeats === 'penalised' ? { repeatPenalty: JSON_REPEAT_PENALTY } : {}), ...(options.signal ? { signal: options.signal } : {}) });
+      const answer = await session.promptWithMeta(text, { grammar: options.grammar, maxTokens: options.maxTokens, repeatPenalty: JSON_REPEAT_PENALTY, ...(options.signal ? { signal: options.signal } : {}) });
       return { text: answer.responseText, stopReason: answer.stopReason };
     } finally {
       session.dispose({ disposeSequence: false });
