@@ -93,7 +93,9 @@ export function planFromSentence(sentence: string, offered: ReadonlySet<string>)
         for (const playbook of values.files) tasks.push({ uses: action, with: { playbook, ...(hosts ? { limit: hosts } : {}) } });
         break;
       case 'shell': {
-        const printed = /\b(?:prints?|echo(?:es)?|says?)\s+["']?([^"']+?)["']?\s*$/i.exec(clause)?.[1];
+        const said = /\b(?:prints?|echo(?:es)?|says?)\s+(.+)$/i.exec(clause)?.[1]?.trim();
+        // One pair of quotes around the whole text is the sentence's, not the text's.
+        const printed = said && /^(["']).*\1$/.test(said) && said.length > 1 ? said.slice(1, -1) : said;
         tasks.push({ uses: action, with: printed ? { command: ['echo', printed] } : { command: ['true'] } });
         break;
       }

@@ -7,7 +7,7 @@ export interface SentenceValues {
   durations: string[];
 }
 
-const STOP_WORDS = new Set('a an and the then them they their it its is are be on of to from with for in at by as that this these those after before once when named called vm vms machine machines host hosts server servers port ports check create delete remove stop start run runs make new each every all one two three four five six seven eight nine ten answer answers memory mb mib gb cpu cpus core cores using use via script playbook approval image images'.split(' '));
+const STOP_WORDS = new Set('a an and the then them they their it its is are be on of to from with for in at by as that this these those after before once when named called vm vms machine machines host hosts server servers port ports check create delete remove stop start run runs make new each every all one two three four five six seven eight nine ten answer answers memory mb mib gb cpu cpus core cores using use via script playbook approval approve image images wait sleep pause prints print echo shell command ansible boot destroy provision build launch info describe inspect health healthy reachable respond responds minute minutes second seconds hour hours'.split(' '));
 
 /** The names, URLs, files, numbers and durations of a sentence; `web1..web3` counts as web1, web2, web3. */
 export function sentenceValues(sentence: string): SentenceValues {
