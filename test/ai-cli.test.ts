@@ -44,4 +44,20 @@ describe('qubinode ai commands', () => {
     assert.match(result.stdout, /Sources:\n\s+\[1\] docs\/[\w-]+\.md:\d+/);
     assert.match(result.stdout, /docs\/dag-format\.md:\d+ .*Retries and timeouts|docs\/dag-format\.md:\d+ .*Task fields/);
   });
+
+  it('keeps a conversation by id across questions, and refuses an id that is not one', async () => {
+    const first = await ai(['ask', '--json', 'how do I retry a task?']);
+    assert.equal(first.code, 0, first.stderr);
+    const started = JSON.parse(first.stdout) as { conversation: string; turn: number };
+    assert.match(started.conversation, /^[0-9a-f]{16}$/);
+    assert.equal(started.turn, 1);
+    const second = await ai(['ask', '--conversation', started.conversation, 'and with a delay between attempts?']);
+    assert.equal(second.code, 0, second.stderr);
+    assert.match(second.stdout, new RegExp(`conversation ${started.conversation} \\(turn 2\\)`));
+    for (const hostile of ['../../etc/passwd', 'ffffffffffffffff']) {
+      const refused = await ai(['ask', '--conversation', hostile, 'anything?']);
+      assert.equal(refused.code, 2, hostile);
+      assert.match(refused.stderr, /16 hex digits|no conversation/);
+    }
+  });
 });

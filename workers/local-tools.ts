@@ -1,6 +1,7 @@
 import type { QubinodeConfig } from '../config/config';
 import type { ActionRegistry } from '../dag-repos/actions/registry';
 import type * as Ask from '../ai/ask';
+import type * as Conversations from '../ai/conversations';
 import type { AiService } from '../ai/ai-service';
 import type * as CreateAiService from '../ai/create-ai-service';
 import type * as DraftDagFile from '../ai/draft-dag-file';
@@ -15,6 +16,13 @@ import type { DagTemplate } from '../plugins/plugin-api';
 const pluginActions = (): typeof PluginActions => require('../plugins/plugin-actions') as typeof PluginActions;
 
 export type { AiService };
+export type { RunLookup } from '../ai/ask';
+
+/** The conversations of `qubinode ai ask --conversation`, kept under the AI store. */
+export function conversationStore(config: Pick<QubinodeConfig, 'ai'>): Conversations.ConversationStore {
+  const { ConversationStore } = require('../ai/conversations') as typeof Conversations;
+  return new ConversationStore(`${config.ai.storeDir}/conversations`);
+}
 
 /** Built-in actions plus those of the configured plugins. */
 export function configuredActionRegistry(config: Pick<QubinodeConfig, 'pluginDirs'>): ActionRegistry {

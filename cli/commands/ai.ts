@@ -4,12 +4,14 @@ import type * as LocalTools from '../../workers/local-tools';
 import type { AiService } from '../../workers/local-tools';
 import type * as WorkersMain from '../../workers/main';
 import type * as WorkflowViews from '../../client/workflow-views';
+import { runLookup } from '../ai-run-lookup';
 import { CliError, type CliContext } from '../context';
 import { analysisText } from '../output';
 
 // The model runtime, the index and the worker's diagnostics load only in the action that uses them (see cli/main.ts).
 const createAiService: typeof LocalTools.createAiService = (...args) => (require('../../workers/local-tools') as typeof LocalTools).createAiService(...args);
 const ask: typeof LocalTools.ask = (...args) => (require('../../workers/local-tools') as typeof LocalTools).ask(...args);
+const conversationStore: typeof LocalTools.conversationStore = (...args) => (require('../../workers/local-tools') as typeof LocalTools).conversationStore(...args);
 const localFacts: typeof LocalTools.localFacts = (...args) => (require('../../workers/local-tools') as typeof LocalTools).localFacts(...args);
 const runs = (): typeof Runs => require('../../client/runs') as typeof Runs;
 const workersMain = (): typeof WorkersMain => require('../../workers/main') as typeof WorkersMain;
@@ -28,16 +30,28 @@ export function registerAiCommands(program: Command, context: CliContext): void 
   const ai = program.command('ai').description('AI failure analysis and questions, on a local GGUF model (CPU)');
 
   ai.command('ask')
-    .description('Answer a question from the docs and DAG repos, citing sources (questions about this host may use read-only host facts)')
+    .description('Answer a question from the docs, the DAG repos and runs (their status and logs), citing sources; questions about this host may use read-only host facts')
     .argument('<question>', 'the question, quoted')
+    .option('-c, --conversation <id>', 'go on with an earlier conversation (its id is printed after each answer)')
     .option('--json', 'print as JSON')
-    .action(async (question: string, options: { json?: boolean }) => {
-      const answer = await withService(context, (service) => ask(service, question, { diag: workersMain().collectDiag }));
-      if (options.json) return console.log(JSON.stringify(answer, null, 2));
+    .action(async (question: string, options: { json?: boolean; conversation?: string }) => {
+      if (question.length > 2000) throw new CliError('the question must be at most 2000 characters', 2);
+      const store = conversationStore(context.config);
+      let history;
+      try {
+        history = options.conversation ? store.turns(options.conversation) : [];
+      } catch (error) {
+        throw new CliError((error as Error).message, 2);
+      }
+      const conversation = options.conversation ?? store.start();
+      const answer = await withService(context, (service) => ask(service, question, { diag: workersMain().collectDiag, runs: runLookup(context), history }));
+      store.append(conversation, { question, answer: answer.answer, toolCalls: answer.toolCalls, at: new Date().toISOString() });
+      if (options.json) return console.log(JSON.stringify({ ...answer, conversation, turn: history.length + 1 }, null, 2));
       console.log(answer.answer);
       if (answer.toolCalls.length) console.log(`\n(tools used: ${answer.toolCalls.join(', ')})`);
       if (answer.fallbackReason) console.log(`\n(no model answer: ${answer.fallbackReason}; showing the best excerpts)`);
       console.log(`\nSources:\n${answer.sources.map((source) => `  [${source.n}] ${source.file}:${source.line}  ${source.heading}`).join('\n')}`);
+      console.log(`\nconversation ${conversation} (turn ${history.length + 1}); go on with: qubinode ai ask --conversation ${conversation} "…"`);
     });
 
   ai.command('analyze')
