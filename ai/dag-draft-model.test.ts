@@ -9,17 +9,12 @@ import { draftDagFile } from './draft-dag-file';
 import { ModelRuntime } from './model-runtime';
 import { testModelChunks } from './model-path';
 import { sentenceValues } from './sentence-values';
+import { DAG_SENTENCES } from '../test/fixtures/dag-sentences';
 
 const installed = testModelChunks() !== undefined;
 
-/** Sentences whose drafts must validate whatever the model writes: the grammar and the clause fallback make it so. */
-const SENTENCES = [
-  'create three VMs web1..web3 from rocky9 and check they answer on port 80',
-  'run the site.yml playbook on the db hosts after an approval',
-  'delete the VM old-db',
-  'check that http://10.0.0.5/healthz answers 200',
-  'create a VM named build-1 with 4096 MB memory and 2 cpus from fedora40, then run a shell script that prints hello',
-];
+/** The model's drafts must validate whatever it writes: the grammar and the clause fallback make it so. */
+const SENTENCES = DAG_SENTENCES.slice(0, 5);
 
 describe('qubinode dag new with the model (Gemma 3 270M)', { skip: installed ? false : 'the test model package is not installed in .tools/venv (run infra/setup.sh)' }, () => {
   let runtime: ModelRuntime;

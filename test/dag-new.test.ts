@@ -9,21 +9,14 @@ import { draftDagFile, SentenceRefusedError } from '../ai/draft-dag-file';
 import { planFromSentence } from '../ai/sentence-plan';
 import { sentenceValues } from '../ai/sentence-values';
 import { ActionRegistry } from '../dag-repos/actions/registry';
+import { DAG_SENTENCES } from './fixtures/dag-sentences';
 import { qubinode } from './support/cli';
 
 const registry = new ActionRegistry();
 const everyAction = new Set(registry.names());
 const work = mkdtempSync(path.join(tmpdir(), 'qubinode-dag-new-'));
 
-/** Sentences an operator might type; each must give a DAG the compiler accepts. */
-const SENTENCES = [
-  'create three VMs web1..web3 from rocky9 and check they answer on port 80',
-  'run the site.yml playbook on the db hosts after an approval',
-  'delete the VM old-db',
-  'check that http://10.0.0.5/healthz answers 200',
-  'create a VM named build-1 with 4096 MB memory and 2 cpus from fedora40, then run a shell script that prints hello',
-  'stop the VM cache-1, wait 30s, then start it',
-];
+const SENTENCES = DAG_SENTENCES;
 
 describe('drafting a DAG from a sentence', () => {
   after(() => rmSync(work, { recursive: true, force: true }));

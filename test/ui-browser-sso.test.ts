@@ -12,7 +12,7 @@ import { loadConfig, PROJECT_ROOT } from '../config/config';
 import { createLogger } from '../config/logger';
 import { ActionRegistry } from '../dag-repos/actions/registry';
 import { attributeOf, countOf, findChromium, launchBrowser, openWatchedPage, textOf, untilSeen, type PageRecord } from './support/browser';
-import { startTestIdp, type TestIdp } from './support/oidc-idp';
+import { oidcLoginEnv, startTestIdp, type TestIdp } from './support/oidc-idp';
 
 // Signing in to the web page through an OpenID Connect provider, in Debian's chromium: the page's
 // "Sign in with …" button, the provider's own sign-in form (oidc-provider's development form on
@@ -56,17 +56,7 @@ describe('signing in to the web page through the identity provider, in a real br
     base = `http://127.0.0.1:${port}`;
     idp = await startTestIdp({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUri: `${base}/ui/session/oidc/callback` });
     idp.accounts.set('alice', { roles: ['operator'] });
-    const config = loadConfig({
-      ...process.env,
-      QUBINODE_PUBLIC_URL: base,
-      QUBINODE_OIDC_ISSUER: idp.issuer,
-      QUBINODE_OIDC_AUDIENCE: 'qubinode-api',
-      QUBINODE_OIDC_JWKS_URL: idp.jwksUrl,
-      QUBINODE_OIDC_CLIENT_ID: CLIENT_ID,
-      QUBINODE_OIDC_CLIENT_SECRET_FILE: path.join(scratch, 'client-secret'),
-      QUBINODE_OIDC_PROVIDER_NAME: 'Example SSO',
-      QUBINODE_OIDC_SESSION_RECHECK_SECONDS: '1',
-    });
+    const config = loadConfig(oidcLoginEnv(idp, { publicUrl: base, clientId: CLIENT_ID, secretFile: path.join(scratch, 'client-secret'), providerName: 'Example SSO' }));
     app = buildApiServer({ config, logger: createLogger(process.env.QUBINODE_TEST_LOG_LEVEL ?? 'error', 'ui-browser-sso-test'), client, registry: new ActionRegistry(), token: 'ui-browser-sso-bootstrap-0123456789' });
     await app.listen({ host: '127.0.0.1', port });
     browser = await launchBrowser((chromium as { path: string }).path);

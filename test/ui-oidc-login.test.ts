@@ -10,7 +10,7 @@ import { buildApiServer } from '../api/server';
 import { ConfigError, loadConfig } from '../config/config';
 import { createLogger } from '../config/logger';
 import { ActionRegistry } from '../dag-repos/actions/registry';
-import { startTestIdp, type TestIdp } from './support/oidc-idp';
+import { oidcLoginEnv, startTestIdp, type TestIdp } from './support/oidc-idp';
 import { until } from './support/waiting';
 
 // Browser sign-in through a real OpenID Connect provider (oidc-provider on loopback). A browser is
@@ -72,25 +72,8 @@ describe('browser sign-in through the identity provider (authorization code with
   const logs: string[] = [];
   const client = new Client({ connection: Connection.lazy({ address: process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233' }), namespace: process.env.TEMPORAL_NAMESPACE ?? 'default' });
 
-  /** The environment of an API with browser sign-in; an override of undefined removes that key. */
-  const envFor = (overrides: Record<string, string | undefined> = {}): NodeJS.ProcessEnv => {
-    const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    QUBINODE_PUBLIC_URL: base,
-    QUBINODE_OIDC_ISSUER: idp.issuer,
-    QUBINODE_OIDC_AUDIENCE: 'qubinode-api',
-    QUBINODE_OIDC_JWKS_URL: idp.jwksUrl,
-    QUBINODE_OIDC_CLIENT_ID: CLIENT_ID,
-    QUBINODE_OIDC_CLIENT_SECRET_FILE: path.join(scratch, 'client-secret'),
-    QUBINODE_OIDC_PROVIDER_NAME: 'Test IdP',
-    QUBINODE_OIDC_SESSION_RECHECK_SECONDS: '1',
-    };
-    for (const [key, value] of Object.entries(overrides)) {
-      if (value === undefined) delete env[key];
-      else env[key] = value;
-    }
-    return env;
-  };
+  const envFor = (overrides: Record<string, string | undefined> = {}): NodeJS.ProcessEnv =>
+    oidcLoginEnv(idp, { publicUrl: base, clientId: CLIENT_ID, secretFile: path.join(scratch, 'client-secret'), providerName: 'Test IdP' }, overrides);
 
   /** Starts a sign-in at the API and walks the provider's form as `login`; the last hop is the API's callback answer. */
   async function signIn(browser: CookieBrowser, login: string, next?: string): Promise<{ start: Hop; callback: Hop; callbackUrl: string }> {

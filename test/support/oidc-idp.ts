@@ -68,3 +68,26 @@ export async function startTestIdp(client: { clientId: string; clientSecret: str
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
+
+/**
+ * The environment of an API whose browsers sign in at `idp` (recheck every second, so tests see a
+ * change at the provider quickly); an override of undefined removes that key.
+ */
+export function oidcLoginEnv(idp: TestIdp, login: { publicUrl: string; clientId: string; secretFile: string; providerName: string }, overrides: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    QUBINODE_PUBLIC_URL: login.publicUrl,
+    QUBINODE_OIDC_ISSUER: idp.issuer,
+    QUBINODE_OIDC_AUDIENCE: 'qubinode-api',
+    QUBINODE_OIDC_JWKS_URL: idp.jwksUrl,
+    QUBINODE_OIDC_CLIENT_ID: login.clientId,
+    QUBINODE_OIDC_CLIENT_SECRET_FILE: login.secretFile,
+    QUBINODE_OIDC_PROVIDER_NAME: login.providerName,
+    QUBINODE_OIDC_SESSION_RECHECK_SECONDS: '1',
+  };
+  for (const [key, value] of Object.entries(overrides)) {
+    if (value === undefined) delete env[key];
+    else env[key] = value;
+  }
+  return env;
+}
