@@ -132,6 +132,10 @@ export class OidcProviderClient {
     } catch (error) {
       throw new OidcProviderError(`the identity provider's ${step} could not be reached: ${(error as Error).name}`);
     }
+    if (Number(response.headers.get('content-length') ?? 0) > ANSWER_MAX_BYTES) {
+      await response.body?.cancel();
+      throw new OidcProviderError(`the identity provider's ${step} answer is over ${ANSWER_MAX_BYTES} bytes`);
+    }
     const text = await response.text();
     if (text.length > ANSWER_MAX_BYTES) throw new OidcProviderError(`the identity provider's ${step} answer is over ${ANSWER_MAX_BYTES} bytes`);
     try {

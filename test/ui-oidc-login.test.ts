@@ -219,6 +219,38 @@ describe('browser sign-in through the identity provider (authorization code with
     assert.equal(browser.cookie(base, 'qubinode_session'), undefined, 'the session cookie is cleared');
   });
 
+  it('keeps a session while the provider is unreachable and its ID token is valid', async () => {
+    // A provider of its own, so stopping it leaves the others' sign-ins alone.
+    const port = await freePort();
+    const ownBase = `http://127.0.0.1:${port}`;
+    const own = await startTestIdp({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUri: `${ownBase}/ui/session/oidc/callback` });
+    own.accounts.set('erin', { roles: ['viewer'] });
+    const ownApi = buildApiServer({ config: loadConfig(oidcLoginEnv(own, { publicUrl: ownBase, clientId: CLIENT_ID, secretFile: path.join(scratch, 'client-secret'), providerName: 'Own IdP' })), logger: createLogger('error', 'oidc-login-test'), client, registry: new ActionRegistry(), token: BOOTSTRAP, signInAttemptsPerMinute: 1000 });
+    await ownApi.listen({ host: '127.0.0.1', port });
+    try {
+      const browser = new CookieBrowser();
+      const start = await browser.request(`${ownBase}/ui/session/oidc`);
+      let hop = await browser.request(start.location ?? '');
+      let url = start.location ?? '';
+      while (!(hop.location ?? '').startsWith(`${ownBase}/`)) {
+        if (hop.location) {
+          url = hop.location;
+          hop = await browser.request(url);
+        } else hop = await browser.request(url, { method: 'POST', form: { prompt: 'login', login: 'erin', password: 'any' } });
+      }
+      await browser.request(hop.location ?? '');
+      const me = () => browser.request(`${ownBase}/ui/session`, { headers: { accept: 'application/json' } });
+      assert.equal((await me()).status, 200);
+      await own.close();
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      const later = await me();
+      assert.equal(later.status, 200, 'the recheck could not reach the provider; the ID token still holds');
+      assert.equal((JSON.parse(later.body) as { user: string }).user, 'erin');
+    } finally {
+      await ownApi.close();
+    }
+  });
+
   it('writes neither the client secret nor any token of the provider to the log', async () => {
     const browser = new CookieBrowser();
     await signIn(browser, 'alice');
