@@ -125,8 +125,12 @@ export class OidcLogin {
       if (tokens.refreshToken) grant.refreshToken = tokens.refreshToken;
     } catch (error) {
       if (error instanceof OidcGrantRefusedError || error instanceof OidcRefusedError) throw new AuthenticationError(`SSO session not renewed: ${error.message}`);
-      // The provider is unreachable: the session lives on while its ID token does, and is asked again next time.
-      if (error instanceof OidcProviderError && this.now() < grant.expiresAt) return;
+      // The provider is unreachable: the session lives on while its ID token does, and asks again after the
+      // recheck time, not on each request (each would wait out the provider's timeout).
+      if (error instanceof OidcProviderError && this.now() < grant.expiresAt) {
+        grant.checkedAt = this.now();
+        return;
+      }
       if (error instanceof OidcProviderError) throw new AuthenticationError(`SSO session not renewed and its ID token expired: ${error.message}`);
       throw error;
     }

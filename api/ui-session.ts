@@ -31,7 +31,7 @@ export interface SsoGrant {
   identity: { user: string; roles: Role[] };
   /** When the last ID token expires (epoch ms). */
   expiresAt: number;
-  /** When the provider last vouched for the user (epoch ms). */
+  /** When the session last asked the provider about the user (epoch ms). */
   checkedAt: number;
   refreshToken?: string;
   /** A renewal under way, which the session's concurrent requests share. */

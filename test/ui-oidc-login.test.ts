@@ -6,6 +6,10 @@ import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
 import { freePort } from '../bench/free-port';
+import { AuthenticationError } from '../api/auth';
+import { oidcKeys } from '../api/oidc';
+import { OidcLogin } from '../api/oidc-login';
+import { OidcProviderError, type OidcProviderClient } from '../api/oidc-provider-client';
 import { buildApiServer } from '../api/server';
 import { ConfigError, loadConfig } from '../config/config';
 import { createLogger } from '../config/logger';
@@ -249,6 +253,23 @@ describe('browser sign-in through the identity provider (authorization code with
     } finally {
       await ownApi.close();
     }
+  });
+
+  it('asks an unreachable provider once per recheck time, not on every request of the session', async () => {
+    let refreshes = 0;
+    let now = 1_000_000;
+    const unreachable = { providerName: 'down', refresh: async () => { refreshes += 1; throw new OidcProviderError('the identity provider\'s refresh could not be reached: TypeError'); } } as unknown as OidcProviderClient;
+    const settings = loadConfig(envFor()).identity.oidc;
+    assert.ok(settings?.login);
+    const login = new OidcLogin({ ...settings, login: { ...settings.login, recheckMs: 30_000 } }, oidcKeys(settings), unreachable, () => now);
+    const grant = { identity: { user: 'erin', roles: ['viewer' as const] }, expiresAt: now + 600_000, checkedAt: now - 31_000, refreshToken: 'rt' };
+    for (let request = 0; request < 5; request += 1) assert.equal((await login.sessionCaller(grant, '127.0.0.1')).user, 'erin');
+    assert.equal(refreshes, 1, 'one try, then the recheck time passes first');
+    now += 30_000;
+    await login.sessionCaller(grant, '127.0.0.1');
+    assert.equal(refreshes, 2);
+    now = grant.expiresAt;
+    await assert.rejects(login.sessionCaller(grant, '127.0.0.1'), AuthenticationError, 'once the ID token has expired, an unreachable provider ends the session');
   });
 
   it('writes neither the client secret nor any token of the provider to the log', async () => {
