@@ -144,8 +144,7 @@ export async function ensureTemporalServer(config: QubinodeConfig, logger: Logge
       stopped = true;
       await stopServerProcess(child.pid, dir);
     }
-    const tail = readFileSync(logFile, 'utf8').split('\n').slice(-15).join('\n');
-    throw new TemporalStartError(`${(error as Error).message}\n--- ${logFile} (last lines) ---\n${tail}`);
+    throw new TemporalStartError(`${(error as Error).message}\n${startFailureExcerpt(readFileSync(logFile, 'utf8'), logFile)}`);
   }
   const stop = async (): Promise<void> => {
     if (stopped) return;
@@ -153,6 +152,20 @@ export async function ensureTemporalServer(config: QubinodeConfig, logger: Logge
     await stopServerProcess(child.pid, dir);
   };
   return { address: config.temporal.address, uiUrl: config.temporal.uiUrl, owned: !options.detach, ...(child.pid ? { pid: child.pid } : {}), stop, kill };
+}
+
+const CAUSE_LINE = /^(panic:|fatal error:|Error:)|level=(ERROR|FATAL)\b|"level":"(ERROR|FATAL)"/;
+
+/**
+ * What to show of the log of a server that failed to start: the first lines that name a cause, then the
+ * last lines. A Go panic's stack fills the tail, and its cause sits above it.
+ */
+export function startFailureExcerpt(log: string, logFile: string): string {
+  const lines = log.split('\n');
+  const tail = lines.slice(-15);
+  const causes = lines.filter((line) => CAUSE_LINE.test(line) && !tail.includes(line)).slice(0, 3).map((line) => line.slice(0, 500));
+  const head = causes.length === 0 ? '' : `--- ${logFile} (first errors) ---\n${causes.join('\n')}\n`;
+  return `${head}--- ${logFile} (last lines) ---\n${tail.join('\n')}`;
 }
 
 function signalGroup(pid: number, signal: NodeJS.Signals): boolean {

@@ -5,6 +5,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { LabelCap, OTHER_LABEL } from '../api/metric-labels';
+import { freePort } from '../bench/free-port';
 import { RunCounts } from '../api/run-counts';
 import { buildApiServer } from '../api/server';
 import { addRepo, getRepo, removeRepo } from '../client/repos';
@@ -47,14 +48,6 @@ function parseMetrics(text: string): Sample[] {
 /** The sum of the samples named `name` whose labels include `labels` (0 when there are none). */
 function valueOf(samples: Sample[], name: string, labels: Record<string, string> = {}): number {
   return samples.filter((sample) => sample.name === name && Object.entries(labels).every(([key, value]) => sample.labels[key] === value)).reduce((sum, sample) => sum + sample.value, 0);
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 describe('metrics: the worker endpoint and the API /metrics (real Temporal, real HTTP, real git)', () => {

@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -10,6 +9,7 @@ import { PROJECT_ROOT } from '../config/config';
 import { isListening } from '../infra/temporal-dev-server';
 import { qubinodeFromSource } from './support/cli';
 import { allGone, isProcessRunning } from './support/processes';
+import { freePort } from '../bench/free-port';
 import { until } from './support/waiting';
 
 // `npm start` is infra/start.sh, which execs `qubinode up`. Each test runs `up` from the sources in a process
@@ -20,17 +20,6 @@ import { until } from './support/waiting';
 
 const scratch = mkdtempSync(path.join(tmpdir(), 'qubinode-signals-'));
 after(() => rmSync(scratch, { recursive: true, force: true }));
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 interface Up {
   child: ChildProcess;

@@ -13,7 +13,7 @@ import { compileDagFile } from '../../dag-repos/compiler/compile';
 import { registerSearchAttributes } from '../../infra/search-attributes';
 import { ensureTemporalServer, isListening, type TemporalServerHandle } from '../../infra/temporal-dev-server';
 import type { DagRunStatus } from '../../workflows/run-status';
-import { isProcessRunning } from './processes';
+import { allGone, isProcessRunning } from './processes';
 import { until } from './waiting';
 import { testWorkflowBundle } from './workflow-bundle';
 
@@ -120,8 +120,10 @@ export async function startCrashLab(options: { ownServer?: boolean } = {}): Prom
   await testWorkflowBundle(); // built before any worker starts, so a restart never bundles
   const workers = new Set<ChildProcess>();
   // A test file that times out never reaches close(): its workers and server must not outlive it.
-  process.once('exit', () => {
+  const killEverything = (): number[] => {
+    const pids: number[] = [];
     for (const child of workers) {
+      if (child.pid !== undefined) pids.push(child.pid);
       try {
         process.kill(-(child.pid as number), 'SIGKILL'); // npm start runs as a group of its own
       } catch {
@@ -129,13 +131,16 @@ export async function startCrashLab(options: { ownServer?: boolean } = {}): Prom
       }
     }
     if (options.ownServer && server?.pid) {
+      pids.push(server.pid);
       try {
         process.kill(-server.pid, 'SIGKILL');
       } catch {
         // already gone
       }
     }
-  });
+    return pids;
+  };
+  process.once('exit', killEverything);
 
   const startWorker = async (options: { dataDir?: string } = {}): Promise<WorkerProcess> => {
     const startedAt = Date.now();
@@ -229,16 +234,11 @@ export async function startCrashLab(options: { ownServer?: boolean } = {}): Prom
       server = await ensureTemporalServer(config, logger, { detach: true });
     },
     close: async () => {
-      for (const child of workers) child.kill('SIGKILL');
       await client.close();
-      if (options.ownServer && server?.pid) {
-        try {
-          process.kill(-server.pid, 'SIGKILL');
-        } catch {
-          // already gone
-        }
-      }
-      rmSync(dir, { recursive: true, force: true });
+      // A process still dying can write one more file (a log line, the server's database journal) while the
+      // directory is removed, which then fails with ENOTEMPTY: wait for them, and retry what is left.
+      await allGone(killEverything(), 10_000);
+      rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
     },
   };
 }
